@@ -1,0 +1,61 @@
+"""The ``textrec`` command: one Typer app with a subcommand per pipeline stage."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from textrec import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="textrec",
+    help="Text-based interactive recommendation learned offline: catalog -> simulator -> logs -> learners.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the textrec version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Entry point of the ``textrec`` console script: bad input ends with one clear line, exit 2."""
+    try:
+        app(standalone_mode=False)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+# Each stage owns its own CLI module; they attach themselves here, in data-flow order.
+from textrec.cli import catalog as _catalog  # noqa: E402
+
+app.add_typer(_catalog.app, name="catalog")

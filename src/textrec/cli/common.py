@@ -1,0 +1,60 @@
+"""Options and output helpers shared by every subcommand (one source for each option's help)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = [
+    "CatalogOpt",
+    "DataOpt",
+    "ItemsOpt",
+    "SeedOpt",
+    "JsonOpt",
+    "console",
+    "print_json",
+    "print_table",
+]
+
+console = Console(stderr=False)
+
+CatalogOpt = typer.Option(
+    "builtin",
+    "--catalog",
+    help="Catalog: 'builtin' (ships with textrec), 'zappos' (UT-Zappos50K, needs --data) "
+    "or the directory of a catalog saved by 'textrec catalog build'.",
+)
+DataOpt = typer.Option(None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv).")
+ItemsOpt = typer.Option(3000, "--items", min=50, help="Number of items of the built-in catalog.")
+SeedOpt = typer.Option(0, "--seed", help="Random seed: same seed, same numbers on the same machine.")
+JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as JSON on stdout (no colour, no wrapping)."""
+    typer.echo(json.dumps(obj, indent=2, sort_keys=False, default=_default))
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Print a rich table with ``columns`` and ``rows`` (cells converted with ``str``)."""
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*[str(x) for x in r])
+    console.print(table)

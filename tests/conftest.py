@@ -1,0 +1,61 @@
+"""Shared fixtures: a small hand-made catalog with every edge case (missing and multi-valued labels)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textrec.catalog import TEST, TRAIN, Attribute, AttributeSchema, Catalog
+
+
+def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) -> Catalog:
+    """A random catalog: 3 attributes (one multi-valued, one with missing labels), 25% test items.
+
+    AttrNet output is simulated as the true label set blurred with noise, so predictions are
+    informative but imperfect, as on real data.
+    """
+    rng = np.random.default_rng(seed)
+    schema = AttributeSchema(
+        (
+            Attribute("category", ("Boots", "Sandals", "Shoes")),
+            Attribute("gender", ("Men", "Women", "Boys", "Girls"), multi_valued=True),
+            Attribute("toe_style", ("Round Toe", "Pointed Toe", "Open Toe"), label="toe style"),
+        )
+    )
+    k, v = schema.n_attributes, schema.n_values
+    labels = np.stack([rng.integers(0, s, n_items) for s in schema.sizes], axis=1).astype(np.int32)
+    labels[rng.random(n_items) < 0.1, 2] = -1  # some items lack a toe-style label
+    label_sets = np.zeros((n_items, v), dtype=bool)
+    for j in range(k):
+        has = labels[:, j] >= 0
+        label_sets[np.flatnonzero(has), schema.offsets[j] + labels[has, j]] = True
+    extra = rng.random(n_items) < 0.15  # a few unisex items: Men;Women
+    label_sets[extra, schema.offsets[1] + 0] = True
+    label_sets[extra, schema.offsets[1] + 1] = True
+    split = np.where(rng.random(n_items) < 0.25, TEST, TRAIN).astype(np.int8)
+    features = (label_sets.astype(np.float32) @ rng.normal(size=(v, feature_dim))).astype(np.float32)
+    features += 0.3 * rng.normal(size=features.shape).astype(np.float32)
+    noisy = label_sets.astype(np.float32) * 0.7 + 0.3 * rng.random((n_items, v)).astype(np.float32)
+    predicted = np.zeros_like(noisy)
+    for j in range(k):
+        lo, hi = schema.offsets[j], schema.offsets[j + 1]
+        predicted[:, lo:hi] = noisy[:, lo:hi] / noisy[:, lo:hi].sum(axis=1, keepdims=True)
+    return Catalog(
+        name="toy",
+        schema=schema,
+        item_ids=np.array([f"toy-{i:04d}" for i in range(n_items)], dtype=object),
+        labels=labels,
+        label_sets=label_sets,
+        split=split,
+        image_refs=np.array([f"builtin:toy-{i:04d}" for i in range(n_items)], dtype=object),
+        features=features,
+        predicted=predicted,
+        attrnet_accuracy={},
+        provenance={"source": "tests.conftest.make_toy_catalog", "seed": seed},
+    )
+
+
+@pytest.fixture(scope="session")
+def toy_catalog() -> Catalog:
+    """A 120-item random catalog (see :func:`make_toy_catalog`)."""
+    return make_toy_catalog()
