@@ -59,3 +59,15 @@ def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) ->
 def toy_catalog() -> Catalog:
     """A 120-item random catalog (see :func:`make_toy_catalog`)."""
     return make_toy_catalog()
+
+
+ZAPPOS_DIR = (__import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ut-zap50k")
+"""The real UT-Zappos50K folder, laid beside the checkout (``../shared/data/ut-zap50k``); may be absent."""
+
+
+@pytest.fixture(scope="session")
+def zappos_dir():
+    """Path to the real UT-Zappos50K folder; skips the test when it is absent."""
+    if not (ZAPPOS_DIR / "image-catalog.csv").is_file():
+        pytest.skip(f"UT-Zappos50K data not found at {ZAPPOS_DIR}")
+    return ZAPPOS_DIR
