@@ -1,0 +1,23 @@
+"""The recommender agent: item and text encoders, multi-slot state tracker, policy and Q heads, and
+:class:`Recommender`, which turns a dialogue so far into the next item."""
+
+from textrec.agent.policy import PolicyHeads, QHeads, ValueHead, greedy_values, sample_values
+from textrec.agent.recommender import GREEDY_MODES, Recommender, RecommenderConfig, RecommenderPolicy
+from textrec.agent.tracker import Dialogues, StateTracker
+from textrec.agent.visual import ItemEncoder, item_table
+
+__all__ = [
+    "GREEDY_MODES",
+    "Dialogues",
+    "ItemEncoder",
+    "PolicyHeads",
+    "QHeads",
+    "Recommender",
+    "RecommenderConfig",
+    "RecommenderPolicy",
+    "StateTracker",
+    "ValueHead",
+    "greedy_values",
+    "item_table",
+    "sample_values",
+]

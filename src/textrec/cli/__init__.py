@@ -59,3 +59,13 @@ def main() -> None:
 from textrec.cli import catalog as _catalog  # noqa: E402
 
 app.add_typer(_catalog.app, name="catalog")
+from textrec.cli import logs as _logs  # noqa: E402
+
+app.command("collect")(_logs.collect)
+app.add_typer(_logs.app, name="logs")
+from textrec.cli import simulate as _simulate  # noqa: E402
+
+app.command("simulate")(_simulate.simulate)
+from textrec.cli import interpret as _interpret  # noqa: E402
+
+app.command("interpret")(_interpret.interpret)

@@ -1,0 +1,333 @@
+"""The recommender agent: text encoder + item encoder + state tracker + policy and Q heads.
+
+Paper, "Model Details": the textual encoder reads the user's sentence, the visual encoder the shown
+item; their concatenation goes through an MLP into a multi-slot state tracker, and the policy gives
+one categorical distribution per attribute. Retrieval (:class:`~textrec.catalog.retrieval.Retriever`)
+turns the attribute-space choice into the best unseen item.
+
+A :class:`Recommender` is used three ways:
+
+* over padded dialogues by learners (:meth:`Recommender.unroll`),
+* turn by turn on a batch of simulated sessions, as a simulator ``Policy``
+  (:meth:`Recommender.policy`),
+* on one conversation, from texts and item ids (:meth:`Recommender.recommend`).
+
+It is saved as one directory (:meth:`Recommender.save`): weights, config, vocabulary and the
+fingerprint of the catalog it was trained on; loading it with another catalog is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from textrec import __version__
+from textrec.agent.policy import PolicyHeads, QHeads, greedy_values, reset_parameters, sample_values
+from textrec.agent.tracker import Dialogues, StateTracker
+from textrec.agent.visual import ItemEncoder
+from textrec.catalog.catalog import Catalog, Pool
+from textrec.catalog.retrieval import Action, Retriever
+from textrec.io import atomic_dir, read_json
+from textrec.language.encoder import TextEncoder
+from textrec.language.tokenizer import Vocabulary
+from textrec.simulator.engine import StepResult
+
+__all__ = ["GREEDY_MODES", "RecommenderConfig", "Recommender", "RecommenderPolicy"]
+
+GREEDY_MODES = ("probs", "values")
+"""How the greedy policy hands its heads to retrieval: the distributions, or each head's argmax."""
+
+_FORMAT = "textrec.Recommender"
+_CONFIG_FILE = "recommender.json"
+_WEIGHTS_FILE = "weights.pt"
+
+
+@dataclass(frozen=True)
+class RecommenderConfig:
+    """Sizes of the recommender's networks and how its greedy policy acts.
+
+    State tracker input ``x_t = MLP([c_txt(x_t); c_img(a_t)])``; state ``s_t`` = ``n_slots`` gated
+    GRU slots; policy ``pi_k(. | s_t) = softmax(W_k MLP(s_t))`` per attribute ``k`` (paper,
+    "Recommender" and "Implementation Details": policy MLP 128, Q MLP 32).
+    """
+
+    item_hidden: int = 64
+    """Hidden units of the item MLP (image features + attribute probabilities -> embedding)."""
+    item_dim: int = 32
+    """Size of the item embedding (as the text code: 32)."""
+    fuse_hidden: int = 128
+    """Units of the MLP that fuses the sentence and item embeddings each turn."""
+    n_slots: int = 4
+    """Memory slots of the state tracker."""
+    slot_dim: int = 32
+    """Size of each slot; the state has ``n_slots * slot_dim`` units."""
+    policy_hidden: int = 128
+    """Units of each of the policy MLP's two layers (paper: 128)."""
+    q_hidden: int = 32
+    """Units of each attribute's Q MLP (paper: 32)."""
+    finetune_text: bool = False
+    """Train the pretrained text encoder with the agent (False: frozen)."""
+    greedy: str = "probs"
+    """Greedy acting: 'probs' retrieves by the head distributions, 'values' by each head's argmax."""
+
+    def __post_init__(self) -> None:
+        for name in ("item_hidden", "item_dim", "fuse_hidden", "n_slots", "slot_dim", "policy_hidden", "q_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.greedy not in GREEDY_MODES:
+            raise ValueError(f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}")
+
+
+class Recommender(nn.Module):
+    """The agent's networks over one catalog.
+
+    Args:
+        catalog: The items; their features and ``value_probs`` feed the item encoder.
+        text_encoder: The (pretrained) :class:`TextEncoder`.
+        vocab: The vocabulary the text encoder was trained with.
+        config: Sizes and acting mode.
+        seed: Seed of the initial weights of every network but the text encoder.
+    """
+
+    def __init__(self, catalog: Catalog, text_encoder: TextEncoder, vocab: Vocabulary,
+                 config: RecommenderConfig | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config or RecommenderConfig()
+        if text_encoder.embed.num_embeddings != len(vocab):
+            raise ValueError(f"text encoder has {text_encoder.embed.num_embeddings} word embeddings, "
+                             f"the vocabulary {len(vocab)} tokens")
+        cfg, schema = self.config, catalog.schema
+        self.catalog, self.vocab = catalog, vocab
+        self.text = text_encoder.requires_grad_(cfg.finetune_text)
+        self.items = ItemEncoder(catalog, cfg.item_hidden, cfg.item_dim)
+        self.tracker = StateTracker(text_encoder.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim)
+        self.actor = PolicyHeads(self.tracker.state_dim, cfg.policy_hidden, schema.sizes)
+        self.q = QHeads(self.tracker.state_dim, cfg.q_hidden, schema.sizes)
+        generator = torch.Generator().manual_seed(seed)
+        for module in (self.items, self.tracker, self.actor, self.q):
+            reset_parameters(module, generator)
+        self._retrievers: dict[str, Retriever] = {}
+        self._index = {item_id: i for i, item_id in enumerate(catalog.item_ids.tolist())}
+
+    @property
+    def state_dim(self) -> int:
+        """Size of the tracker state."""
+        return self.tracker.state_dim
+
+    # ------------------------------------------------------------------ encoders and tracker
+    def encode_text(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Sentence codes ``(U, text_dim)`` of ``tokens (U, L)`` with ``lengths (U,)``; empty input is fine."""
+        if tokens.shape[0] == 0:
+            return torch.zeros(0, self.text.out_dim)
+        width = max(int(lengths.max()), 1)
+        tokens = tokens[:, :width]
+        if self.config.finetune_text:
+            return self.text(tokens, lengths)
+        with torch.no_grad():
+            return self.text(tokens, lengths)
+
+    def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:
+        """Codes ``(U, text_dim)`` of the dialogues' sentence table."""
+        return self.encode_text(torch.as_tensor(dialogues.tokens, dtype=torch.long),
+                                torch.as_tensor(dialogues.lengths, dtype=torch.long))
+
+    def unroll(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """States ``(B, T + 1, state_dim)`` of padded dialogues: entry ``t`` is the state in which the
+        item of turn ``t`` is chosen (it has seen turns ``< t`` only); entry ``T`` follows the last turn.
+
+        ``codes`` are the :meth:`sentence_codes` of ``dialogues`` when the caller already has them
+        (a frozen text encoder gives the same codes for every minibatch of a batch).
+        """
+        d = dialogues
+        if codes is None:
+            codes = self.sentence_codes(d)
+        codes = torch.cat([codes, torch.zeros(1, self.text.out_dim)])  # row -1: no sentence
+        b = d.items.shape[0]
+        state = self.tracker.initial_state(b)
+        opening = torch.as_tensor(d.opening, dtype=torch.long)
+        if bool((opening >= 0).any()):
+            no_item = self.items(torch.full((b,), -1, dtype=torch.long))
+            opened = self.tracker.step(state, codes[opening], no_item)
+            state = torch.where((opening >= 0).unsqueeze(1), opened, state)
+        text = codes[torch.as_tensor(d.feedback, dtype=torch.long)]
+        items = self.items(torch.as_tensor(d.items, dtype=torch.long))
+        return self.tracker.unroll(text, items, state)
+
+    def head_logits(self, states: torch.Tensor) -> list[torch.Tensor]:
+        """Policy logits per attribute, ``K`` tensors ``(..., V_k)``."""
+        return self.actor(states)
+
+    # ------------------------------------------------------------------ acting
+    def retriever(self, pool: Pool) -> Retriever:
+        """The (cached) retriever over ``pool`` of this recommender's catalog."""
+        if pool not in self._retrievers:
+            self._retrievers[pool] = Retriever(self.catalog, pool)
+        return self._retrievers[pool]
+
+    def greedy_action(self, logits: Sequence[torch.Tensor]) -> Action:
+        """The deterministic choice for ``K`` logit tensors ``(B, V_k)`` (see ``RecommenderConfig.greedy``)."""
+        if self.config.greedy == "values":
+            return Action(values=greedy_values(logits).numpy())
+        return Action(head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits))
+
+    def policy(self, sample: bool = False) -> RecommenderPolicy:
+        """This recommender as a simulator batch ``Policy`` (greedy, or sampling one value per head)."""
+        return RecommenderPolicy(self, sample=sample)
+
+    @torch.no_grad()
+    def recommend(self, shown: Sequence[str], feedback: Sequence[str], opening: str = "",
+                  pool: Pool = "all") -> str:
+        """Next item id of one conversation.
+
+        Args:
+            shown: Ids of the items shown so far, in order.
+            feedback: The user's sentence after each shown item (same length as ``shown``).
+            opening: What the user said before the first item (``""``: nothing).
+            pool: Which items may be recommended; items in ``shown`` never are.
+
+        Returns:
+            The catalog id of the item to show next.
+        """
+        if len(shown) != len(feedback):
+            raise ValueError(f"recommend: {len(shown)} shown items but {len(feedback)} feedback sentences")
+        unknown = [s for s in shown if s not in self._index]
+        if unknown:
+            raise ValueError(f"recommend: item id {unknown[0]!r} is not in catalog {self.catalog.name!r}")
+        texts = [opening, *feedback]
+        width = max([len(self.vocab.encode(t)) for t in texts] + [1])
+        tokens, lengths = self.vocab.encode_batch(texts, width)
+        said = lengths > 0
+        items = np.array([[self._index[s] for s in shown]], dtype=np.int64).reshape(1, len(shown))
+        dialogues = Dialogues(
+            items=items,
+            feedback=np.where(said[1:], np.arange(1, len(texts)), -1)[None, :],
+            opening=np.array([0 if said[0] else -1]),
+            n_turns=np.array([len(shown)]),
+            tokens=tokens.astype(np.int64),
+            lengths=lengths.astype(np.int64),
+        )
+        state = self.unroll(dialogues)[:, -1]
+        retriever = self.retriever(pool)
+        excluded = np.isin(retriever.pool, items[0])[None, :]
+        item = retriever.retrieve(self.greedy_action(self.head_logits(state)), excluded)[0]
+        return str(self.catalog.item_ids[item])
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write weights, config, vocabulary and catalog fingerprint to directory ``path`` atomically."""
+        meta = {
+            "format": _FORMAT,
+            "version": __version__,
+            "config": asdict(self.config),
+            "text_encoder": {"embed_dim": self.text.embed.embedding_dim,
+                             "hidden_dim": self.text.lstm.hidden_size, "out_dim": self.text.out_dim},
+            "catalog": {"name": self.catalog.name, "fingerprint": self.catalog.fingerprint,
+                        "n_items": self.catalog.n_items},
+            "vocab": self.vocab.to_json(),
+        }
+        with atomic_dir(path) as tmp:
+            torch.save(self.state_dict(), tmp / _WEIGHTS_FILE)
+            (tmp / _CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, catalog: Catalog) -> Recommender:
+        """Load a recommender saved by :meth:`save` for ``catalog`` (the catalog it was trained on)."""
+        root = Path(path)
+        meta_path = root / _CONFIG_FILE
+        meta: dict[str, Any] = read_json(meta_path)
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{meta_path}: not a saved textrec recommender (format {meta.get('format')!r})")
+        if meta.get("version") != __version__:
+            warnings.warn(f"{root}: saved by textrec {meta.get('version')}, this is {__version__}", stacklevel=2)
+        saved = meta["catalog"]
+        if saved["fingerprint"] != catalog.fingerprint:
+            raise ValueError(
+                f"{root}: trained on catalog {saved['name']!r} (fingerprint {saved['fingerprint']}, "
+                f"{saved['n_items']} items), cannot load it for catalog {catalog.name!r} "
+                f"(fingerprint {catalog.fingerprint}, {catalog.n_items} items)"
+            )
+        try:
+            vocab = Vocabulary.from_json(meta["vocab"])
+            encoder = TextEncoder(len(vocab), **meta["text_encoder"])
+            model = cls(catalog, encoder, vocab, RecommenderConfig(**meta["config"]))
+            model.load_state_dict(torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise ValueError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
+        return model.eval()
+
+
+class RecommenderPolicy:
+    """A :class:`Recommender` playing a batch of simulated sessions (the simulator's ``Policy`` protocol).
+
+    Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker of
+    every session that took it, then chooses for all sessions: greedily (see
+    ``RecommenderConfig.greedy``), or, with ``sample=True``, one value per head drawn from the policy
+    (``Action.values``; the exploration of on-policy learning). Rows with ``turn == 0`` start afresh.
+
+    Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
+    do not change within a batch of sessions), so each distinct sentence is encoded once.
+    """
+
+    def __init__(self, recommender: Recommender, sample: bool = False) -> None:
+        self.recommender = recommender
+        self.sample = sample
+        self._state = recommender.tracker.initial_state(0)
+        self._generator = torch.Generator()
+        self._forget_codes()
+
+    def _forget_codes(self) -> None:
+        self._code_row = np.full(0, -1, dtype=np.int64)  # sentence id -> row of _codes, -1 unknown
+        self._codes = torch.zeros(0, self.recommender.text.out_dim)
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Forget all sessions; sampling draws from a generator seeded by ``rng``."""
+        self._state = self.recommender.tracker.initial_state(n_sessions).detach().clone()
+        self._generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        self._forget_codes()
+
+    def _sentence_codes(self, result: StepResult, rows: np.ndarray) -> torch.Tensor:
+        """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``, encoding only unseen ones."""
+        ids = result.sentence[rows]
+        if (ids < 0).any():  # text without a sentence id: encode as given
+            return self.recommender.encode_text(torch.as_tensor(result.tokens[rows], dtype=torch.long),
+                                                torch.as_tensor(result.lengths[rows], dtype=torch.long))
+        if ids.max() >= len(self._code_row):
+            grown = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+            grown[: len(self._code_row)] = self._code_row
+            self._code_row = grown
+        uniq, first = np.unique(ids, return_index=True)
+        new = self._code_row[uniq] < 0
+        if new.any():
+            src = rows[first[new]]
+            codes = self.recommender.encode_text(torch.as_tensor(result.tokens[src], dtype=torch.long),
+                                                 torch.as_tensor(result.lengths[src], dtype=torch.long))
+            self._code_row[uniq[new]] = np.arange(len(self._codes), len(self._codes) + len(src))
+            self._codes = torch.cat([self._codes, codes])
+        return self._codes[torch.as_tensor(self._code_row[ids])]
+
+    @torch.no_grad()
+    def act(self, result: StepResult) -> Action:
+        """Update the sessions that took the last step, then choose for every session."""
+        rec = self.recommender
+        if len(self._state) != result.n_sessions:
+            raise ValueError(f"RecommenderPolicy was reset for {len(self._state)} sessions, "
+                             f"got a step of {result.n_sessions}")
+        fresh = torch.as_tensor(result.turn == 0)
+        self._state[fresh] = rec.tracker.initial_state(int(fresh.sum()))
+        rows = np.flatnonzero(result.stepped & result.active)
+        if rows.size:
+            items = rec.items(torch.as_tensor(result.items[rows], dtype=torch.long))
+            self._state[rows] = rec.tracker.step(self._state[rows], self._sentence_codes(result, rows), items)
+        logits = rec.head_logits(self._state)
+        if self.sample:
+            return Action(values=sample_values(logits, self._generator).numpy())
+        return rec.greedy_action(logits)

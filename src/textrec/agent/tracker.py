@@ -1,0 +1,128 @@
+"""Multi-slot recurrent state tracker and the padded dialogue record it reads.
+
+Each turn the tracker fuses the embedding of the user's sentence with the embedding of the item it
+answers (an MLP over their concatenation) and writes it into ``S`` memory slots, each a GRU cell
+with its own weights whose update gate decides how much of the slot the turn overwrites. The state
+is the concatenation of the slots. The state before turn ``t`` depends only on the dialogue before
+``t``: the tracker runs step by step in a live session and over padded logged dialogues in a learner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["Dialogues", "StateTracker"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dialogues:
+    """A batch of dialogues, padded to ``T`` turns, with their sentences dictionary-encoded.
+
+    Turn ``t`` shows item ``items[b, t]`` and the user answers with sentence ``feedback[b, t]``
+    (``-1``: no answer, the user was satisfied, or the turn is padding). Sentences are stored once in
+    ``tokens`` (``U`` unique sentences), so a learner encodes each distinct sentence once per batch.
+
+    Shapes (``B`` dialogues, ``T`` turns, ``U`` sentences, ``L`` tokens):
+
+    * ``items``     ``(B, T) int64`` catalog index of the shown item, ``-1`` after the dialogue's end
+    * ``feedback``  ``(B, T) int64`` row of ``tokens`` said after seeing ``items[b, t]``, ``-1`` none
+    * ``opening``   ``(B,) int64`` row of ``tokens`` said before the first item, ``-1`` none
+    * ``n_turns``   ``(B,) int64`` number of shown items
+    * ``tokens``    ``(U, L) int64`` token ids, right-padded with ``<pad>``
+    * ``lengths``   ``(U,) int64`` tokens per sentence (>= 1)
+    """
+
+    items: np.ndarray
+    feedback: np.ndarray
+    opening: np.ndarray
+    n_turns: np.ndarray
+    tokens: np.ndarray
+    lengths: np.ndarray
+
+    def __post_init__(self) -> None:
+        b, t = self.items.shape
+        if self.feedback.shape != (b, t):
+            raise ValueError(f"Dialogues: feedback has shape {self.feedback.shape}, expected {(b, t)}")
+        if self.opening.shape != (b,) or self.n_turns.shape != (b,):
+            raise ValueError(
+                f"Dialogues: opening {self.opening.shape} and n_turns {self.n_turns.shape} must be ({b},)"
+            )
+        u = self.tokens.shape[0]
+        if self.tokens.ndim != 2 or self.lengths.shape != (u,):
+            raise ValueError(f"Dialogues: tokens {self.tokens.shape} / lengths {self.lengths.shape} mismatch")
+        for name in ("feedback", "opening"):
+            ids = getattr(self, name)
+            if ids.size and (ids.min() < -1 or ids.max() >= u):
+                raise ValueError(f"Dialogues: field {name!r} refers to sentences outside 0..{u - 1}")
+        if self.n_turns.size and (self.n_turns.min() < 0 or self.n_turns.max() > t):
+            raise ValueError(f"Dialogues: n_turns must lie in 0..{t}, got {self.n_turns.min()}..{self.n_turns.max()}")
+
+    @property
+    def mask(self) -> np.ndarray:
+        """``(B, T) bool``: turn ``t`` happened in dialogue ``b``."""
+        return np.arange(self.items.shape[1])[None, :] < self.n_turns[:, None]
+
+    def take(self, rows: np.ndarray) -> Dialogues:
+        """The dialogues ``rows``, cut to their longest one (the sentence table is shared, not copied)."""
+        t = int(self.n_turns[rows].max(initial=0))
+        return Dialogues(self.items[rows, :t], self.feedback[rows, :t], self.opening[rows], self.n_turns[rows],
+                         self.tokens, self.lengths)
+
+
+class StateTracker(nn.Module):
+    """``S`` memory slots, each a GRU cell with its own weights, updated by the fused turn embedding.
+
+    Each turn ``x_t = MLP([text; item])`` is read by every slot ``s``:
+    ``h_s <- GRUCell_s(x_t, h_s)``, whose update gate decides per unit how much of the slot the turn
+    overwrites. The slots run as one GRU whose recurrent weights are masked block-diagonal (slot
+    ``s`` reads only itself), so a whole dialogue is one fused ``torch.gru`` call; the state is the
+    concatenation of the slots, ``(S * slot_dim,)``.
+    """
+
+    def __init__(self, text_dim: int, item_dim: int, fuse_hidden: int, n_slots: int, slot_dim: int) -> None:
+        super().__init__()
+        self.n_slots, self.slot_dim = n_slots, slot_dim
+        self.fuse = nn.Sequential(
+            nn.Linear(text_dim + item_dim, fuse_hidden), nn.ReLU(), nn.Linear(fuse_hidden, fuse_hidden), nn.ReLU()
+        )
+        h = n_slots * slot_dim
+        self.weight_ih = nn.Parameter(torch.zeros(3 * h, fuse_hidden))
+        self.weight_hh = nn.Parameter(torch.zeros(3 * h, h))
+        self.bias_ih = nn.Parameter(torch.zeros(3 * h))
+        self.bias_hh = nn.Parameter(torch.zeros(3 * h))
+        self.initial = nn.Parameter(torch.zeros(n_slots, slot_dim))
+        block = torch.block_diag(*[torch.ones(slot_dim, slot_dim)] * n_slots).repeat(3, 1)  # gates r, z, n
+        self.register_buffer("block", block, persistent=False)
+
+    @property
+    def state_dim(self) -> int:
+        """Size of the state ``S * slot_dim``."""
+        return self.n_slots * self.slot_dim
+
+    def initial_state(self, n: int) -> torch.Tensor:
+        """``(n, state_dim)`` state before anything was said or shown."""
+        return self.initial.reshape(1, -1).expand(n, -1)
+
+    def _params(self) -> list[torch.Tensor]:
+        return [self.weight_ih, self.weight_hh * self.block, self.bias_ih, self.bias_hh]
+
+    def step(self, state: torch.Tensor, text: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
+        """One turn: ``state (B, state_dim)``, ``text (B, text_dim)``, ``item (B, item_dim)`` -> new state."""
+        x = self.fuse(torch.cat([text, item], dim=-1))
+        return torch.gru_cell(x, state, *self._params())
+
+    def unroll(self, text: torch.Tensor, items: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
+        """Run over ``T`` turns: ``text (B, T, text_dim)``, ``items (B, T, item_dim)``, ``initial (B, state_dim)``.
+
+        Returns ``(B, T + 1, state_dim)``: entry ``t`` is the state before turn ``t`` (after turns
+        ``< t``), entry ``T`` the state after the last turn. The GRU is causal, so the states of a
+        dialogue's real turns do not depend on the padding after them.
+        """
+        x = self.fuse(torch.cat([text, items], dim=-1))
+        out, _ = torch.gru(x, initial.unsqueeze(0).contiguous(), self._params(), True, 1, 0.0, self.training,
+                           False, True)
+        return torch.cat([initial.unsqueeze(1), out], dim=1)

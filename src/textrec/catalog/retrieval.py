@@ -1,0 +1,305 @@
+"""Item retrieval: turn a recommender's choice in attribute space into the best unseen pool item.
+
+A recommender acts in attribute space (DESIGN.md "Actions"): one categorical distribution
+``pi_k`` per attribute, or one chosen value per attribute. Retrieval shows the unseen pool item
+most likely to have the chosen values::
+
+    score(item) = sum_k log sum_v pi_k(v) * p_k(v | item)
+
+with ``p_k(. | item)`` from :attr:`Catalog.value_probs`: the true label set for a labeled item (so
+a multi-valued item matches any of its values) and AttrNet's predicted distribution for an
+unlabeled one, clipped below at ``eps`` so one confident mistake does not veto an item. A chosen
+value (one-hot ``pi_k``) turns the inner sum into a lookup, so :meth:`Retriever.by_values` is a
+gather and a sum; :meth:`Retriever.by_probs` is one matrix product per attribute. Both are batched
+over sessions and exact when an item matches the chosen values. Ties go to the earliest pool
+position, so retrieval is deterministic. Optional per-attribute weights ``w_k`` scale the terms
+(``score = sum_k w_k log ...``), so that a policy can rank what it knows above what it guesses.
+
+Scoring by AttrNet's distribution rather than its argmax labels matters: on UT-Zappos matching the
+argmax labels instead dropped SR@30 from about 0.86 to 0.53 (issue 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from textrec.catalog.catalog import Catalog, Pool
+from textrec.catalog.schema import AttributeSchema
+
+__all__ = ["Action", "Retriever", "resolve_pool", "DEFAULT_EPS"]
+
+DEFAULT_EPS = 1e-6
+"""Lower clip of ``p_k(v | item)``: a value AttrNet rules out still costs only ``log(1e-6)``."""
+
+_CHUNK_ELEMENTS = 1 << 22
+"""Score matrices are built for at most this many (session, item) pairs at a time (16 MiB)."""
+
+
+def resolve_pool(catalog: Catalog, pool: Pool | Sequence[int] | np.ndarray) -> np.ndarray:
+    """Catalog indices of a pool: a name (``"train"``, ``"test"``, ``"all"``) or explicit indices.
+
+    Raises:
+        ValueError: when the pool is empty, holds an index outside the catalog or repeats one.
+    """
+    if isinstance(pool, str):
+        idx = catalog.pool(pool)  # type: ignore[arg-type]
+        name = repr(pool)
+    else:
+        idx = np.asarray(pool)
+        name = f"of {idx.size} given indices"
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(
+                f"pool must be a 1-D array of item indices, got shape {idx.shape} {idx.dtype}"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= catalog.n_items):
+            bad = int(idx[(idx < 0) | (idx >= catalog.n_items)][0])
+            raise ValueError(
+                f"pool index {bad} outside catalog {catalog.name!r} of {catalog.n_items} items"
+            )
+        if len(np.unique(idx)) != idx.size:
+            raise ValueError("pool indices must be unique")
+    if idx.size == 0:
+        raise ValueError(f"pool {name} of catalog {catalog.name!r} is empty")
+    return idx.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Action:
+    """A recommender's choice for a batch of ``B`` sessions, in attribute space.
+
+    Exactly one field is set:
+
+    * ``values``     ``(B, K) int`` one local value index per attribute (``-1``: no preference).
+    * ``head_probs`` ``K`` arrays ``(B, V_k)``: one non-negative weight vector per attribute
+      (need not be normalised; only ratios within a row matter).
+
+    ``weights`` (optional, ``(B, K)``, non-negative) scales each attribute's term of the score,
+    e.g. to let values the user asked for outrank guesses (see :class:`Retriever`).
+    """
+
+    values: np.ndarray | None = None
+    """``(B, K)`` chosen local value per attribute, ``-1`` for "any value"."""
+    head_probs: tuple[np.ndarray, ...] | None = None
+    """Per-attribute distributions ``pi_k``, each ``(B, V_k)``."""
+    weights: np.ndarray | None = None
+    """``(B, K)`` weight of each attribute's log-term; ``None`` = all 1."""
+
+    def __post_init__(self) -> None:
+        if (self.values is None) == (self.head_probs is None):
+            raise ValueError("Action needs exactly one of 'values' or 'head_probs'")
+
+    @property
+    def n_sessions(self) -> int:
+        """Batch size ``B``."""
+        return len(self.values) if self.values is not None else len(self.head_probs[0])  # type: ignore[index]
+
+    def take(self, rows: np.ndarray) -> Action:
+        """The same choice restricted to the sessions ``rows`` (indices or boolean mask)."""
+        weights = None if self.weights is None else self.weights[rows]
+        if self.values is not None:
+            return Action(values=self.values[rows], weights=weights)
+        heads = tuple(p[rows] for p in self.head_probs)  # type: ignore[union-attr]
+        return Action(head_probs=heads, weights=weights)
+
+
+class Retriever:
+    """Best unseen pool item for a batch of attribute-space choices.
+
+    Args:
+        catalog: the item catalog.
+        pool: the items that may be shown (name or catalog indices); position ``j`` of
+            ``excluded`` masks refers to ``pool[j]``.
+        eps: lower clip of ``p_k(v | item)`` (see :data:`DEFAULT_EPS`).
+
+    Example:
+        >>> r = Retriever(catalog, "test")                                   # doctest: +SKIP
+        >>> seen = np.zeros((1, len(r.pool)), bool)                          # doctest: +SKIP
+        >>> items = r.by_values(np.array([[0, 1, 2]]), seen)                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        pool: Pool | Sequence[int] | np.ndarray = "test",
+        eps: float = DEFAULT_EPS,
+    ) -> None:
+        if not 0.0 < eps < 1.0:
+            raise ValueError(f"Retriever: eps must be in (0, 1), got {eps}")
+        self.catalog = catalog
+        self.schema: AttributeSchema = catalog.schema
+        self.pool = resolve_pool(catalog, pool)
+        self.eps = eps
+        probs = np.clip(catalog.value_probs[self.pool], eps, 1.0).astype(np.float32)  # (P, V)
+        offsets = self.schema.offsets
+        self._probs_t = [  # per attribute (V_k, P), contiguous for the matrix product
+            np.ascontiguousarray(probs[:, offsets[k] : offsets[k + 1]].T)
+            for k in range(self.schema.n_attributes)
+        ]
+        log_t = np.zeros((self.schema.n_values + 1, len(self.pool)), dtype=np.float32)
+        log_t[:-1] = np.log(probs).T  # last row: "no preference", adds 0 to every item
+        self._log_t = log_t
+
+    @property
+    def n_pool(self) -> int:
+        """Pool size ``P``."""
+        return len(self.pool)
+
+    # ------------------------------------------------------------------ public API
+    def retrieve(self, action: Action, excluded: np.ndarray) -> np.ndarray:
+        """Dispatch an :class:`Action` to :meth:`by_values` or :meth:`by_probs`."""
+        if action.values is not None:
+            return self.by_values(action.values, excluded, action.weights)
+        return self.by_probs(action.head_probs, excluded, action.weights)  # type: ignore[arg-type]
+
+    def by_values(
+        self, values: np.ndarray, excluded: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Best unseen item for one chosen value per attribute.
+
+        ``score(item) = sum_k w_k log p_k(values[k] | item)``; ``-1`` (no preference) adds 0.
+
+        Args:
+            values: ``(B, K)`` local value indices, ``-1`` for "any value".
+            excluded: ``(B, P)`` bool, True for pool positions that may not be shown (already seen).
+            weights: optional ``(B, K)`` non-negative ``w_k`` (default 1).
+
+        Returns:
+            ``(B,) int64`` catalog indices.
+        """
+        values = np.asarray(values)
+        b = self._check_excluded(excluded)
+        k = self.schema.n_attributes
+        if values.shape != (b, k) or not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(
+                f"by_values: values must be ({b}, {k}) ints, got {values.shape} {values.dtype}"
+            )
+        sizes = np.asarray(self.schema.sizes)
+        bad = (values < -1) | (values >= sizes)
+        if bad.any():
+            row, col = map(int, np.argwhere(bad)[0])
+            raise ValueError(
+                f"by_values: row {row}, attribute {self.schema.names[col]!r}: value "
+                f"{int(values[row, col])} outside [-1, {sizes[col]})"
+            )
+        w = self._check_weights(weights, b)
+        rows = np.where(values >= 0, self.schema.offsets[:-1] + values, self.schema.n_values)
+        out = np.empty(b, dtype=np.int64)
+        for lo, hi in self._chunks(b):
+            g = rows[lo:hi]
+            terms = (self._log_t[g[:, j]] for j in range(k))
+            out[lo:hi] = self._best(self._sum(terms, w, lo, hi), excluded[lo:hi], lo)
+        return out
+
+    def by_probs(
+        self,
+        head_probs: Sequence[np.ndarray],
+        excluded: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Best unseen item for one distribution per attribute.
+
+        ``score(item) = sum_k w_k log (pi_k @ p_k(. | item))`` — one matrix product per
+        attribute (a gather for rows whose head is one-hot).
+
+        Args:
+            head_probs: ``K`` arrays ``(B, V_k)``, non-negative, each row with a positive sum.
+            excluded: ``(B, P)`` bool, True for pool positions that may not be shown.
+            weights: optional ``(B, K)`` non-negative ``w_k`` (default 1).
+
+        Returns:
+            ``(B,) int64`` catalog indices.
+        """
+        b = self._check_excluded(excluded)
+        heads = self._check_heads(head_probs, b)
+        w = self._check_weights(weights, b)
+        out = np.empty(b, dtype=np.int64)
+        for lo, hi in self._chunks(b):
+            terms = (self._head_term(k, h[lo:hi]) for k, h in enumerate(heads))
+            out[lo:hi] = self._best(self._sum(terms, w, lo, hi), excluded[lo:hi], lo)
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _head_term(self, k: int, head: np.ndarray) -> np.ndarray:
+        """``log(pi_k @ p_k(.|item))`` ``(b, P)``: a gather for one-hot rows, else a product."""
+        term = np.empty((len(head), self.n_pool), dtype=np.float32)
+        single = np.count_nonzero(head, axis=1) == 1
+        if single.any():  # log(c * p(v)) = log p(v) + log c
+            rows = np.flatnonzero(single)
+            v = head[rows].argmax(axis=1)
+            term[rows] = self._log_t[self.schema.offsets[k] + v] + np.log(head[rows, v])[:, None]
+        if not single.all():
+            rows = np.flatnonzero(~single)
+            term[rows] = np.log(head[rows] @ self._probs_t[k])
+        return term
+
+    @staticmethod
+    def _sum(terms: Iterator[np.ndarray], w: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
+        """``sum_k w_k term_k`` over the attribute terms ``(b, P)``, in attribute order."""
+        scores: np.ndarray | None = None
+        for j, term in enumerate(terms):
+            if w is not None:
+                term = term * w[lo:hi, j : j + 1]
+            if scores is None:
+                scores = term
+            else:
+                scores += term
+        return scores  # type: ignore[return-value]
+
+    def _chunks(self, b: int) -> Iterator[tuple[int, int]]:
+        step = max(1, _CHUNK_ELEMENTS // self.n_pool)
+        for lo in range(0, b, step):
+            yield lo, min(b, lo + step)
+
+    def _best(self, scores: np.ndarray, excluded: np.ndarray, first_row: int) -> np.ndarray:
+        np.putmask(scores, excluded, -np.inf)
+        pos = scores.argmax(axis=1)
+        full = excluded[np.arange(len(pos)), pos]
+        if full.any():
+            row = first_row + int(np.flatnonzero(full)[0])
+            raise ValueError(f"session {row} has already seen all {self.n_pool} items of the pool")
+        return self.pool[pos]
+
+    def _check_excluded(self, excluded: np.ndarray) -> int:
+        if (
+            not isinstance(excluded, np.ndarray)
+            or excluded.dtype != bool
+            or excluded.ndim != 2
+            or excluded.shape[1] != self.n_pool
+        ):
+            shape = getattr(excluded, "shape", None)
+            raise ValueError(
+                f"excluded must be a (B, {self.n_pool}) bool array over the pool, got {shape}"
+            )
+        return int(excluded.shape[0])
+
+    def _check_weights(self, weights: np.ndarray | None, b: int) -> np.ndarray | None:
+        if weights is None:
+            return None
+        w = np.asarray(weights, dtype=np.float32)
+        if w.shape != (b, self.schema.n_attributes) or not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(
+                f"weights must be a finite non-negative ({b}, {self.schema.n_attributes}) array, "
+                f"got shape {w.shape}"
+            )
+        return w
+
+    def _check_heads(self, head_probs: Sequence[np.ndarray], b: int) -> list[np.ndarray]:
+        if len(head_probs) != self.schema.n_attributes:
+            raise ValueError(
+                f"by_probs: expected {self.schema.n_attributes} heads "
+                f"({', '.join(self.schema.names)}), got {len(head_probs)}"
+            )
+        heads = []
+        for name, size, p in zip(self.schema.names, self.schema.sizes, head_probs, strict=True):
+            p = np.asarray(p, dtype=np.float32)
+            if p.shape != (b, size):
+                raise ValueError(f"by_probs: head {name!r} must be ({b}, {size}), got {p.shape}")
+            if not np.isfinite(p).all() or (p < 0).any() or (p.sum(axis=1) <= 0).any():
+                raise ValueError(
+                    f"by_probs: head {name!r} must be finite, non-negative, with positive row sums"
+                )
+            heads.append(p)
+        return heads

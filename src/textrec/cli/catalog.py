@@ -1,0 +1,148 @@
+"""``textrec catalog``: build a catalog and describe one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import typer
+
+from textrec.catalog import Catalog
+from textrec.cli.common import (
+    CatalogOpt,
+    DataOpt,
+    ItemsOpt,
+    JsonOpt,
+    SeedOpt,
+    console,
+    print_json,
+    print_table,
+)
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Build item catalogs (built-in or UT-Zappos50K) and describe them.", no_args_is_help=True
+)
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(
+            f"--image-size must look like 102x136 (height x width), got {text!r}"
+        ) from None
+    return h, w
+
+
+def _show(catalog: Catalog, as_json: bool) -> None:
+    from textrec.catalog.build import summarize
+
+    summary = summarize(catalog)
+    if as_json:
+        print_json(dataclasses.asdict(summary))
+        return
+    print_table(
+        f"catalog {summary.name}",
+        ["items", "train", "test", "feature dim", "encoder", "fingerprint", "build s"],
+        [
+            [
+                summary.n_items,
+                summary.n_train,
+                summary.n_test,
+                summary.feature_dim,
+                summary.encoder,
+                summary.fingerprint,
+                "-" if summary.build_seconds is None else summary.build_seconds,
+            ]
+        ],
+    )
+    print_table(
+        "attributes",
+        ["attribute", "values", "multi-valued", "label coverage", "AttrNet accuracy"],
+        [
+            [
+                a.name,
+                a.n_values,
+                "yes" if a.multi_valued else "no",
+                f"{a.coverage:.1%}",
+                "-" if a.attrnet_accuracy is None else f"{a.attrnet_accuracy:.3f}",
+            ]
+            for a in summary.attributes
+        ],
+    )
+
+
+SourceOpt = typer.Option(..., "--catalog", help="Source to build: 'builtin' or 'zappos'.")
+OutOpt = typer.Option(..., "--out", help="Directory to save the catalog to (replaced atomically).")
+EncoderOpt = typer.Option(
+    "efficientnet-lite0",
+    "--encoder",
+    help="Image encoder for UT-Zappos50K: 'efficientnet-lite0' (packaged ImageNet weights) "
+    "or 'resnet50' (needs --encoder-weights).",
+)
+ImageSizeOpt = typer.Option(
+    None, "--image-size", help="Encoder input size HxW, e.g. 102x136 (default: the encoder's own)."
+)
+WeightsOpt = typer.Option(
+    None,
+    "--encoder-weights",
+    help="Weights file of encoders that need one (resnet50: torchvision state_dict).",
+)
+FeatureCacheOpt = typer.Option(
+    None,
+    "--feature-cache",
+    help="Feature cache folder (default: <TEXTREC_CACHE or ~/.cache/textrec>/features).",
+)
+
+
+@app.command()
+def build(
+    catalog: str = SourceOpt,
+    out: Path = OutOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = SeedOpt,
+    encoder: str = EncoderOpt,
+    image_size: str | None = ImageSizeOpt,
+    encoder_weights: Path | None = WeightsOpt,
+    feature_cache: Path | None = FeatureCacheOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Build a catalog (items, labels, split, image features, AttrNet) and save it to --out."""
+    from textrec.catalog.build import SOURCES, build_catalog
+
+    if catalog not in SOURCES:
+        raise ValueError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
+    built = build_catalog(
+        catalog,
+        data=data,
+        items=items,
+        seed=seed,
+        encoder=encoder,
+        image_size=_size(image_size),
+        encoder_weights=encoder_weights,
+        feature_cache=feature_cache,
+        progress=True,
+    )
+    built.save(out)
+    if not as_json:
+        console.print(f"saved to {out}")
+    _show(built, as_json)
+
+
+@app.command()
+def info(
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = SeedOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Describe a catalog: items per split, attributes, label coverage, AttrNet accuracy."""
+    from textrec.catalog.build import open_catalog
+
+    _show(open_catalog(catalog, data=data, items=items, seed=seed, progress=True), as_json)

@@ -1,0 +1,193 @@
+"""``textrec collect`` (devices fill a log) and ``textrec logs info`` (describe, check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from textrec.cli.common import (
+    CatalogOpt,
+    DataOpt,
+    ItemsOpt,
+    JsonOpt,
+    SeedOpt,
+    print_json,
+    print_table,
+)
+from textrec.evaluation import MeanSE
+from textrec.logs.info import LogSummary
+
+__all__ = ["app", "collect"]
+
+app = typer.Typer(help="Describe and validate experience logs.", no_args_is_help=True)
+
+
+def collect(
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    sessions: int = typer.Option(40000, "--sessions", min=1, help="Sessions of the complete log."),
+    out: Path = typer.Option(..., "--out", help="Log directory to write (empty, unless --resume)."),  # noqa: B008
+    seed: int = SeedOpt,
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Chunks collected at once (processes or Ray actors)."
+    ),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="'local' (this process / a process pool) or 'ray' (needs textrec[ray]).",
+    ),
+    chunk_sessions: int = typer.Option(
+        1000, "--chunk-sessions", min=1, help="Sessions per chunk (one shard each)."
+    ),
+    assignment: str = typer.Option(
+        "round-robin",
+        "--assignment",
+        help="Device of each session: 'round-robin' or 'random' (seeded).",
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the log in --out, skipping its complete chunks."
+    ),
+    agents: list[Path] = typer.Option(  # noqa: B008
+        [],
+        "--agents",
+        help="Saved agent directory to deploy as a noisy device "
+        "(repeat, earliest training stage first).",
+    ),
+    utterances: str = typer.Option(
+        "templates",
+        "--utterances",
+        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Collect an experience log: behaviour devices serve simulated users of the train pool."""
+    from textrec.catalog.build import open_catalog
+    from textrec.logs.collect import collect as run_collect
+    from textrec.logs.info import summarize
+    from textrec.logs.policies import default_devices
+    from textrec.simulator.task import TaskConfig
+
+    cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
+    result = run_collect(
+        cat,
+        out,
+        sessions,
+        seed,
+        default_devices(agents),
+        task=TaskConfig(utterances=utterances),
+        workers=workers,
+        backend=backend,
+        chunk_sessions=chunk_sessions,
+        assignment=assignment,
+        resume=resume,
+        progress=progress,
+    )
+    summary = summarize(out)
+    if json_out:
+        print_json({"collect": result.to_json(), "summary": summary.to_json()})
+        return
+    print_table(
+        f"collect into {out}",
+        ["sessions", "chunks run", "chunks skipped", "turns", "seconds", "sessions/s"],
+        [
+            [
+                result.n_sessions,
+                result.chunks_run,
+                result.chunks_skipped,
+                result.rows_run,
+                f"{result.seconds:.1f}",
+                f"{result.sessions_per_second:.1f}",
+            ]
+        ],
+    )
+    _print_summary(summary)
+
+
+def _ms(x: MeanSE | None) -> str:
+    return "n/a" if x is None else f"{x.mean:.3f} ± {x.se:.3f}"
+
+
+def _print_summary(summary: LogSummary) -> None:
+    print_table(
+        f"{summary.log_dir}: {summary.n_sessions} sessions, {summary.n_turns} turns, "
+        f"{len(summary.devices)} devices, {summary.n_shards} shards",
+        ["device", "name", "sessions", "success rate", "NI"],
+        [
+            [d.device_id, d.name, d.n_sessions, _ms(d.success_rate), _ms(d.ni)]
+            for d in summary.devices
+        ],
+    )
+    print_table(
+        f"Behaviour (all logged sessions; NV: {summary.nv_source})",
+        [*(f"SR@{k}" for k, _ in summary.sr), "NI", "NV", "return"],
+        [
+            [
+                *(_ms(v) for _, v in summary.sr),
+                _ms(summary.ni),
+                _ms(summary.nv),
+                _ms(summary.returns),
+            ]
+        ],
+    )
+
+
+@app.command("info")
+def info(
+    log_dir: Path = typer.Argument(  # noqa: B008
+        ..., help="Log directory (holding experience/ and manifest.json)."
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Validate every shard, session and (with --catalog) item id; exit 1 on any problem.",
+    ),
+    catalog: str | None = typer.Option(
+        None,
+        "--catalog",
+        help="Catalog the item ids must belong to (with --check): "
+        "'builtin', 'zappos' or a saved catalog dir.",
+    ),
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the built-in catalog given by --catalog builtin."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Sessions, turns, devices, behaviour row (SR@10/20/30, NI, NV); --check validates the log."""
+    from textrec.logs.info import check_log, summarize
+
+    out: dict[str, Any] = {}
+    if check:
+        cat = None
+        if catalog is not None:
+            from textrec.catalog.build import open_catalog
+
+            cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=False)
+        report = check_log(log_dir, cat)
+        out["check"] = report.to_json()
+        if not report.ok:
+            if json_out:
+                print_json(out)
+            else:
+                print_table(
+                    f"{log_dir}: {len(report.problems)} problems",
+                    ["problem"],
+                    [[p] for p in report.problems],
+                )
+            raise typer.Exit(1)
+    summary = summarize(log_dir)
+    if json_out:
+        print_json({**out, "summary": summary.to_json()})
+        return
+    if check:
+        typer.echo(
+            f"check passed: {out['check']['n_shards']} shards, "
+            f"{out['check']['n_sessions']} sessions, "
+            f"{out['check']['n_rows']} rows"
+        )
+    _print_summary(summary)

@@ -1,0 +1,143 @@
+"""``textrec simulate``: evaluate a policy that needs no learning (SR@K, NI, NV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from textrec.catalog.catalog import Catalog
+from textrec.cli.common import (
+    CatalogOpt,
+    DataOpt,
+    ItemsOpt,
+    JsonOpt,
+    SeedOpt,
+    console,
+    print_json,
+    print_table,
+)
+from textrec.evaluation import SR_TURNS, Dialogue, EvaluationResult, evaluate
+from textrec.simulator.baselines import POLICIES, make_policy
+from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
+
+__all__ = ["simulate"]
+
+_POOLS = ("test", "train")
+
+
+def simulate(
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    policy: str = typer.Option(
+        "slot-filler", "--policy", help=f"Policy to evaluate: {', '.join(POLICIES)}."
+    ),
+    sessions: int = typer.Option(1000, "--sessions", help="Number of simulated sessions."),
+    seed: int = SeedOpt,
+    json_out: bool = JsonOpt,
+    show: int = typer.Option(0, "--show", help="Print this many sample dialogues turn by turn."),
+    pool: str = typer.Option(
+        "test",
+        "--pool",
+        help="Items shown and targets drawn from: 'test' "
+        "(unlabeled, AttrNet predictions) or 'train' (labeled).",
+    ),
+    utterances: str = typer.Option(
+        "templates",
+        "--utterances",
+        help="Sentence source of the simulated user: 'templates', 'model' (utterance LM) or 'mix'.",
+    ),
+    batch_size: int = typer.Option(1024, "--batch-size", help="Sessions simulated at once."),
+) -> None:
+    """Run a policy that needs no learning against simulated users; print SR@10/20/30, NI and NV."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}")
+    if sessions < 1:
+        raise ValueError(f"--sessions must be >= 1, got {sessions}")
+    if show < 0:
+        raise ValueError(f"--show must be >= 0, got {show}")
+    if pool not in _POOLS:
+        raise ValueError(f"--pool must be one of {list(_POOLS)}, got {pool!r}")
+    if utterances not in UTTERANCE_SOURCES:
+        raise ValueError(
+            f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
+        )
+    from textrec.catalog.build import open_catalog
+    from textrec.language.templates import build_sentence_bank
+
+    cat = open_catalog(catalog, data=data, items=items, seed=seed)
+    config = TaskConfig(utterances=utterances)
+    bank = build_sentence_bank(cat.schema, source=utterances, seed=seed)
+    simulator = BatchedSimulator(cat, pool, bank, config)
+    result = evaluate(
+        make_policy(policy, cat),
+        simulator,
+        sessions,
+        seed,
+        batch_size=batch_size,
+        record=show,
+        progress=sessions > batch_size,
+    )
+    if json_out:
+        print_json(
+            {
+                "catalog": cat.name,
+                "policy": policy,
+                "pool": pool,
+                "utterances": utterances,
+                **result.to_json(),
+                "dialogues": [_dialogue_json(d, cat) for d in result.dialogues],
+            }
+        )
+        return
+    _print_result(result, f"{policy} on {cat.name} ({pool} pool, {len(simulator.pool)} items)")
+    for i, dialogue in enumerate(result.dialogues):
+        _print_dialogue(i, dialogue, cat)
+
+
+def _print_result(result: EvaluationResult, title: str) -> None:
+    rows = [[f"SR@{k}", str(getattr(result, f"sr_at_{k}"))] for k in SR_TURNS]
+    rows += [["NI", str(result.ni)], ["NV", str(result.nv)], ["return", str(result.returns)]]
+    header = f"{title}: {result.n_sessions} sessions, seed {result.seed}"
+    console.print(escape(header), highlight=False)
+    print_table("Simulator evaluation", ["metric", "mean ± s.e."], rows)
+
+
+def _item(cat: Catalog, item: int) -> str:
+    labels = ", ".join(f"{k}={v or '?'}" for k, v in cat.label_text(item).items())
+    return f"{cat.item_ids[item]} ({labels})"
+
+
+def _print_dialogue(i: int, d: Dialogue, cat: Catalog) -> None:
+    console.print(
+        f"\n[bold]Dialogue {i + 1}[/bold] — target {escape(_item(cat, d.target))}", highlight=False
+    )
+    for t, (item, text, reward) in enumerate(
+        zip(d.items, d.texts, d.rewards, strict=True), start=1
+    ):
+        said = "[green]found it![/green]" if not text else escape(f"“{text}”")
+        console.print(
+            f"  {t:>2}. {escape(_item(cat, item))} r={reward:+.3f} → {said}", highlight=False
+        )
+    if not d.success:
+        console.print("  [red]no success[/red]")
+
+
+def _dialogue_json(d: Dialogue, cat: Catalog) -> dict[str, Any]:
+    return {
+        "target": str(cat.item_ids[d.target]),
+        "success": d.success,
+        "turns": [
+            {
+                "item": str(cat.item_ids[item]),
+                "attributes": cat.label_text(item),
+                "text": text,
+                "reward": round(reward, 6),
+            }
+            for item, text, reward in zip(d.items, d.texts, d.rewards, strict=True)
+        ],
+    }

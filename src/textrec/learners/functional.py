@@ -1,0 +1,143 @@
+"""Shared learner maths as pure functions: multi-head log-probabilities and entropy, GAE, TD targets,
+Polyak averaging and the per-head CQL penalty.
+
+A multi-discrete action is one value per attribute head, ``a = (a_1, ..., a_K)``; the policy
+factorises as ``pi(a | s) = prod_k pi_k(a_k | s)``. Logits and Q values are lists of ``K`` tensors,
+head ``k`` of width ``V_k``. A logged action may lack a value for a head (``-1``: the shown item has no
+label for that attribute); such heads are left out of sums.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "multi_head_log_prob",
+    "multi_head_entropy",
+    "masked_mean",
+    "normalise",
+    "gae",
+    "clipped_surrogate",
+    "td_target",
+    "polyak_update",
+    "cql_penalty",
+]
+
+
+def multi_head_log_prob(logits: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+    r"""Log-probability of a multi-head action, :math:`\log\pi(a|s) = \sum_k \log\pi_k(a_k|s)`.
+
+    Args:
+        logits: ``K`` tensors ``(..., V_k)``.
+        actions: ``(..., K) int64`` local value per head; ``-1`` heads are skipped.
+
+    Returns:
+        ``(...)`` summed log-probabilities.
+    """
+    total = torch.zeros(actions.shape[:-1], dtype=logits[0].dtype, device=actions.device)
+    for k, lg in enumerate(logits):
+        a = actions[..., k]
+        logp = torch.log_softmax(lg, dim=-1).gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+        total = total + torch.where(a >= 0, logp, torch.zeros_like(logp))
+    return total
+
+
+def multi_head_entropy(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""Entropy of the factorised policy, :math:`H(\pi) = \sum_k H(\pi_k)`; ``(...)``."""
+    total = torch.zeros(logits[0].shape[:-1], dtype=logits[0].dtype, device=logits[0].device)
+    for lg in logits:
+        logp = torch.log_softmax(lg, dim=-1)
+        total = total - (logp.exp() * logp).sum(dim=-1)
+    return total
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` (same shape, bool) is true."""
+    m = mask.to(x.dtype)
+    return (x * m).sum() / m.sum().clamp_min(1.0)
+
+
+def normalise(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """``(x - mean) / (std + eps)`` with statistics over ``mask``; masked-out entries become 0."""
+    mean = masked_mean(x, mask)
+    std = masked_mean((x - mean) ** 2, mask).sqrt()
+    return torch.where(mask, (x - mean) / (std + eps), torch.zeros_like(x))
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    dones: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Generalised advantage estimation over padded episodes.
+
+    :math:`\delta_t = r_t + \gamma (1 - d_t) V(s_{t+1}) - V(s_t)`,
+    :math:`A_t = \delta_t + \gamma \lambda (1 - d_t) A_{t+1}`; returns :math:`R_t = A_t + V(s_t)`.
+
+    Args:
+        rewards: ``(B, T)``.
+        values: ``(B, T + 1)`` state values ``V(s_0) .. V(s_T)``.
+        dones: ``(B, T) bool``: the episode ended at turn ``t`` (no bootstrap past it).
+        mask: ``(B, T) bool``: turn ``t`` happened.
+        gamma: discount factor.
+        lam: GAE's :math:`\lambda` (1 = Monte-Carlo returns minus a baseline, 0 = one-step TD).
+
+    Returns:
+        ``(advantages, returns)``, both ``(B, T)``, zero where ``mask`` is false.
+    """
+    not_done = (~dones).to(rewards.dtype)
+    m = mask.to(rewards.dtype)
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[:, 0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        delta = rewards[:, t] + gamma * not_done[:, t] * values[:, t + 1] - values[:, t]
+        running = (delta + gamma * lam * not_done[:, t] * running) * m[:, t]
+        advantages[:, t] = running
+    return advantages, (advantages + values[:, :-1]) * m
+
+
+def clipped_surrogate(
+    log_probs: torch.Tensor, old_log_probs: torch.Tensor, advantages: torch.Tensor, clip: float
+) -> torch.Tensor:
+    r"""PPO's clipped objective per sample (to be maximised).
+
+    :math:`\min(\rho A, \mathrm{clip}(\rho, 1-\epsilon, 1+\epsilon) A)` with
+    :math:`\rho = \exp(\log\pi - \log\pi_{old})`; at :math:`\rho = 1` its gradient is the plain
+    policy gradient :math:`A \nabla\log\pi`.
+    """
+    ratio = torch.exp(log_probs - old_log_probs)
+    return torch.minimum(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
+
+
+def td_target(rewards: torch.Tensor, next_values: torch.Tensor, dones: torch.Tensor, gamma: float) -> torch.Tensor:
+    r"""One-step target :math:`y = r + \gamma (1 - d) V(s')`; all inputs share one shape."""
+    return rewards + gamma * (~dones).to(rewards.dtype) * next_values
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    r"""In place, :math:`\theta_{target} \leftarrow (1 - \tau)\,\theta_{target} + \tau\,\theta_{source}`."""
+    for t, s in zip(target.parameters(), source.parameters(), strict=True):
+        t.lerp_(s, tau)
+
+
+def cql_penalty(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+    r"""Per-head conservative penalty (paper Eq. 6, one term per attribute head).
+
+    :math:`\frac{1}{N}\sum_i \sum_k \big[\log\sum_v \exp Q_k(s_i, v) - Q_k(s_i, a_{ik})\big]`,
+    skipping heads whose logged value is ``-1``. ``q_values``: ``K`` tensors ``(N, V_k)``;
+    ``actions``: ``(N, K) int64``.
+    """
+    total = torch.zeros(actions.shape[0], dtype=q_values[0].dtype, device=actions.device)
+    for k, q in enumerate(q_values):
+        a = actions[:, k]
+        data_q = q.gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+        term = torch.logsumexp(q, dim=-1) - data_q
+        total = total + torch.where(a >= 0, term, torch.zeros_like(term))
+    return total.mean()

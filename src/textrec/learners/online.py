@@ -1,0 +1,234 @@
+"""On-policy actor-critic (PPO with GAE): the paper's "On-policy" upper bound, learned from reward.
+
+Each update takes a batch of whole episodes just played on the train pool by the current policy
+(one value sampled per attribute head, the item retrieved by those values), computes advantages with
+GAE under the pre-update networks, then runs a few epochs of clipped policy-gradient steps on
+minibatches of episodes, re-running the recurrent tracker over each episode (backpropagation
+through the whole dialogue). With ``n_epochs = n_minibatches = 1`` it is exactly A2C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from textrec.agent.policy import ValueHead, reset_parameters
+from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.learners.functional import (
+    clipped_surrogate,
+    gae,
+    masked_mean,
+    multi_head_entropy,
+    multi_head_log_prob,
+    normalise,
+)
+from textrec.learners.loop import EpisodeBatch
+
+__all__ = ["OnlineConfig", "OnlineLossParts", "OnlineLearner"]
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    r"""PPO on simulated episodes (Schulman et al. 2017) with GAE (Schulman et al. 2016).
+
+    Per turn ``t`` with state ``s_t`` (the tracker state) and multi-head action ``a_t``,
+    :math:`\rho_t = \pi(a_t|s_t) / \pi_{old}(a_t|s_t)`, :math:`\log\pi = \sum_k \log\pi_k`:
+
+    .. math::
+        L = -\mathbb{E}_t[\min(\rho_t \hat A_t, \mathrm{clip}(\rho_t, 1 \pm \epsilon) \hat A_t)]
+            + c_V\,\mathbb{E}_t[\tfrac12 (V(s_t) - \hat R_t)^2]
+            - c_H\,\mathbb{E}_t[\textstyle\sum_k H(\pi_k(\cdot|s_t))]
+
+    with :math:`\hat A` the GAE(:math:`\gamma, \lambda`) advantages (normalised per minibatch) and
+    :math:`\hat R = \hat A + V_{old}`. Paper: Adam, learning rate 5e-4, :math:`\gamma = 0.99`.
+    """
+
+    lr: float = 5e-4
+    """Adam learning rate (paper: 5e-4)."""
+    gamma: float = 0.99
+    """Discount factor (paper: 0.99)."""
+    gae_lambda: float = 0.95
+    """GAE lambda: 1 = Monte-Carlo returns, 0 = one-step TD advantages."""
+    clip: float = 0.2
+    """PPO ratio clip epsilon."""
+    n_epochs: int = 4
+    """Passes over each batch of episodes."""
+    n_minibatches: int = 4
+    """Minibatches (of whole episodes) per pass."""
+    value_coef: float = 0.5
+    """Weight c_V of the critic loss."""
+    entropy_coef: float = 0.01
+    """Weight c_H of the entropy bonus (summed over heads)."""
+    max_grad_norm: float = 0.5
+    """Gradient norm clip per step."""
+    value_hidden: int = 128
+    """Hidden units of the critic's value MLP."""
+    n_sessions: int = 128
+    """Episodes played per update (the batch source's size)."""
+
+    def __post_init__(self) -> None:
+        for name in ("lr", "clip", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"OnlineConfig.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"OnlineConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("value_coef", "entropy_coef"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"OnlineConfig.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("n_epochs", "n_minibatches", "value_hidden", "n_sessions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"OnlineConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_minibatches > self.n_sessions:
+            raise ValueError(f"OnlineConfig.n_minibatches ({self.n_minibatches}) must be <= n_sessions "
+                             f"({self.n_sessions})")
+
+
+@dataclass(frozen=True)
+class OnlineLossParts:
+    """The loss terms of one minibatch step (tensors; reported as floats)."""
+
+    actor: torch.Tensor
+    """Clipped surrogate loss (negated objective)."""
+    critic: torch.Tensor
+    """½ squared error of V(s) against the GAE returns."""
+    entropy: torch.Tensor
+    """Mean summed per-head entropy of the policy."""
+    approx_kl: torch.Tensor
+    """Estimate of KL(pi_old || pi): mean of (rho - 1) - log rho."""
+    clip_fraction: torch.Tensor
+    """Share of turns whose ratio left [1 - eps, 1 + eps]."""
+
+
+class OnlineLearner:
+    """PPO/A2C learner over a :class:`Recommender`; batches are :class:`EpisodeBatch` of fresh episodes.
+
+    Trains the recommender's text (when ``finetune_text``), item, tracker and policy networks and a
+    critic :class:`ValueHead` on the tracker state; the Q heads are not used.
+
+    Args:
+        recommender: The agent to train (its weights change in place).
+        config: Hyperparameters.
+        seed: Seed of the critic's initialisation and of the minibatch order.
+    """
+
+    name: ClassVar[str] = "online"
+
+    def __init__(self, recommender: Recommender, config: OnlineConfig | None = None, seed: int = 0) -> None:
+        self.config = config or OnlineConfig()
+        self.recommender = recommender
+        self.generator = torch.Generator().manual_seed(seed)
+        self.critic = ValueHead(recommender.state_dim, self.config.value_hidden)
+        reset_parameters(self.critic, self.generator)
+        self.trained = [p for n, p in recommender.named_parameters()
+                           if p.requires_grad and not n.startswith("q.")] + list(self.critic.parameters())
+        self.optimiser = torch.optim.Adam(self.trained, lr=self.config.lr)
+        self.n_updates = 0
+
+    def policy(self) -> RecommenderPolicy:
+        """The greedy policy of the current recommender (for evaluation)."""
+        return self.recommender.policy()
+
+    def acting_policy(self) -> RecommenderPolicy:
+        """The sampling policy that plays the training episodes."""
+        return self.recommender.policy(sample=True)
+
+    def update(self, batch: EpisodeBatch) -> dict[str, float]:
+        """One PPO update on a batch of episodes played by the current policy."""
+        cfg, rec = self.config, self.recommender
+        mask = torch.as_tensor(batch.dialogues.mask)
+        actions = torch.as_tensor(batch.actions)
+        rewards = torch.as_tensor(batch.rewards)
+        # Targets under the networks that played the batch: old log-probs, values, GAE advantages.
+        with torch.no_grad():
+            codes = rec.sentence_codes(batch.dialogues)
+            states = rec.unroll(batch.dialogues, codes)
+            old_log_probs = multi_head_log_prob(rec.head_logits(states[:, :-1]), actions)
+            values = self.critic(states)
+            advantages, returns = gae(rewards, values, torch.as_tensor(batch.dones), mask, cfg.gamma, cfg.gae_lambda)
+        frozen_codes = None if rec.config.finetune_text else codes
+        parts: list[OnlineLossParts] = []
+        n = len(batch.rewards)
+        for _ in range(cfg.n_epochs):
+            order = torch.randperm(n, generator=self.generator).numpy()
+            for rows in np.array_split(order, cfg.n_minibatches):
+                parts.append(self._step(batch, rows, frozen_codes, old_log_probs, advantages, returns))
+        self.n_updates += 1
+        metrics = {f"loss/{k}": float(torch.stack([getattr(p, k) for p in parts]).mean())
+                   for k in ("actor", "critic", "entropy")}
+        metrics["policy/approx_kl"] = float(torch.stack([p.approx_kl for p in parts]).mean())
+        metrics["policy/clip_fraction"] = float(torch.stack([p.clip_fraction for p in parts]).mean())
+        metrics["value/mean"] = float(masked_mean(values[:, :-1], mask))
+        metrics["value/explained_variance"] = _explained_variance(values[:, :-1], returns, mask)
+        metrics.update(_rollout_metrics(batch))
+        return metrics
+
+    def _step(self, batch: EpisodeBatch, rows: np.ndarray, codes: torch.Tensor | None,
+              old_log_probs: torch.Tensor, advantages: torch.Tensor, returns: torch.Tensor) -> OnlineLossParts:
+        """One gradient step on the episodes ``rows``."""
+        cfg, rec = self.config, self.recommender
+        dialogues = batch.dialogues.take(rows)
+        t = dialogues.items.shape[1]
+        idx = torch.as_tensor(rows)
+        mask = torch.as_tensor(dialogues.mask)
+        states = rec.unroll(dialogues, codes)[:, :-1]
+        logits = rec.head_logits(states)
+        log_probs = multi_head_log_prob(logits, torch.as_tensor(batch.actions[rows, :t]))
+        old = old_log_probs[idx, :t]
+        adv = normalise(advantages[idx, :t], mask)
+        # Actor: clipped surrogate, so one batch can be reused for several steps without overshooting.
+        actor = -masked_mean(clipped_surrogate(log_probs, old, adv, cfg.clip), mask)
+        # Critic: regress V(s_t) on the GAE return; it only serves as the advantage baseline.
+        critic = 0.5 * masked_mean((self.critic(states) - returns[idx, :t]) ** 2, mask)
+        # Entropy bonus: keeps every head exploring values until the reward says otherwise.
+        entropy = masked_mean(multi_head_entropy(logits), mask)
+        loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy
+        self.optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.trained, cfg.max_grad_norm)
+        self.optimiser.step()
+        with torch.no_grad():
+            log_ratio = log_probs - old
+            approx_kl = masked_mean(log_ratio.exp() - 1.0 - log_ratio, mask)
+            clipped = masked_mean(((log_ratio.exp() - 1.0).abs() > cfg.clip).float(), mask)
+        return OnlineLossParts(actor.detach(), critic.detach(), entropy.detach(), approx_kl, clipped)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Recommender, critic, optimiser, minibatch generator and update count."""
+        return {
+            "recommender": self.recommender.state_dict(),
+            "critic": self.critic.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "generator": self.generator.get_state(),
+            "n_updates": self.n_updates,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.recommender.load_state_dict(state["recommender"])
+        self.critic.load_state_dict(state["critic"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.generator.set_state(state["generator"])
+        self.n_updates = int(state["n_updates"])
+
+
+def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    """``1 - Var(R - V) / Var(R)`` over the turns in ``mask`` (1: perfect critic, 0: a constant)."""
+    var_r = masked_mean((returns - masked_mean(returns, mask)) ** 2, mask)
+    resid = returns - values
+    var_e = masked_mean((resid - masked_mean(resid, mask)) ** 2, mask)
+    return float(1.0 - var_e / var_r.clamp_min(1e-8))
+
+
+def _rollout_metrics(batch: EpisodeBatch) -> dict[str, float]:
+    """Success rate, turns and undiscounted return of the batch's episodes."""
+    return {
+        "rollout/success": float(batch.terminated.any(axis=1).mean()),
+        "rollout/turns": float(batch.dialogues.n_turns.mean()),
+        "rollout/return": float(batch.rewards.sum(axis=1).mean()),
+    }

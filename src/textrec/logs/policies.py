@@ -1,0 +1,343 @@
+"""Behaviour policies: the personalised "device" recommenders whose sessions fill the log.
+
+The paper's log is collected by ``M`` personalised, unknown on-device policies ("Setup"), and in
+iterative training by deployed copies of the recommender "injected with Gaussian noise when
+choosing actions" ("Model Deployment"). Each device here is a frozen :class:`DeviceConfig` turned
+into a :class:`DevicePolicy` that follows the simulator's batch
+:class:`~textrec.simulator.baselines.Policy` protocol.
+
+A device works in three steps per turn, all batched over its sessions:
+
+1. **Base distribution** ``p_k(· | s)`` per attribute head, from its ``base``:
+
+   * ``"slot-filler"`` — the slot filler of :class:`~textrec.simulator.baselines.SlotFillerPolicy`
+     (one-hot on the values the user asked for, ``p(v_k | slots)`` from the train pool elsewhere)
+     over the slots it *remembers*: with ``memory = m > 0`` a request older than ``m`` turns is
+     forgotten (``memory = 1`` trusts only the latest request);
+   * ``"marginal"`` — the same remembered slots, but unknown attributes follow the train pool's
+     marginal value frequencies instead of the values consistent with the slots (a weaker guess);
+   * ``"agent"`` — a saved :class:`textrec.agent.Recommender` (a copy of the on-policy agent at some
+     training stage), loaded from ``checkpoint``.
+
+2. **Personalisation** (the device's own randomness, from its own ``Generator``):
+   ``logits_k = log max(p_k, FLOOR) + noise · ξ``, ``ξ ~ N(0, 1)`` per value, then
+   ``π_k = (1 − epsilon) · softmax(logits_k) + epsilon / V_k``.
+
+3. **Action**: one value per head drawn from ``π_k``; retrieval shows the unseen pool item with
+   those values (:meth:`~textrec.catalog.retrieval.Retriever.by_values`).
+
+The oracle sidecar records ``log π_k(a_k | s)`` for the action vector ``a`` *of the shown item*
+(:func:`textrec.logs.reader.shown_actions`: its label, AttrNet's argmax where unlabeled), which is
+the action learners train on. It is the probability of the sampled values whenever an unseen pool
+item has them (the oracle's ``matched`` flag); otherwise it scores the shown item's vector, which
+the device did not draw. ``π`` is conditional on the turn's noise draw ``ξ``; since ``ξ`` is
+independent of everything else, importance weights built from it stay unbiased on matched rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textrec.catalog import Catalog
+from textrec.catalog.retrieval import Action
+from textrec.simulator.baselines import Policy, SlotFillerPolicy
+from textrec.simulator.engine import StepResult
+
+__all__ = [
+    "BASES",
+    "FLOOR",
+    "DeviceConfig",
+    "DevicePolicy",
+    "default_devices",
+    "device_rng",
+    "load_agent",
+    "take_result",
+]
+
+BASES = ("slot-filler", "marginal", "agent")
+"""Base recommenders a device can be built on."""
+
+FLOOR = 1e-4
+"""Smallest base probability before the log: a one-hot slot still leaves other values a chance
+under noise or ``epsilon``, and no log-probability is ``-inf``."""
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """One personalised device: its base recommender and how it deviates from it."""
+
+    name: str
+    """Device (behaviour policy) name, recorded in the oracle sidecar, e.g. ``"slot-noise-0.3"``."""
+    base: str = "slot-filler"
+    """Base recommender: 'slot-filler', 'marginal' or 'agent' (see the module docstring)."""
+    noise: float = 0.0
+    """Standard deviation of the Gaussian noise added to each head's logits every turn (>= 0)."""
+    memory: int = 0
+    """Turns a request is remembered by the slot bases; 0 = the whole session (>= 0)."""
+    epsilon: float = 0.0
+    """Weight of the uniform distribution mixed into each head (in [0, 1])."""
+    checkpoint: str = ""
+    """Saved agent directory (base 'agent' only)."""
+    seed_offset: int = 0
+    """Added to the device's RNG key, to give two devices of equal config different draws."""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("DeviceConfig.name must be a non-empty string")
+        if self.base not in BASES:
+            raise ValueError(f"DeviceConfig.base must be one of {BASES}, got {self.base!r}")
+        if not (np.isfinite(self.noise) and self.noise >= 0):
+            raise ValueError(f"DeviceConfig.noise must be finite and >= 0, got {self.noise}")
+        if self.memory < 0:
+            raise ValueError(f"DeviceConfig.memory must be >= 0, got {self.memory}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"DeviceConfig.epsilon must be in [0, 1], got {self.epsilon}")
+        if (self.base == "agent") != bool(self.checkpoint):
+            raise ValueError(
+                f"DeviceConfig.checkpoint must be set exactly for base 'agent' "
+                f"(base {self.base!r}, checkpoint {self.checkpoint!r})"
+            )
+        if self.seed_offset < 0:
+            raise ValueError(f"DeviceConfig.seed_offset must be >= 0, got {self.seed_offset}")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (round-trips through :meth:`from_json`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], source: str = "device") -> DeviceConfig:
+        """Parse :meth:`to_json` output; errors name ``source``."""
+        try:
+            return cls(**obj)
+        except TypeError as exc:
+            raise ValueError(f"{source}: malformed device config {obj!r}: {exc}") from exc
+
+
+def default_devices(checkpoints: Sequence[str | Path] = ()) -> tuple[DeviceConfig, ...]:
+    """The standard family: six heuristic devices, then one noisy agent copy per checkpoint.
+
+    Heuristic devices: the slot filler with little and with much logit noise, one that forgets
+    requests older than two turns, one that trusts only the latest request, an epsilon-random mix,
+    and the weaker marginal-completion heuristic. Agent copies get noise 0.5, 1.0, 1.5, ... in
+    checkpoint order (earlier training stages first, as the caller passes them).
+    """
+    devices = [
+        DeviceConfig("slot-noise-0.3", "slot-filler", noise=0.3),
+        DeviceConfig("slot-noise-1.5", "slot-filler", noise=1.5),
+        DeviceConfig("forget-2", "slot-filler", noise=0.3, memory=2),
+        DeviceConfig("latest-only", "slot-filler", noise=0.3, memory=1),
+        DeviceConfig("eps-0.3", "slot-filler", noise=0.3, epsilon=0.3),
+        DeviceConfig("marginal", "marginal", noise=0.3),
+    ]
+    for i, path in enumerate(checkpoints):
+        noise = 0.5 * (i + 1)
+        devices.append(
+            DeviceConfig(f"agent-{i}-noise-{noise:g}", "agent", noise=noise, checkpoint=str(path))
+        )
+    return tuple(devices)
+
+
+def device_rng(seed: int, chunk: int, device_id: int, config: DeviceConfig) -> np.random.Generator:
+    """The device's generator for a chunk, keyed by ``(seed, chunk, device id, seed_offset)``."""
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(chunk, 1, device_id, config.seed_offset))
+    )
+
+
+def take_result(result: StepResult, rows: np.ndarray) -> StepResult:
+    """The :class:`StepResult` of the sessions ``rows`` only (every per-session field sliced)."""
+    return StepResult(
+        **{name: getattr(result, name)[rows] for name in StepResult.__dataclass_fields__}  # type: ignore[arg-type]
+    )
+
+
+class _SlotMemory:
+    """Per-session slots (latest requested local value per attribute) and when each was asked."""
+
+    def __init__(self, catalog: Catalog, memory: int) -> None:
+        self.offsets = catalog.schema.offsets
+        self.memory = memory
+        self.slots = np.full((0, catalog.schema.n_attributes), -1, dtype=np.int64)
+        self.asked_at = np.zeros((0, catalog.schema.n_attributes), dtype=np.int64)
+
+    def reset(self, n_sessions: int) -> None:
+        self.slots = np.full((n_sessions, self.slots.shape[1]), -1, dtype=np.int64)
+        self.asked_at = np.zeros_like(self.slots)
+
+    def update(self, result: StepResult) -> np.ndarray:
+        """Take in the previous turn's feedback; return the remembered slots ``(B, K)``."""
+        if len(self.slots) != result.n_sessions:
+            raise ValueError(
+                f"device was reset for {len(self.slots)} sessions, "
+                f"got a step of {result.n_sessions}"
+            )
+        self.slots[result.turn == 0] = -1
+        rows = np.flatnonzero(result.feedback_value >= 0)
+        attr = result.feedback_attribute[rows]
+        self.slots[rows, attr] = result.feedback_value[rows] - self.offsets[attr]
+        self.asked_at[rows, attr] = result.turn[rows]
+        if self.memory == 0:
+            return self.slots
+        age = result.turn[:, None] - self.asked_at
+        return np.where(age < self.memory, self.slots, -1)
+
+
+class _HeadCache:
+    """Memo of a deterministic ``slots (Q, K) -> K heads (Q, V_k)`` function, vectorised.
+
+    Sessions share few slot patterns, and the same patterns recur turn after turn and chunk after
+    chunk; each pattern is encoded as one integer (mixed radix over ``V_k + 1``) and looked up
+    with ``searchsorted``, so only patterns never seen before reach the function.
+    """
+
+    def __init__(self, fn: Any, sizes: np.ndarray) -> None:
+        self.fn = fn
+        self.radix = np.cumprod(np.r_[1, sizes[:-1] + 1]).astype(np.int64)
+        if float(np.prod(sizes.astype(np.float64) + 1)) >= 2.0**62:
+            raise ValueError(
+                f"too many slot patterns to encode for attribute sizes {sizes.tolist()}"
+            )
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.heads: list[np.ndarray] = [np.zeros((0, int(v))) for v in sizes]
+
+    def __call__(self, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+        codes = (slots + 1) @ self.radix
+        unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        pos = np.searchsorted(self.keys, unique)
+        known = np.zeros(len(unique), dtype=bool)
+        inside = pos < len(self.keys)
+        known[inside] = self.keys[pos[inside]] == unique[inside]
+        if not known.all():
+            new = self.fn(slots[first[~known]])
+            keys = np.concatenate([self.keys, unique[~known]])
+            order = np.argsort(keys, kind="stable")
+            self.keys = keys[order]
+            self.heads = [
+                np.concatenate([h, n])[order] for h, n in zip(self.heads, new, strict=True)
+            ]
+            pos = np.searchsorted(self.keys, unique)
+        rows = pos[inverse.reshape(-1)]
+        return tuple(h[rows] for h in self.heads)
+
+
+class DevicePolicy:
+    """A device's behaviour policy over a batch of its sessions (the simulator's ``Policy``).
+
+    Args:
+        config: the device.
+        catalog: the catalog (the train pool gives the slot bases their statistics).
+        agent: the loaded agent for base ``"agent"`` (any ``Policy`` whose actions carry
+            ``head_probs``); built from ``config.checkpoint`` by :func:`load_agent` when omitted.
+    """
+
+    def __init__(self, config: DeviceConfig, catalog: Catalog, agent: Policy | None = None) -> None:
+        self.config = config
+        self.schema = catalog.schema
+        self.sizes = np.asarray(catalog.schema.sizes)
+        self._rng = np.random.default_rng(0)
+        self._agent: Policy | None = None
+        self._memory: _SlotMemory | None = None
+        if config.base == "agent":
+            self._agent = agent if agent is not None else load_agent(config.checkpoint, catalog)
+        else:
+            self._memory = _SlotMemory(catalog, config.memory)
+            train = catalog.pool("train")
+            marginal = catalog.label_sets[train].sum(axis=0).astype(np.float64) + 1e-6
+            self._marginal = [marginal[lo:hi] / marginal[lo:hi].sum() for lo, hi in self._bounds()]
+            fn = (
+                SlotFillerPolicy(catalog).head_probs
+                if config.base == "slot-filler"
+                else self._marginal_heads
+            )
+            self._heads = _HeadCache(fn, self.sizes)
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        off = self.schema.offsets
+        return [(int(off[k]), int(off[k + 1])) for k in range(self.schema.n_attributes)]
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Forget every session; ``rng`` is the device's own generator from now on."""
+        self._rng = rng
+        if self._agent is not None:
+            self._agent.reset(n_sessions, rng)
+        else:
+            self._memory.reset(n_sessions)  # type: ignore[union-attr]
+
+    def act(self, result: StepResult) -> Action:
+        """Sampled values ``(B, K)`` for every session (see :meth:`act_with_probs`)."""
+        return self.act_with_probs(result)[0]
+
+    def act_with_probs(self, result: StepResult) -> tuple[Action, tuple[np.ndarray, ...]]:
+        """The action and the distributions it was drawn from.
+
+        Returns:
+            ``Action(values=(B, K))`` and ``K`` arrays ``(B, V_k) float64``: ``π_k(· | s)`` of
+            each head after noise and mixing (rows sum to 1).
+        """
+        base = self._base_probs(result)
+        cfg, rng = self.config, self._rng
+        heads = []
+        for k, p in enumerate(base):
+            logits = np.log(np.maximum(np.asarray(p, dtype=np.float64), FLOOR))
+            if cfg.noise > 0:
+                logits = logits + cfg.noise * rng.standard_normal(logits.shape)
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            probs /= probs.sum(axis=1, keepdims=True)
+            if cfg.epsilon > 0:
+                probs = (1.0 - cfg.epsilon) * probs + cfg.epsilon / self.sizes[k]
+            heads.append(probs)
+        u = rng.random((result.n_sessions, len(heads)))
+        values = np.stack(
+            [
+                np.minimum((np.cumsum(p, axis=1) < u[:, [k]]).sum(axis=1), p.shape[1] - 1)
+                for k, p in enumerate(heads)
+            ],
+            axis=1,
+        )
+        return Action(values=values.astype(np.int64)), tuple(heads)
+
+    def _base_probs(self, result: StepResult) -> tuple[np.ndarray, ...]:
+        if self._agent is not None:
+            action = self._agent.act(result)
+            if action.head_probs is None:
+                raise ValueError(
+                    f"device {self.config.name!r}: the agent from {self.config.checkpoint} chose "
+                    "values; a behaviour device needs its per-head probabilities (head_probs)"
+                )
+            return tuple(np.asarray(p, dtype=np.float64) for p in action.head_probs)
+        return self._heads(self._memory.update(result))  # type: ignore[union-attr]
+
+    def _marginal_heads(self, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One-hot on known slots, the train pool's marginal value frequencies elsewhere."""
+        heads = []
+        for k, size in enumerate(self.sizes):
+            known = slots[:, k] >= 0
+            block = np.broadcast_to(self._marginal[k], (len(slots), size)).copy()
+            block[known] = 0.0
+            block[np.flatnonzero(known), slots[known, k]] = 1.0
+            heads.append(block)
+        return tuple(heads)
+
+
+def load_agent(checkpoint: str | Path, catalog: Catalog) -> Policy:
+    """Load a saved :class:`textrec.agent.Recommender` as a batch policy giving head distributions.
+
+    The recommender acts greedily through its head distributions (``greedy="probs"``) whatever mode
+    it was saved with: a device needs ``π_k`` to inject noise into ``log π_k`` (the policy's
+    logits up to a per-head constant, which the softmax ignores).
+
+    Raises:
+        ValueError: naming the checkpoint when it cannot be loaded or was made for another catalog.
+    """
+    from textrec.agent import Recommender  # torch is only needed for agent devices
+
+    recommender = Recommender.load(checkpoint, catalog)
+    if recommender.config.greedy != "probs":
+        recommender.config = replace(recommender.config, greedy="probs")
+    return recommender.policy(sample=False)

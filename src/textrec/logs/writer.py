@@ -1,0 +1,219 @@
+"""Atomic shard writer and the log manifest.
+
+Every shard is written under a temporary name in its folder and renamed into place
+(:func:`textrec.io.atomic_file`), so a reader — or a resumed collection — only ever sees complete
+shards. Temporary names start with ``.`` (``pyarrow.dataset`` skips them) and end with ``.tmp``, so
+``*.parquet`` globs do not match them either (DuckDB's glob does match hidden files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from textrec import __version__
+from textrec.io import atomic_file, read_json, write_json_atomic
+from textrec.logs.schema import SCHEMA_VERSION, ExperienceBatch, OracleBatch
+
+__all__ = [
+    "EXPERIENCE_DIR",
+    "ORACLE_DIR",
+    "MANIFEST_NAME",
+    "ROW_GROUP_SIZE",
+    "Manifest",
+    "shard_name",
+    "shard_paths",
+    "write_shard",
+    "write_chunk",
+    "write_manifest",
+    "read_manifest",
+]
+
+EXPERIENCE_DIR = "experience"
+"""Folder (inside a log directory) of the experience shards."""
+ORACLE_DIR = "oracle"
+"""Folder (inside a log directory) of the oracle sidecar shards."""
+MANIFEST_NAME = "manifest.json"
+"""File name of the manifest inside a log directory."""
+ROW_GROUP_SIZE = 16384
+"""Rows per Parquet row group: the unit the streaming reader loads at a time."""
+
+
+def shard_name(chunk: int) -> str:
+    """File name of chunk ``chunk``'s shard, e.g. ``shard-00012.parquet``."""
+    if chunk < 0:
+        raise ValueError(f"chunk must be >= 0, got {chunk}")
+    return f"shard-{chunk:05d}.parquet"
+
+
+def shard_paths(log_dir: str | Path, chunk: int) -> tuple[Path, Path]:
+    """``(experience shard, oracle shard)`` paths of chunk ``chunk`` in ``log_dir``."""
+    root = Path(log_dir)
+    name = shard_name(chunk)
+    return root / EXPERIENCE_DIR / name, root / ORACLE_DIR / name
+
+
+def write_shard(
+    path: str | Path, rows: ExperienceBatch | OracleBatch, row_group_size: int = ROW_GROUP_SIZE
+) -> Path:
+    """Validate ``rows`` and write them to the Parquet file ``path`` atomically.
+
+    Experience rows must hold whole sessions, contiguous and in turn order (checked). On any error
+    no file appears at ``path`` and no temporary file is left behind.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    target = Path(path)
+    rows.validate(str(target))
+    if isinstance(rows, ExperienceBatch):
+        rows.check_complete(str(target))
+    table = rows.to_table()
+    with atomic_file(target) as tmp:
+        pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
+    return target
+
+
+def write_chunk(
+    log_dir: str | Path, chunk: int, experience: ExperienceBatch, oracle: OracleBatch
+) -> tuple[Path, Path]:
+    """Write one chunk's experience and oracle shards (the oracle first).
+
+    The two must hold the same ``(session_id, turn)`` keys in the same order.
+    """
+    exp_path, ora_path = shard_paths(log_dir, chunk)
+    if experience.n_rows != oracle.n_rows or not (
+        (experience.session_id == oracle.session_id).all()
+        and (experience.turn == oracle.turn).all()
+    ):
+        raise ValueError(
+            f"{exp_path}: oracle rows do not have the keys (session_id, turn) of the "
+            "experience rows"
+        )
+    write_shard(ora_path, oracle)
+    write_shard(exp_path, experience)
+    return exp_path, ora_path
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a log directory holds and how it was collected (``LOGDIR/manifest.json``)."""
+
+    catalog_name: str
+    """Name of the catalog the item ids refer to."""
+    catalog_fingerprint: str
+    """:attr:`textrec.catalog.Catalog.fingerprint` of that catalog."""
+    seed: int
+    """Seed of the collection; chunk ``c`` draws from ``(seed, c)``."""
+    n_sessions: int
+    """Sessions the collection is to hold when complete."""
+    chunk_sessions: int
+    """Sessions per chunk (the last chunk may hold fewer)."""
+    pool: str = "train"
+    """Pool the targets and shown items come from."""
+    devices: tuple[Mapping[str, Any], ...] = ()
+    """Each device's config as JSON (``DeviceConfig.to_json``), in device-id order."""
+    task: Mapping[str, Any] = field(default_factory=dict)
+    """The simulator's ``TaskConfig`` as JSON."""
+    sentences: Mapping[str, Any] = field(default_factory=dict)
+    """How the users' sentence bank was made (source, seed, size)."""
+    assignment: str = "round-robin"
+    """How sessions were given to devices ('round-robin' or 'random')."""
+    chunks_done: tuple[int, ...] = ()
+    """Chunks whose two shards are written, ascending."""
+    schema_version: int = SCHEMA_VERSION
+    """Row schema version of the shards."""
+    textrec_version: str = __version__
+    """textrec version that started the collection."""
+
+    def __post_init__(self) -> None:
+        if self.n_sessions < 1:
+            raise ValueError(f"Manifest.n_sessions must be >= 1, got {self.n_sessions}")
+        if self.chunk_sessions < 1:
+            raise ValueError(f"Manifest.chunk_sessions must be >= 1, got {self.chunk_sessions}")
+        bad = [c for c in self.chunks_done if not 0 <= c < self.n_chunks]
+        if bad:
+            raise ValueError(
+                f"Manifest.chunks_done holds chunks {bad} outside 0..{self.n_chunks - 1}"
+            )
+        object.__setattr__(self, "chunks_done", tuple(sorted(set(self.chunks_done))))
+        object.__setattr__(self, "devices", tuple(dict(d) for d in self.devices))
+
+    @property
+    def n_chunks(self) -> int:
+        """Number of chunks of a complete collection."""
+        return -(-self.n_sessions // self.chunk_sessions)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every chunk is done."""
+        return len(self.chunks_done) == self.n_chunks
+
+    def chunk_range(self, chunk: int) -> tuple[int, int]:
+        """Half-open range ``[start, stop)`` of global session numbers in chunk ``chunk``."""
+        if not 0 <= chunk < self.n_chunks:
+            raise ValueError(f"chunk {chunk} outside 0..{self.n_chunks - 1}")
+        start = chunk * self.chunk_sessions
+        return start, min(start + self.chunk_sessions, self.n_sessions)
+
+    def with_chunks(self, chunks: tuple[int, ...]) -> Manifest:
+        """A copy with ``chunks`` added to :attr:`chunks_done`."""
+        return replace(self, chunks_done=tuple(sorted(set(self.chunks_done) | set(chunks))))
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that must agree for a collection to resume (all but progress and version)."""
+        out = self.to_json()
+        for key in ("chunks_done", "textrec_version"):
+            out.pop(key)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (round-trips through :meth:`from_json`)."""
+        out = asdict(self)
+        out["devices"] = [dict(d) for d in self.devices]
+        out["chunks_done"] = list(self.chunks_done)
+        out["task"] = dict(self.task)
+        out["sentences"] = dict(self.sentences)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], source: str = "manifest") -> Manifest:
+        """Parse :meth:`to_json` output; errors name ``source`` and the field."""
+        if not isinstance(obj, Mapping):
+            raise ValueError(f"{source}: expected a JSON object, got {type(obj).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(obj) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown fields {unknown}")
+        version = obj.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"{source}: schema_version {version!r}, this textrec reads version {SCHEMA_VERSION}"
+            )
+        try:
+            return cls(
+                **{
+                    **obj,
+                    "devices": tuple(obj.get("devices", ())),
+                    "chunks_done": tuple(int(c) for c in obj.get("chunks_done", ())),
+                }
+            )
+        except TypeError as exc:
+            raise ValueError(f"{source}: malformed manifest: {exc}") from exc
+
+
+def write_manifest(log_dir: str | Path, manifest: Manifest) -> Path:
+    """Write ``manifest`` to ``log_dir/manifest.json`` atomically."""
+    path = Path(log_dir) / MANIFEST_NAME
+    write_json_atomic(path, manifest.to_json())
+    return path
+
+
+def read_manifest(log_dir: str | Path) -> Manifest:
+    """Read ``log_dir/manifest.json`` (``ValueError`` naming it when malformed)."""
+    path = Path(log_dir) / MANIFEST_NAME
+    return Manifest.from_json(read_json(path), source=str(path))

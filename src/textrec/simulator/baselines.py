@@ -1,0 +1,205 @@
+"""Recommenders that need no learning, and the :class:`Policy` protocol every recommender follows.
+
+The protocol works on batches of sessions driven by
+:class:`~textrec.simulator.engine.BatchedSimulator`::
+
+    result = sim.reset(B, rng)          # turn 0
+    policy.reset(B, rng)
+    while result.active.any():
+        action = policy.act(result)     # an Action in attribute space for all B sessions
+        items = retriever.retrieve(action.take(result.active), sim.shown[result.active])
+        ...                             # scatter into a (B,) array, -1 for finished sessions
+        result = sim.step(items)
+
+A policy sees only what a deployed recommender could: the :class:`StepResult` of the previous
+turn (shown item, the user's feedback as structure, text and token ids, the reward). Rows whose
+``result.turn == 0`` are fresh sessions (after ``reset`` or an autoreset): a policy clears its
+memory of them. The learned agents and the behaviour policies of the logs follow the same protocol.
+
+* :class:`RandomPolicy`: a uniformly random value per attribute.
+* :class:`SlotFillerPolicy`: remembers the latest value the user asked for per attribute and
+  fills the other attributes with what the train pool makes most likely given those values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from textrec.catalog.catalog import Catalog
+from textrec.catalog.retrieval import Action
+from textrec.simulator.engine import StepResult
+
+__all__ = ["Policy", "RandomPolicy", "SlotFillerPolicy", "POLICIES", "make_policy"]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """A recommender over a batch of sessions, choosing in attribute space."""
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Forget every session; the next :meth:`act` covers ``n_sessions`` fresh ones.
+
+        ``rng`` is the only source of the policy's own randomness (so an evaluation seed fixes it).
+        """
+
+    def act(self, result: StepResult) -> Action:
+        """The choice for every session given the previous turn (finished rows are ignored)."""
+
+
+class RandomPolicy:
+    """A uniformly random value for every attribute: the floor any recommender must clear."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.sizes = np.asarray(catalog.schema.sizes)
+        self._rng = np.random.default_rng(0)
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Start over; draw from ``rng`` from now on."""
+        self._rng = rng
+
+    def act(self, result: StepResult) -> Action:
+        """Uniform values, ``(B, K)``."""
+        return Action(
+            values=self._rng.integers(0, self.sizes, size=(result.n_sessions, len(self.sizes)))
+        )
+
+
+class SlotFillerPolicy:
+    """Slot filling with train-pool statistics: the bar every learned recommender must beat.
+
+    Per session it keeps the latest value the user asked for on each attribute (the *slots*, from
+    the structured feedback). Each turn it asks retrieval (:meth:`Retriever.by_probs`) for
+
+    * a slot's value with certainty: a one-hot head with weight 1, and
+    * for an unfilled attribute ``k``, its value distribution among the train-pool items that
+      have every slot value, ``p(v_k | slots)`` (counted on unique label rows, smoothed towards the
+      marginal with pseudo-count ``smoothing`` so that an unseen combination falls back to it),
+      as a guess with weight ``guess_weight``.
+
+    The best unseen item then has the known values and the most frequent consistent values of the
+    rest. The small guess weight ranks known values first: with the retriever's clip ``eps = 1e-6``
+    an item lacking a known value loses ``log(1e6) ≈ 13.8``, while the guesses of up to five
+    unfilled attributes cost a labeled item at most ``5 · 0.1 · 21 ≈ 10.5`` (``p ≥ 1/N_train²``,
+    ``N_train ≤ 40,000``), so on a pool of fully labeled items it never shows one that contradicts
+    a request while an unseen consistent one (at least the target) is left.
+
+    Args:
+        catalog: the catalog; its train pool (labeled items) gives the value statistics.
+        smoothing: pseudo-count of the marginal added to the conditional counts (> 0).
+        guess_weight: weight of an unfilled attribute's term in the retrieval score, in (0, 1].
+    """
+
+    def __init__(self, catalog: Catalog, smoothing: float = 1.0, guess_weight: float = 0.1) -> None:
+        if not smoothing > 0:
+            raise ValueError(f"SlotFillerPolicy: smoothing must be > 0, got {smoothing}")
+        if not 0 < guess_weight <= 1:
+            raise ValueError(
+                f"SlotFillerPolicy: guess_weight must be in (0, 1], got {guess_weight}"
+            )
+        train = catalog.pool("train")
+        if train.size == 0:
+            raise ValueError(
+                f"SlotFillerPolicy: catalog {catalog.name!r} has no labeled train items"
+            )
+        self.schema = catalog.schema
+        self.smoothing = float(smoothing)
+        self.guess_weight = float(guess_weight)
+        self._offsets = self.schema.offsets
+        self._blocks = list(zip(self._offsets[:-1], self._offsets[1:], strict=True))
+        rows, counts = np.unique(catalog.label_sets[train], axis=0, return_counts=True)  # (U, V)
+        # (V+1, ceil(U/8)) bits: which label rows hold each value; row V is all set (an unfilled
+        # slot). Bit-packed, so that agreeing with several slots is a cheap AND of byte rows.
+        holders = np.vstack([rows.T, np.ones((1, len(rows)), dtype=bool)])
+        self._holders = np.packbits(holders, axis=1)
+        # The label rows as a sparse (row, value) list in row order, with each row's start.
+        self._row_of, self._value_of = np.nonzero(rows)
+        self._start = np.searchsorted(self._row_of, np.arange(len(rows) + 1))
+        self._counts = counts.astype(np.float64)
+        marginal = np.bincount(self._value_of, self._counts[self._row_of], self.schema.n_values)
+        self._prior = np.concatenate(
+            [_normalise(marginal[lo:hi] + 1e-6) for lo, hi in self._blocks]
+        )
+        self._slots = np.full((0, self.schema.n_attributes), -1, dtype=np.int64)
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Empty every slot (the policy is deterministic; ``rng`` is unused)."""
+        self._slots = np.full((n_sessions, self.schema.n_attributes), -1, dtype=np.int64)
+
+    def act(self, result: StepResult) -> Action:
+        """Fill the slots from the feedback; ask for the slots plus the likeliest completion."""
+        if len(self._slots) != result.n_sessions:
+            raise ValueError(
+                f"SlotFillerPolicy was reset for {len(self._slots)} sessions, "
+                f"got a step of {result.n_sessions}"
+            )
+        self._slots[result.turn == 0] = -1
+        rows = np.flatnonzero(result.feedback_value >= 0)
+        attr = result.feedback_attribute[rows]
+        self._slots[rows, attr] = result.feedback_value[rows] - self._offsets[attr]
+        weights = np.where(self._slots >= 0, 1.0, self.guess_weight).astype(np.float32)
+        return Action(head_probs=self.head_probs(self._slots), weights=weights)
+
+    def head_probs(self, slots: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per-attribute distributions for sessions with the given slots.
+
+        Args:
+            slots: ``(B, K)`` known local values, ``-1`` where unknown.
+
+        Returns:
+            ``K`` arrays ``(B, V_k) float32``: one-hot on known values, else ``p(v_k | slots)``.
+        """
+        # Sessions share slot patterns: compute each distinct pattern once.
+        unique, inverse = np.unique(slots, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        counts = self._consistent_counts(unique)
+        heads = []
+        for k, (lo, hi) in enumerate(self._blocks):
+            block = _normalise(counts[:, lo:hi] + self.smoothing * self._prior[lo:hi])
+            known = np.flatnonzero(unique[:, k] >= 0)
+            block[known] = 0.0
+            block[known, unique[known, k]] = 1.0
+            heads.append(block.astype(np.float32)[inverse])
+        return tuple(heads)
+
+    def _consistent_counts(self, patterns: np.ndarray) -> np.ndarray:
+        """``(Q, V)``: per slot pattern, how many train items with every slot value have each value.
+
+        Sparse: the (pattern, label row) pairs that agree are few once a slot is filled, so each
+        pair is expanded to its row's values and counted with one ``bincount``.
+        """
+        n_q, n_v = len(patterns), self.schema.n_values
+        cond = np.where(patterns >= 0, self._offsets[:-1] + patterns, n_v)  # (Q, K)
+        agree = self._holders[cond[:, 0]]  # (Q, U/8) bits
+        for k in range(1, self.schema.n_attributes):
+            agree &= self._holders[cond[:, k]]
+        qb, ub = np.nonzero(agree)  # bytes with at least one agreeing row
+        hit, bit = np.nonzero(np.unpackbits(agree[qb, ub][:, None], axis=1))
+        q, u = qb[hit], ub[hit] * 8 + bit  # packbits is big-endian: bit 0 is the first row
+        size = self._start[u + 1] - self._start[u]  # values held by each agreeing row
+        first = np.cumsum(size) - size
+        at = np.repeat(self._start[u] - first, size) + np.arange(int(size.sum()))
+        key = np.repeat(q, size) * n_v + self._value_of[at]
+        flat = np.bincount(key, np.repeat(self._counts[u], size), minlength=n_q * n_v)
+        return flat.reshape(n_q, n_v)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to sum to 1."""
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+POLICIES: dict[str, Callable[[Catalog], Policy]] = {
+    "random": RandomPolicy,
+    "slot-filler": SlotFillerPolicy,
+}
+"""Name -> constructor of the policies that need no learning (the CLI's ``--policy``)."""
+
+
+def make_policy(name: str, catalog: Catalog) -> Policy:
+    """Build the policy called ``name`` for ``catalog``; unknown names raise ``ValueError``."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
+    return POLICIES[name](catalog)

@@ -1,0 +1,167 @@
+"""Retrieval: exact and soft matches, exclusion, weights, by_values == by_probs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import make_toy_catalog
+from tests.simulator.hand import make_hand_catalog
+from textrec.catalog.retrieval import Action, Retriever, resolve_pool
+
+
+def one_hot(values: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    return [np.eye(size, dtype=np.float32)[values[:, k]] for k, size in enumerate(sizes)]
+
+
+def reference_scores(retriever: Retriever, heads: list[np.ndarray], row: int) -> np.ndarray:
+    """``Σ_k log Σ_v π_k(v) p_k(v | item)`` for every pool item, with plain loops."""
+    c = retriever.catalog
+    probs = np.clip(c.value_probs[retriever.pool], retriever.eps, 1.0)
+    out = np.zeros(len(retriever.pool))
+    for j in range(len(retriever.pool)):
+        for k, (lo, hi) in enumerate(zip(c.schema.offsets[:-1], c.schema.offsets[1:], strict=True)):
+            out[j] += np.log(sum(heads[k][row, v] * probs[j, lo + v] for v in range(hi - lo)))
+    return out
+
+
+def test_exact_match_found_when_one_exists(toy_catalog):
+    r = Retriever(toy_catalog, "train")
+    labels = toy_catalog.labels[r.pool]
+    full = (labels >= 0).all(axis=1)
+    values = labels[full]
+    items = r.by_values(values, np.zeros((len(values), r.n_pool), dtype=bool))
+    g = toy_catalog.schema.offsets[:-1] + values
+    assert toy_catalog.label_sets[items[:, None], g].all()
+
+
+def test_multi_valued_item_matches_any_of_its_values():
+    c = make_hand_catalog()
+    r = Retriever(c, "all")
+    excluded = np.zeros((1, r.n_pool), dtype=bool)
+    excluded[0, 0] = True  # the only red boot for women except item 3 (men;women)
+    assert r.by_values(np.array([[0, 0, 1]]), excluded).tolist() == [3]
+
+
+def test_soft_match_follows_attrnet_probability():
+    """Test items are scored by AttrNet: item 4's gender is 50/50, item 5 is surely women."""
+    c = make_hand_catalog()
+    r = Retriever(c, "test")
+    none = np.zeros((1, 2), dtype=bool)
+    assert r.by_values(np.array([[-1, 1, 1]]), none).tolist() == [5]  # shoe for women
+    assert r.by_values(np.array([[-1, 1, 0]]), none).tolist() == [4]  # shoe for men: 0.5 beats eps
+
+
+def test_never_repeats_and_raises_when_the_pool_is_exhausted(toy_catalog):
+    r = Retriever(toy_catalog, "test")
+    rng = np.random.default_rng(0)
+    values = np.stack([rng.integers(0, s, 3) for s in toy_catalog.schema.sizes], axis=1)
+    excluded = np.zeros((3, r.n_pool), dtype=bool)
+    shown = []
+    for _ in range(r.n_pool):
+        items = r.by_values(values, excluded)
+        excluded[np.arange(3), np.searchsorted(r.pool, items)] = True
+        shown.append(items)
+    shown = np.stack(shown, axis=1)
+    for row in shown:
+        assert sorted(row.tolist()) == sorted(r.pool.tolist())
+    with pytest.raises(ValueError, match="session 0 has already seen all"):
+        r.by_values(values, excluded)
+
+
+@pytest.mark.parametrize("with_weights", [False, True])
+def test_by_values_equals_by_probs_with_one_hot_heads(toy_catalog, with_weights):
+    rng = np.random.default_rng(3)
+    for pool in ("train", "test"):
+        r = Retriever(toy_catalog, pool)
+        values = np.stack([rng.integers(0, s, 64) for s in toy_catalog.schema.sizes], axis=1)
+        excluded = rng.random((64, r.n_pool)) < 0.3
+        weights = rng.random((64, 3)).astype(np.float32) if with_weights else None
+        heads = one_hot(values, toy_catalog.schema.sizes)
+        np.testing.assert_array_equal(
+            r.by_values(values, excluded, weights), r.by_probs(heads, excluded, weights)
+        )
+        action = Action(values=values, weights=weights)
+        np.testing.assert_array_equal(
+            r.retrieve(action, excluded), r.by_values(values, excluded, weights)
+        )
+
+
+def test_by_probs_maximises_the_documented_score(toy_catalog):
+    rng = np.random.default_rng(5)
+    r = Retriever(toy_catalog, "test")
+    heads = [rng.dirichlet(np.ones(s), size=4).astype(np.float32) for s in toy_catalog.schema.sizes]
+    heads[1][2] = [0, 0, 0.3, 0]  # one-hot rows (any scale) take the gather path
+    heads[0][1] = [0, 1, 0]
+    excluded = np.zeros((4, r.n_pool), dtype=bool)
+    excluded[:, :3] = True
+    items = r.by_probs(heads, excluded)
+    for row in range(4):
+        ref = reference_scores(r, heads, row)
+        ref[:3] = -np.inf
+        assert items[row] == r.pool[int(np.argmax(ref))]
+
+
+def test_weights_rank_known_values_first():
+    """Red (weight 1) against boot + women guesses (weight 0.1 each)."""
+    c = make_hand_catalog()
+    r = Retriever(c, np.array([1, 2]))  # blue boot women, red shoe men
+    heads = [np.array([[1.0, 0, 0]]), np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])]
+    none = np.zeros((1, 2), dtype=bool)
+    assert r.by_probs(heads, none).tolist() == [1]  # unweighted: two matches beat one
+    assert r.by_probs(heads, none, np.array([[1.0, 0.1, 0.1]])).tolist() == [2]
+
+
+def test_no_preference_and_ties_go_to_the_earliest_pool_position(toy_catalog):
+    r = Retriever(toy_catalog, "train")
+    excluded = np.zeros((2, r.n_pool), dtype=bool)
+    excluded[1, :5] = True
+    items = r.by_values(np.full((2, 3), -1), excluded)
+    assert items.tolist() == [r.pool[0], r.pool[5]]
+
+
+def test_action_take_and_validation():
+    values = np.arange(6).reshape(2, 3)
+    a = Action(values=values, weights=np.ones((2, 3)))
+    assert a.take(np.array([1])).values.tolist() == [[3, 4, 5]] and a.n_sessions == 2
+    heads = Action(head_probs=(np.ones((2, 3)), np.ones((2, 2))))
+    assert heads.take(np.array([True, False])).head_probs[1].shape == (1, 2)
+    with pytest.raises(ValueError, match="exactly one"):
+        Action()
+    with pytest.raises(ValueError, match="exactly one"):
+        Action(values=values, head_probs=(np.ones((2, 3)),))
+
+
+def test_bad_input(toy_catalog):
+    r = Retriever(toy_catalog, "test")
+    ok = np.zeros((1, r.n_pool), dtype=bool)
+    with pytest.raises(ValueError, match=r"values must be \(1, 3\) ints"):
+        r.by_values(np.zeros((1, 2), dtype=int), ok)
+    with pytest.raises(ValueError, match=r"row 0, attribute 'gender': value 4 outside \[-1, 4\)"):
+        r.by_values(np.array([[0, 4, 0]]), ok)
+    with pytest.raises(ValueError, match="excluded must be a"):
+        r.by_values(np.zeros((1, 3), dtype=int), np.zeros((1, r.n_pool + 1), dtype=bool))
+    with pytest.raises(ValueError, match="excluded must be a"):
+        r.by_values(np.zeros((1, 3), dtype=int), np.zeros((1, r.n_pool), dtype=int))
+    with pytest.raises(ValueError, match="expected 3 heads"):
+        r.by_probs([np.ones((1, 3))], ok)
+    with pytest.raises(ValueError, match=r"head 'gender' must be \(1, 4\)"):
+        r.by_probs([np.ones((1, 3)), np.ones((1, 3)), np.ones((1, 3))], ok)
+    with pytest.raises(ValueError, match="positive row sums"):
+        r.by_probs([np.ones((1, 3)), np.zeros((1, 4)), np.ones((1, 3))], ok)
+    with pytest.raises(ValueError, match="weights must be a finite non-negative"):
+        r.by_values(np.zeros((1, 3), dtype=int), ok, weights=-np.ones((1, 3)))
+    with pytest.raises(ValueError, match="eps must be in"):
+        Retriever(toy_catalog, "test", eps=0.0)
+
+
+def test_resolve_pool():
+    c = make_toy_catalog()
+    np.testing.assert_array_equal(resolve_pool(c, "test"), c.pool("test"))
+    assert resolve_pool(c, [3, 1]).tolist() == [3, 1]
+    with pytest.raises(ValueError, match="pool index 500 outside catalog 'toy'"):
+        resolve_pool(c, [1, 500])
+    with pytest.raises(ValueError, match="unique"):
+        resolve_pool(c, [1, 1])
+    with pytest.raises(ValueError, match="unknown pool"):
+        resolve_pool(c, "valid")  # type: ignore[arg-type]
