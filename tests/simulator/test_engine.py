@@ -37,7 +37,7 @@ def test_hand_worked_session():
 
     # Turn 1: blue boot women. Only the colour is wrong: d_f = ½√2, d_g = 1/3.
     r1 = sim.step(np.array([1]))
-    assert r1.reward[0] == pytest.approx(1 - 0.5 * HALF_SQRT2 - 0.5 / 3, abs=1e-6)
+    assert r1.reward[0] == pytest.approx(-0.5 * HALF_SQRT2 - 0.5 / 3, abs=1e-6)
     assert (r1.feedback_attribute[0], r1.feedback_value[0], r1.feedback_mode[0]) == (
         0,
         RED,
@@ -49,13 +49,13 @@ def test_hand_worked_session():
     # Turn 2: blue shoe women (features (0,0,2,0), unit (0,0,1,0)). Colour and type wrong; the
     # colour was asked for before: one violation, and with repeat_prob=1 the user repeats it.
     r2 = sim.step(np.array([5]))
-    assert r2.reward[0] == pytest.approx(1 - 0.5 * HALF_SQRT2 - 0.5 * 2 / 3, abs=1e-6)
+    assert r2.reward[0] == pytest.approx(-0.5 * HALF_SQRT2 - 0.5 * 2 / 3, abs=1e-6)
     assert (r2.feedback_attribute[0], r2.feedback_mode[0], r2.violations[0]) == (0, REPEAT, 1)
     assert r2.texts[0] == "repeat red"
 
     # Turn 3: green shoe, gender missing: all three desired values missing.
     r3 = sim.step(np.array([4]))
-    assert r3.reward[0] == pytest.approx(1 - 0.5 * HALF_SQRT2 - 0.5, abs=1e-6)
+    assert r3.reward[0] == pytest.approx(-0.5 * HALF_SQRT2 - 0.5, abs=1e-6)
     assert r3.violations[0] == 1 and r3.feedback_attribute[0] == 0
 
     # Turn 4: red boot men;women matches through its second gender: success.
@@ -63,7 +63,7 @@ def test_hand_worked_session():
     r4 = sim.step(np.array([3]))
     assert r4.terminated.tolist() == [True] and r4.truncated.tolist() == [False]
     assert r4.active.tolist() == [False]
-    assert r4.reward[0] == pytest.approx(1 - 0.5 * d_f, abs=1e-6)
+    assert r4.reward[0] == pytest.approx(-0.5 * d_f, abs=1e-6)
     assert (r4.feedback_attribute[0], r4.sentence[0], r4.texts[0]) == (-1, -1, "")
     assert r4.tokens[0].tolist() == [0] * r4.tokens.shape[1] and r4.violations[0] == 0
 
@@ -72,14 +72,14 @@ def test_hand_worked_session():
     assert out.ni.tolist() == [4] and out.nv.tolist() == [2] and out.turns.tolist() == [4]
     expected = sum(float(r.reward[0]) for r in (r1, r2, r3, r4))
     assert out.returns[0] == pytest.approx(expected) and out.returns[0] == pytest.approx(
-        1.7480, abs=1e-4
+        1.7480 - 4.0, abs=1e-4  # four turns, each offset by -1
     )
 
 
-def test_showing_the_target_itself_gives_reward_one():
+def test_showing_the_target_itself_gives_the_best_reward_zero():
     sim = hand_sim()
     sim.reset(1, np.random.default_rng(0), targets=np.array([0]))
-    assert sim.step(np.array([0])).reward[0] == pytest.approx(1.0)
+    assert sim.step(np.array([0])).reward[0] == pytest.approx(0.0)
 
 
 def test_without_repeat_habit_the_comment_is_uniform_over_wrong_attributes():
@@ -107,7 +107,7 @@ def test_truncation_at_fifty_turns_adds_the_penalty():
     sim = hand_sim(TaskConfig(), extra=60)
     sim.reset(1, np.random.default_rng(0), targets=np.array([0]))
     blue_boots = [1] + list(range(6, 66))
-    base = 1 - 0.5 * HALF_SQRT2 - 0.5 / 3  # item 1's features differ from the target's
+    base = -0.5 * HALF_SQRT2 - 0.5 / 3  # item 1's features differ from the target's
     rewards, violations = [], []
     for t in range(50):
         r = sim.step(np.array([blue_boots[t]]))
@@ -132,7 +132,7 @@ def test_custom_max_turns_and_penalty():
     sim.reset(1, np.random.default_rng(0), targets=np.array([0]))
     sim.step(np.array([1]))
     r = sim.step(np.array([5]))
-    assert r.truncated[0] and r.reward[0] == pytest.approx(1 - 0.5 * HALF_SQRT2 - 0.5 * 2 / 3 - 1.0)
+    assert r.truncated[0] and r.reward[0] == pytest.approx(-0.5 * HALF_SQRT2 - 0.5 * 2 / 3 - 1.0)
     assert sim.outcomes().ni.tolist() == [2]
 
 
@@ -266,5 +266,11 @@ def test_targets_without_some_labels_only_desire_what_they_have():
     r = sim.step(np.array([5]))  # blue shoe: colour wrong only -> d_g = 1/2
     assert r.feedback_attribute[0] == 0
     d_f = 0.5 * np.sqrt(2.0)
-    assert r.reward[0] == pytest.approx(1 - 0.5 * d_f - 0.5 * 0.5, abs=1e-6)
+    assert r.reward[0] == pytest.approx(-0.5 * d_f - 0.5 * 0.5, abs=1e-6)
     assert WOMEN not in r.feedback_value and BOOT not in r.feedback_value
+
+
+def test_literal_paper_reward_with_zero_offset():
+    sim = hand_sim(TaskConfig(reward_offset=0.0))
+    sim.reset(1, np.random.default_rng(0), targets=np.array([0]))
+    assert sim.step(np.array([0])).reward[0] == pytest.approx(1.0)

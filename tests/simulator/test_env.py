@@ -62,7 +62,7 @@ def test_terminated_is_success_and_truncated_is_the_turn_limit():
     env = TextRecEnv(c, pool="all", bank=make_hand_bank(), config=TaskConfig(max_turns=1))
     env.reset(seed=0, options={"target": 0})
     _, reward, terminated, truncated, info = env.step(np.array([0, 0, 1]))  # red boot women
-    assert terminated and not truncated and reward == pytest.approx(1.0) and info["item"] == 0
+    assert terminated and not truncated and reward == pytest.approx(0.0) and info["item"] == 0
     with pytest.raises(ValueError, match="episode has ended"):
         env.step(np.array([0, 0, 1]))
     env.reset(seed=0, options={"target": 0})

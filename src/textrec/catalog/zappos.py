@@ -12,6 +12,9 @@ Layout (``data_dir``):
 The item id (``CID``) is the file stem with ``.`` replaced by ``-`` (``100627.72.jpg`` ->
 ``100627-72``), as in ``meta-data.csv``. Items are ordered by image path.
 
+Folder names become values with HTML entities decoded (the brand folder ``Levi's&#174; Shoes`` is
+the brand ``Levi's® Shoes``).
+
 Attributes. With ``meta-data.csv``: the paper's six, category, subcategory, heel_height, closure,
 gender, toe_style (vocabularies: the published lists in :data:`OFFICIAL_VOCABULARIES`, then any
 other value found in the data, sorted). Without it: category, subcategory and brand from the
@@ -35,6 +38,7 @@ proportional (20% test) on other item counts.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import logging
 import os
@@ -482,6 +486,12 @@ def data_fingerprint(data_dir: str | Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------- reading
+def _folder_name(part: str) -> str:
+    """A folder name as a value: HTML entities decoded (``Levi's&#174; Shoes`` -> ``Levi's® Shoes``)
+    and ``;``, the catalog's multi-value separator, replaced by ``,``."""
+    return html.unescape(part).replace(";", ",")
+
+
 def _parse_ref(ref: str, where: str) -> tuple[str, str, str, str]:
     """``(cid, category, subcategory, brand)`` of ``<Category>/<SubCategory>/<Brand>/<file>``."""
     parts = ref.split("/")
@@ -490,7 +500,12 @@ def _parse_ref(ref: str, where: str) -> tuple[str, str, str, str]:
             f"{where}: expected <Category>/<SubCategory>/<Brand>/<file>.jpg, got {ref!r}"
         )
     stem = parts[-1].rsplit(".", 1)[0]
-    return stem.replace(".", "-"), parts[-4], parts[-3], parts[-2]
+    return (
+        stem.replace(".", "-"),
+        _folder_name(parts[-4]),
+        _folder_name(parts[-3]),
+        _folder_name(parts[-2]),
+    )
 
 
 def _vocabulary(published: Sequence[str], found: Iterable[str]) -> tuple[str, ...]:

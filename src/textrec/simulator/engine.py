@@ -225,6 +225,7 @@ class BatchedSimulator:
         k = self.catalog.schema.n_attributes
         self._n, self._rng = n, rng
         self._targets = np.zeros(n, dtype=np.int64)
+        self._target_unit = np.zeros((n, self._unit.shape[1]), dtype=self._unit.dtype)
         self._desired = np.full((n, k), -1, dtype=np.int64)
         self._desired_ext = np.zeros((n, k), dtype=np.int64)
         self._requested = np.full((n, k), -1, dtype=np.int64)
@@ -252,6 +253,7 @@ class BatchedSimulator:
         targets = self._check_targets(targets, len(rows))
         desired = self.catalog.labels[targets].astype(np.int64)
         self._targets[rows] = targets
+        self._target_unit[rows] = self._unit[targets]
         self._desired[rows] = desired
         self._desired_ext[rows] = np.where(
             desired >= 0, self.catalog.schema.offsets[:-1] + desired, self.catalog.schema.n_values
@@ -284,10 +286,11 @@ class BatchedSimulator:
         success = ~wrong.any(axis=1)
         turn = self._turn[r] + 1
         truncated = ~success & (turn >= cfg.max_turns)
-        d_f = feature_distance(self._unit[it], self._unit[self._targets[r]])
+        target_unit = self._target_unit if len(r) == self._n else self._target_unit[r]
+        d_f = feature_distance(self._unit[it], target_unit)
         d_g = attribute_distance(wrong, self._desired[r] >= 0)
         reward = add_failure_penalty(
-            turn_reward(d_f, d_g, cfg.reward_lambda), truncated, cfg.failure_penalty
+            turn_reward(d_f, d_g, cfg.reward_lambda, cfg.reward_offset), truncated, cfg.failure_penalty
         )
         asked = self._requested[r] >= 0
         violations = (wrong & asked).sum(axis=1).astype(np.int32)

@@ -4,9 +4,10 @@ The paper's reward::
 
     r_t = 1 − (1 − λ)·‖ResNet(a_t) − ResNet(a*)‖₂ − λ·‖AttrNet(a_t) − AttrNet(a*)‖₀
 
-leaves both norms unscaled. textrec scales each term into [0, 1] so that ``r_t`` lies in [0, 1]
-and λ really is the weight of the attribute term, whatever the feature dimension or the number of
-attributes:
+leaves both norms unscaled. textrec scales each term into [0, 1] so that λ really is the weight of
+the attribute term, whatever the feature dimension or the number of attributes, and adds a constant
+offset (``TaskConfig.reward_offset``, -1 by default, which restores the paper's per-turn cost; see
+:class:`textrec.simulator.task.TaskConfig`):
 
 * image term ``d_f = ½‖u(a_t) − u(a*)‖₂`` with ``u`` the features scaled to unit length
   (``Catalog.unit_features``); two unit vectors are at most 2 apart, hence the ½.
@@ -53,14 +54,18 @@ def attribute_distance(missed: np.ndarray, desired: np.ndarray) -> np.ndarray:
     return (n_missed / np.maximum(n_desired, 1)).astype(np.float32)
 
 
-def turn_reward(d_f: np.ndarray, d_g: np.ndarray, reward_lambda: float) -> np.ndarray:
-    """``r = 1 − (1 − λ)·d_f − λ·d_g`` per row, in [0, 1] when ``d_f, d_g`` are.
+def turn_reward(
+    d_f: np.ndarray, d_g: np.ndarray, reward_lambda: float, offset: float = 0.0
+) -> np.ndarray:
+    """``r = 1 − (1 − λ)·d_f − λ·d_g + offset`` per row, in ``[offset, 1 + offset]`` when ``d_f, d_g`` ∈ [0, 1].
 
     Example:
         >>> turn_reward(np.array([0.5]), np.array([0.25]), 0.5).tolist()
         [0.625]
+        >>> turn_reward(np.array([0.5]), np.array([0.25]), 0.5, offset=-1.0).tolist()
+        [-0.375]
     """
-    return (1.0 - (1.0 - reward_lambda) * d_f - reward_lambda * d_g).astype(np.float32)
+    return (1.0 + offset - (1.0 - reward_lambda) * d_f - reward_lambda * d_g).astype(np.float32)
 
 
 def add_failure_penalty(

@@ -17,7 +17,8 @@ serving) plays by these rules (paper: "Environment and Dataset", "Interaction wi
   otherwise uniformly among all wrong desired attributes. The sentence is a *repeat* when it names a
   value asked for before, a *request* otherwise, and with probability :attr:`TaskConfig.negate_prob`
   it is phrased as a negation.
-* **Reward** (:mod:`textrec.simulator.reward`): ``r = 1 - (1-λ)·d_f - λ·d_g``, ``d_f`` half the L2
+* **Reward** (:mod:`textrec.simulator.reward`): ``r = 1 - (1-λ)·d_f - λ·d_g + offset``
+  (offset -1 by default, see :class:`TaskConfig`), ``d_f`` half the L2
   distance of the unit-length image features (in [0, 1]), ``d_g`` the fraction of desired values
   the shown item lacks (in [0, 1]). When the ``max_turns``-th turn fails, ``failure_penalty`` is
   *added* to that turn's reward and the session is truncated (``truncated``).
@@ -48,8 +49,17 @@ class TaskConfig:
     Reward of turn ``t`` (paper, "Environment and Dataset"; normalisations in
     :mod:`textrec.simulator.reward`)::
 
-        r_t = 1 - (1 - λ)·½‖f(a_t) − f(a*)‖₂ − λ·‖g(a_t) − g(a*)‖₀ / |desired|
+        r_t = 1 - (1 - λ)·½‖f(a_t) − f(a*)‖₂ − λ·‖g(a_t) − g(a*)‖₀ / |desired| + reward_offset
         r_T += failure_penalty   when turn T = max_turns fails
+
+    Why ``reward_offset = -1`` by default: on raw ResNet-50 features, as in the paper, distances
+    between items are much larger than 1, so the paper's ``1 − …`` is negative for every item but
+    near-copies of the target: each turn costs, and finding the item sooner earns more. With the
+    distances normalised to [0, 1] the literal formula is positive on every turn and pays a learner
+    to fail slowly (measured on the built-in catalog: a random policy collects a mean return of
+    10.4 per session, the slot-filler 4.5). Adding -1 restores the paper's incentive: each turn's
+    reward lies in [-1, 0] and is 0 only for the target itself. ``reward_offset = 0`` gives the
+    literal formula.
     """
 
     max_turns: int = 50
@@ -58,6 +68,8 @@ class TaskConfig:
     """Added to the reward of the last turn of a session that never succeeds (paper: -3)."""
     reward_lambda: float = 0.5
     """Weight λ of the attribute term against the image term of the reward (paper: 0.5)."""
+    reward_offset: float = -1.0
+    """Constant added to every turn's reward; -1 keeps the paper's incentive (see the class doc), 0 is literal."""
     repeat_prob: float = 0.5
     """Probability of asking again for a value asked before, when the item lacks one (Table 1)."""
     negate_prob: float = 0.1
@@ -72,6 +84,8 @@ class TaskConfig:
             raise ValueError(
                 f"TaskConfig.failure_penalty must be finite and <= 0, got {self.failure_penalty}"
             )
+        if not -1.0 <= self.reward_offset <= 0.0:
+            raise ValueError(f"TaskConfig.reward_offset must be in [-1, 0], got {self.reward_offset}")
         for name in ("reward_lambda", "repeat_prob", "negate_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
