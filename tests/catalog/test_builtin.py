@@ -101,7 +101,7 @@ def test_correlations_hold(large):
 def test_attrnet_learns_but_not_perfectly(built):
     acc = built.attrnet_accuracy
     assert set(acc) == set(built.schema.names)
-    assert all(0.6 <= a <= 0.97 for a in acc.values()), acc
+    assert all(0.6 <= a <= 0.98 for a in acc.values()), acc
     assert acc["category"] > acc["gender"]  # category is the most visible attribute
     test = built.pool("test")
     sub = built.schema.index("subcategory")

@@ -186,3 +186,18 @@ def test_real_images_cache_resumes(zappos_dir, tmp_path):
     assert resumed.calls == 1 and feats.shape == (16, 1280)
     np.testing.assert_array_equal(feats[:8], first)
     assert np.abs(feats[8:] - feats[:8]).max() > 0.1  # different shoes, different features
+
+
+def test_threads_are_set_while_encoding_and_restored(tmp_path):
+    seen = []
+
+    class Probe(MeanColour):
+        def encode(self, images):
+            seen.append(torch.get_num_threads())
+            return super().encode(images)
+
+    before = torch.get_num_threads()
+    extract_features(Solid(4), Probe(), threads=1, progress=False)
+    assert seen == [1] and torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        extract_features(Solid(4), Probe(), threads=0, progress=False)

@@ -217,11 +217,17 @@ def test_undecodable_image_names_the_member(tmp_path):
     ("meta", "message"),
     [
         (META.replace("ToeStyle", "ToeShape"), r"unknown column\(s\) \['ToeShape'\]"),
-        (META + "555-5,Shoes,Flats,,,,,,\n", r"row 11, column 'CID': '555-5' has no image"),
-        (META + "100-1,Boots,Ankle,,,,,,\n", r"row 11, column 'CID': duplicate CID '100-1'"),
+        (
+            META + "555-5,Shoes,Flats,,,,,,\n",
+            r"row 10 \(line 11\), column 'CID': '555-5' has no image",
+        ),
+        (
+            META + "100-1,Boots,Ankle,,,,,,\n",
+            r"row 10 \(line 11\), column 'CID': duplicate CID '100-1'",
+        ),
         (
             META.replace("102-3,Shoes,Oxfords", "102-3,Shoes,"),
-            r"row 4, column 'SubCategory': empty value",
+            r"row 3 \(line 4\), column 'SubCategory': empty value",
         ),
         ("CID,Category\n100-1,Boots\n", r"missing column 'SubCategory'"),
     ],

@@ -79,6 +79,7 @@ def build_catalog(
     image_size: tuple[int, int] | None = None,
     encoder_weights: str | Path | None = None,
     feature_cache: str | Path | None = None,
+    threads: int | None = None,
     progress: bool = True,
 ) -> Catalog:
     """Build a catalog with features and AttrNet predictions.
@@ -92,6 +93,7 @@ def build_catalog(
         image_size: encoder input ``(height, width)``; ``None`` takes the encoder's default.
         encoder_weights: weights file of encoders that need one (``resnet50``).
         feature_cache: folder of the feature cache; default ``<cache_root()>/features``.
+        threads: torch CPU threads for image encoding (``None``: torch's default).
         progress: show progress bars (on stderr).
 
     Raises:
@@ -109,7 +111,9 @@ def build_catalog(
         found = read_zappos(data, seed=seed, progress=progress)
         enc = make_encoder(encoder, image_size=image_size, weights=encoder_weights)
         cache_dir = Path(feature_cache) if feature_cache is not None else cache_root() / "features"
-        feats = extract_features(found.images, enc, cache_dir=cache_dir, progress=progress)
+        feats = extract_features(
+            found.images, enc, cache_dir=cache_dir, threads=threads, progress=progress
+        )
         catalog = Catalog(
             name="zappos",
             schema=found.schema,

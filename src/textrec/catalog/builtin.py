@@ -282,9 +282,9 @@ _VISIBILITY = {
     "category": 1.0,
     "subcategory": 0.8,
     "heel_height": 0.8,
-    "closure": 0.85,
+    "closure": 0.95,
     "gender": 0.5,
-    "toe_style": 0.85,
+    "toe_style": 1.0,
 }
 """Scale of each attribute's embedding in the features: how visible it is in the image."""
 _NOISE = 3.0

@@ -25,9 +25,10 @@ image set or encoder never reuses stale features.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -52,6 +53,7 @@ __all__ = [
     "images_to_array",
     "feature_cache_key",
     "extract_features",
+    "torch_threads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -59,13 +61,13 @@ logger = logging.getLogger(__name__)
 NATIVE_SIZE: tuple[int, int] = (102, 136)
 """``(height, width)`` of UT-Zappos50K images, the default encoder input size.
 
-Why native and not 224x224 (``benchmarks/feature_speed.py --probe 6000``): on 6,000 random
-UT-Zappos images, AttrNet trained on a seeded 80% and scored on the other 1,200 reaches
-category / subcategory / brand / colour 0.920 / 0.792 / 0.147 / 0.697 from native features and
-0.925 / 0.812 / 0.169 / 0.724 from 224x224 features: 0.5 to 2.7 points, about one to two
-standard errors at n = 1,200. Encoding at 224x224 costs 3.6x the pixels and was 5-7x slower on
-2 CPU cores (see the benchmark), i.e. the full 50,025 images take about half an hour instead of
-about five minutes. Every rebuild of the catalog pays that, so native wins."""
+Why native and not 224x224 (``benchmarks/feature_speed.py --threads 1 --probe 6000``): on 6,000
+random UT-Zappos images, AttrNet trained on a seeded 80% and scored on the other 1,200 reaches
+category / subcategory / brand / colour 0.920 / 0.793 / 0.158 / 0.694 from native features and
+0.932 / 0.812 / 0.176 / 0.715 from 224x224 features: 1 to 2 points, about one to two standard
+errors at n = 1,200. Encoding at 224x224 costs 3.6x the pixels and ran 4.0-4.4x slower (decode +
+encode on one CPU thread: 94-102 vs 23-24 img/s), so the full 50,025 images take about 36
+minutes per core instead of about 8-9. Every catalog rebuild pays that; native wins."""
 
 ImageLike = Image.Image | np.ndarray
 
@@ -380,6 +382,20 @@ def feature_cache_key(content_hash: str, encoder: ImageEncoder) -> str:
     return f"{encoder.name}-{h}x{w}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (``None``: unchanged), then restore the count."""
+    if n is not None and n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def extract_features(
     source: ImageSource,
     encoder: ImageEncoder,
@@ -387,6 +403,7 @@ def extract_features(
     cache_dir: str | Path | None = None,
     chunk_size: int = 1024,
     batch_size: int = 64,
+    threads: int | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """Encode every image of ``source``: ``(N, encoder.dim) float32``.
@@ -396,13 +413,30 @@ def extract_features(
     process was killed) loads them and encodes only what is missing. When all chunks exist they
     are merged into ``features.npy`` and the chunk files are removed.
 
+    ``threads`` sets torch's CPU threads while encoding (``None``: torch's default, one per
+    core). On a machine where other processes keep a core busy, 1 thread can be much faster
+    than 2: 99 vs 36 img/s on 2 cores with one busy (``benchmarks/feature_speed.py``).
+
     Raises:
-        ValueError: ``chunk_size``/``batch_size`` below 1, or an image that does not decode.
+        ValueError: ``chunk_size``/``batch_size``/``threads`` below 1, or an image that does
+            not decode.
     """
     if chunk_size < 1 or batch_size < 1:
         raise ValueError(
             f"chunk_size and batch_size must be >= 1, got {chunk_size} and {batch_size}"
         )
+    with torch_threads(threads):
+        return _extract(source, encoder, cache_dir, chunk_size, batch_size, progress)
+
+
+def _extract(
+    source: ImageSource,
+    encoder: ImageEncoder,
+    cache_dir: str | Path | None,
+    chunk_size: int,
+    batch_size: int,
+    progress: bool,
+) -> np.ndarray:
     n = len(source)
     folder = None
     if cache_dir is not None:

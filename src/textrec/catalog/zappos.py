@@ -529,6 +529,11 @@ def _encode_single(
     return labels, label_sets
 
 
+def _row(index: int) -> str:
+    """How an error names data row ``index`` (0-based) of a CSV file with a header line."""
+    return f"row {index + 1} (line {index + 2})"
+
+
 def _read_meta(path: Path) -> pd.DataFrame:
     """Read and check ``meta-data.csv``: known columns, required fields present, unique CIDs."""
     try:
@@ -548,14 +553,12 @@ def _read_meta(path: Path) -> pd.DataFrame:
             raise ValueError(f"{path}: missing column {required!r}")
         empty = np.flatnonzero(df[required].str.strip().to_numpy() == "")
         if len(empty):
-            raise ValueError(f"{path}: row {int(empty[0]) + 2}, column {required!r}: empty value")
+            raise ValueError(f"{path}: {_row(int(empty[0]))}, column {required!r}: empty value")
     df = df.apply(lambda col: col.str.strip())
     dup = df["CID"].duplicated(keep="first").to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        raise ValueError(
-            f"{path}: row {row + 2}, column 'CID': duplicate CID {df['CID'].iat[row]!r}"
-        )
+        raise ValueError(f"{path}: {_row(row)}, column 'CID': duplicate CID {df['CID'].iat[row]!r}")
     return df
 
 
@@ -568,7 +571,7 @@ def _meta_labels(
     orphan = np.flatnonzero(position < 0)
     if len(orphan):
         r = int(orphan[0])
-        raise ValueError(f"{path}: row {r + 2}, column 'CID': {df['CID'].iat[r]!r} has no image")
+        raise ValueError(f"{path}: {_row(r)}, column 'CID': {df['CID'].iat[r]!r} has no image")
     covered = np.zeros(n, dtype=bool)
     covered[position] = True
     if not covered.all():

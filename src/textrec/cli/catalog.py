@@ -92,6 +92,13 @@ WeightsOpt = typer.Option(
     "--encoder-weights",
     help="Weights file of encoders that need one (resnet50: torchvision state_dict).",
 )
+ThreadsOpt = typer.Option(
+    None,
+    "--threads",
+    min=1,
+    help="torch CPU threads for image encoding (default: one per core; 1 is faster when "
+    "other processes keep a core busy).",
+)
 FeatureCacheOpt = typer.Option(
     None,
     "--feature-cache",
@@ -110,6 +117,7 @@ def build(
     image_size: str | None = ImageSizeOpt,
     encoder_weights: Path | None = WeightsOpt,
     feature_cache: Path | None = FeatureCacheOpt,
+    threads: int | None = ThreadsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build a catalog (items, labels, split, image features, AttrNet) and save it to --out."""
@@ -126,6 +134,7 @@ def build(
         image_size=_size(image_size),
         encoder_weights=encoder_weights,
         feature_cache=feature_cache,
+        threads=threads,
         progress=True,
     )
     built.save(out)

@@ -46,6 +46,11 @@ class OnlineConfig:
 
     with :math:`\hat A` the GAE(:math:`\gamma, \lambda`) advantages (normalised per minibatch) and
     :math:`\hat R = \hat A + V_{old}`. Paper: Adam, learning rate 5e-4, :math:`\gamma = 0.99`.
+
+    The learner maximises the return of :math:`r_t + \text{reward\_shift}`. The simulator scales
+    each turn's reward into [0, 1], so with the raw reward a long failing session earns more than a
+    quick success (a random policy's mean return beats the slot-filler's); a shift of -1 turns every
+    turn into a cost, :math:`-(1-\lambda) d_f - \lambda d_g`, as the paper's unscaled distances do.
     """
 
     lr: float = 5e-4
@@ -70,6 +75,8 @@ class OnlineConfig:
     """Hidden units of the critic's value MLP."""
     n_sessions: int = 128
     """Episodes played per update (the batch source's size)."""
+    reward_shift: float = -1.0
+    """Added to every turn's reward before learning (see the class docstring: a per-turn cost)."""
 
     def __post_init__(self) -> None:
         for name in ("lr", "clip", "max_grad_norm"):
@@ -143,7 +150,7 @@ class OnlineLearner:
         cfg, rec = self.config, self.recommender
         mask = torch.as_tensor(batch.dialogues.mask)
         actions = torch.as_tensor(batch.actions)
-        rewards = torch.as_tensor(batch.rewards)
+        rewards = torch.as_tensor(batch.rewards) + cfg.reward_shift
         # Targets under the networks that played the batch: old log-probs, values, GAE advantages.
         with torch.no_grad():
             codes = rec.sentence_codes(batch.dialogues)
@@ -183,8 +190,10 @@ class OnlineLearner:
         adv = normalise(advantages[idx, :t], mask)
         # Actor: clipped surrogate, so one batch can be reused for several steps without overshooting.
         actor = -masked_mean(clipped_surrogate(log_probs, old, adv, cfg.clip), mask)
-        # Critic: regress V(s_t) on the GAE return; it only serves as the advantage baseline.
-        critic = 0.5 * masked_mean((self.critic(states) - returns[idx, :t]) ** 2, mask)
+        # Critic: regress V(s_t) on the GAE return. It reads a detached state: it is only the
+        # advantage baseline, and its large squared errors would otherwise drown the actor's
+        # gradient in the shared tracker.
+        critic = 0.5 * masked_mean((self.critic(states.detach()) - returns[idx, :t]) ** 2, mask)
         # Entropy bonus: keeps every head exploring values until the reward says otherwise.
         entropy = masked_mean(multi_head_entropy(logits), mask)
         loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy
