@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from textrec.catalog import TEST, TRAIN, Attribute, AttributeSchema, Catalog
+
+
+# textrec's networks are small: one torch thread is as fast as two and immune to a busy second core.
+torch.set_num_threads(1)
 
 
 def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) -> Catalog:

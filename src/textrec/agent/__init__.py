@@ -2,7 +2,12 @@
 :class:`Recommender`, which turns a dialogue so far into the next item."""
 
 from textrec.agent.policy import PolicyHeads, QHeads, ValueHead, greedy_values, sample_values
-from textrec.agent.recommender import GREEDY_MODES, Recommender, RecommenderConfig, RecommenderPolicy
+from textrec.agent.recommender import (
+    GREEDY_MODES,
+    Recommender,
+    RecommenderConfig,
+    RecommenderPolicy,
+)
 from textrec.agent.tracker import Dialogues, StateTracker
 from textrec.agent.visual import ItemEncoder, item_table
 

@@ -3,7 +3,8 @@
 The action is one value per attribute (the paper's multi-discrete action space): the policy gives a
 categorical distribution ``pi_k(. | s)`` per attribute ``k``. Q-based learners use one small MLP per
 attribute giving ``Q_k(s, v)`` for each of its values; actor-critic learners use a state value.
-Every head returns a list of ``K`` tensors, head ``k`` of width ``V_k`` (the attribute's vocabulary).
+Every head returns a list of ``K`` tensors, head ``k`` of width ``V_k`` (the attribute's
+vocabulary).
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["PolicyHeads", "QHeads", "ValueHead", "sample_values", "greedy_values", "reset_parameters"]
+__all__ = [
+    "PolicyHeads",
+    "QHeads",
+    "ValueHead",
+    "sample_values",
+    "greedy_values",
+    "reset_parameters",
+]
 
 
 @torch.no_grad()
@@ -37,7 +45,9 @@ class PolicyHeads(nn.Module):
 
     def __init__(self, state_dim: int, hidden: int, sizes: Sequence[int]) -> None:
         super().__init__()
-        self.trunk = nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.trunk = nn.Sequential(
+            nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.heads = nn.ModuleList(nn.Linear(hidden, size) for size in sizes)
 
     def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
@@ -47,12 +57,13 @@ class PolicyHeads(nn.Module):
 
 
 class QHeads(nn.Module):
-    """Per attribute ``k`` an MLP ``state -> hidden -> V_k`` giving ``Q_k(s, v)`` for each value ``v``."""
+    """Per attribute ``k`` an MLP ``state -> hidden -> V_k``: ``Q_k(s, v)`` for each value ``v``."""
 
     def __init__(self, state_dim: int, hidden: int, sizes: Sequence[int]) -> None:
         super().__init__()
         self.heads = nn.ModuleList(
-            nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, size)) for size in sizes
+            nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, size))
+            for size in sizes
         )
 
     def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
@@ -73,7 +84,7 @@ class ValueHead(nn.Module):
 
 
 def sample_values(logits: Sequence[torch.Tensor], generator: torch.Generator) -> torch.Tensor:
-    """Draw one value per head: ``K`` logits ``(B, V_k)`` -> ``(B, K) int64`` local value indices."""
+    """Draw one value per head: ``K`` logits ``(B, V_k)`` -> ``(B, K) int64`` local values."""
     draws = [torch.multinomial(torch.softmax(lg, dim=-1), 1, generator=generator) for lg in logits]
     return torch.cat(draws, dim=-1)
 

@@ -2,8 +2,9 @@
 
 Paper, "Model Details": the textual encoder reads the user's sentence, the visual encoder the shown
 item; their concatenation goes through an MLP into a multi-slot state tracker, and the policy gives
-one categorical distribution per attribute. Retrieval (:class:`~textrec.catalog.retrieval.Retriever`)
-turns the attribute-space choice into the best unseen item.
+one categorical distribution per attribute. Retrieval
+(:class:`~textrec.catalog.retrieval.Retriever`) turns the attribute-space choice into the best
+unseen item.
 
 A :class:`Recommender` is used three ways:
 
@@ -76,14 +77,26 @@ class RecommenderConfig:
     finetune_text: bool = False
     """Train the pretrained text encoder with the agent (False: frozen)."""
     greedy: str = "probs"
-    """Greedy acting: 'probs' retrieves by the head distributions, 'values' by each head's argmax."""
+    """Greedy acting: 'probs' retrieves by the head distributions, 'values' by their argmax."""
 
     def __post_init__(self) -> None:
-        for name in ("item_hidden", "item_dim", "fuse_hidden", "n_slots", "slot_dim", "policy_hidden", "q_hidden"):
+        for name in (
+            "item_hidden",
+            "item_dim",
+            "fuse_hidden",
+            "n_slots",
+            "slot_dim",
+            "policy_hidden",
+            "q_hidden",
+        ):
             if getattr(self, name) < 1:
-                raise ValueError(f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(
+                    f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}"
+                )
         if self.greedy not in GREEDY_MODES:
-            raise ValueError(f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}")
+            raise ValueError(
+                f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}"
+            )
 
 
 class Recommender(nn.Module):
@@ -97,18 +110,28 @@ class Recommender(nn.Module):
         seed: Seed of the initial weights of every network but the text encoder.
     """
 
-    def __init__(self, catalog: Catalog, text_encoder: TextEncoder, vocab: Vocabulary,
-                 config: RecommenderConfig | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        text_encoder: TextEncoder,
+        vocab: Vocabulary,
+        config: RecommenderConfig | None = None,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         self.config = config or RecommenderConfig()
         if text_encoder.embed.num_embeddings != len(vocab):
-            raise ValueError(f"text encoder has {text_encoder.embed.num_embeddings} word embeddings, "
-                             f"the vocabulary {len(vocab)} tokens")
+            raise ValueError(
+                f"text encoder has {text_encoder.embed.num_embeddings} word embeddings, "
+                f"the vocabulary {len(vocab)} tokens"
+            )
         cfg, schema = self.config, catalog.schema
         self.catalog, self.vocab = catalog, vocab
         self.text = text_encoder.requires_grad_(cfg.finetune_text)
         self.items = ItemEncoder(catalog, cfg.item_hidden, cfg.item_dim)
-        self.tracker = StateTracker(text_encoder.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim)
+        self.tracker = StateTracker(
+            text_encoder.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim
+        )
         self.actor = PolicyHeads(self.tracker.state_dim, cfg.policy_hidden, schema.sizes)
         self.q = QHeads(self.tracker.state_dim, cfg.q_hidden, schema.sizes)
         generator = torch.Generator().manual_seed(seed)
@@ -124,7 +147,7 @@ class Recommender(nn.Module):
 
     # ------------------------------------------------------------------ encoders and tracker
     def encode_text(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Sentence codes ``(U, text_dim)`` of ``tokens (U, L)`` with ``lengths (U,)``; empty input is fine."""
+        """Sentence codes ``(U, text_dim)`` of ``tokens (U, L)`` with ``lengths (U,)``."""
         if tokens.shape[0] == 0:
             return torch.zeros(0, self.text.out_dim)
         width = max(int(lengths.max()), 1)
@@ -136,12 +159,16 @@ class Recommender(nn.Module):
 
     def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:
         """Codes ``(U, text_dim)`` of the dialogues' sentence table."""
-        return self.encode_text(torch.as_tensor(dialogues.tokens, dtype=torch.long),
-                                torch.as_tensor(dialogues.lengths, dtype=torch.long))
+        return self.encode_text(
+            torch.as_tensor(dialogues.tokens, dtype=torch.long),
+            torch.as_tensor(dialogues.lengths, dtype=torch.long),
+        )
 
     def unroll(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """States ``(B, T + 1, state_dim)`` of padded dialogues: entry ``t`` is the state in which the
-        item of turn ``t`` is chosen (it has seen turns ``< t`` only); entry ``T`` follows the last turn.
+        """States ``(B, T + 1, state_dim)`` of padded dialogues.
+
+        Entry ``t`` is the state in which the item of turn ``t`` is chosen (it has seen turns
+        ``< t`` only); entry ``T`` follows the last turn.
 
         ``codes`` are the :meth:`sentence_codes` of ``dialogues`` when the caller already has them
         (a frozen text encoder gives the same codes for every minibatch of a batch).
@@ -173,18 +200,19 @@ class Recommender(nn.Module):
         return self._retrievers[pool]
 
     def greedy_action(self, logits: Sequence[torch.Tensor]) -> Action:
-        """The deterministic choice for ``K`` logit tensors ``(B, V_k)`` (see ``RecommenderConfig.greedy``)."""
+        """The deterministic choice for ``K`` logits ``(B, V_k)`` (``RecommenderConfig.greedy``)."""
         if self.config.greedy == "values":
             return Action(values=greedy_values(logits).numpy())
         return Action(head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits))
 
     def policy(self, sample: bool = False) -> RecommenderPolicy:
-        """This recommender as a simulator batch ``Policy`` (greedy, or sampling one value per head)."""
+        """This recommender as a simulator batch ``Policy`` (greedy, or sampling values)."""
         return RecommenderPolicy(self, sample=sample)
 
     @torch.no_grad()
-    def recommend(self, shown: Sequence[str], feedback: Sequence[str], opening: str = "",
-                  pool: Pool = "all") -> str:
+    def recommend(
+        self, shown: Sequence[str], feedback: Sequence[str], opening: str = "", pool: Pool = "all"
+    ) -> str:
         """Next item id of one conversation.
 
         Args:
@@ -197,10 +225,14 @@ class Recommender(nn.Module):
             The catalog id of the item to show next.
         """
         if len(shown) != len(feedback):
-            raise ValueError(f"recommend: {len(shown)} shown items but {len(feedback)} feedback sentences")
+            raise ValueError(
+                f"recommend: {len(shown)} shown items but {len(feedback)} feedback sentences"
+            )
         unknown = [s for s in shown if s not in self._index]
         if unknown:
-            raise ValueError(f"recommend: item id {unknown[0]!r} is not in catalog {self.catalog.name!r}")
+            raise ValueError(
+                f"recommend: item id {unknown[0]!r} is not in catalog {self.catalog.name!r}"
+            )
         texts = [opening, *feedback]
         width = max([len(self.vocab.encode(t)) for t in texts] + [1])
         tokens, lengths = self.vocab.encode_batch(texts, width)
@@ -222,36 +254,50 @@ class Recommender(nn.Module):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write weights, config, vocabulary and catalog fingerprint to directory ``path`` atomically."""
+        """Write weights, config, vocabulary and catalog fingerprint to directory ``path``."""
         meta = {
             "format": _FORMAT,
             "version": __version__,
             "config": asdict(self.config),
-            "text_encoder": {"embed_dim": self.text.embed.embedding_dim,
-                             "hidden_dim": self.text.lstm.hidden_size, "out_dim": self.text.out_dim},
-            "catalog": {"name": self.catalog.name, "fingerprint": self.catalog.fingerprint,
-                        "n_items": self.catalog.n_items},
+            "text_encoder": {
+                "embed_dim": self.text.embed.embedding_dim,
+                "hidden_dim": self.text.lstm.hidden_size,
+                "out_dim": self.text.out_dim,
+            },
+            "catalog": {
+                "name": self.catalog.name,
+                "fingerprint": self.catalog.fingerprint,
+                "n_items": self.catalog.n_items,
+            },
             "vocab": self.vocab.to_json(),
         }
         with atomic_dir(path) as tmp:
             torch.save(self.state_dict(), tmp / _WEIGHTS_FILE)
-            (tmp / _CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            (tmp / _CONFIG_FILE).write_text(
+                json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
         return Path(path)
 
     @classmethod
     def load(cls, path: str | Path, catalog: Catalog) -> Recommender:
-        """Load a recommender saved by :meth:`save` for ``catalog`` (the catalog it was trained on)."""
+        """Load a recommender saved by :meth:`save` for ``catalog`` (the one it was trained on)."""
         root = Path(path)
         meta_path = root / _CONFIG_FILE
         meta: dict[str, Any] = read_json(meta_path)
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"{meta_path}: not a saved textrec recommender (format {meta.get('format')!r})")
+            raise ValueError(
+                f"{meta_path}: not a saved textrec recommender (format {meta.get('format')!r})"
+            )
         if meta.get("version") != __version__:
-            warnings.warn(f"{root}: saved by textrec {meta.get('version')}, this is {__version__}", stacklevel=2)
+            warnings.warn(
+                f"{root}: saved by textrec {meta.get('version')}, this is {__version__}",
+                stacklevel=2,
+            )
         saved = meta["catalog"]
         if saved["fingerprint"] != catalog.fingerprint:
             raise ValueError(
-                f"{root}: trained on catalog {saved['name']!r} (fingerprint {saved['fingerprint']}, "
+                f"{root}: trained on catalog {saved['name']!r} "
+                f"(fingerprint {saved['fingerprint']}, "
                 f"{saved['n_items']} items), cannot load it for catalog {catalog.name!r} "
                 f"(fingerprint {catalog.fingerprint}, {catalog.n_items} items)"
             )
@@ -259,19 +305,22 @@ class Recommender(nn.Module):
             vocab = Vocabulary.from_json(meta["vocab"])
             encoder = TextEncoder(len(vocab), **meta["text_encoder"])
             model = cls(catalog, encoder, vocab, RecommenderConfig(**meta["config"]))
-            model.load_state_dict(torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True))
+            model.load_state_dict(
+                torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
+            )
         except (KeyError, TypeError, RuntimeError) as exc:
             raise ValueError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
         return model.eval()
 
 
 class RecommenderPolicy:
-    """A :class:`Recommender` playing a batch of simulated sessions (the simulator's ``Policy`` protocol).
+    """A :class:`Recommender` playing a batch of simulated sessions (the simulator's ``Policy``).
 
-    Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker of
-    every session that took it, then chooses for all sessions: greedily (see
-    ``RecommenderConfig.greedy``), or, with ``sample=True``, one value per head drawn from the policy
-    (``Action.values``; the exploration of on-policy learning). Rows with ``turn == 0`` start afresh.
+    Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker
+    of every session that took it, then chooses for all sessions: greedily (see
+    ``RecommenderConfig.greedy``), or, with ``sample=True``, one value per head drawn from the
+    policy (``Action.values``; the exploration of on-policy learning). Rows with ``turn == 0``
+    start afresh.
 
     Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
     do not change within a batch of sessions), so each distinct sentence is encoded once.
@@ -295,11 +344,13 @@ class RecommenderPolicy:
         self._forget_codes()
 
     def _sentence_codes(self, result: StepResult, rows: np.ndarray) -> torch.Tensor:
-        """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``, encoding only unseen ones."""
+        """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``; encodes only new ones."""
         ids = result.sentence[rows]
         if (ids < 0).any():  # text without a sentence id: encode as given
-            return self.recommender.encode_text(torch.as_tensor(result.tokens[rows], dtype=torch.long),
-                                                torch.as_tensor(result.lengths[rows], dtype=torch.long))
+            return self.recommender.encode_text(
+                torch.as_tensor(result.tokens[rows], dtype=torch.long),
+                torch.as_tensor(result.lengths[rows], dtype=torch.long),
+            )
         if ids.max() >= len(self._code_row):
             grown = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
             grown[: len(self._code_row)] = self._code_row
@@ -308,8 +359,10 @@ class RecommenderPolicy:
         new = self._code_row[uniq] < 0
         if new.any():
             src = rows[first[new]]
-            codes = self.recommender.encode_text(torch.as_tensor(result.tokens[src], dtype=torch.long),
-                                                 torch.as_tensor(result.lengths[src], dtype=torch.long))
+            codes = self.recommender.encode_text(
+                torch.as_tensor(result.tokens[src], dtype=torch.long),
+                torch.as_tensor(result.lengths[src], dtype=torch.long),
+            )
             self._code_row[uniq[new]] = np.arange(len(self._codes), len(self._codes) + len(src))
             self._codes = torch.cat([self._codes, codes])
         return self._codes[torch.as_tensor(self._code_row[ids])]
@@ -319,14 +372,18 @@ class RecommenderPolicy:
         """Update the sessions that took the last step, then choose for every session."""
         rec = self.recommender
         if len(self._state) != result.n_sessions:
-            raise ValueError(f"RecommenderPolicy was reset for {len(self._state)} sessions, "
-                             f"got a step of {result.n_sessions}")
+            raise ValueError(
+                f"RecommenderPolicy was reset for {len(self._state)} sessions, "
+                f"got a step of {result.n_sessions}"
+            )
         fresh = torch.as_tensor(result.turn == 0)
         self._state[fresh] = rec.tracker.initial_state(int(fresh.sum()))
         rows = np.flatnonzero(result.stepped & result.active)
         if rows.size:
             items = rec.items(torch.as_tensor(result.items[rows], dtype=torch.long))
-            self._state[rows] = rec.tracker.step(self._state[rows], self._sentence_codes(result, rows), items)
+            self._state[rows] = rec.tracker.step(
+                self._state[rows], self._sentence_codes(result, rows), items
+            )
         logits = rec.head_logits(self._state)
         if self.sample:
             return Action(values=sample_values(logits, self._generator).numpy())

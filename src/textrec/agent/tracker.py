@@ -4,7 +4,8 @@ Each turn the tracker fuses the embedding of the user's sentence with the embedd
 answers (an MLP over their concatenation) and writes it into ``S`` memory slots, each a GRU cell
 with its own weights whose update gate decides how much of the slot the turn overwrites. The state
 is the concatenation of the slots. The state before turn ``t`` depends only on the dialogue before
-``t``: the tracker runs step by step in a live session and over padded logged dialogues in a learner.
+``t``: the tracker runs step by step in a live session and over padded logged dialogues in a
+learner.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ class Dialogues:
     """A batch of dialogues, padded to ``T`` turns, with their sentences dictionary-encoded.
 
     Turn ``t`` shows item ``items[b, t]`` and the user answers with sentence ``feedback[b, t]``
-    (``-1``: no answer, the user was satisfied, or the turn is padding). Sentences are stored once in
-    ``tokens`` (``U`` unique sentences), so a learner encodes each distinct sentence once per batch.
+    (``-1``: no answer, the user was satisfied, or the turn is padding). Sentences are stored
+    once in ``tokens`` (``U`` unique sentences), so a learner encodes each distinct sentence once
+    per batch.
 
     Shapes (``B`` dialogues, ``T`` turns, ``U`` sentences, ``L`` tokens):
 
-    * ``items``     ``(B, T) int64`` catalog index of the shown item, ``-1`` after the dialogue's end
-    * ``feedback``  ``(B, T) int64`` row of ``tokens`` said after seeing ``items[b, t]``, ``-1`` none
+    * ``items``     ``(B, T) int64`` catalog index of the shown item, ``-1`` after the end
+    * ``feedback``  ``(B, T) int64`` row of ``tokens`` said after ``items[b, t]``, ``-1`` none
     * ``opening``   ``(B,) int64`` row of ``tokens`` said before the first item, ``-1`` none
     * ``n_turns``   ``(B,) int64`` number of shown items
     * ``tokens``    ``(U, L) int64`` token ids, right-padded with ``<pad>``
@@ -46,20 +48,30 @@ class Dialogues:
     def __post_init__(self) -> None:
         b, t = self.items.shape
         if self.feedback.shape != (b, t):
-            raise ValueError(f"Dialogues: feedback has shape {self.feedback.shape}, expected {(b, t)}")
+            raise ValueError(
+                f"Dialogues: feedback has shape {self.feedback.shape}, expected {(b, t)}"
+            )
         if self.opening.shape != (b,) or self.n_turns.shape != (b,):
             raise ValueError(
-                f"Dialogues: opening {self.opening.shape} and n_turns {self.n_turns.shape} must be ({b},)"
+                f"Dialogues: opening {self.opening.shape} and n_turns {self.n_turns.shape} "
+                f"must be ({b},)"
             )
         u = self.tokens.shape[0]
         if self.tokens.ndim != 2 or self.lengths.shape != (u,):
-            raise ValueError(f"Dialogues: tokens {self.tokens.shape} / lengths {self.lengths.shape} mismatch")
+            raise ValueError(
+                f"Dialogues: tokens {self.tokens.shape} / lengths {self.lengths.shape} mismatch"
+            )
         for name in ("feedback", "opening"):
             ids = getattr(self, name)
             if ids.size and (ids.min() < -1 or ids.max() >= u):
-                raise ValueError(f"Dialogues: field {name!r} refers to sentences outside 0..{u - 1}")
+                raise ValueError(
+                    f"Dialogues: field {name!r} refers to sentences outside 0..{u - 1}"
+                )
         if self.n_turns.size and (self.n_turns.min() < 0 or self.n_turns.max() > t):
-            raise ValueError(f"Dialogues: n_turns must lie in 0..{t}, got {self.n_turns.min()}..{self.n_turns.max()}")
+            raise ValueError(
+                f"Dialogues: n_turns must lie in 0..{t}, "
+                f"got {self.n_turns.min()}..{self.n_turns.max()}"
+            )
 
     @property
     def mask(self) -> np.ndarray:
@@ -67,14 +79,20 @@ class Dialogues:
         return np.arange(self.items.shape[1])[None, :] < self.n_turns[:, None]
 
     def take(self, rows: np.ndarray) -> Dialogues:
-        """The dialogues ``rows``, cut to their longest one (the sentence table is shared, not copied)."""
+        """The dialogues ``rows``, cut to their longest one (sharing the sentence table)."""
         t = int(self.n_turns[rows].max(initial=0))
-        return Dialogues(self.items[rows, :t], self.feedback[rows, :t], self.opening[rows], self.n_turns[rows],
-                         self.tokens, self.lengths)
+        return Dialogues(
+            self.items[rows, :t],
+            self.feedback[rows, :t],
+            self.opening[rows],
+            self.n_turns[rows],
+            self.tokens,
+            self.lengths,
+        )
 
 
 class StateTracker(nn.Module):
-    """``S`` memory slots, each a GRU cell with its own weights, updated by the fused turn embedding.
+    """``S`` memory slots, each a GRU cell with its own weights, fed the fused turn embedding.
 
     Each turn ``x_t = MLP([text; item])`` is read by every slot ``s``:
     ``h_s <- GRUCell_s(x_t, h_s)``, whose update gate decides per unit how much of the slot the turn
@@ -83,11 +101,16 @@ class StateTracker(nn.Module):
     concatenation of the slots, ``(S * slot_dim,)``.
     """
 
-    def __init__(self, text_dim: int, item_dim: int, fuse_hidden: int, n_slots: int, slot_dim: int) -> None:
+    def __init__(
+        self, text_dim: int, item_dim: int, fuse_hidden: int, n_slots: int, slot_dim: int
+    ) -> None:
         super().__init__()
         self.n_slots, self.slot_dim = n_slots, slot_dim
         self.fuse = nn.Sequential(
-            nn.Linear(text_dim + item_dim, fuse_hidden), nn.ReLU(), nn.Linear(fuse_hidden, fuse_hidden), nn.ReLU()
+            nn.Linear(text_dim + item_dim, fuse_hidden),
+            nn.ReLU(),
+            nn.Linear(fuse_hidden, fuse_hidden),
+            nn.ReLU(),
         )
         h = n_slots * slot_dim
         self.weight_ih = nn.Parameter(torch.zeros(3 * h, fuse_hidden))
@@ -95,7 +118,9 @@ class StateTracker(nn.Module):
         self.bias_ih = nn.Parameter(torch.zeros(3 * h))
         self.bias_hh = nn.Parameter(torch.zeros(3 * h))
         self.initial = nn.Parameter(torch.zeros(n_slots, slot_dim))
-        block = torch.block_diag(*[torch.ones(slot_dim, slot_dim)] * n_slots).repeat(3, 1)  # gates r, z, n
+        block = torch.block_diag(*[torch.ones(slot_dim, slot_dim)] * n_slots).repeat(
+            3, 1
+        )  # gates r, z, n
         self.register_buffer("block", block, persistent=False)
 
     @property
@@ -111,18 +136,35 @@ class StateTracker(nn.Module):
         return [self.weight_ih, self.weight_hh * self.block, self.bias_ih, self.bias_hh]
 
     def step(self, state: torch.Tensor, text: torch.Tensor, item: torch.Tensor) -> torch.Tensor:
-        """One turn: ``state (B, state_dim)``, ``text (B, text_dim)``, ``item (B, item_dim)`` -> new state."""
+        """One turn: ``state (B, state_dim)``, ``text (B, text_dim)``, ``item (B, item_dim)``."""
         x = self.fuse(torch.cat([text, item], dim=-1))
         return torch.gru_cell(x, state, *self._params())
 
-    def unroll(self, text: torch.Tensor, items: torch.Tensor, initial: torch.Tensor) -> torch.Tensor:
-        """Run over ``T`` turns: ``text (B, T, text_dim)``, ``items (B, T, item_dim)``, ``initial (B, state_dim)``.
+    def unroll(
+        self, text: torch.Tensor, items: torch.Tensor, initial: torch.Tensor
+    ) -> torch.Tensor:
+        """Run over ``T`` turns of ``text (B, T, text_dim)`` and ``items (B, T, item_dim)``.
 
-        Returns ``(B, T + 1, state_dim)``: entry ``t`` is the state before turn ``t`` (after turns
-        ``< t``), entry ``T`` the state after the last turn. The GRU is causal, so the states of a
-        dialogue's real turns do not depend on the padding after them.
+        ``initial (B, state_dim)`` is the state before turn 0. Returns ``(B, T + 1, state_dim)``:
+        entry ``t`` is the state before turn ``t`` (after turns ``< t``), entry ``T`` the state
+        after the last turn. The GRU is causal, so the states of a dialogue's real turns do not
+        depend on the padding after them.
         """
+        if text.shape[1] == 0:
+            return initial.unsqueeze(1)
         x = self.fuse(torch.cat([text, items], dim=-1))
-        out, _ = torch.gru(x, initial.unsqueeze(0).contiguous(), self._params(), True, 1, 0.0, self.training,
-                           False, True)
+        h0 = initial.unsqueeze(0).contiguous()
+        # torch.gru(input, hx, params, has_biases, num_layers, dropout, train, bidirectional,
+        # batch_first): one fused call for the whole dialogue.
+        out, _ = torch.gru(
+            x,
+            h0,
+            self._params(),
+            True,
+            1,
+            0.0,
+            self.training,
+            False,
+            True,
+        )
         return torch.cat([initial.unsqueeze(1), out], dim=1)

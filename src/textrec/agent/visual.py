@@ -1,9 +1,11 @@
-"""Visual side of the recommender: a shown item's image features and attribute probabilities -> an embedding.
+"""Visual side of the recommender: a shown item's image features and attribute probabilities.
 
 The paper encodes a candidate image with ResNet and then AttrNet; textrec computes both once per
-catalog (``Catalog.features`` and ``Catalog.value_probs``), so the agent only projects the cached
-row of the shown item with a small MLP. What the agent may know of an item is ``value_probs``: true
-labels for labeled (train) items, AttrNet's predictions for unlabeled (test) ones.
+catalog (``Catalog.features`` and ``Catalog.predicted``), so the agent only projects the cached row
+of the shown item with a small MLP. The attribute part is ``Catalog.value_probs``, what a
+recommender may know of an item: the true labels of labeled (train) items, AttrNet's predictions
+for unlabeled (test) ones. Feeding AttrNet's output for every item instead (the same input
+distribution on both pools) did worse on the test pool in a measurement (docs/learners/online.md).
 """
 
 from __future__ import annotations
@@ -41,14 +43,16 @@ class ItemEncoder(nn.Module):
     def __init__(self, catalog: Catalog, hidden: int, out_dim: int) -> None:
         super().__init__()
         table = torch.from_numpy(item_table(catalog))
-        # Derived from the catalog, whose fingerprint a checkpoint records: not saved with the weights.
+        # Derived from the catalog, whose fingerprint a checkpoint records: not saved as weights.
         self.register_buffer("table", table, persistent=False)
-        self.mlp = nn.Sequential(nn.Linear(table.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        self.mlp = nn.Sequential(
+            nn.Linear(table.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, out_dim)
+        )
         self.no_item = nn.Parameter(torch.zeros(out_dim))
         self.out_dim = out_dim
 
     def forward(self, items: torch.Tensor) -> torch.Tensor:
-        """Embed catalog indices ``items`` (any shape, ``-1`` = no item) -> ``(*items.shape, out_dim)``."""
+        """Embed catalog indices ``items`` (any shape, ``-1``: no item) -> ``(*shape, out_dim)``."""
         shown = (items >= 0).unsqueeze(-1)
         embedded = self.mlp(self.table[items.clamp_min(0)])
         return torch.where(shown, embedded, self.no_item)

@@ -1,10 +1,10 @@
-"""Shared learner maths as pure functions: multi-head log-probabilities and entropy, GAE, TD targets,
-Polyak averaging and the per-head CQL penalty.
+"""Shared learner maths as pure functions: multi-head log-probabilities and entropy, GAE, TD
+targets, Polyak averaging and the per-head CQL penalty.
 
 A multi-discrete action is one value per attribute head, ``a = (a_1, ..., a_K)``; the policy
 factorises as ``pi(a | s) = prod_k pi_k(a_k | s)``. Logits and Q values are lists of ``K`` tensors,
-head ``k`` of width ``V_k``. A logged action may lack a value for a head (``-1``: the shown item has no
-label for that attribute); such heads are left out of sums.
+head ``k`` of width ``V_k``. A logged action may lack a value for a head (``-1``: the shown item
+has no label for that attribute); such heads are left out of sums.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "head_log_probs",
     "multi_head_log_prob",
     "multi_head_entropy",
     "masked_mean",
@@ -27,22 +28,30 @@ __all__ = [
 ]
 
 
-def multi_head_log_prob(logits: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
-    r"""Log-probability of a multi-head action, :math:`\log\pi(a|s) = \sum_k \log\pi_k(a_k|s)`.
+def head_log_probs(logits: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+    r"""Per-head log-probabilities :math:`\log\pi_k(a_k|s)`; ``0`` where ``a_k = -1``.
 
     Args:
         logits: ``K`` tensors ``(..., V_k)``.
         actions: ``(..., K) int64`` local value per head; ``-1`` heads are skipped.
 
     Returns:
-        ``(...)`` summed log-probabilities.
+        ``(..., K)``.
     """
-    total = torch.zeros(actions.shape[:-1], dtype=logits[0].dtype, device=actions.device)
+    out = []
     for k, lg in enumerate(logits):
         a = actions[..., k]
         logp = torch.log_softmax(lg, dim=-1).gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
-        total = total + torch.where(a >= 0, logp, torch.zeros_like(logp))
-    return total
+        out.append(torch.where(a >= 0, logp, torch.zeros_like(logp)))
+    return torch.stack(out, dim=-1)
+
+
+def multi_head_log_prob(logits: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+    r"""Log-probability ``(...)`` of a multi-head action, :math:`\sum_k \log\pi_k(a_k|s)`.
+
+    Heads whose action is ``-1`` are skipped (see :func:`head_log_probs`).
+    """
+    return head_log_probs(logits, actions).sum(dim=-1)
 
 
 def multi_head_entropy(logits: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -115,14 +124,16 @@ def clipped_surrogate(
     return torch.minimum(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
 
 
-def td_target(rewards: torch.Tensor, next_values: torch.Tensor, dones: torch.Tensor, gamma: float) -> torch.Tensor:
+def td_target(
+    rewards: torch.Tensor, next_values: torch.Tensor, dones: torch.Tensor, gamma: float
+) -> torch.Tensor:
     r"""One-step target :math:`y = r + \gamma (1 - d) V(s')`; all inputs share one shape."""
     return rewards + gamma * (~dones).to(rewards.dtype) * next_values
 
 
 @torch.no_grad()
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    r"""In place, :math:`\theta_{target} \leftarrow (1 - \tau)\,\theta_{target} + \tau\,\theta_{source}`."""
+    r"""In place, :math:`\theta' \leftarrow (1 - \tau)\,\theta' + \tau\,\theta` (target, source)."""
     for t, s in zip(target.parameters(), source.parameters(), strict=True):
         t.lerp_(s, tau)
 

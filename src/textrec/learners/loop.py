@@ -1,4 +1,4 @@
-"""The one training loop every learner shares: sample a batch, update, evaluate, log, checkpoint, resume.
+"""The one training loop every learner shares: sample, update, evaluate, log, checkpoint, resume.
 
 ``fitter(learner, batches, ...)`` yields ``(step, metrics)`` after each update; ``fit`` is
 ``list(fitter(...))``. The loop owns what is the same for every learner:
@@ -8,8 +8,8 @@
 * **timing**: ``time/sample`` and ``time/update`` (seconds) in every step's metrics;
 * **evaluation**: every ``eval_every`` steps and at the last step each evaluator scores
   ``learner.policy()``; its metrics are namespaced by the evaluator's name (``eval/sr@20``);
-* **logging**: at each evaluation one CSV row (step, means of the training metrics since the previous
-  row, evaluation metrics) goes to ``checkpoint_dir/metrics.csv``, rewritten atomically;
+* **logging**: at each evaluation one CSV row (step, means of the training metrics since the
+  previous row, evaluation metrics) goes to ``checkpoint_dir/metrics.csv``, rewritten atomically;
 * **checkpoints**: at each evaluation ``checkpoint_dir/checkpoint.pt`` is replaced atomically by
   ``{type, config (JSON), state_dict, version, step, seed}``; a later call with the same
   ``checkpoint_dir`` resumes from it (same learner type and config required).
@@ -18,7 +18,8 @@ A learner is anything with the small :class:`Learner` protocol; a batch source a
 ``sample(rng)``. Neither knows about the other beyond the batch type they agree on. The batch
 pipeline of episode-based learners is here too: :class:`EpisodeBatch` (whole padded dialogues with
 actions and rewards) and :class:`SimulatorEpisodes`, which plays fresh simulated sessions with a
-sampling policy; :class:`SimulatorEvaluator` scores a policy with :func:`textrec.evaluation.evaluate`.
+sampling policy; :class:`SimulatorEvaluator` scores a policy with
+:func:`textrec.evaluation.evaluate`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import csv
 import json
 import logging
 import math
+import pickle
 import time
 import warnings
 from collections import defaultdict, deque
@@ -85,11 +87,11 @@ class Learner(Protocol[BatchT]):
     """The learner's frozen hyperparameter dataclass."""
 
     def update(self, batch: BatchT) -> dict[str, float]:
-        """One learning step on ``batch``; returns namespaced scalar metrics (``loss/actor``, ...)."""
+        """One learning step on ``batch``; returns namespaced scalars (``loss/actor``, ...)."""
         ...
 
     def policy(self) -> Any:
-        """The current greedy policy, in the simulator's batch ``Policy`` protocol, for evaluation."""
+        """The current greedy policy, in the simulator's batch ``Policy`` protocol."""
         ...
 
     def state_dict(self) -> dict[str, Any]:
@@ -102,7 +104,7 @@ class Learner(Protocol[BatchT]):
 
 
 class BatchSource(Protocol[BatchT_co]):
-    """Anything that hands out training batches: a log reader, a replay buffer, a simulator rollout."""
+    """Anything that hands out training batches: a log reader, a replay buffer, a simulator."""
 
     def sample(self, rng: np.random.Generator) -> BatchT_co:
         """Draw the next batch using only ``rng`` for randomness."""
@@ -140,9 +142,13 @@ class EpisodeBatch:
         b, t = self.dialogues.items.shape
         for name in ("rewards", "terminated", "truncated"):
             if getattr(self, name).shape != (b, t):
-                raise ValueError(f"EpisodeBatch: {name} has shape {getattr(self, name).shape}, expected {(b, t)}")
+                raise ValueError(
+                    f"EpisodeBatch: {name} has shape {getattr(self, name).shape}, expected {(b, t)}"
+                )
         if self.actions.shape[:2] != (b, t) or self.actions.ndim != 3:
-            raise ValueError(f"EpisodeBatch: actions has shape {self.actions.shape}, expected ({b}, {t}, K)")
+            raise ValueError(
+                f"EpisodeBatch: actions has shape {self.actions.shape}, expected ({b}, {t}, K)"
+            )
 
     @property
     def dones(self) -> np.ndarray:
@@ -187,14 +193,19 @@ class SimulatorEpisodes:
             rows = np.flatnonzero(result.active)
             action = self.policy.act(result)
             if action.values is None:
-                raise ValueError("SimulatorEpisodes needs a policy that chooses values (Action.values)")
+                raise ValueError(
+                    "SimulatorEpisodes needs a policy that chooses values (Action.values)"
+                )
             chosen = action.values[rows]
             shown = np.full(b, -1, dtype=np.int64)
             shown[rows] = self.retriever.by_values(chosen, sim.shown[rows])
             result = sim.step(shown)
             items[rows, t], actions[rows, t] = shown[rows], chosen
             sentence[rows, t], rewards[rows, t] = result.sentence[rows], result.reward[rows]
-            terminated[rows, t], truncated[rows, t] = result.terminated[rows], result.truncated[rows]
+            terminated[rows, t], truncated[rows, t] = (
+                result.terminated[rows],
+                result.truncated[rows],
+            )
             t += 1
         said = sentence >= 0
         used, inverse = np.unique(sentence[said], return_inverse=True)
@@ -208,7 +219,9 @@ class SimulatorEpisodes:
             tokens=sim.bank.tokens[used].astype(np.int64),
             lengths=sim.bank.lengths[used].astype(np.int64),
         )
-        return EpisodeBatch(dialogues, actions[:, :t], rewards[:, :t], terminated[:, :t], truncated[:, :t])
+        return EpisodeBatch(
+            dialogues, actions[:, :t], rewards[:, :t], terminated[:, :t], truncated[:, :t]
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -234,7 +247,9 @@ class SimulatorEvaluator:
 
     def __call__(self, policy: Any) -> dict[str, float]:
         """Evaluate ``policy``."""
-        result = evaluate(policy, self.simulator, self.n_sessions, self.seed, retriever=self.retriever)
+        result = evaluate(
+            policy, self.simulator, self.n_sessions, self.seed, retriever=self.retriever
+        )
         return result.metrics(prefix="")
 
 
@@ -287,13 +302,19 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise FileNotFoundError(f"{p}: checkpoint not found")
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError) as exc:
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
         raise ValueError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
-    missing = [k for k in ("type", "config", "state_dict", "version", "step", "seed") if k not in raw]
+    if not isinstance(raw, dict):
+        raise ValueError(f"{p}: not a textrec checkpoint (holds a {type(raw).__name__})")
+    missing = [
+        k for k in ("type", "config", "state_dict", "version", "step", "seed") if k not in raw
+    ]
     if missing:
         raise ValueError(f"{p}: checkpoint lacks fields {missing}")
     if raw["version"] != __version__:
-        warnings.warn(f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2)
+        warnings.warn(
+            f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
+        )
     return Checkpoint(
         type=str(raw["type"]),
         config=json.loads(raw["config"]),
@@ -305,15 +326,20 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _resume(learner: Learner[Any], run_dir: Path, seed: int) -> tuple[int, list[dict[str, Any]]]:
-    """Load ``run_dir``'s checkpoint into ``learner``; returns its step and the metric rows up to it."""
+    """Load ``run_dir``'s checkpoint into ``learner``; return its step and metric rows up to it."""
     path = run_dir / CHECKPOINT_NAME
     if not path.is_file():
         return 0, []
     ckpt = load_checkpoint(path)
     if ckpt.type != learner.name:
-        raise ValueError(f"{path}: holds a {ckpt.type!r} learner, cannot resume a {learner.name!r} one")
+        raise ValueError(
+            f"{path}: holds a {ckpt.type!r} learner, cannot resume a {learner.name!r} one"
+        )
     if ckpt.config != _config_json(learner.config):
-        raise ValueError(f"{path}: saved config {ckpt.config} differs from this run's {_config_json(learner.config)}")
+        raise ValueError(
+            f"{path}: saved config {ckpt.config} differs from this run's "
+            f"{_config_json(learner.config)}"
+        )
     if ckpt.seed != seed:
         raise ValueError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
     learner.load_state_dict(ckpt.state_dict)
@@ -368,7 +394,7 @@ def fitter(
         batches: Any :class:`BatchSource` of the learner's batch type.
         n_steps: Total updates of the run (a resumed run continues up to this number).
         evaluators: Name -> evaluator; run every ``eval_every`` steps and after the last step.
-        eval_every: Steps between evaluations / CSV rows / checkpoints (0: only after the last step).
+        eval_every: Steps between evaluations / CSV rows / checkpoints (0: after the last only).
         checkpoint_dir: Run directory for ``checkpoint.pt`` and ``metrics.csv``; resumes from its
             checkpoint when there is one. ``None``: nothing is written.
         seed: Seed of the per-step batch generators (:func:`step_rng`).
@@ -389,7 +415,9 @@ def fitter(
     rolling: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
     since_row: dict[str, list[float]] = defaultdict(list)
     began = time.perf_counter()
-    bar = tqdm(total=n_steps, initial=start, disable=not progress, desc=learner.name, dynamic_ncols=True)
+    bar = tqdm(
+        total=n_steps, initial=start, disable=not progress, desc=learner.name, dynamic_ncols=True
+    )
     try:
         for step in range(start + 1, n_steps + 1):
             t0 = time.perf_counter()
@@ -405,7 +433,13 @@ def fitter(
                 metrics.update(_evaluate(learner, evaluators))
                 row: dict[str, Any] = {"step": step, "time/wall": time.perf_counter() - began}
                 row.update({k: float(np.mean(v)) for k, v in since_row.items()})
-                row.update({k: v for k, v in metrics.items() if k.split("/")[0] in evaluators or k == "time/eval"})
+                row.update(
+                    {
+                        k: v
+                        for k, v in metrics.items()
+                        if k.split("/")[0] in evaluators or k == "time/eval"
+                    }
+                )
                 rows.append(row)
                 since_row.clear()
                 if run_dir is not None:
@@ -419,13 +453,17 @@ def fitter(
 
 
 def _postfix(
-    rolling: Mapping[str, deque[float]], metrics: Mapping[str, float], evaluators: Mapping[str, Evaluator]
+    rolling: Mapping[str, deque[float]],
+    metrics: Mapping[str, float],
+    evaluators: Mapping[str, Evaluator],
 ) -> dict[str, str]:
     shown = {k: float(np.mean(v)) for k, v in rolling.items() if not k.startswith("time/")}
     shown.update({k: v for k, v in metrics.items() if k.split("/")[0] in evaluators})
     return {k: f"{v:.3g}" for k, v in shown.items() if math.isfinite(v)}
 
 
-def fit(learner: Learner[BatchT], batches: BatchSource[BatchT], **kwargs: Any) -> list[tuple[int, dict[str, float]]]:
+def fit(
+    learner: Learner[BatchT], batches: BatchSource[BatchT], **kwargs: Any
+) -> list[tuple[int, dict[str, float]]]:
     """Run :func:`fitter` to the end and return every ``(step, metrics)``."""
     return list(fitter(learner, batches, **kwargs))

@@ -1,0 +1,83 @@
+"""The on-policy learner (PPO/A2C): conformance, parameter updates, learning on a toy catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import make_toy_catalog
+from tests.learners.conformance import check_learner
+from textrec.agent import Recommender, RecommenderConfig
+from textrec.evaluation import evaluate
+from textrec.learners.loop import SimulatorEpisodes, fit
+from textrec.learners.online import OnlineConfig, OnlineLearner
+from textrec.simulator import BatchedSimulator
+
+
+def test_conformance(make_recommender, train_sim, test_sim, tmp_path):
+    config = OnlineConfig(n_sessions=8, n_minibatches=2, n_epochs=2)
+    check_learner(
+        lambda seed: OnlineLearner(make_recommender(seed=seed), config, seed=seed),
+        lambda learner: SimulatorEpisodes(train_sim, learner.acting_policy(), config.n_sessions),
+        test_sim,
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize("finetune_text", [False, True])
+def test_one_large_step_moves_every_trained_parameter(make_recommender, train_sim, finetune_text):
+    rec = make_recommender(finetune_text=finetune_text)
+    learner = OnlineLearner(
+        rec, OnlineConfig(lr=0.5, n_sessions=16, n_epochs=1, n_minibatches=1), seed=0
+    )
+    batch = SimulatorEpisodes(train_sim, learner.acting_policy(), 16).sample(
+        np.random.default_rng(0)
+    )
+    named = [*rec.named_parameters(), *learner.critic.named_parameters(prefix="critic")]
+    before = {n: p.detach().clone() for n, p in named}
+    learner.update(batch)
+    after = dict(named)
+    # The Q heads serve Q-based learners; the text encoder moves only when fine-tuned; simulated
+    # sessions have no opening utterance, so the "no item shown" embedding gets no gradient.
+    still = {
+        n for n in before if n.startswith("q.") or (n.startswith("text.") and not finetune_text)
+    }
+    still.add("items.no_item")
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    assert moved == set(before) - still
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("lr", 0.0, "lr must be > 0"),
+        ("gamma", 1.5, "gamma must be in"),
+        ("entropy_coef", -0.1, "entropy_coef must be >= 0"),
+        ("n_epochs", 0, "n_epochs must be >= 1"),
+        ("n_minibatches", 9, "n_minibatches .9. must be <= n_sessions"),
+    ],
+)
+def test_bad_config_is_rejected(field, value, match):
+    with pytest.raises(ValueError, match=match):
+        OnlineConfig(**{field: value, "n_sessions": 8})
+
+
+def test_learns_to_use_the_feedback_on_a_toy_catalog(toy_encoder, toy_bank):
+    """Bar: after 10 updates of 32 episodes, greedy SR@10 on the toy test pool is >= 0.5 and at
+    least 0.3 above the untrained agent's (when written: 0.09 untrained, 0.8 after 12 updates)."""
+    catalog = make_toy_catalog(n_items=600)
+    rec = Recommender(catalog, toy_encoder.encoder, toy_encoder.vocab, RecommenderConfig(), seed=0)
+    train = BatchedSimulator(catalog, "train", toy_bank)
+    test = BatchedSimulator(catalog, "test", toy_bank)
+    config = OnlineConfig(lr=3e-3, n_sessions=32)
+    learner = OnlineLearner(rec, config, seed=0)
+    before = evaluate(learner.policy(), test, 200, seed=0).sr_at_10.mean
+    fit(
+        learner,
+        SimulatorEpisodes(train, learner.acting_policy(), config.n_sessions),
+        n_steps=10,
+        progress=False,
+    )
+    after = evaluate(learner.policy(), test, 200, seed=0).sr_at_10.mean
+    assert after >= 0.5 and after >= before + 0.3, (before, after)
