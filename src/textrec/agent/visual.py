@@ -26,10 +26,11 @@ def item_table(catalog: Catalog) -> np.ndarray:
     (over all items: image features are known for unlabeled items too), so the MLP sees inputs of
     unit scale whatever the image encoder.
     """
-    feats = catalog.features.astype(np.float64)
-    mean = feats.mean(axis=0)
-    std = feats.std(axis=0)
-    standard = (feats - mean) / np.where(std > 1e-8, std, 1.0)
+    feats = catalog.features
+    mean = feats.mean(axis=0, dtype=np.float64)
+    std = feats.std(axis=0, dtype=np.float64)
+    scale = np.where(std > 1e-8, std, 1.0)
+    standard = (feats - mean.astype(np.float32)) / scale.astype(np.float32)
     return np.concatenate([standard, catalog.value_probs], axis=1).astype(np.float32)
 
 

@@ -414,7 +414,7 @@ def fitter(
     start, rows = _resume(learner, run_dir, seed) if run_dir is not None else (0, [])
     rolling: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
     since_row: dict[str, list[float]] = defaultdict(list)
-    began = time.perf_counter()
+    began = time.perf_counter() - (float(rows[-1]["time/wall"]) if rows else 0.0)
     bar = tqdm(
         total=n_steps, initial=start, disable=not progress, desc=learner.name, dynamic_ncols=True
     )
@@ -452,12 +452,16 @@ def fitter(
         bar.close()
 
 
+_SHOWN = ("loss", "rollout")
+"""Namespaces of the training metrics shown (as rolling means) on the progress bar."""
+
+
 def _postfix(
     rolling: Mapping[str, deque[float]],
     metrics: Mapping[str, float],
     evaluators: Mapping[str, Evaluator],
 ) -> dict[str, str]:
-    shown = {k: float(np.mean(v)) for k, v in rolling.items() if not k.startswith("time/")}
+    shown = {k: float(np.mean(v)) for k, v in rolling.items() if k.split("/")[0] in _SHOWN}
     shown.update({k: v for k, v in metrics.items() if k.split("/")[0] in evaluators})
     return {k: f"{v:.3g}" for k, v in shown.items() if math.isfinite(v)}
 

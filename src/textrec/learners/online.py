@@ -10,7 +10,7 @@ through the whole dialogue). With ``n_epochs = n_minibatches = 1`` it is exactly
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,7 +62,7 @@ class OnlineConfig:
     """Minibatches (of whole episodes) per pass."""
     value_coef: float = 0.5
     """Weight c_V of the critic loss."""
-    entropy_coef: float = 1e-3
+    entropy_coef: float = 0.01
     """Weight c_H of the entropy bonus (summed over heads)."""
     max_grad_norm: float = 10.0
     """Gradient norm clip per step."""
@@ -227,8 +227,9 @@ class OnlineLearner:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        """Recommender, critic, optimiser, minibatch generator and update count."""
+        """Recommender (and its config), critic, optimiser, minibatch generator, update count."""
         return {
+            "recommender_config": asdict(self.recommender.config),
             "recommender": self.recommender.state_dict(),
             "critic": self.critic.state_dict(),
             "optimiser": self.optimiser.state_dict(),
@@ -237,7 +238,12 @@ class OnlineLearner:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`."""
+        """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
+        if state["recommender_config"] != asdict(self.recommender.config):
+            raise ValueError(
+                f"saved recommender config {state['recommender_config']} differs from this "
+                f"learner's {asdict(self.recommender.config)}"
+            )
         self.recommender.load_state_dict(state["recommender"])
         self.critic.load_state_dict(state["critic"])
         self.optimiser.load_state_dict(state["optimiser"])
