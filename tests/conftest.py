@@ -38,7 +38,9 @@ def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) ->
     label_sets[extra, schema.offsets[1] + 0] = True
     label_sets[extra, schema.offsets[1] + 1] = True
     split = np.where(rng.random(n_items) < 0.25, TEST, TRAIN).astype(np.int8)
-    features = (label_sets.astype(np.float32) @ rng.normal(size=(v, feature_dim))).astype(np.float32)
+    features = (label_sets.astype(np.float32) @ rng.normal(size=(v, feature_dim))).astype(
+        np.float32
+    )
     features += 0.3 * rng.normal(size=features.shape).astype(np.float32)
     noisy = label_sets.astype(np.float32) * 0.7 + 0.3 * rng.random((n_items, v)).astype(np.float32)
     predicted = np.zeros_like(noisy)
@@ -66,7 +68,12 @@ def toy_catalog() -> Catalog:
     return make_toy_catalog()
 
 
-ZAPPOS_DIR = (__import__("pathlib").Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ut-zap50k")
+ZAPPOS_DIR = (
+    __import__("pathlib").Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "data"
+    / "ut-zap50k"
+)
 """The real UT-Zappos50K folder, laid beside the checkout (``../shared/data/ut-zap50k``); may be absent."""
 
 

@@ -3,6 +3,8 @@ text encoder, simulators on both pools and a recommender factory."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from textrec.agent import Recommender, RecommenderConfig
@@ -32,17 +34,10 @@ def make_recommender(toy_catalog, toy_encoder):
     """``make_recommender(seed=0, **config)``: a fresh recommender with its own encoder copy."""
 
     def make(seed: int = 0, catalog: Catalog | None = None, **config) -> Recommender:
-        encoder = type(toy_encoder.encoder)(
-            len(toy_encoder.vocab),
-            toy_encoder.config.embed_dim,
-            toy_encoder.config.hidden_dim,
-            toy_encoder.config.out_dim,
-        )
-        encoder.load_state_dict(toy_encoder.encoder.state_dict())
+        encoder = copy.deepcopy(toy_encoder)
         return Recommender(
             catalog or toy_catalog,
             encoder,
-            toy_encoder.vocab,
             RecommenderConfig(**config),
             seed=seed,
         )

@@ -64,7 +64,9 @@ def test_load_rejects_unknown_value(tmp_path, toy_catalog):
     table = pq.read_table(tmp_path / "cat" / "items.parquet").to_pandas()
     table.loc[5, "category"] = "Spaceboots"
     table.to_parquet(tmp_path / "cat" / "items.parquet")
-    with pytest.raises(ValueError, match=r"items.parquet: row 5, column 'category': unknown value 'Spaceboots'"):
+    with pytest.raises(
+        ValueError, match=r"items.parquet: row 5, column 'category': unknown value 'Spaceboots'"
+    ):
         Catalog.load(tmp_path / "cat")
 
 

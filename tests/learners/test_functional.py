@@ -10,6 +10,7 @@ from textrec.learners.functional import (
     clipped_surrogate,
     cql_penalty,
     gae,
+    latest_requests,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,
@@ -121,3 +122,14 @@ def test_cql_penalty_per_head():
                 ref += np.log(np.exp(q[k][i]).sum()) - q[k][i, actions[i, k]]
     got = cql_penalty([torch.tensor(x) for x in q], torch.tensor(actions))
     np.testing.assert_allclose(got.item(), ref / 3, rtol=1e-6)
+
+
+def test_latest_requests_keeps_the_last_request_per_attribute():
+    # sentences: 0 asks attribute 0 = 2, 1 asks attribute 1 = 1, 2 asks attribute 0 = 4,
+    # 3 asks attribute 1 = 0.
+    attribute, value = np.array([0, 1, 0, 1]), np.array([2, 1, 4, 0])
+    said = np.array([[-1, 0, 1, 3, 2], [1, -1, -1, -1, -1]])
+    out = latest_requests(said, attribute, value, 2)
+    assert out.shape == (2, 5, 2)
+    assert out[0].tolist() == [[-1, -1], [2, -1], [2, 1], [2, 0], [4, 0]]
+    assert out[1].tolist() == [[-1, 1]] * 5

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -38,10 +40,14 @@ def test_one_large_step_moves_every_trained_parameter(make_recommender, train_si
     before = {n: p.detach().clone() for n, p in named}
     learner.update(batch)
     after = dict(named)
-    # The Q heads serve Q-based learners; the text encoder moves only when fine-tuned; simulated
-    # sessions have no opening utterance, so the "no item shown" embedding gets no gradient.
+    # The Q heads serve Q-based learners; the text encoder moves only when fine-tuned, its
+    # recognition heads never; simulated sessions have no opening utterance, so the "no item
+    # shown" embedding gets no gradient.
     still = {
-        n for n in before if n.startswith("q.") or (n.startswith("text.") and not finetune_text)
+        n
+        for n in before
+        if n.startswith(("q.", "recogniser."))
+        or (n.startswith("text.") and not finetune_text)
     }
     still.add("items.no_item")
     moved = {n for n in before if not torch.equal(before[n], after[n])}
@@ -54,6 +60,7 @@ def test_one_large_step_moves_every_trained_parameter(make_recommender, train_si
         ("lr", 0.0, "lr must be > 0"),
         ("gamma", 1.5, "gamma must be in"),
         ("entropy_coef", -0.1, "entropy_coef must be >= 0"),
+        ("track_coef", -1.0, "track_coef must be >= 0"),
         ("n_epochs", 0, "n_epochs must be >= 1"),
         ("n_minibatches", 9, "n_minibatches .9. must be <= n_sessions"),
     ],
@@ -68,7 +75,7 @@ def test_learns_to_use_the_feedback_on_a_toy_catalog(toy_encoder, toy_bank):
     least 0.25 above the untrained agent's. When written, seeds 0-4 of the agent and the loop gave
     0.075 -> 0.53, 0.20 -> 0.85, 0.47 -> 0.86, 0.22 -> 0.73, 0.21 -> 0.66 (this test: seed 0)."""
     catalog = make_toy_catalog(n_items=600)
-    rec = Recommender(catalog, toy_encoder.encoder, toy_encoder.vocab, RecommenderConfig(), seed=0)
+    rec = Recommender(catalog, copy.deepcopy(toy_encoder), RecommenderConfig(), seed=0)
     train = BatchedSimulator(catalog, "train", toy_bank)
     test = BatchedSimulator(catalog, "test", toy_bank)
     config = OnlineConfig(lr=3e-3, n_sessions=32)
@@ -89,3 +96,13 @@ def test_state_of_another_recommender_config_is_refused(make_recommender):
     other = OnlineLearner(make_recommender(finetune_text=True), OnlineConfig(n_sessions=8))
     with pytest.raises(ValueError, match="saved recommender config"):
         other.load_state_dict(saved)
+
+
+def test_request_tracking_teaches_the_heads_what_was_asked(make_recommender, train_sim):
+    """The auxiliary cross-entropy falls as the heads learn the asked values (reward-free part)."""
+    learner = OnlineLearner(make_recommender(), OnlineConfig(n_sessions=32), seed=0)
+    source = SimulatorEpisodes(train_sim, learner.acting_policy(), 32)
+    tracks = [
+        learner.update(source.sample(np.random.default_rng(i)))["loss/track"] for i in range(6)
+    ]
+    assert tracks[-1] < 0.5 * tracks[0], tracks

@@ -156,15 +156,14 @@ def test_take_result_slices_every_field(sim):
 def test_agent_copies_are_devices(toy_catalog, tmp_path):
     torch = pytest.importorskip("torch")
     from textrec.agent import Recommender, RecommenderConfig
-    from textrec.language.encoder import TextEncoder
+    from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder
     from textrec.logs.collect import collect
     from textrec.logs.info import summarize
 
     bank = build_sentence_bank(toy_catalog.schema, seed=0)
     torch.manual_seed(0)
-    agent = Recommender(
-        toy_catalog, TextEncoder(len(bank.vocab)), bank.vocab, RecommenderConfig(greedy="values")
-    )
+    text = PretrainedTextEncoder(EncoderConfig(), toy_catalog.schema, bank.vocab)
+    agent = Recommender(toy_catalog, text, RecommenderConfig(greedy="values"))
     checkpoint = agent.save(tmp_path / "agent-stage-0")
     devices = default_devices([checkpoint])
     assert devices[-1].base == "agent"

@@ -72,7 +72,8 @@ def test_hand_worked_session():
     assert out.ni.tolist() == [4] and out.nv.tolist() == [2] and out.turns.tolist() == [4]
     expected = sum(float(r.reward[0]) for r in (r1, r2, r3, r4))
     assert out.returns[0] == pytest.approx(expected) and out.returns[0] == pytest.approx(
-        1.7480 - 4.0, abs=1e-4  # four turns, each offset by -1
+        1.7480 - 4.0,
+        abs=1e-4,  # four turns, each offset by -1
     )
 
 

@@ -11,6 +11,7 @@ from textrec.agent.policy import (
 )
 from textrec.agent.recommender import (
     GREEDY_MODES,
+    READOUTS,
     Recommender,
     RecommenderConfig,
     RecommenderPolicy,
@@ -20,6 +21,7 @@ from textrec.agent.visual import ItemEncoder, item_table
 
 __all__ = [
     "GREEDY_MODES",
+    "READOUTS",
     "Dialogues",
     "ItemEncoder",
     "PolicyHeads",

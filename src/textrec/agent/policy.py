@@ -5,6 +5,13 @@ categorical distribution ``pi_k(. | s)`` per attribute ``k``. Q-based learners u
 attribute giving ``Q_k(s, v)`` for each of its values; actor-critic learners use a state value.
 Every head returns a list of ``K`` tensors, head ``k`` of width ``V_k`` (the attribute's
 vocabulary).
+
+A head's last layer is a :class:`ValueReadout`: either a plain linear map to ``V_k`` outputs, or
+(``value_codes`` given) a *tied* readout that scores value ``v`` by the dot product of a learned
+query with the value's code ``e_v`` — the row of the pretrained text encoder's value head that
+recognises ``v`` in a sentence. The tied readout has the same few parameters for 4 values or 685
+brands, and "ask for the value the user named" is one map for all values instead of one row per
+value to learn from reward.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "ValueReadout",
     "PolicyHeads",
     "QHeads",
     "ValueHead",
@@ -40,35 +48,94 @@ def reset_parameters(module: nn.Module, generator: torch.Generator) -> None:
             p.zero_()
 
 
+class ValueReadout(nn.Module):
+    """Last layer of a head: ``h (..., hidden) -> K`` score tensors ``(..., V_k)``.
+
+    Untied (``value_codes=None``): one linear map per attribute. Tied: per attribute a linear
+    query ``q_k = W_k h`` (``code_dim`` units) scored against the codes of the attribute's values,
+    ``score_k(v) = q_k . e_v + b_v``; the codes ``e`` (``(V, code_dim)`` over the schema's global
+    value axis) are a buffer, not trained, and ``b`` starts at zero.
+    """
+
+    def __init__(
+        self, hidden: int, sizes: Sequence[int], value_codes: torch.Tensor | None = None
+    ) -> None:
+        super().__init__()
+        self.sizes = tuple(int(v) for v in sizes)
+        if value_codes is None:
+            self.maps = nn.ModuleList(nn.Linear(hidden, size) for size in self.sizes)
+            return
+        if value_codes.dim() != 2 or value_codes.shape[0] != sum(self.sizes):
+            raise ValueError(
+                f"value_codes must be (n_values={sum(self.sizes)}, code_dim), "
+                f"got {tuple(value_codes.shape)}"
+            )
+        code_dim = value_codes.shape[1]
+        self.maps = nn.ModuleList(nn.Linear(hidden, code_dim, bias=False) for _ in self.sizes)
+        self.register_buffer("codes", value_codes.detach().clone())
+        self.bias = nn.Parameter(torch.zeros(sum(self.sizes)))
+
+    @property
+    def tied(self) -> bool:
+        """Whether values are scored against their codes."""
+        return hasattr(self, "codes")
+
+    def forward(self, h: torch.Tensor) -> list[torch.Tensor]:
+        """``h (..., hidden)`` -> ``K`` tensors ``(..., V_k)``."""
+        return self.per_attribute([h] * len(self.sizes))
+
+    def per_attribute(self, hs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Attribute ``k`` read from ``hs[k] (..., hidden)``: ``K`` tensors ``(..., V_k)``."""
+        if not self.tied:
+            return [m(h) for m, h in zip(self.maps, hs, strict=True)]
+        codes, bias = self.codes.split(self.sizes), self.bias.split(self.sizes)
+        return [m(h) @ e.T + b for m, h, e, b in zip(self.maps, hs, codes, bias, strict=True)]
+
+
 class PolicyHeads(nn.Module):
     """``state -> MLP(hidden, hidden) -> one softmax head per attribute`` (returns logits)."""
 
-    def __init__(self, state_dim: int, hidden: int, sizes: Sequence[int]) -> None:
+    def __init__(
+        self,
+        state_dim: int,
+        hidden: int,
+        sizes: Sequence[int],
+        value_codes: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         self.trunk = nn.Sequential(
             nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
-        self.heads = nn.ModuleList(nn.Linear(hidden, size) for size in sizes)
+        self.heads = ValueReadout(hidden, sizes, value_codes)
 
     def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
         """``state (..., state_dim)`` -> ``K`` logit tensors ``(..., V_k)``."""
-        h = self.trunk(state)
-        return [head(h) for head in self.heads]
+        return self.heads(self.trunk(state))
 
 
 class QHeads(nn.Module):
-    """Per attribute ``k`` an MLP ``state -> hidden -> V_k``: ``Q_k(s, v)`` for each value ``v``."""
+    """Per attribute ``k`` an MLP ``state -> hidden -> V_k``: ``Q_k(s, v)`` for each value ``v``.
 
-    def __init__(self, state_dim: int, hidden: int, sizes: Sequence[int]) -> None:
+    The hidden layer is per attribute; the readout to values is a :class:`ValueReadout` (tied to
+    the value codes when they are given).
+    """
+
+    def __init__(
+        self,
+        state_dim: int,
+        hidden: int,
+        sizes: Sequence[int],
+        value_codes: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
-        self.heads = nn.ModuleList(
-            nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, size))
-            for size in sizes
+        self.hidden = nn.ModuleList(
+            nn.Sequential(nn.Linear(state_dim, hidden), nn.ReLU()) for _ in sizes
         )
+        self.readout = ValueReadout(hidden, sizes, value_codes)
 
     def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
         """``state (..., state_dim)`` -> ``K`` Q-value tensors ``(..., V_k)``."""
-        return [head(state) for head in self.heads]
+        return self.readout.per_attribute([h(state) for h in self.hidden])
 
 
 class ValueHead(nn.Module):

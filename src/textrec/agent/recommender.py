@@ -37,14 +37,25 @@ from textrec.agent.visual import ItemEncoder
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Action, Retriever
 from textrec.io import atomic_dir, read_json
-from textrec.language.encoder import TextEncoder
+from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
 from textrec.language.tokenizer import Vocabulary
 from textrec.simulator.engine import StepResult
 
-__all__ = ["GREEDY_MODES", "RecommenderConfig", "Recommender", "RecommenderPolicy"]
+__all__ = [
+    "GREEDY_MODES",
+    "READOUTS",
+    "Recognised",
+    "RecommenderConfig",
+    "Recommender",
+    "RecommenderPolicy",
+]
 
 GREEDY_MODES = ("probs", "values")
 """How the greedy policy hands its heads to retrieval: the distributions, or each head's argmax."""
+
+READOUTS = ("tied", "linear")
+"""Last layer of the policy and Q heads: scored against the text encoder's value codes, or plain
+linear (see :class:`~textrec.agent.policy.ValueReadout`)."""
 
 _FORMAT = "textrec.Recommender"
 _CONFIG_FILE = "recommender.json"
@@ -76,6 +87,10 @@ class RecommenderConfig:
     """Units of each attribute's Q MLP (paper: 32)."""
     finetune_text: bool = False
     """Train the pretrained text encoder with the agent (False: frozen)."""
+    readout: str = "tied"
+    """Heads' last layer: 'tied' scores each value against the code the pretrained text encoder
+    recognises it by (one query map per attribute, whatever its number of values); 'linear' has
+    one learned output row per value."""
     greedy: str = "probs"
     """Greedy acting: 'probs' retrieves by the head distributions, 'values' by their argmax."""
 
@@ -93,10 +108,25 @@ class RecommenderConfig:
                 raise ValueError(
                     f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}"
                 )
+        if self.readout not in READOUTS:
+            raise ValueError(
+                f"RecommenderConfig.readout must be one of {READOUTS}, got {self.readout!r}"
+            )
         if self.greedy not in GREEDY_MODES:
             raise ValueError(
                 f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}"
             )
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """What ``U`` sentences ask for, as the pretrained text encoder reads them."""
+
+    attribute: np.ndarray
+    """``(U,) int64`` attribute index."""
+    value: np.ndarray
+    """``(U,) int64`` local value index within the attribute (every feedback sentence asks for
+    a value, whether as a request, a repeat or through a negation: "not without X")."""
 
 
 class Recommender(nn.Module):
@@ -104,9 +134,9 @@ class Recommender(nn.Module):
 
     Args:
         catalog: The items; their features and ``value_probs`` feed the item encoder.
-        text_encoder: The (pretrained) :class:`TextEncoder`, used in place (its parameters are
-            set trainable only when ``config.finetune_text``).
-        vocab: The vocabulary the text encoder was trained with.
+        text: The pretrained text encoder of ``catalog``'s schema. Its :class:`TextEncoder` is used
+            in place (trainable only when ``config.finetune_text``); its value head supplies the
+            value codes of the tied readout.
         config: Sizes and acting mode.
         seed: Seed of the initial weights of every network but the text encoder.
     """
@@ -114,27 +144,38 @@ class Recommender(nn.Module):
     def __init__(
         self,
         catalog: Catalog,
-        text_encoder: TextEncoder,
-        vocab: Vocabulary,
+        text: PretrainedTextEncoder,
         config: RecommenderConfig | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.config = config or RecommenderConfig()
-        if text_encoder.embed.num_embeddings != len(vocab):
-            raise ValueError(
-                f"text encoder has {text_encoder.embed.num_embeddings} word embeddings, "
-                f"the vocabulary {len(vocab)} tokens"
-            )
         cfg, schema = self.config, catalog.schema
-        self.catalog, self.vocab = catalog, vocab
-        self.text = text_encoder.requires_grad_(cfg.finetune_text)
+        if text.schema.to_json() != schema.to_json():
+            raise ValueError(
+                f"the text encoder was pretrained for attributes {list(text.schema.names)}, "
+                f"catalog {catalog.name!r} has {list(schema.names)} (or other values)"
+            )
+        self.catalog, self.vocab = catalog, text.vocab
+        self.text_config = text.config
+        self.text: TextEncoder = text.encoder.requires_grad_(cfg.finetune_text)
+        # The pretraining heads say which attribute and value a sentence code asks for
+        # (:meth:`recognise`); frozen, they are the teacher of the learners' request tracking.
+        self.recogniser = nn.ModuleDict(
+            {"attribute": text.attribute_head, "value": text.value_head}
+        ).requires_grad_(False)
+        self.register_buffer(
+            "value_attribute",
+            torch.as_tensor(schema.value_attribute, dtype=torch.long),
+            persistent=False,
+        )
+        codes = text.value_head.weight.detach() if cfg.readout == "tied" else None
         self.items = ItemEncoder(catalog, cfg.item_hidden, cfg.item_dim)
         self.tracker = StateTracker(
-            text_encoder.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim
+            self.text.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim
         )
-        self.actor = PolicyHeads(self.tracker.state_dim, cfg.policy_hidden, schema.sizes)
-        self.q = QHeads(self.tracker.state_dim, cfg.q_hidden, schema.sizes)
+        self.actor = PolicyHeads(self.tracker.state_dim, cfg.policy_hidden, schema.sizes, codes)
+        self.q = QHeads(self.tracker.state_dim, cfg.q_hidden, schema.sizes, codes)
         generator = torch.Generator().manual_seed(seed)
         for module in (self.items, self.tracker, self.actor, self.q):
             reset_parameters(module, generator)
@@ -157,6 +198,21 @@ class Recommender(nn.Module):
             return self.text(tokens, lengths)
         with torch.no_grad():
             return self.text(tokens, lengths)
+
+    @torch.no_grad()
+    def recognise(self, codes: torch.Tensor) -> Recognised:
+        """What each sentence code ``(U, text_dim)`` asks for, by the text encoder's heads.
+
+        The value is the argmax of ``log p(attribute(v)) + log p(v)`` over the global value axis
+        (as :func:`textrec.language.interpret`), its attribute the one it belongs to.
+        """
+        attribute_lp = torch.log_softmax(self.recogniser["attribute"](codes), -1)
+        joint = attribute_lp[:, self.value_attribute]
+        joint = joint + torch.log_softmax(self.recogniser["value"](codes), -1)
+        value = joint.argmax(-1)
+        attribute = self.value_attribute[value]
+        offsets = torch.as_tensor(self.catalog.schema.offsets[:-1], dtype=torch.long)
+        return Recognised(attribute.numpy(), (value - offsets[attribute]).numpy())
 
     def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:
         """Codes ``(U, text_dim)`` of the dialogues' sentence table."""
@@ -260,11 +316,7 @@ class Recommender(nn.Module):
             "format": _FORMAT,
             "version": __version__,
             "config": asdict(self.config),
-            "text_encoder": {
-                "embed_dim": self.text.embed.embedding_dim,
-                "hidden_dim": self.text.lstm.hidden_size,
-                "out_dim": self.text.out_dim,
-            },
+            "text_encoder": asdict(self.text_config),
             "catalog": {
                 "name": self.catalog.name,
                 "fingerprint": self.catalog.fingerprint,
@@ -304,8 +356,10 @@ class Recommender(nn.Module):
             )
         try:
             vocab = Vocabulary.from_json(meta["vocab"])
-            encoder = TextEncoder(len(vocab), **meta["text_encoder"])
-            model = cls(catalog, encoder, vocab, RecommenderConfig(**meta["config"]))
+            text = PretrainedTextEncoder(
+                EncoderConfig(**meta["text_encoder"]), catalog.schema, vocab
+            )
+            model = cls(catalog, text, RecommenderConfig(**meta["config"]))
             model.load_state_dict(
                 torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
             )

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -86,7 +85,9 @@ class Catalog:
             if got != shape:
                 raise ValueError(f"{source}: field {name!r} has shape {got}, expected {shape}")
         if self.features.ndim != 2 or self.features.shape[0] != n:
-            raise ValueError(f"{source}: field 'features' has shape {self.features.shape}, expected ({n}, D)")
+            raise ValueError(
+                f"{source}: field 'features' has shape {self.features.shape}, expected ({n}, D)"
+            )
         if n == 0:
             raise ValueError(f"{source}: catalog has no items")
         if len(set(self.item_ids.tolist())) != n:
@@ -100,10 +101,14 @@ class Catalog:
                 f"value index {int(self.labels[row, col])} outside vocabulary of size {sizes[col]}"
             )
         if not np.isin(self.split, (TRAIN, TEST)).all():
-            raise ValueError(f"{source}: field 'split' holds values other than {TRAIN} (train) / {TEST} (test)")
+            raise ValueError(
+                f"{source}: field 'split' holds values other than {TRAIN} (train) / {TEST} (test)"
+            )
         if not np.isfinite(self.features).all():
             row = int(np.argwhere(~np.isfinite(self.features))[0, 0])
-            raise ValueError(f"{source}: row {row} (item {self.item_ids[row]}): non-finite image feature")
+            raise ValueError(
+                f"{source}: row {row} (item {self.item_ids[row]}): non-finite image feature"
+            )
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -173,7 +178,9 @@ class Catalog:
         texts = [self.label_text(i) for i in range(self.n_items)]
         for attr in self.schema.attributes:
             cols[attr.name] = [t[attr.name] for t in texts]
-        primary = {f"{a.name}__primary": self.labels[:, k] for k, a in enumerate(self.schema.attributes)}
+        primary = {
+            f"{a.name}__primary": self.labels[:, k] for k, a in enumerate(self.schema.attributes)
+        }
         with atomic_dir(target) as tmp:
             pq.write_table(pa.table({**cols, **primary}), tmp / "items.parquet")
             np.save(tmp / "features.npy", np.ascontiguousarray(self.features, dtype=np.float32))
@@ -200,7 +207,9 @@ class Catalog:
         meta_path = root / "catalog.json"
         meta = read_json(meta_path)
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+            raise ValueError(
+                f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
+            )
         schema = AttributeSchema.from_json(meta["schema"], source=str(meta_path))
         table_path = root / "items.parquet"
         try:
@@ -235,7 +244,9 @@ class Catalog:
         bad = ~np.isin(split_text, ("train", "test"))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{table_path}: row {row}, column 'split': value {split_text[row]!r} is not train/test")
+            raise ValueError(
+                f"{table_path}: row {row}, column 'split': value {split_text[row]!r} is not train/test"
+            )
 
         def _array(name: str) -> np.ndarray:
             p = root / name
@@ -258,5 +269,7 @@ class Catalog:
             provenance=meta.get("provenance", {}),
         )
         if catalog.fingerprint != meta.get("fingerprint"):
-            raise ValueError(f"{root}: content fingerprint {catalog.fingerprint} does not match catalog.json")
+            raise ValueError(
+                f"{root}: content fingerprint {catalog.fingerprint} does not match catalog.json"
+            )
         return catalog

@@ -133,7 +133,12 @@ class AttributeSchema:
         """JSON-ready description (round-trips through :meth:`from_json`)."""
         return {
             "attributes": [
-                {"name": a.name, "label": a.label, "multi_valued": a.multi_valued, "values": list(a.values)}
+                {
+                    "name": a.name,
+                    "label": a.label,
+                    "multi_valued": a.multi_valued,
+                    "values": list(a.values),
+                }
                 for a in self.attributes
             ]
         }

@@ -29,9 +29,13 @@ CatalogOpt = typer.Option(
     help="Catalog: 'builtin' (ships with textrec), 'zappos' (UT-Zappos50K, needs --data) "
     "or the directory of a catalog saved by 'textrec catalog build'.",
 )
-DataOpt = typer.Option(None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv).")
+DataOpt = typer.Option(
+    None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv)."
+)
 ItemsOpt = typer.Option(3000, "--items", min=50, help="Number of items of the built-in catalog.")
-SeedOpt = typer.Option(0, "--seed", help="Random seed: same seed, same numbers on the same machine.")
+SeedOpt = typer.Option(
+    0, "--seed", help="Random seed: same seed, same numbers on the same machine."
+)
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
 

@@ -32,29 +32,69 @@ def quickstart_steps(
         ),
         (
             "3/6 simulator: slot-filler (the bar to beat) on the test pool",
-            ["simulate", *common, "--policy", "slot-filler", "--sessions", str(sessions), "--show", "1"],
+            [
+                "simulate",
+                *common,
+                "--policy",
+                "slot-filler",
+                "--sessions",
+                str(sessions),
+                "--show",
+                "1",
+            ],
         ),
         (
             "4/6 on-policy agent: trained against the simulator, evaluated on the test pool",
-            ["train", "--algo", "online", *common, "--out", str(agent), "--steps", str(train_steps),
-             "--eval-sessions", str(sessions)],
+            [
+                "train",
+                "--algo",
+                "online",
+                *common,
+                "--out",
+                str(agent),
+                "--steps",
+                str(train_steps),
+                "--eval-sessions",
+                str(sessions),
+            ],
         ),
         (
             "5/6 behaviour devices collect an experience log (train pool)",
-            ["collect", *common, "--sessions", str(log_sessions), "--out", str(out / "logs"),
-             "--agents", str(agent / "final"), "--chunk-sessions", str(max(1, log_sessions // 4))],
+            [
+                "collect",
+                *common,
+                "--sessions",
+                str(log_sessions),
+                "--out",
+                str(out / "logs"),
+                "--agents",
+                str(agent / "final"),
+                "--chunk-sessions",
+                str(max(1, log_sessions // 4)),
+            ],
         ),
-        ("6/6 the log's behaviour table", ["logs", "info", str(out / "logs"), "--check", *common[:4]]),
+        (
+            "6/6 the log's behaviour table",
+            ["logs", "info", str(out / "logs"), "--check", *common[:4]],
+        ),
     ]
 
 
 def quickstart(
-    out: Path = typer.Option(Path("runs/quickstart"), "--out", help="Directory for the agent and the log (replaced)."),  # noqa: B008
+    out: Path = typer.Option(
+        Path("runs/quickstart"), "--out", help="Directory for the agent and the log (replaced)."
+    ),  # noqa: B008
     items: int = ItemsOpt,
     seed: int = SeedOpt,
-    sessions: int = typer.Option(500, "--sessions", min=1, help="Simulated test sessions per evaluation."),
-    train_steps: int = typer.Option(60, "--train-steps", min=1, help="On-policy updates of the small agent."),
-    log_sessions: int = typer.Option(2000, "--log-sessions", min=1, help="Sessions in the experience log."),
+    sessions: int = typer.Option(
+        500, "--sessions", min=1, help="Simulated test sessions per evaluation."
+    ),
+    train_steps: int = typer.Option(
+        60, "--train-steps", min=1, help="On-policy updates of the small agent."
+    ),
+    log_sessions: int = typer.Option(
+        2000, "--log-sessions", min=1, help="Sessions in the experience log."
+    ),
 ) -> None:
     """Run the whole pipeline on the built-in catalog: catalog, baselines, agent, log, behaviour table."""
     import shutil
@@ -64,7 +104,9 @@ def quickstart(
     marker = out / ".textrec-quickstart"
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
-            raise ValueError(f"{out}: directory exists and was not made by quickstart; choose another --out")
+            raise ValueError(
+                f"{out}: directory exists and was not made by quickstart; choose another --out"
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     marker.touch()

@@ -65,6 +65,18 @@ def train(
     lr: float | None = typer.Option(
         None, "--lr", help="Adam learning rate (default: the learner config's)."
     ),
+    track_coef: float | None = typer.Option(
+        None,
+        "--track-coef",
+        min=0.0,
+        help="Weight of the request-tracking auxiliary loss (0: pure reward; default: config's).",
+    ),
+    readout: str = typer.Option(
+        "tied",
+        "--readout",
+        help="Heads' last layer: 'tied' (scored against the text encoder's value codes) or "
+        "'linear'.",
+    ),
     finetune_text: bool = typer.Option(
         False,
         "--finetune-text/--frozen-text",
@@ -100,12 +112,15 @@ def train(
     test_sim = BatchedSimulator(cat, "test", bank, task)
     recommender = Recommender(
         cat,
-        encoder.encoder,
-        encoder.vocab,
-        RecommenderConfig(finetune_text=finetune_text),
+        encoder,
+        RecommenderConfig(finetune_text=finetune_text, readout=readout),
         seed=seed,
     )
-    overrides = {k: v for k, v in {"lr": lr, "n_sessions": sessions}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {"lr": lr, "n_sessions": sessions, "track_coef": track_coef}.items()
+        if v is not None
+    }
     config = OnlineConfig(**overrides)
     learner = OnlineLearner(recommender, config, seed=seed)
     batches = SimulatorEpisodes(train_sim, learner.acting_policy(), config.n_sessions)

@@ -52,7 +52,9 @@ class Vocabulary:
             for tok in tokenize(text):
                 counts[tok] += 1
                 order.setdefault(tok, None)
-        return cls(SPECIALS + tuple(t for t in order if counts[t] >= min_count and t not in SPECIALS))
+        return cls(
+            SPECIALS + tuple(t for t in order if counts[t] >= min_count and t not in SPECIALS)
+        )
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -19,9 +19,12 @@ from torch import nn
 
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.agent.tracker import Dialogues
 from textrec.learners.functional import (
     clipped_surrogate,
     gae,
+    head_log_probs,
+    latest_requests,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,
@@ -43,9 +46,17 @@ class OnlineConfig:
         L = -\mathbb{E}_t[\min(\rho_t \hat A_t, \mathrm{clip}(\rho_t, 1 \pm \epsilon) \hat A_t)]
             + c_V\,\mathbb{E}_t[\tfrac12 (V(s_t) - \hat R_t)^2]
             - c_H\,\mathbb{E}_t[\textstyle\sum_k H(\pi_k(\cdot|s_t))]
+            + c_T\,\mathbb{E}_{t,k: u_{tk}}[-\log\pi_k(u_{tk}|s_t)]
 
     with :math:`\hat A` the GAE(:math:`\gamma, \lambda`) advantages (normalised per minibatch) and
     :math:`\hat R = \hat A + V_{old}`. Paper: Adam, learning rate 5e-4, :math:`\gamma = 0.99`.
+
+    The last term is *request tracking*, an auxiliary cross-entropy: :math:`u_{tk}` is the latest
+    value the user asked for on attribute :math:`k` before turn :math:`t`, as the agent's own
+    pretrained text encoder reads the sentences (no simulator labels). It teaches the tracker to
+    keep what was asked — the "perform pretraining" step of the paper's Algorithm 1, run as an
+    auxiliary loss — while the reward alone decides everything else (values nobody asked for,
+    and whether to follow a request at all).
     """
 
     lr: float = 1e-3
@@ -64,6 +75,8 @@ class OnlineConfig:
     """Weight c_V of the critic loss."""
     entropy_coef: float = 0.01
     """Weight c_H of the entropy bonus (summed over heads)."""
+    track_coef: float = 1.0
+    """Weight c_T of the request-tracking cross-entropy (0: pure PPO)."""
     max_grad_norm: float = 10.0
     """Gradient norm clip per step."""
     value_hidden: int = 128
@@ -80,7 +93,7 @@ class OnlineConfig:
                 raise ValueError(
                     f"OnlineConfig.{name} must be in [0, 1], got {getattr(self, name)}"
                 )
-        for name in ("value_coef", "entropy_coef"):
+        for name in ("value_coef", "entropy_coef", "track_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"OnlineConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("n_epochs", "n_minibatches", "value_hidden", "n_sessions"):
@@ -103,6 +116,8 @@ class OnlineLossParts:
     """½ squared error of V(s) against the GAE returns."""
     entropy: torch.Tensor
     """Mean summed per-head entropy of the policy."""
+    track: torch.Tensor
+    """Request-tracking cross-entropy (mean over the heads with a request)."""
     approx_kl: torch.Tensor
     """Estimate of KL(pi_old || pi): mean of (rho - 1) - log rho."""
     clip_fraction: torch.Tensor
@@ -162,6 +177,7 @@ class OnlineLearner:
             advantages, returns = gae(
                 rewards, values, torch.as_tensor(batch.dones), mask, cfg.gamma, cfg.gae_lambda
             )
+            requests = torch.as_tensor(self._requests(batch.dialogues, codes))
         frozen_codes = None if rec.config.finetune_text else codes
         parts: list[OnlineLossParts] = []
         n = len(batch.rewards)
@@ -169,12 +185,14 @@ class OnlineLearner:
             order = torch.randperm(n, generator=self.generator).numpy()
             for rows in np.array_split(order, cfg.n_minibatches):
                 parts.append(
-                    self._step(batch, rows, frozen_codes, old_log_probs, advantages, returns)
+                    self._step(
+                        batch, rows, frozen_codes, old_log_probs, advantages, returns, requests
+                    )
                 )
         self.n_updates += 1
         metrics = {
             f"loss/{k}": float(torch.stack([getattr(p, k) for p in parts]).mean())
-            for k in ("actor", "critic", "entropy")
+            for k in ("actor", "critic", "entropy", "track")
         }
         metrics["policy/approx_kl"] = float(torch.stack([p.approx_kl for p in parts]).mean())
         metrics["policy/clip_fraction"] = float(
@@ -185,6 +203,13 @@ class OnlineLearner:
         metrics.update(_rollout_metrics(batch))
         return metrics
 
+    def _requests(self, dialogues: Dialogues, codes: torch.Tensor) -> np.ndarray:
+        """``(B, T, K)`` latest requested value per attribute before each turn (``-1``: none)."""
+        said = np.concatenate([dialogues.opening[:, None], dialogues.feedback[:, :-1]], axis=1)
+        heard = self.recommender.recognise(codes)
+        k = self.recommender.catalog.schema.n_attributes
+        return latest_requests(said, heard.attribute, heard.value, k)
+
     def _step(
         self,
         batch: EpisodeBatch,
@@ -193,6 +218,7 @@ class OnlineLearner:
         old_log_probs: torch.Tensor,
         advantages: torch.Tensor,
         returns: torch.Tensor,
+        requests: torch.Tensor,
     ) -> OnlineLossParts:
         """One gradient step on the episodes ``rows``."""
         cfg, rec = self.config, self.recommender
@@ -213,7 +239,11 @@ class OnlineLearner:
         critic = 0.5 * masked_mean((self.critic(states.detach()) - returns[idx, :t]) ** 2, mask)
         # Entropy bonus: keeps every head exploring values until the reward says otherwise.
         entropy = masked_mean(multi_head_entropy(logits), mask)
-        loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy
+        # Request tracking: the heads name what the user asked for, as the text encoder reads it.
+        asked = requests[idx, :t]
+        heard = (asked >= 0) & mask.unsqueeze(-1)
+        track = -(head_log_probs(logits, asked) * heard).sum() / heard.sum().clamp_min(1)
+        loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy + cfg.track_coef * track
         self.optimiser.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(self.trained, cfg.max_grad_norm)
@@ -223,7 +253,7 @@ class OnlineLearner:
             approx_kl = masked_mean(log_ratio.exp() - 1.0 - log_ratio, mask)
             clipped = masked_mean(((log_ratio.exp() - 1.0).abs() > cfg.clip).float(), mask)
         return OnlineLossParts(
-            actor.detach(), critic.detach(), entropy.detach(), approx_kl, clipped
+            actor.detach(), critic.detach(), entropy.detach(), track.detach(), approx_kl, clipped
         )
 
     def state_dict(self) -> dict[str, Any]:

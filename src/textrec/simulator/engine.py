@@ -290,7 +290,9 @@ class BatchedSimulator:
         d_f = feature_distance(self._unit[it], target_unit)
         d_g = attribute_distance(wrong, self._desired[r] >= 0)
         reward = add_failure_penalty(
-            turn_reward(d_f, d_g, cfg.reward_lambda, cfg.reward_offset), truncated, cfg.failure_penalty
+            turn_reward(d_f, d_g, cfg.reward_lambda, cfg.reward_offset),
+            truncated,
+            cfg.failure_penalty,
         )
         asked = self._requested[r] >= 0
         violations = (wrong & asked).sum(axis=1).astype(np.int32)

@@ -85,7 +85,9 @@ class TaskConfig:
                 f"TaskConfig.failure_penalty must be finite and <= 0, got {self.failure_penalty}"
             )
         if not -1.0 <= self.reward_offset <= 0.0:
-            raise ValueError(f"TaskConfig.reward_offset must be in [-1, 0], got {self.reward_offset}")
+            raise ValueError(
+                f"TaskConfig.reward_offset must be in [-1, 0], got {self.reward_offset}"
+            )
         for name in ("reward_lambda", "repeat_prob", "negate_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
