@@ -84,3 +84,18 @@ def test_recognise_reads_what_the_bank_sentences_ask_for(make_recommender, toy_b
     local = values - schema.offsets[attribute]
     assert (heard.attribute == attribute).mean() > 0.9
     assert ((heard.attribute == attribute) & (heard.value == local)).mean() > 0.8
+
+
+def test_greedy_retrieval_weighs_asked_heads_above_guesses(make_recommender):
+    rec = make_recommender(guess_weight=0.2)
+    states = torch.randn(5, rec.state_dim)
+    action = rec.greedy_action(states)
+    asked = torch.sigmoid(rec.asked_logits(states)).detach().numpy()
+    np.testing.assert_allclose(action.weights, asked + (1 - asked) * 0.2, rtol=1e-6)
+    assert make_recommender(greedy="values").greedy_action(states).weights is None
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.5])
+def test_guess_weight_out_of_range_is_refused(weight):
+    with pytest.raises(ValueError, match="guess_weight must be in"):
+        RecommenderConfig(guess_weight=weight)

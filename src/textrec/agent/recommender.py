@@ -93,6 +93,10 @@ class RecommenderConfig:
     one learned output row per value."""
     greedy: str = "probs"
     """Greedy acting: 'probs' retrieves by the head distributions, 'values' by their argmax."""
+    guess_weight: float = 0.1
+    """Greedy 'probs' retrieval weighs head ``k``'s term by ``a_k + (1 - a_k) * guess_weight``,
+    ``a_k`` the agent's probability that the user asked for attribute ``k``: values the user
+    asked for outrank the agent's guesses (the slot-filler's rule, learned). 1: all heads alike."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -108,6 +112,10 @@ class RecommenderConfig:
                 raise ValueError(
                     f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}"
                 )
+        if not 0.0 < self.guess_weight <= 1.0:
+            raise ValueError(
+                f"RecommenderConfig.guess_weight must be in (0, 1], got {self.guess_weight}"
+            )
         if self.readout not in READOUTS:
             raise ValueError(
                 f"RecommenderConfig.readout must be one of {READOUTS}, got {self.readout!r}"
@@ -256,11 +264,22 @@ class Recommender(nn.Module):
             self._retrievers[pool] = Retriever(self.catalog, pool)
         return self._retrievers[pool]
 
-    def greedy_action(self, logits: Sequence[torch.Tensor]) -> Action:
-        """The deterministic choice for ``K`` logits ``(B, V_k)`` (``RecommenderConfig.greedy``)."""
+    def asked_logits(self, states: torch.Tensor) -> torch.Tensor:
+        """``(..., K)`` logits of "the user has asked for a value of attribute ``k``"."""
+        return self.actor.asked(states)
+
+    @torch.no_grad()
+    def greedy_action(self, states: torch.Tensor) -> Action:
+        """The deterministic choice in ``states (B, state_dim)`` (``RecommenderConfig.greedy``)."""
+        logits = self.head_logits(states)
         if self.config.greedy == "values":
             return Action(values=greedy_values(logits).numpy())
-        return Action(head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits))
+        asked = torch.sigmoid(self.asked_logits(states))
+        weights = asked + (1.0 - asked) * self.config.guess_weight
+        return Action(
+            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits),
+            weights=weights.numpy(),
+        )
 
     def policy(self, sample: bool = False) -> RecommenderPolicy:
         """This recommender as a simulator batch ``Policy`` (greedy, or sampling values)."""
@@ -306,7 +325,7 @@ class Recommender(nn.Module):
         state = self.unroll(dialogues)[:, -1]
         retriever = self.retriever(pool)
         excluded = np.isin(retriever.pool, items[0])[None, :]
-        item = retriever.retrieve(self.greedy_action(self.head_logits(state)), excluded)[0]
+        item = retriever.retrieve(self.greedy_action(state), excluded)[0]
         return str(self.catalog.item_ids[item])
 
     # ------------------------------------------------------------------ persistence
@@ -439,7 +458,7 @@ class RecommenderPolicy:
             self._state[rows] = rec.tracker.step(
                 self._state[rows], self._sentence_codes(result, rows), items
             )
-        logits = rec.head_logits(self._state)
         if self.sample:
+            logits = rec.head_logits(self._state)
             return Action(values=sample_values(logits, self._generator).numpy())
-        return rec.greedy_action(logits)
+        return rec.greedy_action(self._state)

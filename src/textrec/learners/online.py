@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender, RecommenderPolicy
@@ -53,7 +54,8 @@ class OnlineConfig:
 
     The last term is *request tracking*, an auxiliary cross-entropy: :math:`u_{tk}` is the latest
     value the user asked for on attribute :math:`k` before turn :math:`t`, as the agent's own
-    pretrained text encoder reads the sentences (no simulator labels). It teaches the tracker to
+    pretrained text encoder reads the sentences (no simulator labels); the policy's asked logits
+    learn, by binary cross-entropy, whether :math:`u_{tk}` exists. It teaches the tracker to
     keep what was asked — the "perform pretraining" step of the paper's Algorithm 1, run as an
     auxiliary loss — while the reward alone decides everything else (values nobody asked for,
     and whether to follow a request at all).
@@ -239,10 +241,15 @@ class OnlineLearner:
         critic = 0.5 * masked_mean((self.critic(states.detach()) - returns[idx, :t]) ** 2, mask)
         # Entropy bonus: keeps every head exploring values until the reward says otherwise.
         entropy = masked_mean(multi_head_entropy(logits), mask)
-        # Request tracking: the heads name what the user asked for, as the text encoder reads it.
+        # Request tracking: the heads name what the user asked for, as the text encoder reads it,
+        # and the asked logits say which attributes the user has asked about.
         asked = requests[idx, :t]
         heard = (asked >= 0) & mask.unsqueeze(-1)
         track = -(head_log_probs(logits, asked) * heard).sum() / heard.sum().clamp_min(1)
+        asked_bce = F.binary_cross_entropy_with_logits(
+            rec.asked_logits(states), (asked >= 0).float(), reduction="none"
+        )
+        track = track + masked_mean(asked_bce.mean(-1), mask)
         loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy + cfg.track_coef * track
         self.optimiser.zero_grad()
         loss.backward()
