@@ -18,6 +18,7 @@ import json
 import os
 import pickle
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +47,8 @@ __all__ = [
     "corpus_fingerprint",
     "write_checkpoint",
     "read_checkpoint",
+    "save_language_model",
+    "load_language_model",
 ]
 
 
@@ -299,3 +302,42 @@ def read_checkpoint(path: str | Path, kind: str, required: tuple[str, ...]) -> d
             f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
         )
     return raw
+
+
+_MODEL_FIELDS = ("config", "schema", "vocab", "report", "state_dict")
+
+
+def save_language_model(path: str | Path, kind: str, model: Any, report: Any = None) -> Path:
+    """Write a language model (``config``, ``schema``, ``vocab`` attributes, a ``state_dict``) and
+    its optional report dataclass to one atomic checkpoint of type ``kind``."""
+    return write_checkpoint(
+        path,
+        kind,
+        config=json.dumps(asdict(model.config)),
+        schema=json.dumps(model.schema.to_json()),
+        vocab=json.dumps(model.vocab.to_json()),
+        report=json.dumps(asdict(report) if report is not None else None),
+        state_dict=model.state_dict(),
+    )
+
+
+def load_language_model(
+    path: str | Path,
+    kind: str,
+    build: Callable[[dict[str, Any], AttributeSchema, Vocabulary], Any],
+) -> tuple[Any, dict[str, Any] | None]:
+    """Read a checkpoint written by :func:`save_language_model`.
+
+    ``build(config_json, schema, vocab)`` makes the untrained model whose weights are then loaded.
+    Returns the model (in eval mode) and the report as a JSON dict (``None`` when saved without).
+    Raises ``ValueError`` naming the file when config and weights do not fit together.
+    """
+    raw = read_checkpoint(path, kind, _MODEL_FIELDS)
+    try:
+        schema = AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path))
+        vocab = Vocabulary.from_json(json.loads(raw["vocab"]))
+        model = build(json.loads(raw["config"]), schema, vocab)
+        model.load_state_dict(raw["state_dict"])
+    except (TypeError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
+    return model.eval(), json.loads(raw["report"])

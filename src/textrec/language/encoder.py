@@ -12,7 +12,6 @@ value it asks for, and in which mode (request / repeat / negate). The agent take
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import time
@@ -32,9 +31,9 @@ from textrec.language.corpus import (
     Corpus,
     build_corpus,
     corpus_fingerprint,
-    read_checkpoint,
+    load_language_model,
     resolve_cache_dir,
-    write_checkpoint,
+    save_language_model,
 )
 from textrec.language.tokenizer import PAD, UNK, Vocabulary
 
@@ -263,28 +262,14 @@ class PretrainedTextEncoder(nn.Module):
 
     def save(self, path: str | Path, report: EncoderReport | None = None) -> Path:
         """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
-        return write_checkpoint(
-            path,
-            _KIND,
-            config=json.dumps(asdict(self.config)),
-            schema=json.dumps(self.schema.to_json()),
-            vocab=json.dumps(self.vocab.to_json()),
-            report=json.dumps(asdict(report) if report is not None else None),
-            state_dict=self.state_dict(),
-        )
+        return save_language_model(path, _KIND, self, report)
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[PretrainedTextEncoder, EncoderReport | None]:
         """Read an encoder written by :meth:`save`, and its pretraining report if saved with one."""
-        raw = read_checkpoint(path, _KIND, ("config", "schema", "vocab", "report", "state_dict"))
-        try:
-            config = EncoderConfig(**json.loads(raw["config"]))
-            schema = AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path))
-            model = cls(config, schema, Vocabulary.from_json(json.loads(raw["vocab"])))
-            model.load_state_dict(raw["state_dict"])
-        except (TypeError, KeyError, RuntimeError) as exc:
-            raise ValueError(f"{path}: inconsistent text-encoder checkpoint: {exc}") from exc
-        report = json.loads(raw["report"])
+        model, report = load_language_model(
+            path, _KIND, lambda config, schema, vocab: cls(EncoderConfig(**config), schema, vocab)
+        )
         if report is not None:
             report = EncoderReport(
                 **{
@@ -293,7 +278,7 @@ class PretrainedTextEncoder(nn.Module):
                     "value_accuracy_by_attribute": tuple(report["value_accuracy_by_attribute"]),
                 }
             )
-        return model.eval(), report
+        return model, report
 
 
 def _batch(corpus: Corpus, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,6 @@ held-out perplexity is measured on phrasings it never saw.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -41,9 +40,9 @@ from textrec.language.corpus import (
     Corpus,
     build_corpus,
     corpus_fingerprint,
-    read_checkpoint,
+    load_language_model,
     resolve_cache_dir,
-    write_checkpoint,
+    save_language_model,
 )
 from textrec.language.encoder import init_parameters, one_thread
 from textrec.language.templates import SLOT_ID, clean_value, load_templates
@@ -362,31 +361,17 @@ class UtteranceModel(nn.Module):
 
     def save(self, path: str | Path, report: UtteranceReport | None = None) -> Path:
         """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
-        return write_checkpoint(
-            path,
-            _KIND,
-            config=json.dumps(asdict(self.config)),
-            schema=json.dumps(self.schema.to_json()),
-            vocab=json.dumps(self.vocab.to_json()),
-            report=json.dumps(asdict(report) if report is not None else None),
-            state_dict=self.state_dict(),
-        )
+        return save_language_model(path, _KIND, self, report)
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[UtteranceModel, UtteranceReport | None]:
         """Read a model written by :meth:`save`, and its training report if saved with one."""
-        raw = read_checkpoint(path, _KIND, ("config", "schema", "vocab", "report", "state_dict"))
-        try:
-            config = UtteranceConfig(**json.loads(raw["config"]))
-            schema = AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path))
-            model = cls(config, schema, Vocabulary.from_json(json.loads(raw["vocab"])))
-            model.load_state_dict(raw["state_dict"])
-        except (TypeError, KeyError, RuntimeError) as exc:
-            raise ValueError(f"{path}: inconsistent utterance checkpoint: {exc}") from exc
-        report = json.loads(raw["report"])
+        model, report = load_language_model(
+            path, _KIND, lambda config, schema, vocab: cls(UtteranceConfig(**config), schema, vocab)
+        )
         if report is not None:
             report = UtteranceReport(**{**report, "losses": tuple(report["losses"])})
-        return model.eval(), report
+        return model, report
 
 
 def _teacher_forcing(
