@@ -90,7 +90,7 @@ def test_greedy_retrieval_weighs_asked_heads_above_guesses(make_recommender):
     rec = make_recommender(guess_weight=0.2)
     states = torch.randn(5, rec.state_dim)
     action = rec.greedy_action(states)
-    asked = torch.sigmoid(rec.asked_logits(states)).detach().numpy()
+    asked = torch.sigmoid(rec.heads(states).asked).detach().numpy()
     np.testing.assert_allclose(action.weights, asked + (1 - asked) * 0.2, rtol=1e-6)
     assert make_recommender(greedy="values").greedy_action(states).weights is None
 

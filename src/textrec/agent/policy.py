@@ -17,12 +17,14 @@ value to learn from reward.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 __all__ = [
     "ValueReadout",
+    "PolicyOutputs",
     "PolicyHeads",
     "QHeads",
     "ValueHead",
@@ -92,11 +94,21 @@ class ValueReadout(nn.Module):
         return [m(h) @ e.T + b for m, h, e, b in zip(self.maps, hs, codes, bias, strict=True)]
 
 
+@dataclass(frozen=True)
+class PolicyOutputs:
+    """What the policy says in a batch of states."""
+
+    logits: list[torch.Tensor]
+    """``K`` tensors ``(..., V_k)``: one categorical head per attribute."""
+    asked: torch.Tensor
+    """``(..., K)`` logits of "the user has asked for a value of attribute ``k``"."""
+
+
 class PolicyHeads(nn.Module):
     """``state -> MLP(hidden, hidden) -> one softmax head per attribute`` (returns logits).
 
     Beside the value heads, the trunk feeds ``K`` *asked* logits: whether the user has asked for
-    a value of attribute ``k`` so far (:meth:`asked`). Retrieval uses them to weigh a head the user
+    a value of attribute ``k`` so far. Retrieval uses them to weigh a head the user
     constrained above one that is the agent's guess.
     """
 
@@ -114,13 +126,10 @@ class PolicyHeads(nn.Module):
         self.heads = ValueReadout(hidden, sizes, value_codes)
         self.asked_logits = nn.Linear(hidden, len(sizes))
 
-    def forward(self, state: torch.Tensor) -> list[torch.Tensor]:
-        """``state (..., state_dim)`` -> ``K`` logit tensors ``(..., V_k)``."""
-        return self.heads(self.trunk(state))
-
-    def asked(self, state: torch.Tensor) -> torch.Tensor:
-        """``state (..., state_dim)`` -> ``(..., K)`` logits of "attribute ``k`` was asked for"."""
-        return self.asked_logits(self.trunk(state))
+    def forward(self, state: torch.Tensor) -> PolicyOutputs:
+        """``state (..., state_dim)`` -> value logits and asked logits (one pass of the trunk)."""
+        h = self.trunk(state)
+        return PolicyOutputs(self.heads(h), self.asked_logits(h))
 
 
 class QHeads(nn.Module):

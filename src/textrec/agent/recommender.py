@@ -31,7 +31,14 @@ import torch
 from torch import nn
 
 from textrec import __version__
-from textrec.agent.policy import PolicyHeads, QHeads, greedy_values, reset_parameters, sample_values
+from textrec.agent.policy import (
+    PolicyHeads,
+    PolicyOutputs,
+    QHeads,
+    greedy_values,
+    reset_parameters,
+    sample_values,
+)
 from textrec.agent.tracker import Dialogues, StateTracker
 from textrec.agent.visual import ItemEncoder
 from textrec.catalog.catalog import Catalog, Pool
@@ -165,18 +172,11 @@ class Recommender(nn.Module):
                 f"catalog {catalog.name!r} has {list(schema.names)} (or other values)"
             )
         self.catalog, self.vocab = catalog, text.vocab
-        self.text_config = text.config
-        self.text: TextEncoder = text.encoder.requires_grad_(cfg.finetune_text)
-        # The pretraining heads say which attribute and value a sentence code asks for
-        # (:meth:`recognise`); frozen, they are the teacher of the learners' request tracking.
-        self.recogniser = nn.ModuleDict(
-            {"attribute": text.attribute_head, "value": text.value_head}
-        ).requires_grad_(False)
-        self.register_buffer(
-            "value_attribute",
-            torch.as_tensor(schema.value_attribute, dtype=torch.long),
-            persistent=False,
-        )
+        # The encoder reads the sentences (trained only when fine-tuned); its pretraining heads,
+        # frozen, say what a sentence asks for (:meth:`recognise`), the teacher of the learners'
+        # request tracking.
+        self.language = text.requires_grad_(False)
+        self.language.encoder.requires_grad_(cfg.finetune_text)
         codes = text.value_head.weight.detach() if cfg.readout == "tied" else None
         self.items = ItemEncoder(catalog, cfg.item_hidden, cfg.item_dim)
         self.tracker = StateTracker(
@@ -189,6 +189,11 @@ class Recommender(nn.Module):
             reset_parameters(module, generator)
         self._retrievers: dict[str, Retriever] = {}
         self._index = {item_id: i for i, item_id in enumerate(catalog.item_ids.tolist())}
+
+    @property
+    def text(self) -> TextEncoder:
+        """The sentence encoder (embedding -> LSTM -> linear) of :attr:`language`."""
+        return self.language.encoder
 
     @property
     def state_dim(self) -> int:
@@ -214,13 +219,11 @@ class Recommender(nn.Module):
         The value is the argmax of ``log p(attribute(v)) + log p(v)`` over the global value axis
         (as :func:`textrec.language.interpret`), its attribute the one it belongs to.
         """
-        attribute_lp = torch.log_softmax(self.recogniser["attribute"](codes), -1)
-        joint = attribute_lp[:, self.value_attribute]
-        joint = joint + torch.log_softmax(self.recogniser["value"](codes), -1)
-        value = joint.argmax(-1)
-        attribute = self.value_attribute[value]
-        offsets = torch.as_tensor(self.catalog.schema.offsets[:-1], dtype=torch.long)
-        return Recognised(attribute.numpy(), (value - offsets[attribute]).numpy())
+        out = self.language.read(codes)
+        value = out.value_log_probs(self.language.value_attribute).argmax(-1).numpy()
+        schema = self.catalog.schema
+        attribute = schema.value_attribute[value]
+        return Recognised(attribute, value - schema.offsets[attribute])
 
     def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:
         """Codes ``(U, text_dim)`` of the dialogues' sentence table."""
@@ -253,9 +256,13 @@ class Recommender(nn.Module):
         items = self.items(torch.as_tensor(d.items, dtype=torch.long))
         return self.tracker.unroll(text, items, state)
 
+    def heads(self, states: torch.Tensor) -> PolicyOutputs:
+        """Policy value logits per attribute and asked logits in ``states``."""
+        return self.actor(states)
+
     def head_logits(self, states: torch.Tensor) -> list[torch.Tensor]:
         """Policy logits per attribute, ``K`` tensors ``(..., V_k)``."""
-        return self.actor(states)
+        return self.actor(states).logits
 
     # ------------------------------------------------------------------ acting
     def retriever(self, pool: Pool) -> Retriever:
@@ -264,20 +271,16 @@ class Recommender(nn.Module):
             self._retrievers[pool] = Retriever(self.catalog, pool)
         return self._retrievers[pool]
 
-    def asked_logits(self, states: torch.Tensor) -> torch.Tensor:
-        """``(..., K)`` logits of "the user has asked for a value of attribute ``k``"."""
-        return self.actor.asked(states)
-
     @torch.no_grad()
     def greedy_action(self, states: torch.Tensor) -> Action:
         """The deterministic choice in ``states (B, state_dim)`` (``RecommenderConfig.greedy``)."""
-        logits = self.head_logits(states)
+        out = self.heads(states)
         if self.config.greedy == "values":
-            return Action(values=greedy_values(logits).numpy())
-        asked = torch.sigmoid(self.asked_logits(states))
+            return Action(values=greedy_values(out.logits).numpy())
+        asked = torch.sigmoid(out.asked)
         weights = asked + (1.0 - asked) * self.config.guess_weight
         return Action(
-            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits),
+            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in out.logits),
             weights=weights.numpy(),
         )
 
@@ -335,7 +338,7 @@ class Recommender(nn.Module):
             "format": _FORMAT,
             "version": __version__,
             "config": asdict(self.config),
-            "text_encoder": asdict(self.text_config),
+            "text_encoder": asdict(self.language.config),
             "catalog": {
                 "name": self.catalog.name,
                 "fingerprint": self.catalog.fingerprint,

@@ -248,7 +248,10 @@ class PretrainedTextEncoder(nn.Module):
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> EncoderOutputs:
         """Heads on the code of ``tokens`` ``(B, L)`` with ``lengths`` ``(B,)``."""
-        code = self.encoder(tokens, lengths)
+        return self.read(self.encoder(tokens, lengths))
+
+    def read(self, code: torch.Tensor) -> EncoderOutputs:
+        """The heads on sentence codes ``(B, out_dim)`` already computed."""
         return EncoderOutputs(
             code, self.attribute_head(code), self.value_head(code), self.mode_head(code)
         )

@@ -229,7 +229,8 @@ class OnlineLearner:
         idx = torch.as_tensor(rows)
         mask = torch.as_tensor(dialogues.mask)
         states = rec.unroll(dialogues, codes)[:, :-1]
-        logits = rec.head_logits(states)
+        out = rec.heads(states)
+        logits = out.logits
         log_probs = multi_head_log_prob(logits, torch.as_tensor(batch.actions[rows, :t]))
         old = old_log_probs[idx, :t]
         adv = normalise(advantages[idx, :t], mask)
@@ -247,7 +248,7 @@ class OnlineLearner:
         heard = (asked >= 0) & mask.unsqueeze(-1)
         track = -(head_log_probs(logits, asked) * heard).sum() / heard.sum().clamp_min(1)
         asked_bce = F.binary_cross_entropy_with_logits(
-            rec.asked_logits(states), (asked >= 0).float(), reduction="none"
+            out.asked, (asked >= 0).float(), reduction="none"
         )
         track = track + masked_mean(asked_bce.mean(-1), mask)
         loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy + cfg.track_coef * track
