@@ -45,7 +45,7 @@ import numpy as np
 
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Action
-from textrec.simulator.baselines import Policy, SlotFillerPolicy
+from textrec.simulator.baselines import Policy, SlotFillerPolicy, fill_slots
 from textrec.simulator.engine import StepResult
 
 __all__ = [
@@ -176,11 +176,8 @@ class _SlotMemory:
                 f"device was reset for {len(self.slots)} sessions, "
                 f"got a step of {result.n_sessions}"
             )
-        self.slots[result.turn == 0] = -1
-        rows = np.flatnonzero(result.feedback_value >= 0)
-        attr = result.feedback_attribute[rows]
-        self.slots[rows, attr] = result.feedback_value[rows] - self.offsets[attr]
-        self.asked_at[rows, attr] = result.turn[rows]
+        rows = fill_slots(self.slots, result, self.offsets)
+        self.asked_at[rows, result.feedback_attribute[rows]] = result.turn[rows]
         if self.memory == 0:
             return self.slots
         age = result.turn[:, None] - self.asked_at

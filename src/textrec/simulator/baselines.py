@@ -32,7 +32,20 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.simulator.engine import StepResult
 
-__all__ = ["Policy", "RandomPolicy", "SlotFillerPolicy", "POLICIES", "make_policy"]
+__all__ = ["Policy", "RandomPolicy", "SlotFillerPolicy", "POLICIES", "make_policy", "fill_slots"]
+
+
+def fill_slots(slots: np.ndarray, result: StepResult, offsets: np.ndarray) -> np.ndarray:
+    """Update the per-session slots ``(B, K)`` in place from a step's structured feedback.
+
+    Sessions starting afresh (``turn == 0``) are emptied; a session whose user asked for a value
+    gets it in that attribute's slot (local index). Returns the rows that got a value.
+    """
+    slots[result.turn == 0] = -1
+    rows = np.flatnonzero(result.feedback_value >= 0)
+    attr = result.feedback_attribute[rows]
+    slots[rows, attr] = result.feedback_value[rows] - offsets[attr]
+    return rows
 
 
 @runtime_checkable
@@ -135,10 +148,7 @@ class SlotFillerPolicy:
                 f"SlotFillerPolicy was reset for {len(self._slots)} sessions, "
                 f"got a step of {result.n_sessions}"
             )
-        self._slots[result.turn == 0] = -1
-        rows = np.flatnonzero(result.feedback_value >= 0)
-        attr = result.feedback_attribute[rows]
-        self._slots[rows, attr] = result.feedback_value[rows] - self._offsets[attr]
+        fill_slots(self._slots, result, self._offsets)
         weights = np.where(self._slots >= 0, 1.0, self.guess_weight).astype(np.float32)
         return Action(head_probs=self.head_probs(self._slots), weights=weights)
 
