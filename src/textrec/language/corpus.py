@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import warnings
@@ -39,6 +40,8 @@ from textrec.language.templates import (
 )
 from textrec.language.tokenizer import Vocabulary
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "Corpus",
     "build_corpus",
@@ -49,6 +52,7 @@ __all__ = [
     "read_checkpoint",
     "save_language_model",
     "load_language_model",
+    "cached_language_model",
 ]
 
 
@@ -341,3 +345,32 @@ def load_language_model(
     except (TypeError, KeyError, RuntimeError) as exc:
         raise ValueError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
     return model.eval(), json.loads(raw["report"])
+
+
+def cached_language_model(
+    schema: AttributeSchema,
+    *,
+    kind: str,
+    name: str,
+    config: Any,
+    seed: int,
+    cache_dir: str | Path | None,
+    load: Callable[[Path], Any],
+    train: Callable[[Corpus], tuple[Any, Any]],
+) -> Any:
+    """The model of type ``kind`` for ``schema``: loaded from the cache, or trained and cached.
+
+    The cache file is ``<cache>/language/<name>-<key>.pt`` (see :func:`resolve_cache_dir`); the
+    key hashes the schema, the phrasing files, the config (a dataclass) and the seed, so a change
+    to any of them trains a new model. ``train(corpus)`` returns ``(model, report)``; the corpus
+    holds out ``config.held_out_fraction`` of the phrasings.
+    """
+    key = corpus_fingerprint(schema, kind=kind, config=asdict(config), seed=seed)
+    path = resolve_cache_dir(cache_dir) / f"{name}-{key}.pt"
+    if path.is_file():
+        return load(path)
+    corpus = build_corpus(schema, held_out_fraction=config.held_out_fraction)
+    model, report = train(corpus)
+    model.save(path, report)
+    logger.info("cached %s at %s", name, path)
+    return model

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +29,8 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.language.bank import MODES, NEGATE
 from textrec.language.corpus import (
     Corpus,
-    build_corpus,
-    corpus_fingerprint,
+    cached_language_model,
     load_language_model,
-    resolve_cache_dir,
     save_language_model,
 )
 from textrec.language.tokenizer import PAD, UNK, Vocabulary
@@ -426,12 +424,13 @@ def load_or_pretrain(
     files, the config and the seed.
     """
     config = config or EncoderConfig()
-    key = corpus_fingerprint(schema, kind=_KIND, config=asdict(config), seed=seed)
-    path = resolve_cache_dir(cache_dir) / f"encoder-{key}.pt"
-    if path.is_file():
-        return PretrainedTextEncoder.load(path)[0]
-    corpus = build_corpus(schema, held_out_fraction=config.held_out_fraction)
-    model, report = pretrain_encoder(corpus, config, seed=seed, progress=progress)
-    model.save(path, report)
-    logger.info("cached text encoder at %s", path)
-    return model
+    return cached_language_model(
+        schema,
+        kind=_KIND,
+        name="encoder",
+        config=config,
+        seed=seed,
+        cache_dir=cache_dir,
+        load=lambda path: PretrainedTextEncoder.load(path)[0],
+        train=lambda corpus: pretrain_encoder(corpus, config, seed=seed, progress=progress),
+    )

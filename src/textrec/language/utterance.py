@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,8 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.language.bank import MODES
 from textrec.language.corpus import (
     Corpus,
-    build_corpus,
-    corpus_fingerprint,
+    cached_language_model,
     load_language_model,
-    resolve_cache_dir,
     save_language_model,
 )
 from textrec.language.encoder import init_parameters, one_thread
@@ -504,12 +502,13 @@ def load_or_train(
     files, the config and the seed, so a change to any of them trains a new model.
     """
     config = config or UtteranceConfig()
-    key = corpus_fingerprint(schema, kind=_KIND, config=asdict(config), seed=seed)
-    path = resolve_cache_dir(cache_dir) / f"utterance-{key}.pt"
-    if path.is_file():
-        return UtteranceModel.load(path)[0]
-    corpus = build_corpus(schema, held_out_fraction=config.held_out_fraction)
-    model, report = train_utterance_model(corpus, config, seed=seed, progress=progress)
-    model.save(path, report)
-    logger.info("cached utterance model at %s", path)
-    return model
+    return cached_language_model(
+        schema,
+        kind=_KIND,
+        name="utterance",
+        config=config,
+        seed=seed,
+        cache_dir=cache_dir,
+        load=lambda path: UtteranceModel.load(path)[0],
+        train=lambda corpus: train_utterance_model(corpus, config, seed=seed, progress=progress),
+    )
