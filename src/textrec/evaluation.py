@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from textrec.catalog.retrieval import Retriever
+from textrec.errors import InputError
 from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes
 
@@ -65,7 +66,7 @@ def mean_se(x: np.ndarray) -> MeanSE:
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
-        raise ValueError(f"mean_se needs a non-empty 1-D sample, got shape {x.shape}")
+        raise InputError(f"mean_se needs a non-empty 1-D sample, got shape {x.shape}")
     se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else 0.0
     return MeanSE(float(x.mean()), se)
 
@@ -192,7 +193,7 @@ def rollout(
         The sessions' outcomes and the recorded dialogues.
     """
     if not np.array_equal(simulator.pool, retriever.pool):
-        raise ValueError("rollout: the simulator and the retriever must use the same pool")
+        raise InputError("rollout: the simulator and the retriever must use the same pool")
     result = simulator.reset(n_sessions, rng)
     policy.reset(n_sessions, rng)
     record = min(record, n_sessions)
@@ -248,9 +249,9 @@ def evaluate(
         progress: show a progress bar over batches.
     """
     if n_sessions < 1:
-        raise ValueError(f"n_sessions must be >= 1, got {n_sessions}")
+        raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     retriever = retriever or Retriever(simulator.catalog, simulator.pool)
     sizes = [min(batch_size, n_sessions - lo) for lo in range(0, n_sessions, batch_size)]
     children = np.random.SeedSequence(seed).spawn(len(sizes))

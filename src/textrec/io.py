@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from textrec.errors import InputError
+
 __all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "read_json"]
 
 
@@ -80,6 +82,6 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(
+        raise InputError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from exc

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from textrec.errors import InputError
+
 __all__ = [
     "ValueReadout",
     "PolicyOutputs",
@@ -68,7 +70,7 @@ class ValueReadout(nn.Module):
             self.maps = nn.ModuleList(nn.Linear(hidden, size) for size in self.sizes)
             return
         if value_codes.dim() != 2 or value_codes.shape[0] != sum(self.sizes):
-            raise ValueError(
+            raise InputError(
                 f"value_codes must be (n_values={sum(self.sizes)}, code_dim), "
                 f"got {tuple(value_codes.shape)}"
             )

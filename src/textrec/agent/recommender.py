@@ -43,6 +43,7 @@ from textrec.agent.tracker import Dialogues, StateTracker
 from textrec.agent.visual import ItemEncoder
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Action, Retriever
+from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
 from textrec.language.tokenizer import Vocabulary
@@ -116,19 +117,19 @@ class RecommenderConfig:
             "q_hidden",
         ):
             if getattr(self, name) < 1:
-                raise ValueError(
+                raise InputError(
                     f"RecommenderConfig.{name} must be >= 1, got {getattr(self, name)}"
                 )
         if not 0.0 < self.guess_weight <= 1.0:
-            raise ValueError(
+            raise InputError(
                 f"RecommenderConfig.guess_weight must be in (0, 1], got {self.guess_weight}"
             )
         if self.readout not in READOUTS:
-            raise ValueError(
+            raise InputError(
                 f"RecommenderConfig.readout must be one of {READOUTS}, got {self.readout!r}"
             )
         if self.greedy not in GREEDY_MODES:
-            raise ValueError(
+            raise InputError(
                 f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}"
             )
 
@@ -167,7 +168,7 @@ class Recommender(nn.Module):
         self.config = config or RecommenderConfig()
         cfg, schema = self.config, catalog.schema
         if text.schema.to_json() != schema.to_json():
-            raise ValueError(
+            raise InputError(
                 f"the text encoder was pretrained for attributes {list(text.schema.names)}, "
                 f"catalog {catalog.name!r} has {list(schema.names)} (or other values)"
             )
@@ -304,12 +305,12 @@ class Recommender(nn.Module):
             The catalog id of the item to show next.
         """
         if len(shown) != len(feedback):
-            raise ValueError(
+            raise InputError(
                 f"recommend: {len(shown)} shown items but {len(feedback)} feedback sentences"
             )
         unknown = [s for s in shown if s not in self._index]
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"recommend: item id {unknown[0]!r} is not in catalog {self.catalog.name!r}"
             )
         texts = [opening, *feedback]
@@ -360,7 +361,7 @@ class Recommender(nn.Module):
         meta_path = root / _CONFIG_FILE
         meta: dict[str, Any] = read_json(meta_path)
         if meta.get("format") != _FORMAT:
-            raise ValueError(
+            raise InputError(
                 f"{meta_path}: not a saved textrec recommender (format {meta.get('format')!r})"
             )
         if meta.get("version") != __version__:
@@ -370,7 +371,7 @@ class Recommender(nn.Module):
             )
         saved = meta["catalog"]
         if saved["fingerprint"] != catalog.fingerprint:
-            raise ValueError(
+            raise InputError(
                 f"{root}: trained on catalog {saved['name']!r} "
                 f"(fingerprint {saved['fingerprint']}, "
                 f"{saved['n_items']} items), cannot load it for catalog {catalog.name!r} "
@@ -386,7 +387,7 @@ class Recommender(nn.Module):
                 torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
             )
         except (KeyError, TypeError, RuntimeError) as exc:
-            raise ValueError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
+            raise InputError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
         return model.eval()
 
 
@@ -449,7 +450,7 @@ class RecommenderPolicy:
         """Update the sessions that took the last step, then choose for every session."""
         rec = self.recommender
         if len(self._state) != result.n_sessions:
-            raise ValueError(
+            raise InputError(
                 f"RecommenderPolicy was reset for {len(self._state)} sessions, "
                 f"got a step of {result.n_sessions}"
             )

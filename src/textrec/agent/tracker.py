@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from textrec.errors import InputError
+
 __all__ = ["Dialogues", "StateTracker"]
 
 
@@ -48,27 +50,27 @@ class Dialogues:
     def __post_init__(self) -> None:
         b, t = self.items.shape
         if self.feedback.shape != (b, t):
-            raise ValueError(
+            raise InputError(
                 f"Dialogues: feedback has shape {self.feedback.shape}, expected {(b, t)}"
             )
         if self.opening.shape != (b,) or self.n_turns.shape != (b,):
-            raise ValueError(
+            raise InputError(
                 f"Dialogues: opening {self.opening.shape} and n_turns {self.n_turns.shape} "
                 f"must be ({b},)"
             )
         u = self.tokens.shape[0]
         if self.tokens.ndim != 2 or self.lengths.shape != (u,):
-            raise ValueError(
+            raise InputError(
                 f"Dialogues: tokens {self.tokens.shape} / lengths {self.lengths.shape} mismatch"
             )
         for name in ("feedback", "opening"):
             ids = getattr(self, name)
             if ids.size and (ids.min() < -1 or ids.max() >= u):
-                raise ValueError(
+                raise InputError(
                     f"Dialogues: field {name!r} refers to sentences outside 0..{u - 1}"
                 )
         if self.n_turns.size and (self.n_turns.min() < 0 or self.n_turns.max() > t):
-            raise ValueError(
+            raise InputError(
                 f"Dialogues: n_turns must lie in 0..{t}, "
                 f"got {self.n_turns.min()}..{self.n_turns.max()}"
             )

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from textrec.catalog.catalog import TRAIN, Catalog
 from textrec.catalog.features import torch_threads
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 
 __all__ = ["AttrNetConfig", "AttrNetResult", "fit_attrnet", "top1_accuracy", "with_attrnet"]
 
@@ -68,13 +69,13 @@ class AttrNetConfig:
     def __post_init__(self) -> None:
         for name in ("hidden", "batch_size", "max_epochs", "patience", "threads"):
             if getattr(self, name) < 1:
-                raise ValueError(f"AttrNetConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"AttrNetConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
-            raise ValueError(f"AttrNetConfig.lr must be > 0, got {self.lr}")
+            raise InputError(f"AttrNetConfig.lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
-            raise ValueError(f"AttrNetConfig.weight_decay must be >= 0, got {self.weight_decay}")
+            raise InputError(f"AttrNetConfig.weight_decay must be >= 0, got {self.weight_decay}")
         if not 0.0 < self.holdout_fraction < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"AttrNetConfig.holdout_fraction must be in (0, 1), got {self.holdout_fraction}"
             )
 
@@ -198,7 +199,7 @@ def _fit(
     n = len(features)
     labeled = np.flatnonzero(trainable & (labels >= 0).any(axis=1))
     if len(labeled) < 2:
-        raise ValueError(
+        raise InputError(
             f"AttrNet needs at least 2 labeled train items (fit + held out), got {len(labeled)}"
         )
     gen = torch.Generator().manual_seed(config.seed)

@@ -31,6 +31,7 @@ from textrec.catalog.builtin import build_builtin
 from textrec.catalog.catalog import FORMAT_VERSION, TEST, TRAIN, Catalog
 from textrec.catalog.features import extract_features, make_encoder
 from textrec.catalog.zappos import data_fingerprint, read_zappos
+from textrec.errors import InputError
 
 __all__ = [
     "SOURCES",
@@ -105,7 +106,7 @@ def build_catalog(
         catalog = build_builtin(n_items=items, seed=seed)
     elif source == "zappos":
         if data is None:
-            raise ValueError(
+            raise InputError(
                 "catalog 'zappos' needs --data: the UT-Zappos50K folder (images zip or tree)"
             )
         found = read_zappos(data, seed=seed, progress=progress)
@@ -132,7 +133,7 @@ def build_catalog(
             },
         )
     else:
-        raise ValueError(f"unknown catalog source {source!r}; choose one of {list(SOURCES)}")
+        raise InputError(f"unknown catalog source {source!r}; choose one of {list(SOURCES)}")
     catalog = with_attrnet(catalog, AttrNetConfig(seed=seed), progress=progress)
     seconds = round(time.perf_counter() - start, 1)
     logger.info("built catalog %s (%d items) in %.1f s", catalog.name, catalog.n_items, seconds)
@@ -171,7 +172,7 @@ def open_catalog(
         key = hashlib.sha256(f"builtin|{items}|{seed}|{code_version()}".encode()).hexdigest()[:16]
     elif spec == "zappos":
         if data is None:
-            raise ValueError(
+            raise InputError(
                 "catalog 'zappos' needs --data: the UT-Zappos50K folder (images zip or tree)"
             )
         key = hashlib.sha256(

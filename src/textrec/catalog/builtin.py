@@ -37,6 +37,7 @@ from textrec.catalog.zappos import (
     SUBCATEGORY_CATEGORY,
     paper_split,
 )
+from textrec.errors import InputError
 
 __all__ = ["BUILTIN_SCHEMA", "GENERATOR_VERSION", "build_builtin", "render_builtin_image"]
 
@@ -394,9 +395,9 @@ def build_builtin(n_items: int = 3000, seed: int = 0, feature_dim: int = 64) -> 
         A catalog named ``"builtin"`` with the paper's 80/20 split.
     """
     if n_items < 50:
-        raise ValueError(f"n_items must be >= 50, got {n_items}")
+        raise InputError(f"n_items must be >= 50, got {n_items}")
     if feature_dim < 8:
-        raise ValueError(f"feature_dim must be >= 8, got {feature_dim}")
+        raise InputError(f"feature_dim must be >= 8, got {feature_dim}")
     rng = np.random.default_rng(seed)
     schema = BUILTIN_SCHEMA
     values = _sample_values(n_items, rng)
@@ -584,9 +585,9 @@ def render_builtin_image(
     height, toe style and closure; fill colour from the item's latent colour. Deterministic.
     """
     if not 0 <= index < catalog.n_items:
-        raise ValueError(f"index {index} outside 0..{catalog.n_items - 1}")
+        raise InputError(f"index {index} outside 0..{catalog.n_items - 1}")
     if len(size) != 2 or min(size) < 16:
-        raise ValueError(f"size must be (width, height) with both >= 16, got {size!r}")
+        raise InputError(f"size must be (width, height) with both >= 16, got {size!r}")
     v = _item_values(catalog, index)
     seed = int(catalog.provenance.get("seed", 0))
     rgb = tuple(int(x) for x in _COLOUR_RGB[_latent_colours(catalog.n_items, seed)[index]])

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 
 __all__ = ["TRAIN", "TEST", "Pool", "Catalog", "FORMAT_VERSION"]
@@ -83,30 +84,30 @@ class Catalog:
         for name, shape in expect.items():
             got = getattr(self, name).shape
             if got != shape:
-                raise ValueError(f"{source}: field {name!r} has shape {got}, expected {shape}")
+                raise InputError(f"{source}: field {name!r} has shape {got}, expected {shape}")
         if self.features.ndim != 2 or self.features.shape[0] != n:
-            raise ValueError(
+            raise InputError(
                 f"{source}: field 'features' has shape {self.features.shape}, expected ({n}, D)"
             )
         if n == 0:
-            raise ValueError(f"{source}: catalog has no items")
+            raise InputError(f"{source}: catalog has no items")
         if len(set(self.item_ids.tolist())) != n:
-            raise ValueError(f"{source}: item ids are not unique")
+            raise InputError(f"{source}: item ids are not unique")
         sizes = np.asarray(self.schema.sizes)
         bad = (self.labels < -1) | (self.labels >= sizes[None, :])
         if bad.any():
             row, col = map(int, np.argwhere(bad)[0])
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row} (item {self.item_ids[row]}), column {self.schema.names[col]!r}: "
                 f"value index {int(self.labels[row, col])} outside vocabulary of size {sizes[col]}"
             )
         if not np.isin(self.split, (TRAIN, TEST)).all():
-            raise ValueError(
+            raise InputError(
                 f"{source}: field 'split' holds values other than {TRAIN} (train) / {TEST} (test)"
             )
         if not np.isfinite(self.features).all():
             row = int(np.argwhere(~np.isfinite(self.features))[0, 0])
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row} (item {self.item_ids[row]}): non-finite image feature"
             )
 
@@ -126,7 +127,7 @@ class Catalog:
         if which == "all":
             return np.arange(self.n_items)
         if which not in ("train", "test"):
-            raise ValueError(f"unknown pool {which!r}; choose 'train', 'test' or 'all'")
+            raise InputError(f"unknown pool {which!r}; choose 'train', 'test' or 'all'")
         return np.flatnonzero(self.split == (TRAIN if which == "train" else TEST))
 
     @cached_property
@@ -207,7 +208,7 @@ class Catalog:
         meta_path = root / "catalog.json"
         meta = read_json(meta_path)
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
+            raise InputError(
                 f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
             )
         schema = AttributeSchema.from_json(meta["schema"], source=str(meta_path))
@@ -215,11 +216,11 @@ class Catalog:
         try:
             df = pq.read_table(table_path).to_pandas()
         except (OSError, pa.ArrowInvalid) as exc:
-            raise ValueError(f"{table_path}: cannot read items table: {exc}") from exc
+            raise InputError(f"{table_path}: cannot read items table: {exc}") from exc
         required = ["item_id", "split", "image_ref", *schema.names]
         missing = [c for c in required if c not in df.columns]
         if missing:
-            raise ValueError(f"{table_path}: missing columns {missing}")
+            raise InputError(f"{table_path}: missing columns {missing}")
         n = len(df)
         labels = np.full((n, schema.n_attributes), -1, dtype=np.int32)
         label_sets = np.zeros((n, schema.n_values), dtype=bool)
@@ -231,7 +232,7 @@ class Catalog:
                     continue
                 for j, value in enumerate(str(cell).split(MULTI_SEP)):
                     if value not in lookup:
-                        raise ValueError(
+                        raise InputError(
                             f"{table_path}: row {row}, column {attr.name!r}: unknown value {value!r}"
                         )
                     label_sets[row, lo + lookup[value]] = True
@@ -244,7 +245,7 @@ class Catalog:
         bad = ~np.isin(split_text, ("train", "test"))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise InputError(
                 f"{table_path}: row {row}, column 'split': value {split_text[row]!r} is not train/test"
             )
 
@@ -253,7 +254,7 @@ class Catalog:
             try:
                 return np.load(p, allow_pickle=False)
             except (OSError, ValueError) as exc:
-                raise ValueError(f"{p}: cannot read array: {exc}") from exc
+                raise InputError(f"{p}: cannot read array: {exc}") from exc
 
         catalog = cls(
             name=str(meta["name"]),
@@ -269,7 +270,7 @@ class Catalog:
             provenance=meta.get("provenance", {}),
         )
         if catalog.fingerprint != meta.get("fingerprint"):
-            raise ValueError(
+            raise InputError(
                 f"{root}: content fingerprint {catalog.fingerprint} does not match catalog.json"
             )
         return catalog

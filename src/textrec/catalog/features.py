@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from textrec.errors import InputError
 from textrec.io import atomic_file, write_json_atomic
 
 __all__ = [
@@ -120,7 +121,7 @@ def images_to_array(images: Sequence[ImageLike], size: tuple[int, int]) -> np.nd
         else:
             arr = np.asarray(img)
             if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-                raise ValueError(
+                raise InputError(
                     f"image {i}: expected (H, W, 3) uint8, got {arr.shape} {arr.dtype}"
                 )
             if arr.shape[:2] == (h, w):
@@ -300,7 +301,7 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
         FileNotFoundError: the file does not exist.
     """
     if weights is None:
-        raise ValueError(
+        raise InputError(
             "encoder 'resnet50' needs a weights file (a torchvision resnet50 state_dict); "
             "pass --encoder-weights PATH, or use the default encoder 'efficientnet-lite0'"
         )
@@ -311,9 +312,9 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many exception types for a damaged file
-        raise ValueError(f"{path}: cannot read ResNet-50 weights: {exc}") from exc
+        raise InputError(f"{path}: cannot read ResNet-50 weights: {exc}") from exc
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state_dict, got {type(state).__name__}")
+        raise InputError(f"{path}: expected a state_dict, got {type(state).__name__}")
     net = _ResNet50()
     expected = {k: v.shape for k, v in net.state_dict().items()}
     missing = [k for k in expected if k not in state and not k.startswith("fc.")]
@@ -324,7 +325,7 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
         if k in expected and tuple(getattr(state[k], "shape", ())) != tuple(expected[k])
     ]
     if missing or unexpected or wrong:
-        raise ValueError(
+        raise InputError(
             f"{path}: not a torchvision resnet50 state_dict "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})"
         )
@@ -344,7 +345,7 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     if len(size) != 2 or min(size) < 32:
-        raise ValueError(f"image_size must be (height, width) with both >= 32, got {size!r}")
+        raise InputError(f"image_size must be (height, width) with both >= 32, got {size!r}")
     return int(size[0]), int(size[1])
 
 
@@ -357,7 +358,7 @@ ENCODERS: dict[str, Callable[..., ImageEncoder]] = {
 
 def _efficientnet(image_size: tuple[int, int] | None, weights: str | Path | None) -> ImageEncoder:
     if weights is not None:
-        raise ValueError(
+        raise InputError(
             "encoder 'efficientnet-lite0' uses its packaged ImageNet weights; "
             "drop --encoder-weights"
         )
@@ -371,7 +372,7 @@ def make_encoder(
     try:
         factory = ENCODERS[name]
     except KeyError:
-        raise ValueError(f"unknown encoder {name!r}; choose one of {sorted(ENCODERS)}") from None
+        raise InputError(f"unknown encoder {name!r}; choose one of {sorted(ENCODERS)}") from None
     return factory(image_size=image_size, weights=weights)
 
 
@@ -386,7 +387,7 @@ def feature_cache_key(content_hash: str, encoder: ImageEncoder) -> str:
 def torch_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``n`` torch CPU threads (``None``: unchanged), then restore the count."""
     if n is not None and n < 1:
-        raise ValueError(f"threads must be >= 1, got {n}")
+        raise InputError(f"threads must be >= 1, got {n}")
     previous = torch.get_num_threads()
     if n is not None:
         torch.set_num_threads(n)
@@ -422,7 +423,7 @@ def extract_features(
             not decode.
     """
     if chunk_size < 1 or batch_size < 1:
-        raise ValueError(
+        raise InputError(
             f"chunk_size and batch_size must be >= 1, got {chunk_size} and {batch_size}"
         )
     with torch_threads(threads):

@@ -29,6 +29,7 @@ import numpy as np
 
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 
 __all__ = ["Action", "Retriever", "resolve_pool", "DEFAULT_EPS"]
 
@@ -52,18 +53,18 @@ def resolve_pool(catalog: Catalog, pool: Pool | Sequence[int] | np.ndarray) -> n
         idx = np.asarray(pool)
         name = f"of {idx.size} given indices"
         if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
-            raise ValueError(
+            raise InputError(
                 f"pool must be a 1-D array of item indices, got shape {idx.shape} {idx.dtype}"
             )
         if idx.size and (idx.min() < 0 or idx.max() >= catalog.n_items):
             bad = int(idx[(idx < 0) | (idx >= catalog.n_items)][0])
-            raise ValueError(
+            raise InputError(
                 f"pool index {bad} outside catalog {catalog.name!r} of {catalog.n_items} items"
             )
         if len(np.unique(idx)) != idx.size:
-            raise ValueError("pool indices must be unique")
+            raise InputError("pool indices must be unique")
     if idx.size == 0:
-        raise ValueError(f"pool {name} of catalog {catalog.name!r} is empty")
+        raise InputError(f"pool {name} of catalog {catalog.name!r} is empty")
     return idx.astype(np.int64)
 
 
@@ -90,7 +91,7 @@ class Action:
 
     def __post_init__(self) -> None:
         if (self.values is None) == (self.head_probs is None):
-            raise ValueError("Action needs exactly one of 'values' or 'head_probs'")
+            raise InputError("Action needs exactly one of 'values' or 'head_probs'")
 
     @property
     def n_sessions(self) -> int:
@@ -128,7 +129,7 @@ class Retriever:
         eps: float = DEFAULT_EPS,
     ) -> None:
         if not 0.0 < eps < 1.0:
-            raise ValueError(f"Retriever: eps must be in (0, 1), got {eps}")
+            raise InputError(f"Retriever: eps must be in (0, 1), got {eps}")
         self.catalog = catalog
         self.schema: AttributeSchema = catalog.schema
         self.pool = resolve_pool(catalog, pool)
@@ -174,14 +175,14 @@ class Retriever:
         b = self._check_excluded(excluded)
         k = self.schema.n_attributes
         if values.shape != (b, k) or not np.issubdtype(values.dtype, np.integer):
-            raise ValueError(
+            raise InputError(
                 f"by_values: values must be ({b}, {k}) ints, got {values.shape} {values.dtype}"
             )
         sizes = np.asarray(self.schema.sizes)
         bad = (values < -1) | (values >= sizes)
         if bad.any():
             row, col = map(int, np.argwhere(bad)[0])
-            raise ValueError(
+            raise InputError(
                 f"by_values: row {row}, attribute {self.schema.names[col]!r}: value "
                 f"{int(values[row, col])} outside [-1, {sizes[col]})"
             )
@@ -260,7 +261,7 @@ class Retriever:
         full = excluded[np.arange(len(pos)), pos]
         if full.any():
             row = first_row + int(np.flatnonzero(full)[0])
-            raise ValueError(f"session {row} has already seen all {self.n_pool} items of the pool")
+            raise InputError(f"session {row} has already seen all {self.n_pool} items of the pool")
         return self.pool[pos]
 
     def _check_excluded(self, excluded: np.ndarray) -> int:
@@ -271,7 +272,7 @@ class Retriever:
             or excluded.shape[1] != self.n_pool
         ):
             shape = getattr(excluded, "shape", None)
-            raise ValueError(
+            raise InputError(
                 f"excluded must be a (B, {self.n_pool}) bool array over the pool, got {shape}"
             )
         return int(excluded.shape[0])
@@ -281,7 +282,7 @@ class Retriever:
             return None
         w = np.asarray(weights, dtype=np.float32)
         if w.shape != (b, self.schema.n_attributes) or not np.isfinite(w).all() or (w < 0).any():
-            raise ValueError(
+            raise InputError(
                 f"weights must be a finite non-negative ({b}, {self.schema.n_attributes}) array, "
                 f"got shape {w.shape}"
             )
@@ -289,7 +290,7 @@ class Retriever:
 
     def _check_heads(self, head_probs: Sequence[np.ndarray], b: int) -> list[np.ndarray]:
         if len(head_probs) != self.schema.n_attributes:
-            raise ValueError(
+            raise InputError(
                 f"by_probs: expected {self.schema.n_attributes} heads "
                 f"({', '.join(self.schema.names)}), got {len(head_probs)}"
             )
@@ -297,9 +298,9 @@ class Retriever:
         for name, size, p in zip(self.schema.names, self.schema.sizes, head_probs, strict=True):
             p = np.asarray(p, dtype=np.float32)
             if p.shape != (b, size):
-                raise ValueError(f"by_probs: head {name!r} must be ({b}, {size}), got {p.shape}")
+                raise InputError(f"by_probs: head {name!r} must be ({b}, {size}), got {p.shape}")
             if not np.isfinite(p).all() or (p < 0).any() or (p.sum(axis=1) <= 0).any():
-                raise ValueError(
+                raise InputError(
                     f"by_probs: head {name!r} must be finite, non-negative, with positive row sums"
                 )
             heads.append(p)

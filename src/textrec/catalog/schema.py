@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from textrec.errors import InputError
+
 __all__ = ["Attribute", "AttributeSchema"]
 
 
@@ -32,12 +34,12 @@ class Attribute:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ValueError("Attribute.name must be a non-empty string")
+            raise InputError("Attribute.name must be a non-empty string")
         if len(self.values) == 0:
-            raise ValueError(f"Attribute {self.name!r}: values must not be empty")
+            raise InputError(f"Attribute {self.name!r}: values must not be empty")
         if len(set(self.values)) != len(self.values):
             dup = sorted({v for v in self.values if self.values.count(v) > 1})
-            raise ValueError(f"Attribute {self.name!r}: duplicate values {dup}")
+            raise InputError(f"Attribute {self.name!r}: duplicate values {dup}")
         if not self.label:
             object.__setattr__(self, "label", self.name.replace("_", " "))
 
@@ -64,10 +66,10 @@ class AttributeSchema:
 
     def __post_init__(self) -> None:
         if len(self.attributes) == 0:
-            raise ValueError("AttributeSchema needs at least one attribute")
+            raise InputError("AttributeSchema needs at least one attribute")
         names = [a.name for a in self.attributes]
         if len(set(names)) != len(names):
-            raise ValueError(f"AttributeSchema: duplicate attribute names in {names}")
+            raise InputError(f"AttributeSchema: duplicate attribute names in {names}")
         object.__setattr__(self, "_lookup", {n: i for i, n in enumerate(names)})
 
     @property
@@ -105,7 +107,7 @@ class AttributeSchema:
         try:
             return self._lookup[name]
         except KeyError:
-            raise ValueError(f"unknown attribute {name!r}; known: {list(self.names)}") from None
+            raise InputError(f"unknown attribute {name!r}; known: {list(self.names)}") from None
 
     def local_value_index(self, attribute: str | int, value: str) -> int:
         """Index of ``value`` inside its attribute's vocabulary."""
@@ -114,7 +116,7 @@ class AttributeSchema:
         try:
             return attr.values.index(value)
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"unknown value {value!r} for attribute {attr.name!r}; known: {list(attr.values)}"
             ) from None
 
@@ -160,4 +162,4 @@ class AttributeSchema:
                 )
             )
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"{source}: malformed attribute schema ({exc!r})") from exc
+            raise InputError(f"{source}: malformed attribute schema ({exc!r})") from exc

@@ -57,6 +57,7 @@ from tqdm.auto import tqdm
 from textrec.catalog.catalog import TEST, TRAIN
 from textrec.catalog.features import images_to_array
 from textrec.catalog.schema import Attribute, AttributeSchema
+from textrec.errors import InputError
 
 __all__ = [
     "OFFICIAL_VOCABULARIES",
@@ -231,7 +232,7 @@ def paper_split(n_items: int, seed: int) -> np.ndarray:
     ``np.random.default_rng(seed)``; the rest are train items.
     """
     if n_items < 2:
-        raise ValueError(f"n_items must be >= 2 to split, got {n_items}")
+        raise InputError(f"n_items must be >= 2 to split, got {n_items}")
     n_test = int(round(n_items * _N_TEST_PAPER / _N_PAPER))
     split = np.full(n_items, TRAIN, dtype=np.int8)
     split[np.random.default_rng(seed).permutation(n_items)[:n_test]] = TEST
@@ -279,7 +280,7 @@ def name_colours(images: np.ndarray) -> np.ndarray:
     The index is into :data:`COLOUR_NAMES`; see the module docstring for the method.
     """
     if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"images must be (B, H, W, 3) uint8, got {images.shape} {images.dtype}")
+        raise InputError(f"images must be (B, H, W, 3) uint8, got {images.shape} {images.dtype}")
     b, k = images.shape[0], len(COLOUR_NAMES)
     if b == 0:
         return np.zeros(0, dtype=np.int64)
@@ -306,7 +307,7 @@ def _decode(data: bytes, where: str, size: tuple[int, int] | None) -> np.ndarray
             img.draft("RGB", (size[1], size[0]))
         return np.asarray(img.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{where}: image does not decode ({exc})") from exc
+        raise InputError(f"{where}: image does not decode ({exc})") from exc
 
 
 class _Archive:
@@ -325,21 +326,21 @@ class _Archive:
             try:
                 self._zip = zipfile.ZipFile(self.zip_path)
             except (zipfile.BadZipFile, OSError) as exc:
-                raise ValueError(f"{self.zip_path}: not a readable zip file ({exc})") from exc
+                raise InputError(f"{self.zip_path}: not a readable zip file ({exc})") from exc
             self.refs = sorted(
                 n
                 for n in self._zip.namelist()
                 if not n.endswith("/") and n.lower().endswith((".jpg", ".jpeg"))
             )
         elif len(zips) > 1:
-            raise ValueError(f"{data_dir}: several image zips {[z.name for z in zips]}; keep one")
+            raise InputError(f"{data_dir}: several image zips {[z.name for z in zips]}; keep one")
         else:
             raise FileNotFoundError(
                 f"{data_dir}: no UT-Zappos50K images "
                 f"(expected folder {IMAGES_DIR}/ or {IMAGES_DIR}*.zip)"
             )
         if not self.refs:
-            raise ValueError(f"{self.where('')}: no .jpg images found")
+            raise InputError(f"{self.where('')}: no .jpg images found")
 
     def _list_tree(self, tree: Path) -> list[str]:
         refs = []
@@ -361,7 +362,7 @@ class _Archive:
                 return self._zip.read(ref)
             return (self.data_dir / ref).read_bytes()
         except (KeyError, OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{self.where(ref)}: cannot read image ({exc})") from exc
+            raise InputError(f"{self.where(ref)}: cannot read image ({exc})") from exc
 
 
 def _hash_image(h: Any, data: bytes) -> None:
@@ -496,7 +497,7 @@ def _parse_ref(ref: str, where: str) -> tuple[str, str, str, str]:
     """``(cid, category, subcategory, brand)`` of ``<Category>/<SubCategory>/<Brand>/<file>``."""
     parts = ref.split("/")
     if len(parts) < 4:
-        raise ValueError(
+        raise InputError(
             f"{where}: expected <Category>/<SubCategory>/<Brand>/<file>.jpg, got {ref!r}"
         )
     stem = parts[-1].rsplit(".", 1)[0]
@@ -541,24 +542,24 @@ def _read_meta(path: Path) -> pd.DataFrame:
             path, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True
         )
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise ValueError(f"{path}: cannot parse CSV ({exc})") from exc
+        raise InputError(f"{path}: cannot parse CSV ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     unknown = [c for c in df.columns if c not in META_COLUMNS]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"{path}: unknown column(s) {unknown}; expected a subset of {list(META_COLUMNS)}"
         )
     for required in ("CID", "Category", "SubCategory"):
         if required not in df.columns:
-            raise ValueError(f"{path}: missing column {required!r}")
+            raise InputError(f"{path}: missing column {required!r}")
         empty = np.flatnonzero(df[required].str.strip().to_numpy() == "")
         if len(empty):
-            raise ValueError(f"{path}: {_row(int(empty[0]))}, column {required!r}: empty value")
+            raise InputError(f"{path}: {_row(int(empty[0]))}, column {required!r}: empty value")
     df = df.apply(lambda col: col.str.strip())
     dup = df["CID"].duplicated(keep="first").to_numpy()
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
-        raise ValueError(f"{path}: {_row(row)}, column 'CID': duplicate CID {df['CID'].iat[row]!r}")
+        raise InputError(f"{path}: {_row(row)}, column 'CID': duplicate CID {df['CID'].iat[row]!r}")
     return df
 
 
@@ -571,7 +572,7 @@ def _meta_labels(
     orphan = np.flatnonzero(position < 0)
     if len(orphan):
         r = int(orphan[0])
-        raise ValueError(f"{path}: {_row(r)}, column 'CID': {df['CID'].iat[r]!r} has no image")
+        raise InputError(f"{path}: {_row(r)}, column 'CID': {df['CID'].iat[r]!r} has no image")
     covered = np.zeros(n, dtype=bool)
     covered[position] = True
     if not covered.all():
@@ -666,7 +667,7 @@ def read_zappos(
         for s in subset:
             ref = by_short.get(s.split(f"{IMAGES_DIR}/", 1)[-1])
             if ref is None:
-                raise ValueError(f"{archive.where('')}: subset image {s!r} not found")
+                raise InputError(f"{archive.where('')}: subset image {s!r} not found")
             chosen.append(ref)
         refs = sorted(set(chosen))
     parsed = [_parse_ref(r, archive.where(r)) for r in refs]
@@ -675,7 +676,7 @@ def read_zappos(
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         first = int(np.flatnonzero(cids == cids[i])[0])
-        raise ValueError(f"{archive.where(refs[i])}: CID {cids[i]!r} also used by {refs[first]!r}")
+        raise InputError(f"{archive.where(refs[i])}: CID {cids[i]!r} also used by {refs[first]!r}")
     folder = {
         "category": np.array([p[1] for p in parsed], dtype=object),
         "subcategory": np.array([p[2] for p in parsed], dtype=object),

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
+import traceback
 
 import typer
 
 from textrec import __version__
+from textrec.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    USER_OS_ERRORS,
+    InputError,
+)
 
 __all__ = ["app", "main"]
 
@@ -20,9 +30,16 @@ app = typer.Typer(
 )
 
 
+_debug = [False]
+"""Set by the root ``--debug`` option: print internal tracebacks instead of saving them."""
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr."),
+    debug: bool = typer.Option(
+        False, "--debug", help="On an internal error print the traceback instead of saving it."
+    ),
     threads: int = typer.Option(
         1,
         "--threads-torch",
@@ -33,6 +50,7 @@ def _root(
 ) -> None:
     import torch
 
+    _debug[0] = debug
     torch.set_num_threads(threads)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -46,24 +64,65 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def main() -> None:
-    """Entry point of the ``textrec`` console script: bad input ends with one clear line, exit 2."""
-    try:
-        app(standalone_mode=False)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and aborts
-        import click
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``textrec`` console script; applies the one error policy.
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+    See :mod:`textrec.errors`: bad input -> one line on stderr, exit 2; internal error -> one line
+    naming the file that holds the traceback (``--debug``: the traceback itself), exit 1; Ctrl-C ->
+    exit 130; Typer's usage errors are shown by Typer, exit 2. A command that finds damage (a
+    ``--check``) raises ``typer.Exit(1)``.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        app(args=args, prog_name="textrec", standalone_mode=True)
+    except SystemExit:
         raise
+    except KeyboardInterrupt:
+        _error_line("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except InputError as exc:
+        _error_line(str(exc))
+        sys.exit(EXIT_USAGE)
+    except USER_OS_ERRORS as exc:
+        _error_line(_os_error_text(exc))
+        sys.exit(EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 -- the policy's last resort: report, never a bare crash
+        if _debug[0]:
+            traceback.print_exc()
+            _error_line(f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            where = _save_traceback(exc)
+            _error_line(
+                f"internal error: {type(exc).__name__}: {exc} (traceback in {where}; "
+                "run again with --debug to print it)"
+            )
+        sys.exit(EXIT_FAILURE)
+
+
+def _error_line(message: str) -> None:
+    """Print ``error: message`` on stderr as one line (newlines folded, no markup)."""
+    one_line = " ".join(str(message).split()) or "unknown error"
+    print(f"error: {one_line}", file=sys.stderr, flush=True)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``PATH: reason`` for an OSError about a path (Python's own text names the path already)."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def _save_traceback(exc: BaseException) -> str:
+    """Write the traceback of ``exc`` to a fresh file under the temp dir; return its path."""
+    text = "".join(traceback.format_exception(exc))
+    try:
+        fd, name = tempfile.mkstemp(prefix="textrec-crash-", suffix=".log")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"textrec {__version__}\nargv: {sys.argv!r}\n\n{text}")
+        return name
+    except OSError:  # nowhere to write: print it rather than lose it
+        print(text, file=sys.stderr)
+        return "stderr"
 
 
 # Each stage owns its own CLI module; they attach themselves here, in data-flow order.

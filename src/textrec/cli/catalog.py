@@ -18,6 +18,7 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
+from textrec.errors import InputError
 
 __all__ = ["app"]
 
@@ -32,7 +33,7 @@ def _size(text: str | None) -> tuple[int, int] | None:
     try:
         h, w = (int(x) for x in text.lower().split("x"))
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"--image-size must look like 102x136 (height x width), got {text!r}"
         ) from None
     return h, w
@@ -124,7 +125,7 @@ def build(
     from textrec.catalog.build import SOURCES, build_catalog
 
     if catalog not in SOURCES:
-        raise ValueError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
+        raise InputError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
     built = build_catalog(
         catalog,
         data=data,

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 __all__ = [
     "CatalogOpt",
@@ -21,7 +22,9 @@ __all__ = [
     "print_table",
 ]
 
-console = Console(stderr=False)
+console = Console(stderr=False, highlight=False)
+"""stdout console. Never give it user- or data-supplied text as markup: wrap it in ``Text`` (as
+:func:`print_table` does) or pass ``markup=False``; catalog values and sentences may hold ``[``."""
 
 CatalogOpt = typer.Option(
     "builtin",
@@ -55,10 +58,11 @@ def _default(o: Any) -> Any:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """Print a rich table with ``columns`` and ``rows`` (cells converted with ``str``)."""
-    table = Table(title=title)
+    """Print a rich table with ``columns`` and ``rows``, every cell and the title shown literally
+    (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells)."""
+    table = Table(title=Text(str(title)))
     for c in columns:
-        table.add_column(c)
+        table.add_column(Text(str(c)))
     for r in rows:
-        table.add_row(*[str(x) for x in r])
+        table.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
     console.print(table)

@@ -14,6 +14,7 @@ import typer
 from rich.rule import Rule
 
 from textrec.cli.common import ItemsOpt, SeedOpt, console
+from textrec.errors import InputError
 
 __all__ = ["quickstart", "quickstart_steps"]
 
@@ -104,7 +105,7 @@ def quickstart(
     marker = out / ".textrec-quickstart"
     if out.exists() and any(out.iterdir()):
         if not marker.exists():
-            raise ValueError(
+            raise InputError(
                 f"{out}: directory exists and was not made by quickstart; choose another --out"
             )
         shutil.rmtree(out)

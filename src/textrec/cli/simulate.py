@@ -19,6 +19,7 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
+from textrec.errors import InputError
 from textrec.evaluation import SR_TURNS, Dialogue, EvaluationResult, evaluate
 from textrec.simulator.baselines import POLICIES, make_policy
 from textrec.simulator.engine import BatchedSimulator
@@ -55,15 +56,15 @@ def simulate(
 ) -> None:
     """Run a policy that needs no learning against simulated users; print SR@10/20/30, NI and NV."""
     if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}")
+        raise InputError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}")
     if sessions < 1:
-        raise ValueError(f"--sessions must be >= 1, got {sessions}")
+        raise InputError(f"--sessions must be >= 1, got {sessions}")
     if show < 0:
-        raise ValueError(f"--show must be >= 0, got {show}")
+        raise InputError(f"--show must be >= 0, got {show}")
     if pool not in _POOLS:
-        raise ValueError(f"--pool must be one of {list(_POOLS)}, got {pool!r}")
+        raise InputError(f"--pool must be one of {list(_POOLS)}, got {pool!r}")
     if utterances not in UTTERANCE_SOURCES:
-        raise ValueError(
+        raise InputError(
             f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
         )
     from textrec.catalog.build import open_catalog

@@ -23,6 +23,7 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
+from textrec.errors import InputError
 
 __all__ = ["train", "ALGOS"]
 
@@ -92,7 +93,7 @@ def train(
 ) -> None:
     """Train an agent against simulated users (train pool); report SR@K, NI, NV on the test pool."""
     if algo not in ALGOS:
-        raise ValueError(f"unknown --algo {algo!r}; choose one of {list(ALGOS)}")
+        raise InputError(f"unknown --algo {algo!r}; choose one of {list(ALGOS)}")
     from textrec.agent import Recommender, RecommenderConfig
     from textrec.catalog.build import open_catalog
     from textrec.evaluation import evaluate

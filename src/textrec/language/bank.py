@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from textrec.errors import InputError
 from textrec.language.tokenizer import Vocabulary
 
 __all__ = ["MODES", "REQUEST", "REPEAT", "NEGATE", "SentenceBank"]
@@ -46,16 +47,16 @@ class SentenceBank:
     def __post_init__(self) -> None:
         s = len(self.texts)
         if self.tokens.shape[0] != s or self.lengths.shape != (s,):
-            raise ValueError(
+            raise InputError(
                 f"SentenceBank: tokens {self.tokens.shape} / lengths {self.lengths.shape} "
                 f"do not match {s} texts"
             )
         if self.index.ndim != 3 or self.index.shape[1] != len(MODES):
-            raise ValueError(
+            raise InputError(
                 f"SentenceBank: index must be (V, {len(MODES)}, J), got {self.index.shape}"
             )
         if self.index.size and (self.index.min() < 0 or self.index.max() >= s):
-            raise ValueError("SentenceBank: index refers to sentences that do not exist")
+            raise InputError("SentenceBank: index refers to sentences that do not exist")
 
     @property
     def n_variants(self) -> int:

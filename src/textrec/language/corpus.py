@@ -28,6 +28,7 @@ import numpy as np
 
 from textrec import __version__
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.io import atomic_file
 from textrec.language.bank import MODES
 from textrec.language.templates import (
@@ -163,9 +164,9 @@ def build_corpus(
         The :class:`Corpus`, with the schema's shared vocabulary.
     """
     if not 0.0 <= held_out_fraction < 1.0:
-        raise ValueError(f"held_out_fraction must be in [0, 1), got {held_out_fraction}")
+        raise InputError(f"held_out_fraction must be in [0, 1), got {held_out_fraction}")
     if max_len < 2:
-        raise ValueError(f"max_len must be >= 2, got {max_len}")
+        raise InputError(f"max_len must be >= 2, got {max_len}")
     templates = templates or load_templates()
     paraphrases = paraphrases or load_paraphrases()
     vocab = shared_vocabulary(schema, templates, paraphrases)
@@ -209,7 +210,7 @@ def _pack(
     frame_lengths = np.zeros(n, dtype=np.int32)
     for i, (text, ids, frame, *_rest) in enumerate(rows):
         if len(ids) > max_len:
-            raise ValueError(
+            raise InputError(
                 f"corpus sentence {text!r} has {len(ids)} tokens, more than max_len={max_len}"
             )
         tokens[i, : len(ids)] = ids
@@ -294,13 +295,13 @@ def read_checkpoint(path: str | Path, kind: str, required: tuple[str, ...]) -> d
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
+        raise InputError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
     if not isinstance(raw, dict) or raw.get("type") != kind:
         found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"{p}: not a {kind} checkpoint (type {found!r})")
+        raise InputError(f"{p}: not a {kind} checkpoint (type {found!r})")
     missing = [k for k in ("version", *required) if k not in raw]
     if missing:
-        raise ValueError(f"{p}: checkpoint lacks fields {missing}")
+        raise InputError(f"{p}: checkpoint lacks fields {missing}")
     if raw["version"] != __version__:
         warnings.warn(
             f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
@@ -343,7 +344,7 @@ def load_language_model(
         model = build(json.loads(raw["config"]), schema, vocab)
         model.load_state_dict(raw["state_dict"])
     except (TypeError, KeyError, RuntimeError) as exc:
-        raise ValueError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
+        raise InputError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
     return model.eval(), json.loads(raw["report"])
 
 

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.language.bank import MODES, NEGATE
 from textrec.language.corpus import (
     Corpus,
@@ -85,17 +86,17 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         for name in ("embed_dim", "hidden_dim", "out_dim", "steps", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"EncoderConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"EncoderConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise ValueError(f"EncoderConfig.lr must be > 0, got {self.lr}")
+            raise InputError(f"EncoderConfig.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.value_share <= 1.0:
-            raise ValueError(f"EncoderConfig.value_share must be in [0, 1], got {self.value_share}")
+            raise InputError(f"EncoderConfig.value_share must be in [0, 1], got {self.value_share}")
         if not 0.0 <= self.word_dropout < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"EncoderConfig.word_dropout must be in [0, 1), got {self.word_dropout}"
             )
         if not 0.0 <= self.held_out_fraction < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"EncoderConfig.held_out_fraction must be in [0, 1), got {self.held_out_fraction}"
             )
 
@@ -353,7 +354,7 @@ def _pretrain(
     started = time.perf_counter()
     train, held = corpus.train(), corpus.held()
     if len(train) == 0:
-        raise ValueError("the corpus has no training sentences")
+        raise InputError("the corpus has no training sentences")
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     model = PretrainedTextEncoder(config, corpus.schema, corpus.vocab)

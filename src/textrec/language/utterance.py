@@ -35,6 +35,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.language.bank import MODES
 from textrec.language.corpus import (
     Corpus,
@@ -91,17 +92,17 @@ class UtteranceConfig:
     def __post_init__(self) -> None:
         for name in ("embed_dim", "cond_dim", "hidden_dim", "epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"UtteranceConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"UtteranceConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"UtteranceConfig.dropout must be in [0, 1), got {self.dropout}")
+            raise InputError(f"UtteranceConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.lr <= 0:
-            raise ValueError(f"UtteranceConfig.lr must be > 0, got {self.lr}")
+            raise InputError(f"UtteranceConfig.lr must be > 0, got {self.lr}")
         if self.max_frame_len < 2:
-            raise ValueError(
+            raise InputError(
                 f"UtteranceConfig.max_frame_len must be >= 2, got {self.max_frame_len}"
             )
         if not 0.0 <= self.held_out_fraction < 1.0:
-            raise ValueError(
+            raise InputError(
                 f"UtteranceConfig.held_out_fraction must be in [0, 1), got {self.held_out_fraction}"
             )
 
@@ -252,22 +253,22 @@ class UtteranceModel(nn.Module):
             batch_size: Frames sampled per batch.
         """
         if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise InputError(f"temperature must be > 0, got {temperature}")
         values_t = torch.as_tensor(np.asarray(values), dtype=torch.long)
         modes_t = torch.as_tensor(np.asarray(modes), dtype=torch.long)
         if values_t.shape != modes_t.shape or values_t.ndim != 1:
-            raise ValueError(
+            raise InputError(
                 f"values {tuple(values_t.shape)} and modes {tuple(modes_t.shape)} "
                 "must have the same (n,) shape"
             )
         if len(values_t) and (values_t.min() < 0 or values_t.max() >= self.schema.n_values):
-            raise ValueError(f"values must be global value indices in [0, {self.schema.n_values})")
+            raise InputError(f"values must be global value indices in [0, {self.schema.n_values})")
         if len(modes_t) and (modes_t.min() < 0 or modes_t.max() >= len(MODES)):
-            raise ValueError(f"modes must be in [0, {len(MODES)})")
+            raise InputError(f"modes must be in [0, {len(MODES)})")
         steps = self.config.max_frame_len
         room = np.asarray(steps if max_words is None else max_words, dtype=np.int64)
         if room.ndim > 1 or (room.ndim == 1 and room.shape != (len(values_t),)):
-            raise ValueError(f"max_words must be an int or ({len(values_t)},), got {room.shape}")
+            raise InputError(f"max_words must be an int or ({len(values_t)},), got {room.shape}")
         limits = torch.from_numpy(np.broadcast_to(room, len(values_t)).copy()).clamp(1, steps)
         was_training = self.training
         self.eval()
@@ -441,7 +442,7 @@ def _train(
     train, held = corpus.train(), corpus.held()
     starts, sizes = _frame_groups(train)
     if len(starts) == 0:
-        raise ValueError("the corpus has no training sentences")
+        raise InputError("the corpus has no training sentences")
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     model = UtteranceModel(config, corpus.schema, corpus.vocab)

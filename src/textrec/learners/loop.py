@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from textrec import __version__
 from textrec.agent.tracker import Dialogues
 from textrec.catalog.retrieval import Retriever
+from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.io import atomic_file
 from textrec.simulator.baselines import Policy
@@ -142,11 +143,11 @@ class EpisodeBatch:
         b, t = self.dialogues.items.shape
         for name in ("rewards", "terminated", "truncated"):
             if getattr(self, name).shape != (b, t):
-                raise ValueError(
+                raise InputError(
                     f"EpisodeBatch: {name} has shape {getattr(self, name).shape}, expected {(b, t)}"
                 )
         if self.actions.shape[:2] != (b, t) or self.actions.ndim != 3:
-            raise ValueError(
+            raise InputError(
                 f"EpisodeBatch: actions has shape {self.actions.shape}, expected ({b}, {t}, K)"
             )
 
@@ -172,7 +173,7 @@ class SimulatorEpisodes:
 
     def __init__(self, simulator: BatchedSimulator, policy: Policy, n_sessions: int) -> None:
         if n_sessions < 1:
-            raise ValueError(f"n_sessions must be >= 1, got {n_sessions}")
+            raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
         self.simulator, self.policy, self.n_sessions = simulator, policy, n_sessions
         self.retriever = Retriever(simulator.catalog, simulator.pool)
 
@@ -193,7 +194,7 @@ class SimulatorEpisodes:
             rows = np.flatnonzero(result.active)
             action = self.policy.act(result)
             if action.values is None:
-                raise ValueError(
+                raise InputError(
                     "SimulatorEpisodes needs a policy that chooses values (Action.values)"
                 )
             chosen = action.values[rows]
@@ -303,14 +304,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise ValueError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
+        raise InputError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"{p}: not a textrec checkpoint (holds a {type(raw).__name__})")
+        raise InputError(f"{p}: not a textrec checkpoint (holds a {type(raw).__name__})")
     missing = [
         k for k in ("type", "config", "state_dict", "version", "step", "seed") if k not in raw
     ]
     if missing:
-        raise ValueError(f"{p}: checkpoint lacks fields {missing}")
+        raise InputError(f"{p}: checkpoint lacks fields {missing}")
     if raw["version"] != __version__:
         warnings.warn(
             f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
@@ -332,16 +333,16 @@ def _resume(learner: Learner[Any], run_dir: Path, seed: int) -> tuple[int, list[
         return 0, []
     ckpt = load_checkpoint(path)
     if ckpt.type != learner.name:
-        raise ValueError(
+        raise InputError(
             f"{path}: holds a {ckpt.type!r} learner, cannot resume a {learner.name!r} one"
         )
     if ckpt.config != _config_json(learner.config):
-        raise ValueError(
+        raise InputError(
             f"{path}: saved config {ckpt.config} differs from this run's "
             f"{_config_json(learner.config)}"
         )
     if ckpt.seed != seed:
-        raise ValueError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
+        raise InputError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
     learner.load_state_dict(ckpt.state_dict)
     rows = [r for r in _read_rows(run_dir / METRICS_NAME) if int(r["step"]) <= ckpt.step]
     logger.info("resumed %s from %s at step %d", learner.name, path, ckpt.step)
@@ -406,9 +407,9 @@ def fitter(
         evaluation steps).
     """
     if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        raise InputError(f"n_steps must be >= 1, got {n_steps}")
     if eval_every < 0:
-        raise ValueError(f"eval_every must be >= 0, got {eval_every}")
+        raise InputError(f"eval_every must be >= 0, got {eval_every}")
     evaluators = dict(evaluators or {})
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start, rows = _resume(learner, run_dir, seed) if run_dir is not None else (0, [])

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
+from textrec.errors import InputError
 from textrec.learners.functional import (
     clipped_surrogate,
     gae,
@@ -89,20 +90,20 @@ class OnlineConfig:
     def __post_init__(self) -> None:
         for name in ("lr", "clip", "max_grad_norm"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"OnlineConfig.{name} must be > 0, got {getattr(self, name)}")
+                raise InputError(f"OnlineConfig.{name} must be > 0, got {getattr(self, name)}")
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(
+                raise InputError(
                     f"OnlineConfig.{name} must be in [0, 1], got {getattr(self, name)}"
                 )
         for name in ("value_coef", "entropy_coef", "track_coef"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"OnlineConfig.{name} must be >= 0, got {getattr(self, name)}")
+                raise InputError(f"OnlineConfig.{name} must be >= 0, got {getattr(self, name)}")
         for name in ("n_epochs", "n_minibatches", "value_hidden", "n_sessions"):
             if getattr(self, name) < 1:
-                raise ValueError(f"OnlineConfig.{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"OnlineConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_minibatches > self.n_sessions:
-            raise ValueError(
+            raise InputError(
                 f"OnlineConfig.n_minibatches ({self.n_minibatches}) must be <= n_sessions "
                 f"({self.n_sessions})"
             )
@@ -278,7 +279,7 @@ class OnlineLearner:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
         if state["recommender_config"] != asdict(self.recommender.config):
-            raise ValueError(
+            raise InputError(
                 f"saved recommender config {state['recommender_config']} differs from this "
                 f"learner's {asdict(self.recommender.config)}"
             )

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
+from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.logs.policies import (
     DeviceConfig,
@@ -376,7 +377,7 @@ def _run_ray(
         import ray
         from ray.util import ActorPool
     except ImportError:
-        raise ValueError(
+        raise InputError(
             "backend 'ray' needs Ray, which is not installed: pip install 'textrec[ray]'"
         ) from None
     if not jobs:
@@ -436,20 +437,20 @@ def _start_or_resume(log_dir: Path, fresh: Manifest, resume: bool) -> tuple[Mani
             p for kind in (EXPERIENCE_DIR, ORACLE_DIR) for p in (log_dir / kind).glob("*.parquet")
         ]
         if leftovers:
-            raise ValueError(
+            raise InputError(
                 f"{log_dir}: holds shards but no {MANIFEST_NAME}; choose an empty --out directory"
             )
         write_manifest(log_dir, fresh)
         return fresh, []
     if not resume:
-        raise ValueError(
+        raise InputError(
             f"{log_dir}: already holds a log; pass --resume to continue it or choose another --out"
         )
     existing = read_manifest(log_dir)
     old, new = existing.settings(), fresh.settings()
     differ = sorted(key for key in new if old.get(key) != new[key])
     if differ:
-        raise ValueError(
+        raise InputError(
             f"{log_dir / MANIFEST_NAME}: the log was collected with other settings "
             f"({', '.join(differ)}); "
             "resume with the same catalog, seed, sessions, chunk size, devices and task"
@@ -510,17 +511,17 @@ def collect(
         ("chunk_sessions", chunk_sessions),
     ):
         if value < 1:
-            raise ValueError(f"collect: {name} must be >= 1, got {value}")
+            raise InputError(f"collect: {name} must be >= 1, got {value}")
     if backend not in BACKENDS:
-        raise ValueError(f"collect: backend must be one of {BACKENDS}, got {backend!r}")
+        raise InputError(f"collect: backend must be one of {BACKENDS}, got {backend!r}")
     if assignment not in ASSIGNMENTS:
-        raise ValueError(f"collect: assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
+        raise InputError(f"collect: assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
     devices = tuple(devices) if devices is not None else default_devices()
     if not devices:
-        raise ValueError("collect: needs at least one device")
+        raise InputError("collect: needs at least one device")
     names = [d.name for d in devices]
     if len(set(names)) != len(names):
-        raise ValueError(f"collect: device names must be unique, got {names}")
+        raise InputError(f"collect: device names must be unique, got {names}")
     task = task or TaskConfig()
     sentences: dict[str, Any] = {"source": task.utterances, "given": bank is not None}
     if bank is None:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from textrec.catalog import Catalog
+from textrec.errors import InputError
 from textrec.evaluation import SR_TURNS, MeanSE, mean_se, success_within
 from textrec.logs.reader import ItemIndex, list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch
@@ -173,7 +174,7 @@ def _oracle_nv(log_dir: Path, shard: Path, table: SessionTable) -> np.ndarray | 
     nv = per_session.reindex(table.session_id)
     if nv.isna().any():
         missing = table.session_id[nv.isna().to_numpy()][0]
-        raise ValueError(f"{path}: no oracle rows for session {missing!r} of {shard}")
+        raise InputError(f"{path}: no oracle rows for session {missing!r} of {shard}")
     return nv.to_numpy(dtype=np.float64)
 
 
@@ -187,7 +188,7 @@ def summarize(log_dir: str | Path) -> LogSummary:
     manifest = _optional_manifest(root)
     shards = list_shards(root)
     if not shards:
-        raise ValueError(f"{root}: no experience shards (*.parquet)")
+        raise InputError(f"{root}: no experience shards (*.parquet)")
     tables, nvs = [], []
     n_turns = 0
     for shard in shards:
@@ -280,13 +281,13 @@ def _check_shard(
     if oracle_dir is not None:
         path = oracle_dir / shard.name
         if not path.is_file():
-            raise ValueError(f"{path}: oracle shard missing for {shard}")
+            raise InputError(f"{path}: oracle shard missing for {shard}")
         oracle = read_oracle(path)
         if not (
             np.array_equal(oracle.session_id, rows.session_id)
             and np.array_equal(oracle.turn, rows.turn)
         ):
-            raise ValueError(f"{path}: rows do not match the (session_id, turn) keys of {shard}")
+            raise InputError(f"{path}: rows do not match the (session_id, turn) keys of {shard}")
         if index is not None:
             index(oracle.target_id, str(path), column="target_id")
     return rows, rows.session_id[offsets[:-1]]

@@ -45,6 +45,7 @@ import numpy as np
 
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Action
+from textrec.errors import InputError
 from textrec.simulator.baselines import Policy, SlotFillerPolicy, fill_slots
 from textrec.simulator.engine import StepResult
 
@@ -88,22 +89,22 @@ class DeviceConfig:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ValueError("DeviceConfig.name must be a non-empty string")
+            raise InputError("DeviceConfig.name must be a non-empty string")
         if self.base not in BASES:
-            raise ValueError(f"DeviceConfig.base must be one of {BASES}, got {self.base!r}")
+            raise InputError(f"DeviceConfig.base must be one of {BASES}, got {self.base!r}")
         if not (np.isfinite(self.noise) and self.noise >= 0):
-            raise ValueError(f"DeviceConfig.noise must be finite and >= 0, got {self.noise}")
+            raise InputError(f"DeviceConfig.noise must be finite and >= 0, got {self.noise}")
         if self.memory < 0:
-            raise ValueError(f"DeviceConfig.memory must be >= 0, got {self.memory}")
+            raise InputError(f"DeviceConfig.memory must be >= 0, got {self.memory}")
         if not 0.0 <= self.epsilon <= 1.0:
-            raise ValueError(f"DeviceConfig.epsilon must be in [0, 1], got {self.epsilon}")
+            raise InputError(f"DeviceConfig.epsilon must be in [0, 1], got {self.epsilon}")
         if (self.base == "agent") != bool(self.checkpoint):
-            raise ValueError(
+            raise InputError(
                 f"DeviceConfig.checkpoint must be set exactly for base 'agent' "
                 f"(base {self.base!r}, checkpoint {self.checkpoint!r})"
             )
         if self.seed_offset < 0:
-            raise ValueError(f"DeviceConfig.seed_offset must be >= 0, got {self.seed_offset}")
+            raise InputError(f"DeviceConfig.seed_offset must be >= 0, got {self.seed_offset}")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (round-trips through :meth:`from_json`)."""
@@ -115,7 +116,7 @@ class DeviceConfig:
         try:
             return cls(**obj)
         except TypeError as exc:
-            raise ValueError(f"{source}: malformed device config {obj!r}: {exc}") from exc
+            raise InputError(f"{source}: malformed device config {obj!r}: {exc}") from exc
 
 
 def default_devices(checkpoints: Sequence[str | Path] = ()) -> tuple[DeviceConfig, ...]:
@@ -172,7 +173,7 @@ class _SlotMemory:
     def update(self, result: StepResult) -> np.ndarray:
         """Take in the previous turn's feedback; return the remembered slots ``(B, K)``."""
         if len(self.slots) != result.n_sessions:
-            raise ValueError(
+            raise InputError(
                 f"device was reset for {len(self.slots)} sessions, "
                 f"got a step of {result.n_sessions}"
             )
@@ -196,7 +197,7 @@ class _HeadCache:
         self.fn = fn
         self.radix = np.cumprod(np.r_[1, sizes[:-1] + 1]).astype(np.int64)
         if float(np.prod(sizes.astype(np.float64) + 1)) >= 2.0**62:
-            raise ValueError(
+            raise InputError(
                 f"too many slot patterns to encode for attribute sizes {sizes.tolist()}"
             )
         self.keys = np.zeros(0, dtype=np.int64)
@@ -303,7 +304,7 @@ class DevicePolicy:
         if self._agent is not None:
             action = self._agent.act(result)
             if action.head_probs is None:
-                raise ValueError(
+                raise InputError(
                     f"device {self.config.name!r}: the agent from {self.config.checkpoint} chose "
                     "values; a behaviour device needs its per-head probabilities (head_probs)"
                 )

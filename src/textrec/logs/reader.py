@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textrec.catalog import TRAIN, Catalog
+from textrec.errors import InputError
 from textrec.logs.schema import (
     EXPERIENCE_SCHEMA,
     ORACLE_SCHEMA,
@@ -77,15 +78,15 @@ def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.Pa
         pf = pq.ParquetFile(p)
         arrow_schema = pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
-        raise ValueError(
+        raise InputError(
             f"{p}: not a readable Parquet shard (corrupt or truncated?): {exc}"
         ) from exc
     missing = [n for n in schema.names if n not in arrow_schema.names]
     if missing:
-        raise ValueError(f"{p}: missing columns {missing}")
+        raise InputError(f"{p}: missing columns {missing}")
     meta = arrow_schema.metadata or {}
     if SCHEMA_VERSION_KEY in meta and meta[SCHEMA_VERSION_KEY] != str(SCHEMA_VERSION).encode():
-        raise ValueError(
+        raise InputError(
             f"{p}: written with schema version "
             f"{meta[SCHEMA_VERSION_KEY].decode(errors='replace')}, "
             f"this textrec reads version {SCHEMA_VERSION}"
@@ -98,7 +99,7 @@ def _read_table(path: Path, schema: pa.Schema) -> pa.Table:
     try:
         return pf.read(columns=schema.names)
     except (pa.ArrowException, OSError) as exc:
-        raise ValueError(
+        raise InputError(
             f"{path}: not a readable Parquet shard (corrupt or truncated?): {exc}"
         ) from exc
 
@@ -133,7 +134,7 @@ class ItemIndex:
         bad = (out < 0) & (item_ids != "")
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row}, column {column!r}: {item_ids[row]!r} is not an item of "
                 f"catalog {self.name!r} ({int(bad.sum())} unknown ids in this read)"
             )
@@ -362,10 +363,10 @@ class ExperienceReader:
             ("read_rows", read_rows, 1),
         ):
             if value < low:
-                raise ValueError(f"ExperienceReader: {name} must be >= {low}, got {value}")
+                raise InputError(f"ExperienceReader: {name} must be >= {low}, got {value}")
         self.shards = list_shards(log_dir)
         if not self.shards:
-            raise ValueError(f"{log_dir}: no experience shards (*.parquet)")
+            raise InputError(f"{log_dir}: no experience shards (*.parquet)")
         self.catalog = catalog
         self.batch_size = batch_size
         self.buffer_size = buffer_size
@@ -420,11 +421,11 @@ class ExperienceReader:
                     if cut:
                         yield self._block(rows.take(np.arange(cut)), source)
             except (pa.ArrowException, OSError) as exc:
-                raise ValueError(
+                raise InputError(
                     f"{source}: not a readable Parquet shard (corrupt or truncated?): {exc}"
                 ) from exc
             if carry is not None:
-                raise ValueError(
+                raise InputError(
                     f"{source}: the shard ends inside session {carry.session_id[0]!r} "
                     f"(no terminated/truncated final row)"
                 )

@@ -38,6 +38,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pyarrow as pa
 
+from textrec.errors import InputError
+
 __all__ = [
     "SCHEMA_VERSION",
     "EXPERIENCE_SCHEMA",
@@ -92,7 +94,7 @@ def _check_lengths(name: str, arrays: dict[str, np.ndarray]) -> int:
     n = {k: len(v) for k, v in arrays.items()}
     sizes = set(n.values())
     if len(sizes) > 1:
-        raise ValueError(f"{name}: columns have different lengths {n}")
+        raise InputError(f"{name}: columns have different lengths {n}")
     return sizes.pop() if sizes else 0
 
 
@@ -105,7 +107,7 @@ def _check_schema_version(table: pa.Table, source: str) -> None:
     bad = versions != SCHEMA_VERSION
     if bad.any():
         row = _first_bad(bad)
-        raise ValueError(
+        raise InputError(
             f"{source}: row {row}, column 'schema_version': value {int(versions[row])}, "
             f"this textrec reads version {SCHEMA_VERSION}"
         )
@@ -115,16 +117,16 @@ def _conform(table: pa.Table, schema: pa.Schema, source: str) -> pa.Table:
     """``table`` with the columns of ``schema``, cast to its types; errors name ``source``."""
     missing = [n for n in schema.names if n not in table.column_names]
     if missing:
-        raise ValueError(f"{source}: missing columns {missing}")
+        raise InputError(f"{source}: missing columns {missing}")
     table = table.select(schema.names)
     for name in schema.names:
         nulls = table.column(name).null_count
         if nulls:
-            raise ValueError(f"{source}: column {name!r} holds {nulls} null values")
+            raise InputError(f"{source}: column {name!r} holds {nulls} null values")
     try:
         return table.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise ValueError(f"{source}: columns of the wrong type: {exc}") from exc
+        raise InputError(f"{source}: columns of the wrong type: {exc}") from exc
 
 
 def _strings(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -199,7 +201,7 @@ class ExperienceBatch:
         for column, bad, why in checks:
             if bad.any():
                 row = _first_bad(bad)
-                raise ValueError(
+                raise InputError(
                     f"{source}: row {row}, column {column!r}: value {cols[column][row]!r} {why}"
                 )
 
@@ -218,7 +220,7 @@ class ExperienceBatch:
             for row in starts.tolist():
                 sid = self.session_id[row]
                 if sid in firsts:
-                    raise ValueError(
+                    raise InputError(
                         f"{source}: row {row}: rows of session {sid!r} are not contiguous "
                         f"(it also starts at row {firsts[sid]})"
                     )
@@ -228,7 +230,7 @@ class ExperienceBatch:
         bad = ~step_ok & ~change
         if bad.any():
             row = _first_bad(bad)
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row}, column 'turn': session {self.session_id[row]!r} goes from "
                 f"turn {int(self.turn[row - 1])} to {int(self.turn[row])}; turns must go up by one"
             )
@@ -247,7 +249,7 @@ class ExperienceBatch:
         bad_start = first_turn > 1
         if bad_start.any():
             row = int(starts[_first_bad(bad_start)])
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row}: session {self.session_id[row]!r} starts at turn "
                 f"{int(self.turn[row])}, expected 1 (or 0 for an opening utterance)"
             )
@@ -260,7 +262,7 @@ class ExperienceBatch:
             what = (
                 "ends before its last row" if done[row] else "has no terminated/truncated final row"
             )
-            raise ValueError(f"{source}: row {row}: session {self.session_id[row]!r} {what}")
+            raise InputError(f"{source}: row {row}: session {self.session_id[row]!r} {what}")
         return offsets
 
     def to_table(self) -> pa.Table:
@@ -362,7 +364,7 @@ class OracleBatch:
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=dtype).reshape(-1))
         log_probs = np.asarray(self.log_probs, dtype=np.float32)
         if log_probs.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 f"OracleBatch: field 'log_probs' must be (R, K), got shape {log_probs.shape}"
             )
         object.__setattr__(self, "log_probs", log_probs)
@@ -394,7 +396,7 @@ class OracleBatch:
         for column, bad, why in checks:
             if bad.any():
                 row = _first_bad(bad)
-                raise ValueError(
+                raise InputError(
                     f"{source}: row {row}, column {column!r}: value {cols[column][row]!r} {why}"
                 )
 
@@ -435,7 +437,7 @@ class OracleBatch:
         n_heads = int(lengths[0]) if len(lengths) else 0
         if len(lengths) and (lengths != n_heads).any():
             row = _first_bad(lengths != n_heads)
-            raise ValueError(
+            raise InputError(
                 f"{source}: row {row}, column 'log_probs': {int(lengths[row])} heads, "
                 f"row 0 has {n_heads}"
             )

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from textrec import __version__
+from textrec.errors import InputError
 from textrec.io import atomic_file, read_json, write_json_atomic
 from textrec.logs.schema import SCHEMA_VERSION, ExperienceBatch, OracleBatch
 
@@ -46,7 +47,7 @@ ROW_GROUP_SIZE = 16384
 def shard_name(chunk: int) -> str:
     """File name of chunk ``chunk``'s shard, e.g. ``shard-00012.parquet``."""
     if chunk < 0:
-        raise ValueError(f"chunk must be >= 0, got {chunk}")
+        raise InputError(f"chunk must be >= 0, got {chunk}")
     return f"shard-{chunk:05d}.parquet"
 
 
@@ -90,7 +91,7 @@ def write_chunk(
         (experience.session_id == oracle.session_id).all()
         and (experience.turn == oracle.turn).all()
     ):
-        raise ValueError(
+        raise InputError(
             f"{exp_path}: oracle rows do not have the keys (session_id, turn) of the "
             "experience rows"
         )
@@ -132,12 +133,12 @@ class Manifest:
 
     def __post_init__(self) -> None:
         if self.n_sessions < 1:
-            raise ValueError(f"Manifest.n_sessions must be >= 1, got {self.n_sessions}")
+            raise InputError(f"Manifest.n_sessions must be >= 1, got {self.n_sessions}")
         if self.chunk_sessions < 1:
-            raise ValueError(f"Manifest.chunk_sessions must be >= 1, got {self.chunk_sessions}")
+            raise InputError(f"Manifest.chunk_sessions must be >= 1, got {self.chunk_sessions}")
         bad = [c for c in self.chunks_done if not 0 <= c < self.n_chunks]
         if bad:
-            raise ValueError(
+            raise InputError(
                 f"Manifest.chunks_done holds chunks {bad} outside 0..{self.n_chunks - 1}"
             )
         object.__setattr__(self, "chunks_done", tuple(sorted(set(self.chunks_done))))
@@ -156,7 +157,7 @@ class Manifest:
     def chunk_range(self, chunk: int) -> tuple[int, int]:
         """Half-open range ``[start, stop)`` of global session numbers in chunk ``chunk``."""
         if not 0 <= chunk < self.n_chunks:
-            raise ValueError(f"chunk {chunk} outside 0..{self.n_chunks - 1}")
+            raise InputError(f"chunk {chunk} outside 0..{self.n_chunks - 1}")
         start = chunk * self.chunk_sessions
         return start, min(start + self.chunk_sessions, self.n_sessions)
 
@@ -184,14 +185,14 @@ class Manifest:
     def from_json(cls, obj: Mapping[str, Any], source: str = "manifest") -> Manifest:
         """Parse :meth:`to_json` output; errors name ``source`` and the field."""
         if not isinstance(obj, Mapping):
-            raise ValueError(f"{source}: expected a JSON object, got {type(obj).__name__}")
+            raise InputError(f"{source}: expected a JSON object, got {type(obj).__name__}")
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(obj) - known)
         if unknown:
-            raise ValueError(f"{source}: unknown fields {unknown}")
+            raise InputError(f"{source}: unknown fields {unknown}")
         version = obj.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
-            raise ValueError(
+            raise InputError(
                 f"{source}: schema_version {version!r}, this textrec reads version {SCHEMA_VERSION}"
             )
         try:
@@ -203,7 +204,7 @@ class Manifest:
                 }
             )
         except TypeError as exc:
-            raise ValueError(f"{source}: malformed manifest: {exc}") from exc
+            raise InputError(f"{source}: malformed manifest: {exc}") from exc
 
 
 def write_manifest(log_dir: str | Path, manifest: Manifest) -> Path:

@@ -30,6 +30,7 @@ import numpy as np
 
 from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action
+from textrec.errors import InputError
 from textrec.simulator.engine import StepResult
 
 __all__ = ["Policy", "RandomPolicy", "SlotFillerPolicy", "POLICIES", "make_policy", "fill_slots"]
@@ -107,14 +108,14 @@ class SlotFillerPolicy:
 
     def __init__(self, catalog: Catalog, smoothing: float = 1.0, guess_weight: float = 0.1) -> None:
         if not smoothing > 0:
-            raise ValueError(f"SlotFillerPolicy: smoothing must be > 0, got {smoothing}")
+            raise InputError(f"SlotFillerPolicy: smoothing must be > 0, got {smoothing}")
         if not 0 < guess_weight <= 1:
-            raise ValueError(
+            raise InputError(
                 f"SlotFillerPolicy: guess_weight must be in (0, 1], got {guess_weight}"
             )
         train = catalog.pool("train")
         if train.size == 0:
-            raise ValueError(
+            raise InputError(
                 f"SlotFillerPolicy: catalog {catalog.name!r} has no labeled train items"
             )
         self.schema = catalog.schema
@@ -144,7 +145,7 @@ class SlotFillerPolicy:
     def act(self, result: StepResult) -> Action:
         """Fill the slots from the feedback; ask for the slots plus the likeliest completion."""
         if len(self._slots) != result.n_sessions:
-            raise ValueError(
+            raise InputError(
                 f"SlotFillerPolicy was reset for {len(self._slots)} sessions, "
                 f"got a step of {result.n_sessions}"
             )
@@ -211,5 +212,5 @@ POLICIES: dict[str, Callable[[Catalog], Policy]] = {
 def make_policy(name: str, catalog: Catalog) -> Policy:
     """Build the policy called ``name`` for ``catalog``; unknown names raise ``ValueError``."""
     if name not in POLICIES:
-        raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
+        raise InputError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
     return POLICIES[name](catalog)

@@ -27,6 +27,7 @@ import numpy as np
 
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import resolve_pool
+from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.simulator.reward import (
     add_failure_penalty,
@@ -139,12 +140,12 @@ class BatchedSimulator:
         self.config = config or TaskConfig()
         schema = catalog.schema
         if bank.index.shape[0] != schema.n_values:
-            raise ValueError(
+            raise InputError(
                 f"sentence bank covers {bank.index.shape[0]} values, catalog {catalog.name!r} "
                 f"has {schema.n_values}: build the bank from this catalog's schema"
             )
         if bank.source != self.config.utterances:
-            raise ValueError(
+            raise InputError(
                 f"sentence bank source {bank.source!r} differs from TaskConfig.utterances "
                 f"{self.config.utterances!r}"
             )
@@ -216,9 +217,9 @@ class BatchedSimulator:
             The turn-0 :class:`StepResult`: every session active, no item shown, no feedback.
         """
         if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+            raise InputError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
         if int(n_sessions) < 1:
-            raise ValueError(f"n_sessions must be >= 1, got {n_sessions}")
+            raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
         n = int(n_sessions)
         if targets is not None:  # validate before touching the state
             targets = self._check_targets(targets, n)
@@ -342,18 +343,18 @@ class BatchedSimulator:
     # ------------------------------------------------------------------ helpers
     def _require_reset(self) -> None:
         if self._n == 0:
-            raise ValueError("the simulator has no sessions yet: call reset(n_sessions, rng) first")
+            raise InputError("the simulator has no sessions yet: call reset(n_sessions, rng) first")
 
     def _check_targets(self, targets: np.ndarray, n: int) -> np.ndarray:
         targets = np.asarray(targets)
         if targets.shape != (n,) or (n and not np.issubdtype(targets.dtype, np.integer)):
-            raise ValueError(
+            raise InputError(
                 f"targets must be ({n},) catalog indices, got {targets.shape} {targets.dtype}"
             )
         ok = np.isin(targets, self._candidates)
         if not ok.all():
             bad = int(targets[~ok][0])
-            raise ValueError(
+            raise InputError(
                 f"target {bad} is not a pool item with at least one label "
                 f"(catalog {self.catalog.name!r}, pool of {self.n_pool} items)"
             )
@@ -364,7 +365,7 @@ class BatchedSimulator:
         self._require_reset()
         items = np.asarray(items)
         if items.shape != (self._n,) or not np.issubdtype(items.dtype, np.integer):
-            raise ValueError(
+            raise InputError(
                 f"items must be ({self._n},) integer catalog indices, "
                 f"got {items.shape} {items.dtype}"
             )
@@ -372,35 +373,35 @@ class BatchedSimulator:
         missing = np.flatnonzero(self._active & ~given)
         if missing.size:
             i = int(missing[0])
-            raise ValueError(f"session {i} is still running and needs an item, got {int(items[i])}")
+            raise InputError(f"session {i} is still running and needs an item, got {int(items[i])}")
         extra = np.flatnonzero(~self._active & given)
         if extra.size:
             i = int(extra[0])
-            raise ValueError(
+            raise InputError(
                 f"session {i} has finished; pass -1 instead of item {int(items[i])} (or reset)"
             )
         r = np.flatnonzero(self._active)
         if r.size == 0:
-            raise ValueError("every session has finished: call reset() to start new ones")
+            raise InputError("every session has finished: call reset() to start new ones")
         it = items[r].astype(np.int64)
         outside = it >= self.catalog.n_items
         if outside.any():
             j = int(np.flatnonzero(outside)[0])
-            raise ValueError(
+            raise InputError(
                 f"session {int(r[j])}: item {int(it[j])} outside the catalog "
                 f"of {self.catalog.n_items} items"
             )
         pos = self._pos[it]
         if (pos < 0).any():
             j = int(np.flatnonzero(pos < 0)[0])
-            raise ValueError(
+            raise InputError(
                 f"session {int(r[j])}: item {int(it[j])} ({self.catalog.item_ids[it[j]]}) "
                 "is not in the pool"
             )
         seen = self._shown[r, pos]
         if seen.any():
             j = int(np.flatnonzero(seen)[0])
-            raise ValueError(
+            raise InputError(
                 f"session {int(r[j])}: item {int(it[j])} ({self.catalog.item_ids[it[j]]}) "
                 "was already shown in this session"
             )

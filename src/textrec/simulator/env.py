@@ -26,6 +26,7 @@ from gymnasium import spaces
 
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Retriever
+from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.simulator.engine import BatchedSimulator, StepResult
 from textrec.simulator.task import TaskConfig
@@ -45,7 +46,7 @@ def resolve_setup(
 
         catalog = open_catalog(catalog, progress=False)
     if not isinstance(catalog, Catalog):
-        raise ValueError(
+        raise InputError(
             f"catalog must be a Catalog or a catalog spec string, got {type(catalog).__name__}"
         )
     if bank is None:
@@ -126,7 +127,7 @@ class TextRecEnv(gym.Env[Obs, np.ndarray]):
         render_mode: str | None = None,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
+            raise InputError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
                 f"got {render_mode!r}"
             )
@@ -153,12 +154,12 @@ class TextRecEnv(gym.Env[Obs, np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[Obs, float, bool, bool, dict[str, Any]]:
         """Show the best unseen item for the chosen values; return the user's reaction."""
         if self._last is None or not self._last.active[0]:
-            raise ValueError("the episode has ended (or never started): call reset() first")
+            raise InputError("the episode has ended (or never started): call reset() first")
         values = np.asarray(action)
         if values.shape != self.action_space.shape or not self.action_space.contains(
             values.astype(np.int64)
         ):
-            raise ValueError(f"action {values.tolist()} is not in {self.action_space}")
+            raise InputError(f"action {values.tolist()} is not in {self.action_space}")
         item = self.retriever.by_values(values.astype(np.int64)[None], self.simulator.shown)
         self._last = self.simulator.step(item)
         obs, info = self._single(self._last)

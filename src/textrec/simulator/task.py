@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textrec.catalog.catalog import Catalog
+from textrec.errors import InputError
 
 __all__ = ["TaskConfig", "UTTERANCE_SOURCES", "target_candidates"]
 
@@ -79,21 +80,21 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         if self.max_turns < 1:
-            raise ValueError(f"TaskConfig.max_turns must be >= 1, got {self.max_turns}")
+            raise InputError(f"TaskConfig.max_turns must be >= 1, got {self.max_turns}")
         if not np.isfinite(self.failure_penalty) or self.failure_penalty > 0:
-            raise ValueError(
+            raise InputError(
                 f"TaskConfig.failure_penalty must be finite and <= 0, got {self.failure_penalty}"
             )
         if not -1.0 <= self.reward_offset <= 0.0:
-            raise ValueError(
+            raise InputError(
                 f"TaskConfig.reward_offset must be in [-1, 0], got {self.reward_offset}"
             )
         for name in ("reward_lambda", "repeat_prob", "negate_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"TaskConfig.{name} must be in [0, 1], got {value}")
+                raise InputError(f"TaskConfig.{name} must be in [0, 1], got {value}")
         if self.utterances not in UTTERANCE_SOURCES:
-            raise ValueError(
+            raise InputError(
                 f"TaskConfig.utterances must be one of {UTTERANCE_SOURCES}, got {self.utterances!r}"
             )
 
@@ -106,7 +107,7 @@ def target_candidates(catalog: Catalog, pool: np.ndarray) -> np.ndarray:
     """
     ok = (catalog.labels[pool] >= 0).any(axis=1)
     if not ok.any():
-        raise ValueError(
+        raise InputError(
             f"catalog {catalog.name!r}: no item of the pool ({len(pool)} items) has any label, "
             "so no session can have a target"
         )

@@ -23,6 +23,7 @@ from gymnasium.vector.utils import batch_space
 
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Retriever
+from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.env import info_batch, observation_batch, observation_space, resolve_setup
@@ -55,7 +56,7 @@ class TextRecVectorEnv(VectorEnv):
         bank_seed: int = 0,
     ) -> None:
         if num_envs < 1:
-            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+            raise InputError(f"num_envs must be >= 1, got {num_envs}")
         self.catalog, self.bank, self.config = resolve_setup(catalog, bank, config, bank_seed)
         self.num_envs = int(num_envs)
         self.simulator = BatchedSimulator(self.catalog, pool, self.bank, self.config)
@@ -85,12 +86,12 @@ class TextRecVectorEnv(VectorEnv):
     ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every running session; restart those that ended at the previous step."""
         if not self._started:
-            raise ValueError("call reset() before step()")
+            raise InputError("call reset() before step()")
         actions = np.asarray(actions)
         if actions.shape != self.action_space.shape or not self.action_space.contains(
             actions.astype(np.int64)
         ):
-            raise ValueError(f"actions of shape {actions.shape} are not in {self.action_space}")
+            raise InputError(f"actions of shape {actions.shape} are not in {self.action_space}")
         running = np.flatnonzero(~self._autoreset)
         items = np.full(self.num_envs, -1, dtype=np.int64)
         if running.size:
