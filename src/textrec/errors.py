@@ -16,7 +16,14 @@ One policy, written once (applied by :func:`textrec.cli.main`):
 
 from __future__ import annotations
 
-__all__ = ["InputError", "USER_OS_ERRORS", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = [
+    "InputError",
+    "USER_OS_ERRORS",
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_USAGE",
+    "EXIT_INTERRUPTED",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

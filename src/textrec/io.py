@@ -18,7 +18,17 @@ from typing import Any
 
 from textrec.errors import InputError
 
-__all__ = ["atomic_dir", "atomic_file", "write_json_atomic", "read_json"]
+__all__ = [
+    "ARTIFACT_MARKER",
+    "atomic_dir",
+    "atomic_file",
+    "claim_output_dir",
+    "write_json_atomic",
+    "read_json",
+]
+
+ARTIFACT_MARKER = ".textrec-artifact"
+"""File in every directory textrec writes, holding the artifact's kind (``run``, ``log`` ...)."""
 
 
 @contextlib.contextmanager
@@ -85,3 +95,38 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from exc
+
+
+def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
+    """Check, before long work, that directory ``path`` may receive a textrec ``kind``; claim it.
+
+    Accepted: a path that does not exist yet, an empty directory, or a directory textrec made for
+    the same ``kind`` (its :data:`ARTIFACT_MARKER` says so; a resumed run writes into it again).
+    Refused with :class:`~textrec.errors.InputError`: a file, a non-empty directory textrec did not
+    make, and one that holds another kind of artifact -- textrec never writes into, replaces or
+    deletes what it did not create. The directory is created and marked; returns it.
+    """
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(
+            f"{target}: exists and is not a directory; refusing to replace it with a {kind}"
+        )
+    if target.is_dir():
+        marker = target / ARTIFACT_MARKER
+        if marker.is_file():
+            found = marker.read_text(encoding="utf-8").strip()
+            if found != kind:
+                raise InputError(
+                    f"{target}: holds a textrec {found or 'artifact of unknown kind'}, "
+                    f"not a {kind}; choose another output directory"
+                )
+            return target
+        if any(target.iterdir()):
+            raise InputError(
+                f"{target}: directory is not empty and was not made by textrec; refusing to write "
+                f"a {kind} into it (choose a new or empty directory)"
+            )
+    target.mkdir(parents=True, exist_ok=True)
+    with atomic_file(target / ARTIFACT_MARKER) as tmp:
+        tmp.write_text(kind + "\n", encoding="utf-8")
+    return target

@@ -23,7 +23,8 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="textrec",
-    help="Text-based interactive recommendation learned offline: catalog -> simulator -> logs -> learners.",
+    help="Text-based interactive recommendation learned offline: "
+    "catalog -> simulator -> logs -> learners.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -44,8 +45,9 @@ def _root(
         1,
         "--threads-torch",
         min=1,
-        help="PyTorch CPU threads. textrec's networks are small and latency-bound: 1 thread is as fast "
-        "as 2 on an idle machine and avoids a 100x slow-down when other processes share the cores.",
+        help="PyTorch CPU threads. textrec's networks are small and latency-bound: 1 thread is as "
+        "fast as 2 on an idle machine and avoids a 100x slow-down when other processes share the "
+        "cores.",
     ),
 ) -> None:
     import torch
