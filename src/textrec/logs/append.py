@@ -1,0 +1,273 @@
+"""Append people's finished sessions to an experience log, one session at a time.
+
+The terminal chat and the web server log what a person did in the schema of
+:mod:`textrec.logs.schema`, so that ``textrec train`` and every log tool read it like a collected
+log. Each finished session becomes one experience shard (``shard-NNNNN.parquet``, written
+atomically by :func:`~textrec.logs.writer.write_shard`), after which ``manifest.json`` is
+rewritten (atomically) to list it: a process killed at any moment loses at most the session it
+was writing, never a finished one, and never leaves a half-written shard. Writers take an
+exclusive ``flock`` on ``LOGDIR/.append.lock``, so several servers may share one log directory.
+
+**Rows of a session** (:func:`session_rows`): an opening sentence, when the person said one before
+the first item, is a ``turn = 0`` row; then one row per shown item with the sentence said about it.
+
+* A session the person ended by accepting an item (``found``) is scored as the simulator would
+  have scored it with that item as the target (:mod:`textrec.simulator.task`): per turn
+  ``r = 1 - (1-λ)·d_f - λ·d_g + offset`` against the accepted item, whose last row is
+  ``terminated`` with empty feedback and reward ``1 + offset``.
+* A session left without accepting anything (quit, "start over", expiry) has no known target: each
+  of its turns is scored as the farthest possible item (``d_f = d_g = 1``, so ``r = offset``) and
+  its last row is ``truncated`` with ``failure_penalty`` added, as a failure in the simulator.
+
+A people's log has no oracle sidecar (nobody knows the behaviour probabilities or the target of
+an abandoned session); its manifest says ``sentences.source = "people"`` and names one device per
+front end (``chat``, ``web``), with ``chunk_sessions = 1`` (one session per shard).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import re
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from textrec.catalog.catalog import Catalog
+from textrec.errors import InputError
+from textrec.io import claim_output_dir
+from textrec.logs.schema import ExperienceBatch
+from textrec.logs.writer import (
+    EXPERIENCE_DIR,
+    MANIFEST_NAME,
+    Manifest,
+    read_manifest,
+    shard_paths,
+    write_manifest,
+    write_shard,
+)
+from textrec.simulator.reward import (
+    add_failure_penalty,
+    attribute_distance,
+    feature_distance,
+    turn_reward,
+)
+from textrec.simulator.task import TaskConfig
+
+__all__ = [
+    "PEOPLE",
+    "FinishedSession",
+    "SessionLog",
+    "new_session_id",
+    "session_rows",
+]
+
+PEOPLE = "people"
+"""``manifest.sentences["source"]`` of a log written by people (chat, web)."""
+
+_LOCK_NAME = ".append.lock"
+_SHARD_RE = re.compile(r"^shard-(\d+)\.parquet$")
+
+
+def new_session_id(device: str) -> str:
+    """A fresh log session id, e.g. ``"chat-20261201T112300-3f2a9c1b5e7d"`` (UTC time + random)."""
+    return f"{device}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True)
+class FinishedSession:
+    """One person's finished session, as the log records it (``T`` shown items)."""
+
+    session_id: str
+    """Log session id (:func:`new_session_id`; never the web session's secret token)."""
+    device: str
+    """Front end that served it: ``"chat"`` or ``"web"``."""
+    opening: str
+    """What the person said before the first item (``""``: nothing)."""
+    shown: tuple[str, ...]
+    """``(T,)`` catalog ids of the items shown, in order."""
+    feedback: tuple[str, ...]
+    """``(T,)`` the sentence said after each item; ``""`` where the person said nothing."""
+    found: bool
+    """The person accepted the last shown item."""
+
+    def __post_init__(self) -> None:
+        if not self.session_id:
+            raise InputError("FinishedSession.session_id must be a non-empty string")
+        if not self.device:
+            raise InputError("FinishedSession.device must be a non-empty string")
+        if not self.shown:
+            raise InputError(f"session {self.session_id!r}: no item was shown")
+        if len(self.shown) != len(self.feedback):
+            raise InputError(
+                f"session {self.session_id!r}: {len(self.shown)} shown items but "
+                f"{len(self.feedback)} feedback entries"
+            )
+        if self.found and self.feedback[-1]:
+            raise InputError(
+                f"session {self.session_id!r}: the accepted (last) item has feedback "
+                f"{self.feedback[-1]!r}; a success row has none"
+            )
+
+    @property
+    def said_anything(self) -> bool:
+        """The person spoke or accepted an item (a session with neither teaches nothing)."""
+        return self.found or bool(self.opening) or any(self.feedback)
+
+
+def session_rows(
+    session: FinishedSession, catalog: Catalog, device_id: int, task: TaskConfig | None = None
+) -> ExperienceBatch:
+    """The experience rows of one finished session (rewards as in the module docstring).
+
+    Raises:
+        InputError: an item id that is not in ``catalog``.
+    """
+    task = task or TaskConfig()
+    index = {item: i for i, item in enumerate(catalog.item_ids.tolist())}
+    unknown = [s for s in session.shown if s not in index]
+    if unknown:
+        raise InputError(
+            f"session {session.session_id!r}: item id {unknown[0]!r} is not in catalog "
+            f"{catalog.name!r}"
+        )
+    items = np.array([index[s] for s in session.shown], dtype=np.int64)
+    n = len(items)
+    if session.found:
+        target = items[-1]
+        unit = catalog.unit_features
+        d_f = feature_distance(unit[items], np.broadcast_to(unit[target], (n, unit.shape[1])))
+        desired = catalog.labels[target].astype(np.int64)  # (K,) local, -1 = not desired
+        wanted = desired >= 0
+        cols = catalog.schema.offsets[:-1] + np.maximum(desired, 0)
+        missed = ~catalog.label_sets[items][:, cols]  # (T, K)
+        d_g = attribute_distance(missed, np.broadcast_to(wanted, missed.shape))
+        reward = turn_reward(d_f, d_g, task.reward_lambda, task.reward_offset)
+        reward[-1] = 1.0 + task.reward_offset  # the accepted item is its own target
+    else:
+        ones = np.ones(n, dtype=np.float32)
+        reward = turn_reward(ones, ones, task.reward_lambda, task.reward_offset)
+    last = np.arange(n) == n - 1
+    terminated = last & session.found
+    truncated = last & (not session.found)
+    reward = add_failure_penalty(reward, truncated, task.failure_penalty)
+    opening = 1 if session.opening else 0
+    return ExperienceBatch(
+        session_id=np.full(n + opening, session.session_id, dtype=object),
+        device_id=np.full(n + opening, device_id, dtype=np.int32),
+        turn=np.arange(1 - opening, n + 1),
+        item_id=np.array([""] * opening + list(session.shown), dtype=object),
+        feedback=np.array([session.opening] * opening + list(session.feedback), dtype=object),
+        reward=np.concatenate([np.zeros(opening, np.float32), reward]),
+        terminated=np.concatenate([np.zeros(opening, bool), terminated]),
+        truncated=np.concatenate([np.zeros(opening, bool), truncated]),
+    )
+
+
+class SessionLog:
+    """An experience-log directory that people's sessions are appended to.
+
+    Args:
+        log_dir: the directory (created and claimed as a ``log`` when new). An existing log must be
+            a people's log of the same catalog; a collected (simulated) log is refused.
+        catalog: the catalog the item ids belong to.
+        task: the reward rules (``TaskConfig()`` when None).
+    """
+
+    def __init__(self, log_dir: str | Path, catalog: Catalog, task: TaskConfig | None = None):
+        self.root = claim_output_dir(log_dir, "log")
+        self.catalog = catalog
+        self.task = task or TaskConfig()
+        with self._locked():
+            manifest = self._manifest()
+            if manifest is not None:
+                self._check(manifest)
+
+    # ------------------------------------------------------------------ public API
+    def append(self, session: FinishedSession) -> Path | None:
+        """Write ``session`` as the next shard and list it in the manifest; return the shard.
+
+        A session in which the person neither spoke nor accepted an item is not logged (None).
+        """
+        if not session.said_anything:
+            return None
+        with self._locked():
+            manifest = self._manifest()
+            if manifest is not None:
+                self._check(manifest)
+            names = [str(d.get("name", "")) for d in manifest.devices] if manifest else []
+            if session.device not in names:
+                names.append(session.device)
+            rows = session_rows(session, self.catalog, names.index(session.device), self.task)
+            chunk = self._next_chunk()
+            path, _ = shard_paths(self.root, chunk)
+            write_shard(path, rows)
+            write_manifest(self.root, self._updated(manifest, names))
+        return path
+
+    def n_sessions(self) -> int:
+        """Sessions logged so far (shards present)."""
+        return len(self._chunks())
+
+    # ------------------------------------------------------------------ helpers
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.root / _LOCK_NAME).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _manifest(self) -> Manifest | None:
+        return read_manifest(self.root) if (self.root / MANIFEST_NAME).is_file() else None
+
+    def _check(self, manifest: Manifest) -> None:
+        path = self.root / MANIFEST_NAME
+        if manifest.sentences.get("source") != PEOPLE:
+            raise InputError(
+                f"{path}: a collected (simulated) log; people's sessions go to a log of their "
+                "own: choose another --log-dir"
+            )
+        if manifest.catalog_fingerprint != self.catalog.fingerprint:
+            raise InputError(
+                f"{path}: log of catalog {manifest.catalog_name!r} "
+                f"({manifest.catalog_fingerprint}), not of {self.catalog.name!r} "
+                f"({self.catalog.fingerprint})"
+            )
+
+    def _chunks(self) -> list[int]:
+        folder = self.root / EXPERIENCE_DIR
+        if not folder.is_dir():
+            return []
+        found = (_SHARD_RE.match(p.name) for p in folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def _next_chunk(self) -> int:
+        chunks = self._chunks()
+        return chunks[-1] + 1 if chunks else 0
+
+    def _updated(self, manifest: Manifest | None, devices: Sequence[str]) -> Manifest:
+        """The manifest listing every shard on disk (recovers from a kill before the last write)."""
+        chunks = tuple(self._chunks())
+        entries = [{"name": name, "source": PEOPLE} for name in devices]
+        if manifest is None:
+            return Manifest(
+                catalog_name=self.catalog.name,
+                catalog_fingerprint=self.catalog.fingerprint,
+                seed=0,
+                n_sessions=chunks[-1] + 1,
+                chunk_sessions=1,
+                pool="all",
+                devices=tuple(entries),
+                task=asdict(self.task),
+                sentences={"source": PEOPLE},
+                chunks_done=chunks,
+            )
+        return replace(
+            manifest, n_sessions=chunks[-1] + 1, devices=tuple(entries), chunks_done=chunks
+        )

@@ -1,0 +1,395 @@
+"""The web front end: a JSON API over :class:`Service` and one static page (``static/index.html``).
+
+API (FastAPI documents it at ``/docs`` and ``/openapi.json``):
+
+* ``POST /api/sessions`` ``{"text": "..."}`` (optional opening sentence) -> the session, its
+  first item;
+* ``GET /api/sessions/{id}`` -> the session: current item, conversation so far;
+* ``GET /api/sessions/{id}/item`` -> the item on show (the next item after the last feedback);
+* ``POST /api/sessions/{id}/feedback`` ``{"text": "..."}`` -> the session with the next item (a
+  sentence such as "that's it" ends it as found);
+* ``POST /api/sessions/{id}/end`` ``{"found": true|false}`` -> ends and logs it;
+* ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only);
+* ``GET /api/health`` -> catalog, policy, open sessions.
+
+Every input is bounded: request bodies (``max_body_bytes``, 413), sentences
+(:func:`~textrec.serve.session.clean_text`, 422), session ids (404 unless live), item ids (404
+unless in the catalog). Finished sessions go to the log (:class:`~textrec.logs.append.SessionLog`)
+as soon as they end; sessions evicted, expired or open at shutdown are logged as abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from textrec.errors import InputError
+from textrec.logs.append import FinishedSession, SessionLog
+from textrec.serve.images import ItemImages
+from textrec.serve.session import (
+    MAX_TEXT_CHARS,
+    Conversation,
+    Picker,
+    describe,
+    item_positions,
+)
+from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
+from textrec.simulator.task import TaskConfig
+
+__all__ = ["ServeConfig", "Service", "create_app"]
+
+log = logging.getLogger(__name__)
+
+DEVICE = "web"
+"""Device name of web sessions in the log."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Limits of the web server."""
+
+    max_sessions: int = 1000
+    """Sessions held at once (the one idle the longest is evicted beyond it)."""
+    idle_seconds: float = 1800.0
+    """Inactivity after which a session expires."""
+    max_body_bytes: int = 4096
+    """Largest request body accepted (413 beyond)."""
+    expire_every: float = 30.0
+    """Seconds between sweeps that expire idle sessions and log them."""
+
+    def __post_init__(self) -> None:
+        StoreConfig(self.max_sessions, self.idle_seconds)  # validates both
+        if self.max_body_bytes < 256:
+            raise InputError(f"ServeConfig.max_body_bytes must be >= 256, got {self.max_body_bytes}")
+        if not self.expire_every > 0:
+            raise InputError(f"ServeConfig.expire_every must be > 0, got {self.expire_every}")
+
+
+# ---------------------------------------------------------------------------------------- service
+class Service:
+    """Sessions of one picker, their store and their log; safe to call from many threads.
+
+    Choosing an item runs under one lock (the pickers' networks and caches are not shared between
+    threads); the store and the log have their own locks.
+    """
+
+    def __init__(
+        self,
+        picker: Picker,
+        log_dir: SessionLog | None = None,
+        config: ServeConfig | None = None,
+        task: TaskConfig | None = None,
+        policy_name: str = "",
+    ) -> None:
+        self.picker, self.log, self.config = picker, log_dir, config or ServeConfig()
+        self.task = task or TaskConfig()
+        self.catalog = picker.catalog
+        self.policy_name = policy_name
+        self.images = ItemImages(self.catalog)
+        self.store = SessionStore(StoreConfig(self.config.max_sessions, self.config.idle_seconds))
+        self._compute = threading.Lock()
+
+    def start(self, opening: str = "") -> tuple[str, Conversation]:
+        """A new session (its first item chosen); returns its id and the conversation."""
+        with self._compute:
+            conversation = Conversation(self.picker, DEVICE, opening, self.task)
+        token, gone = self.store.add(conversation)
+        self.abandon(gone)
+        return token, conversation
+
+    def get(self, token: str) -> Conversation:
+        """The live session ``token`` (UnknownSession otherwise)."""
+        return self.store.get(token)
+
+    def say(self, token: str, text: str) -> Conversation:
+        """Feedback on the item on show; the next item is chosen, or the session ends."""
+        conversation = self.store.get(token)
+        with self._compute:
+            conversation.say(text)
+        if conversation.finished is not None:
+            self._close(token, conversation.finished)
+        return conversation
+
+    def end(self, token: str, found: bool) -> Conversation:
+        """End the session ``token`` (found: the item on show is the one) and log it."""
+        conversation = self.store.get(token)
+        with self._compute:
+            finished = conversation.finish(found)
+        self._close(token, finished)
+        return conversation
+
+    def abandon(self, conversations: list[Conversation]) -> None:
+        """Log sessions that ended without their person saying so (evicted, expired, shutdown)."""
+        for c in conversations:
+            if c.finished is None:
+                with self._compute:
+                    finished = c.finish(found=False)
+                self._write(finished)
+
+    def _close(self, token: str, finished: FinishedSession) -> None:
+        with contextlib.suppress(UnknownSession):
+            self.store.pop(token)
+        self._write(finished)
+
+    def _write(self, finished: FinishedSession) -> None:
+        if self.log is not None:
+            self.log.append(finished)
+
+
+# ---------------------------------------------------------------------------------------- models
+class OpeningIn(BaseModel):
+    """Body of ``POST /api/sessions``."""
+
+    text: str = Field("", max_length=MAX_TEXT_CHARS, description="What the person looks for.")
+
+
+class FeedbackIn(BaseModel):
+    """Body of ``POST /api/sessions/{id}/feedback``."""
+
+    text: str = Field(..., max_length=MAX_TEXT_CHARS, description="Feedback on the item on show.")
+
+
+class EndIn(BaseModel):
+    """Body of ``POST /api/sessions/{id}/end``."""
+
+    found: bool = Field(..., description="The item on show is the one ('this is it').")
+
+
+class ItemOut(BaseModel):
+    """An item as shown."""
+
+    item_id: str
+    attributes: dict[str, str]
+    image_url: str
+    has_picture: bool
+
+
+class TurnOut(BaseModel):
+    """One shown item and what the person said about it (``""``: nothing yet)."""
+
+    item: ItemOut
+    feedback: str
+
+
+class SessionOut(BaseModel):
+    """A session's state."""
+
+    session_id: str = Field(..., description="Secret id of this session (send it back).")
+    opening: str
+    turn: int = Field(..., description="Items shown so far.")
+    max_turns: int
+    item: ItemOut = Field(..., description="The item on show (the last one shown).")
+    history: list[TurnOut]
+    finished: bool
+    found: bool | None = Field(None, description="Set once finished.")
+    log_session_id: str = Field(..., description="The session's id in the experience log.")
+
+
+class HealthOut(BaseModel):
+    """What the server serves."""
+
+    status: str
+    catalog: str
+    n_items: int
+    policy: str
+    open_sessions: int
+    max_sessions: int
+    logging: bool
+
+
+# ---------------------------------------------------------------------------------------- app
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+_PAGE_CSP = (
+    "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+
+
+def _static(name: str) -> bytes:
+    return resources.files("textrec.serve").joinpath("static", name).read_bytes()
+
+
+def _item(service: Service, item_id: str) -> ItemOut:
+    view = describe(service.catalog, item_id)
+    return ItemOut(
+        item_id=view.item_id,
+        attributes=view.attributes,
+        image_url=f"/api/items/{view.item_id}/image",
+        has_picture=service.images.has_pictures,
+    )
+
+
+def _session_out(service: Service, token: str, c: Conversation) -> SessionOut:
+    return SessionOut(
+        session_id=token,
+        opening=c.opening,
+        turn=c.turn,
+        max_turns=c.max_turns,
+        item=_item(service, c.current),
+        history=[
+            TurnOut(item=_item(service, s), feedback=f)
+            for s, f in zip(c.shown, c.feedback, strict=True)
+        ],
+        finished=c.finished is not None,
+        found=None if c.finished is None else c.finished.found,
+        log_session_id=c.session_id,
+    )
+
+
+class _BodyLimit:
+    """ASGI middleware: 413 for a request body over ``limit`` bytes (declared or streamed)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await JSONResponse(
+                {"detail": f"request body over {self.limit} bytes"}, status_code=413
+            )(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def create_app(service: Service) -> FastAPI:
+    """The FastAPI app serving ``service``: the API, the page and its two static files."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async def sweep() -> None:
+            while True:
+                await asyncio.sleep(service.config.expire_every)
+                await asyncio.to_thread(service.abandon, service.store.expire())
+
+        task = asyncio.create_task(sweep())
+        try:
+            yield
+        finally:
+            task.cancel()
+            service.abandon(service.store.drain())
+
+    app = FastAPI(
+        title="textrec",
+        version="1",
+        summary="Find a shoe by telling a recommender what to change.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(_BodyLimit, limit=service.config.max_body_bytes)
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
+        response = await call_next(request)
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        return JSONResponse({"detail": f"{where}: {first.get('msg', 'invalid')}"}, 422)
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, exc: InputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, 422)
+
+    @app.exception_handler(UnknownSession)
+    async def unknown(_: Request, exc: UnknownSession) -> JSONResponse:
+        return JSONResponse({"detail": "no such session (unknown, ended or expired)"}, 404)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(_static("index.html"), headers={"Content-Security-Policy": _PAGE_CSP})
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if name not in _STATIC:
+            raise HTTPException(404, "no such file")
+        return Response(_static(name), media_type=_STATIC[name])
+
+    @app.get("/api/health")
+    def health() -> HealthOut:
+        """What is served, and how many sessions are open."""
+        return HealthOut(
+            status="ok",
+            catalog=service.catalog.name,
+            n_items=service.catalog.n_items,
+            policy=service.policy_name,
+            open_sessions=len(service.store),
+            max_sessions=service.config.max_sessions,
+            logging=service.log is not None,
+        )
+
+    @app.post("/api/sessions", status_code=201)
+    def create_session(body: OpeningIn | None = None) -> SessionOut:
+        """Start a session (optionally with what the person looks for); its first item."""
+        token, c = service.start(body.text if body is not None else "")
+        return _session_out(service, token, c)
+
+    @app.get("/api/sessions/{session_id}")
+    def get_session(session_id: str) -> SessionOut:
+        """The session: the item on show and the conversation so far."""
+        return _session_out(service, session_id, service.get(session_id))
+
+    @app.get("/api/sessions/{session_id}/item")
+    def next_item(session_id: str) -> ItemOut:
+        """The item on show: the recommendation after the last feedback."""
+        return _item(service, service.get(session_id).current)
+
+    @app.post("/api/sessions/{session_id}/feedback")
+    def feedback(session_id: str, body: FeedbackIn) -> SessionOut:
+        """Say what to change about the item on show; the next item ("that's it" ends it)."""
+        return _session_out(service, session_id, service.say(session_id, body.text))
+
+    @app.post("/api/sessions/{session_id}/end")
+    def end(session_id: str, body: EndIn) -> SessionOut:
+        """End the session: ``found`` if the item on show is the one. It is logged."""
+        return _session_out(service, session_id, service.end(session_id, body.found))
+
+    @app.get(
+        "/api/items/{item_id}/image",
+        responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+    )
+    def image(item_id: str) -> Response:
+        """The picture of a catalog item (a generated placeholder when the catalog has none)."""
+        index = item_positions(service.catalog).get(item_id)
+        if index is None:
+            raise HTTPException(404, f"item id {item_id!r} is not in the catalog")
+        picture = service.images.picture(index)
+        return Response(
+            picture.data,
+            media_type=picture.media_type,
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
+    return app
