@@ -71,7 +71,9 @@ class ServeConfig:
     def __post_init__(self) -> None:
         StoreConfig(self.max_sessions, self.idle_seconds)  # validates both
         if self.max_body_bytes < 256:
-            raise InputError(f"ServeConfig.max_body_bytes must be >= 256, got {self.max_body_bytes}")
+            raise InputError(
+                f"ServeConfig.max_body_bytes must be >= 256, got {self.max_body_bytes}"
+            )
         if not self.expire_every > 0:
             raise InputError(f"ServeConfig.expire_every must be > 0, got {self.expire_every}")
 
@@ -305,6 +307,14 @@ def create_app(service: Service) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(_BodyLimit, limit=service.config.max_body_bytes)
+    _add_error_handlers(app)
+    _add_page(app)
+    _add_api(app, service)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Security headers on every answer; every error as ``{"detail": "one clear line"}``."""
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
@@ -327,6 +337,10 @@ def create_app(service: Service) -> FastAPI:
     async def unknown(_: Request, exc: UnknownSession) -> JSONResponse:
         return JSONResponse({"detail": "no such session (unknown, ended or expired)"}, 404)
 
+
+def _add_page(app: FastAPI) -> None:
+    """``/``: the page (with a strict content security policy) and its script and style."""
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
         return HTMLResponse(_static("index.html"), headers={"Content-Security-Policy": _PAGE_CSP})
@@ -336,6 +350,10 @@ def create_app(service: Service) -> FastAPI:
         if name not in _STATIC:
             raise HTTPException(404, "no such file")
         return Response(_static(name), media_type=_STATIC[name])
+
+
+def _add_api(app: FastAPI, service: Service) -> None:
+    """The JSON API (see the module docstring)."""
 
     @app.get("/api/health")
     def health() -> HealthOut:
@@ -391,5 +409,3 @@ def create_app(service: Service) -> FastAPI:
             media_type=picture.media_type,
             headers={"Cache-Control": "public, max-age=86400"},
         )
-
-    return app

@@ -81,5 +81,6 @@ class ItemImages:
                 data = self._source.read(index)
             return Picture(data, "image/jpeg", placeholder=False)
         text = self.catalog.label_text(index)
-        lines = [f"{a.label}: {text[a.name]}" for a in self.catalog.schema.attributes if text[a.name]]
+        attrs = self.catalog.schema.attributes
+        lines = [f"{a.label}: {text[a.name]}" for a in attrs if text[a.name]]
         return Picture(placeholder_png(str(self.catalog.item_ids[index]), lines), "image/png", True)

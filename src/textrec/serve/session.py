@@ -154,11 +154,11 @@ class Picker(Protocol):
     catalog: Catalog
 
     def pick(self, opening: str, shown: Sequence[str], feedback: Sequence[str]) -> str:
-        """Id of the next item, never one of ``shown``; ``feedback[i]`` was said about ``shown[i]``."""
+        """Id of the next item, never one of ``shown``; ``feedback[i]`` was said of ``shown[i]``."""
 
 
 class SlotFillerPicker:
-    """The slot-filler over people's words (see :class:`~textrec.simulator.baselines.SlotFillerPolicy`).
+    """The slot-filler (:class:`~textrec.simulator.baselines.SlotFillerPolicy`) on people's words.
 
     Its slots hold the latest value asked for per attribute, read from every sentence so far;
     a refused value ("no heels") is given no weight on an attribute without a slot, and that
@@ -173,7 +173,7 @@ class SlotFillerPicker:
         self._memo: dict[str, list[Wish]] = {}
 
     def slots(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(K,)`` slots (local value, -1 empty) and ``(V,)`` refused global values of ``texts``."""
+        """``(K,)`` slots (local value, -1: empty) and ``(V,)`` refused values of ``texts``."""
         schema = self.catalog.schema
         slots = np.full(schema.n_attributes, -1, dtype=np.int64)
         refused = np.zeros(schema.n_values, dtype=bool)
