@@ -147,3 +147,9 @@ app.command("train")(_train.train)
 from textrec.cli import quickstart as _quickstart  # noqa: E402
 
 app.command("quickstart")(_quickstart.quickstart)
+from textrec.cli import chat as _chat  # noqa: E402
+
+app.command("chat")(_chat.chat)
+from textrec.cli import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve.serve)

@@ -5,7 +5,8 @@ The terminal chat and the web server log what a person did in the schema of
 log. Each finished session becomes one experience shard (``shard-NNNNN.parquet``, written
 atomically by :func:`~textrec.logs.writer.write_shard`), after which ``manifest.json`` is
 rewritten (atomically) to list it: a process killed at any moment loses at most the session it
-was writing, never a finished one, and never leaves a half-written shard. Writers take an
+was writing, never a finished one, and never leaves a half-written shard or a log that fails
+``textrec logs info --check``. Writers take an
 exclusive ``flock`` on ``LOGDIR/.append.lock``, so several servers may share one log directory.
 
 **Rows of a session** (:func:`session_rows`): an opening sentence, when the person said one before
@@ -205,8 +206,11 @@ class SessionLog:
             rows = session_rows(session, self.catalog, names.index(session.device), self.task)
             chunk = self._next_chunk()
             path, _ = shard_paths(self.root, chunk)
+            # Announce the session (the log is incomplete until its shard is listed), write the
+            # shard, list it: a kill between any two steps leaves a log that checks clean.
+            write_manifest(self.root, self._updated(manifest, names, chunk + 1))
             write_shard(path, rows)
-            write_manifest(self.root, self._updated(manifest, names))
+            write_manifest(self.root, self._updated(manifest, names, chunk + 1))
         return path
 
     def n_sessions(self) -> int:
@@ -251,8 +255,11 @@ class SessionLog:
         chunks = self._chunks()
         return chunks[-1] + 1 if chunks else 0
 
-    def _updated(self, manifest: Manifest | None, devices: Sequence[str]) -> Manifest:
-        """The manifest listing every shard on disk (recovers from a kill before the last write)."""
+    def _updated(
+        self, manifest: Manifest | None, devices: Sequence[str], n_sessions: int
+    ) -> Manifest:
+        """The manifest of ``n_sessions`` listing every shard on disk (so it recovers from a kill
+        between the writes of an earlier append)."""
         chunks = tuple(self._chunks())
         entries = [{"name": name, "source": PEOPLE} for name in devices]
         if manifest is None:
@@ -260,7 +267,7 @@ class SessionLog:
                 catalog_name=self.catalog.name,
                 catalog_fingerprint=self.catalog.fingerprint,
                 seed=0,
-                n_sessions=chunks[-1] + 1,
+                n_sessions=n_sessions,
                 chunk_sessions=1,
                 pool="all",
                 devices=tuple(entries),
@@ -269,5 +276,5 @@ class SessionLog:
                 chunks_done=chunks,
             )
         return replace(
-            manifest, n_sessions=chunks[-1] + 1, devices=tuple(entries), chunks_done=chunks
+            manifest, n_sessions=n_sessions, devices=tuple(entries), chunks_done=chunks
         )

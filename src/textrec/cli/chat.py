@@ -1,0 +1,229 @@
+"""``textrec chat``: find a shoe with a recommender in the terminal; sessions go to a log.
+
+The person describes what they look for (or just presses Enter), is shown an item, says what to
+change, and so on until they say it is the one ("that's it", "perfect") or leave (Ctrl-D, or
+Ctrl-C: exit 130). The session is then appended to ``--log-dir`` (device ``chat``), in the schema
+``textrec collect`` writes, so that ``textrec train`` can learn from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, SeedOpt
+from textrec.errors import InputError
+
+if TYPE_CHECKING:
+    from textrec.catalog.catalog import Catalog
+    from textrec.logs.append import FinishedSession, SessionLog
+    from textrec.serve.images import ItemImages
+    from textrec.serve.session import Conversation, Picker
+
+__all__ = ["chat", "PolicyOpt", "LogDirOpt", "ReaderOpt", "open_picker"]
+
+PolicyOpt = typer.Option(
+    ...,
+    "--policy",
+    help="'slot-filler', or the directory of a saved recommender (or a 'textrec train --out' run "
+    "directory) trained on --catalog.",
+)
+LogDirOpt = typer.Option(
+    None,
+    "--log-dir",
+    help="Experience-log directory the finished sessions are appended to (created when new; "
+    "must be a log of people's sessions of the same catalog). Default: nothing is logged.",
+)
+ReaderOpt = typer.Option(
+    "lstm", "--reader", help="How the slot-filler reads sentences: 'lstm' or 'minilm'."
+)
+ImageOpt = typer.Option(
+    "auto",
+    "--image",
+    help="How to show pictures: 'auto' (the terminal's inline-image protocol when known, else "
+    "the picture's location), 'kitty', 'iterm', 'sixel', 'path' or 'none'.",
+)
+
+_GREETING = (
+    "What are you looking for? Describe it, or press Enter to just look around.\n"
+    "Then say what to change about each shoe; say \"that's it\" when it is the one. "
+    "Ctrl-D leaves."
+)
+
+
+def open_picker(
+    policy: str,
+    catalog: str,
+    data: Path | None,
+    items: int,
+    reader: str,
+    seed: int,
+    progress: bool,
+) -> tuple[Catalog, Picker]:
+    """The catalog and the picker that ``--policy`` names."""
+    from textrec.catalog.build import open_catalog
+    from textrec.serve.session import load_picker
+
+    cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
+    return cat, load_picker(policy, cat, seed=seed, reader=reader)
+
+
+def chat(
+    policy: str = PolicyOpt,
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    log_dir: Path | None = LogDirOpt,
+    reader: str = ReaderOpt,
+    image: str = ImageOpt,
+    seed: int = SeedOpt,
+    json_out: bool = typer.Option(
+        False,
+        "--json",
+        help="Machine-readable: one JSON object per line (each item shown, then the outcome); "
+        "no prompts.",
+    ),
+) -> None:
+    """Talk to a recommender in the terminal until you find your shoe; the session is logged."""
+    from textrec.logs.append import SessionLog
+    from textrec.serve import terminal
+    from textrec.serve.images import ItemImages
+    from textrec.serve.session import Conversation
+
+    if image != "auto" and image not in terminal.PROTOCOLS:
+        raise InputError(f"--image must be 'auto' or one of {list(terminal.PROTOCOLS)}")
+    cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
+    log = SessionLog(log_dir, cat) if log_dir is not None else None
+    protocol = terminal.detect(os.environ, sys.stdout.isatty()) if image == "auto" else image
+    show = _Shower(cat, ItemImages(cat), "none" if json_out else protocol, json_out)
+    read = _line_reader(json_out)
+    opening = _ask_opening(read, json_out)
+    if opening is None:
+        return
+    conversation = Conversation(picker, "chat", opening)
+    try:
+        left = _talk(conversation, read, show, json_out)
+    except KeyboardInterrupt:
+        _save(conversation.finish(found=False), log, json_out, left=True)
+        raise
+    _save(conversation.finished or conversation.finish(found=False), log, json_out, left)
+
+
+def _line_reader(quiet: bool) -> Callable[[str], str | None]:
+    """``read(prompt)``: one line from stdin without its newline, None at end of input."""
+
+    def read(prompt: str) -> str | None:
+        if not quiet and sys.stdin.isatty():
+            try:
+                return input(prompt)
+            except EOFError:
+                return None
+        if not quiet:
+            typer.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        return None if line == "" else line.rstrip("\n")
+
+    return read
+
+
+def _ask_opening(read: Callable[[str], str | None], quiet: bool) -> str | None:
+    """The opening sentence (``""``: none), asked until it is acceptable; None at end of input."""
+    from textrec.serve.session import clean_text
+
+    if not quiet:
+        typer.echo(_GREETING)
+    while True:
+        line = read("> ")
+        if line is None:
+            return None
+        try:
+            return clean_text(line, what="your description")
+        except InputError as exc:
+            _tell(str(exc), quiet)
+
+
+def _talk(
+    conversation: Conversation,
+    read: Callable[[str], str | None],
+    show: _Shower,
+    quiet: bool,
+) -> bool:
+    """Show items and read feedback until the session ends; whether the person left it."""
+    show(conversation.current, conversation.turn, conversation.max_turns)
+    while True:
+        line = read("> ")
+        if line is None:
+            return True
+        try:
+            nxt = conversation.say(line)
+        except InputError as exc:
+            _tell(str(exc), quiet)
+            continue
+        if nxt is None:
+            return False
+        show(nxt, conversation.turn, conversation.max_turns)
+
+
+def _tell(message: str, quiet: bool) -> None:
+    if quiet:
+        typer.echo(json.dumps({"event": "error", "detail": message}))
+    else:
+        typer.echo(f"  ({message})")
+
+
+class _Shower:
+    """Prints an item: id, attributes, picture (inline, or where it is)."""
+
+    def __init__(
+        self, catalog: Catalog, images: ItemImages, protocol: str, as_json: bool
+    ) -> None:
+        from textrec.serve.session import item_positions
+
+        self.catalog, self.images, self.protocol, self.as_json = catalog, images, protocol, as_json
+        self.index = item_positions(catalog)
+
+    def __call__(self, item_id: str, turn: int, max_turns: int) -> None:
+        from textrec.serve.session import describe
+        from textrec.serve.terminal import inline_image
+
+        view = describe(self.catalog, item_id)
+        i = self.index[item_id]
+        where = self.images.where(i)
+        if self.as_json:
+            record = {"event": "item", "turn": turn, **asdict(view), "picture": where}
+            typer.echo(json.dumps(record, ensure_ascii=False))
+            return
+        typer.echo(f"\nItem {turn} of at most {max_turns}: {item_id}")
+        width = max(len(k) for k in [*view.attributes, "picture"])
+        for name, value in view.attributes.items():
+            typer.echo(f"  {name:<{width}}  {value}")
+        typer.echo(f"  {'picture':<{width}}  {where}")
+        if self.images.has_pictures and self.protocol not in ("path", "none"):
+            sys.stdout.write(inline_image(self.protocol, self.images.picture(i).data))
+            sys.stdout.flush()
+
+
+def _save(finished: FinishedSession, log: SessionLog | None, quiet: bool, left: bool) -> None:
+    """Log the finished session and say where it went."""
+    path = log.append(finished) if log is not None else None
+    if quiet:
+        record = {
+            "event": "end",
+            "found": finished.found,
+            "left": left,
+            "turns": len(finished.shown),
+            "session_id": finished.session_id,
+            "logged": None if path is None else str(path),
+        }
+        typer.echo(json.dumps(record))
+        return
+    verdict = "Found it, great!" if finished.found else "Session ended without a find."
+    where = f"logged as {finished.session_id} in {path}" if path else "not logged"
+    typer.echo(f"\n{verdict} ({len(finished.shown)} items shown; {where})")

@@ -1,0 +1,89 @@
+"""``textrec serve``: the recommender as a web page and a JSON API (FastAPI + uvicorn).
+
+Finished sessions are appended to ``--log-dir`` (device ``web``) as they end; see
+:mod:`textrec.serve.app` for the API and its limits, ``docs/serving.md`` for a walk-through.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+import typer
+
+from textrec.cli.chat import LogDirOpt, PolicyOpt, ReaderOpt, open_picker
+from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, SeedOpt
+
+__all__ = ["serve"]
+
+
+def serve(
+    policy: str = PolicyOpt,
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    host: str = typer.Option(
+        "127.0.0.1",
+        "--host",
+        help="Address to listen on. The default serves this machine only; the server has no "
+        "authentication and no TLS: put a proxy in front of it to serve others.",
+    ),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    log_dir: Path | None = LogDirOpt,
+    reader: str = ReaderOpt,
+    max_sessions: int = typer.Option(
+        1000, "--max-sessions", min=1, help="Sessions held at once (the longest idle is evicted)."
+    ),
+    idle_minutes: float = typer.Option(
+        30.0, "--idle-minutes", min=0.01, help="Inactivity after which a session expires."
+    ),
+    seed: int = SeedOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Serve a web page (and its JSON API) where people find a shoe by saying what to change."""
+    import uvicorn
+
+    from textrec.logs.append import SessionLog
+    from textrec.serve.app import ServeConfig, Service, create_app
+
+    config = ServeConfig(max_sessions=max_sessions, idle_seconds=idle_minutes * 60.0)
+    cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
+    log = SessionLog(log_dir, cat) if log_dir is not None else None
+    service = Service(picker, log, config, policy_name=policy)
+    shown_host = f"[{host}]" if ":" in host else host
+    info = {
+        "url": f"http://{shown_host}:{port}/",
+        "api": f"http://{shown_host}:{port}/docs",
+        "catalog": cat.name,
+        "n_items": cat.n_items,
+        "policy": policy,
+        "log_dir": None if log_dir is None else str(log_dir),
+        "max_sessions": max_sessions,
+        "idle_minutes": idle_minutes,
+    }
+    if json_out:
+        typer.echo(json.dumps(info))
+    else:
+        typer.echo(f"Serving {cat.name} ({cat.n_items} items) with {policy} at {info['url']}")
+        typer.echo(f"API documentation: {info['api']}; logging to: {info['log_dir'] or 'nowhere'}")
+        if not _loopback(host):
+            typer.echo("warning: listening beyond this machine, without authentication or TLS")
+    uvicorn.run(
+        create_app(service),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        limit_concurrency=4 * max_sessions,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

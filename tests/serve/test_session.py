@@ -1,0 +1,117 @@
+"""Conversations: text checks, "that's it", the slot-filler over people's words, saved agents."""
+
+from __future__ import annotations
+
+import pytest
+
+from textrec.errors import InputError
+from textrec.serve.session import (
+    Conversation,
+    RecommenderPicker,
+    clean_text,
+    describe,
+    is_done,
+    load_picker,
+)
+from textrec.simulator.task import TaskConfig
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["that's it", "That's it!", "perfect", "Perfect, thanks!", "yes, this one", "that\u2019s the one",
+     "I'll take it", "found it."],
+)
+def test_done_phrases_end_a_session(text):
+    assert is_done(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["perfect but in black", "that's it but with laces", "not perfect", "boots", "done?? no"]
+)
+def test_feedback_is_not_taken_for_done(text):
+    assert not is_done(text)
+
+
+def test_clean_text_folds_whitespace_and_refuses_what_is_not_text():
+    assert clean_text("  in\tblack \n please ") == "in black please"
+    assert clean_text("e\u0301") == "\u00e9"  # NFC
+    for bad, why in [
+        ("a\x00b", "control"),
+        ("a\u202eb", "control"),  # right-to-left override (format character)
+        ("\ud800", "Unicode"),  # lone surrogate
+        ("x" * 301, "at most 300"),
+        (b"bytes", "string"),
+        (None, "string"),
+    ]:
+        with pytest.raises(InputError, match=why):
+            clean_text(bad)
+
+
+def test_slot_filler_follows_requests_and_refusals(toy_catalog, slot_picker):
+    schema = toy_catalog.schema
+    c = Conversation(slot_picker, "web", opening="sandals")
+    labels = toy_catalog.label_sets
+    index = {s: i for i, s in enumerate(toy_catalog.item_ids.tolist())}
+
+    def has(item, attribute, value):
+        return bool(labels[index[item], schema.value_index(attribute, value)])
+
+    assert has(c.current, "category", "Sandals")
+    c.say("for women please")
+    assert has(c.current, "category", "Sandals") and has(c.current, "gender", "Women")
+    c.say("no open toe")
+    assert not has(c.current, "toe_style", "Open Toe")
+    assert has(c.current, "gender", "Women")
+    assert len(set(c.shown)) == len(c.shown) == 3
+
+
+def test_slot_filler_reads_each_sentence_once(toy_catalog, word_reader, slot_picker):
+    c = Conversation(slot_picker, "web", opening="boots")
+    for text in ["for men", "round toe", "for women"]:
+        c.say(text)
+    assert word_reader.calls == 4  # the opening, then one new sentence per turn
+
+
+def test_conversation_ends_found_or_at_the_turn_limit(slot_picker):
+    c = Conversation(slot_picker, "chat")
+    assert c.say("boots") is not None
+    assert c.say("Perfect!") is None
+    done = c.finished
+    assert done.found and done.feedback == ("boots", "") and done.shown == tuple(c.shown)
+    with pytest.raises(InputError, match="ended"):
+        c.say("more")
+    short = Conversation(slot_picker, "chat", task=TaskConfig(max_turns=2))
+    short.say("boots")
+    assert short.say("sandals") is None
+    assert not short.finished.found and short.finished.feedback == ("boots", "sandals")
+
+
+def test_empty_feedback_is_refused_and_changes_nothing(slot_picker):
+    c = Conversation(slot_picker, "chat")
+    with pytest.raises(InputError, match="empty"):
+        c.say("   ")
+    assert c.turn == 1 and c.feedback == [""]
+
+
+def test_describe_shows_labels_and_refuses_unknown_ids(toy_catalog):
+    view = describe(toy_catalog, "toy-0003")
+    assert view.item_id == "toy-0003" and "category" in view.attributes
+    with pytest.raises(InputError, match="not in catalog"):
+        describe(toy_catalog, "../../etc/passwd")
+
+
+def test_saved_recommender_serves_a_conversation(tmp_path, toy_catalog, toy_recommender):
+    toy_recommender.save(tmp_path / "run" / "final")
+    picker = load_picker(str(tmp_path / "run"), toy_catalog)
+    assert isinstance(picker, RecommenderPicker)
+    c = Conversation(picker, "chat", opening="I need boots")
+    for text in ["for women", "with a round toe"]:
+        c.say(text)
+    assert len(set(c.shown)) == 3
+    expected = toy_recommender.recommend(c.shown[:2], c.feedback[:2], "I need boots", pool="all")
+    assert c.shown[2] == expected
+
+
+def test_load_picker_names_what_it_wants(tmp_path, toy_catalog):
+    with pytest.raises(InputError, match="slot-filler"):
+        load_picker(str(tmp_path), toy_catalog)
