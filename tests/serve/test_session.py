@@ -18,15 +18,24 @@ from textrec.simulator.task import TaskConfig
 
 @pytest.mark.parametrize(
     "text",
-    ["that's it", "That's it!", "perfect", "Perfect, thanks!", "yes, this one", "that\u2019s the one",
-     "I'll take it", "found it."],
+    [
+        "that's it",
+        "That's it!",
+        "perfect",
+        "Perfect, thanks!",
+        "yes, this one",
+        "that\u2019s the one",
+        "I'll take it",
+        "found it.",
+    ],
 )
 def test_done_phrases_end_a_session(text):
     assert is_done(text)
 
 
 @pytest.mark.parametrize(
-    "text", ["perfect but in black", "that's it but with laces", "not perfect", "boots", "done?? no"]
+    "text",
+    ["perfect but in black", "that's it but with laces", "not perfect", "boots", "done?? no"],
 )
 def test_feedback_is_not_taken_for_done(text):
     assert not is_done(text)
