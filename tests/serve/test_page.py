@@ -4,7 +4,8 @@ The browser is the system Chromium (Debian package ``chromium``) driven by Pytho
 with ``executable_path``; no browser is downloaded. The test is skipped, saying why, where either is
 missing. ``TEXTREC_SCREENSHOT=PATH`` saves the page as the browser shows it at the end (how
 ``docs/img/serve.png`` is made); ``TEXTREC_E2E_CATALOG`` and ``TEXTREC_E2E_POLICY`` serve another
-catalog and policy (e.g. UT-Zappos and ``slot-filler``) instead of the toy ones.
+catalog and policy (e.g. UT-Zappos and ``slot-filler``) instead of the toy ones, and
+``TEXTREC_E2E_SENTENCES`` (``|``-separated) sets the two sentences typed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ import pytest
 from textrec.logs import check_log
 from textrec.logs.reader import list_shards, read_experience
 
-CHROMIUM = os.environ.get("TEXTREC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("TEXTREC_CHROMIUM") or (
+    "/usr/bin/chromium"
+    if Path("/usr/bin/chromium").is_file()
+    else shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -34,6 +39,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+SENTENCES = os.environ.get(
+    "TEXTREC_E2E_SENTENCES", "I would like them for women|with a round toe please"
+).split("|")
+"""The two feedback sentences typed (``|``-separated in ``TEXTREC_E2E_SENTENCES``)."""
 
 pytestmark = pytest.mark.slow
 
@@ -113,13 +123,14 @@ def test_page_finds_a_shoe_with_the_keyboard_and_logs_it(browser, server):
     first = _shown(page)
     assert page.locator("#attributes dt").count() >= 1
     seen = [first]
-    for sentence in ["I would like them for women", "with a round toe please"]:
+    for sentence in SENTENCES:
         page.fill("#text", sentence)
         page.press("#text", "Enter")
         expect(page.locator("#item-id")).not_to_have_text(seen[-1])
         seen.append(_shown(page))
         assert page.locator("#history").inner_text().count("You:") == len(seen) - 1
     assert len(set(seen)) == 3
+    expect(page.locator("#picture")).to_have_js_property("complete", True)
     assert page.evaluate("document.getElementById('picture').naturalWidth") > 0
     # Keyboard only: from the text box, Tab to "Send", Tab to "This is it", Enter.
     page.focus("#text")
@@ -136,7 +147,7 @@ def test_page_finds_a_shoe_with_the_keyboard_and_logs_it(browser, server):
     shards = list_shards(log_dir)
     (rows,) = [read_experience(p) for p in shards]
     said = [f for f in rows.feedback.tolist() if f]
-    assert said == ["I would like them for women", "with a round toe please"]
+    assert said == SENTENCES
     assert rows.item_id.tolist() == seen and rows.terminated.tolist() == [False, False, True]
     assert check_log(log_dir).ok
 

@@ -62,6 +62,7 @@ class ItemImages:
             from textrec.catalog.zappos import open_images
 
             self._source = open_images(data, [str(r) for r in catalog.image_refs])
+            _ = self._source.archive  # open the zip (or list the tree) now, not on a request
         self.picture = functools.lru_cache(maxsize=_CACHE_ITEMS)(self._picture)
 
     @property

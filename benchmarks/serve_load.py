@@ -1,0 +1,229 @@
+"""Load benchmark of ``textrec serve``: many concurrent people on loopback, latency per turn.
+
+Starts ``textrec serve`` on a free loopback port (its own process, logging to a temporary
+directory), then plays ``--sessions`` concurrent sessions through the JSON API with one asyncio
+HTTP client: each opens with a sentence, says up to ``--turns`` feedback sentences (each answered
+with the next item: one *turn*), pausing a random think time in ``[0, 2 * --think]`` seconds
+between turns as people do, and ends the session (found, or not). It stops by itself when every
+session is done or after ``--time-limit`` seconds, then stops the server, checks the log
+(``check_log``: every finished session present and whole) and prints latency percentiles per
+request kind and the error count.
+
+Loopback only: the server is started here, on 127.0.0.1. Example (the figures in docs/serving.md):
+
+    python benchmarks/serve_load.py --catalog /work/zcat/zappos --sessions 200 --think 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from textrec.catalog.build import open_catalog
+from textrec.logs import check_log
+
+_KINDS = ("create", "turn", "end")
+_PHRASES = (
+    "I would like {v}",
+    "show me something {v}",
+    "in {v} please",
+    "maybe {v}?",
+    "hmm, more {v}",
+    "not {v}",
+)
+
+
+@dataclass
+class Tally:
+    """Latencies (seconds) per request kind, errors, sessions finished."""
+
+    latency: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in _KINDS})
+    errors: dict[str, int] = field(default_factory=dict)
+    sessions_done: int = 0
+    sessions_with_feedback: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(args: argparse.Namespace, log_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    cmd = [sys.executable, "-c", "from textrec.cli import main; main()", "serve"]
+    cmd += ["--catalog", args.catalog, "--policy", args.policy, "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--log-dir", str(log_dir), "--json", "--seed", str(args.seed)]
+    cmd += ["--max-sessions", str(max(1000, 2 * args.sessions))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"textrec serve exited {proc.returncode}: {proc.stderr.read()}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("textrec serve did not start within 600 s")
+
+
+async def _timed(tally: Tally, kind: str, request: Awaitable[httpx.Response]) -> dict | None:
+    started = time.perf_counter()
+    try:
+        response = await request
+    except httpx.HTTPError as exc:
+        tally.error(f"{kind}: {type(exc).__name__}")
+        return None
+    tally.latency[kind].append(time.perf_counter() - started)
+    if response.status_code >= 400:
+        tally.error(f"{kind}: HTTP {response.status_code}")
+        return None
+    return response.json()
+
+
+async def _session(
+    client: httpx.AsyncClient,
+    tally: Tally,
+    rng: np.random.Generator,
+    values: list[str],
+    args: argparse.Namespace,
+) -> None:
+    def sentence() -> str:
+        return str(rng.choice(_PHRASES)).format(v=str(rng.choice(values)).lower())
+
+    await asyncio.sleep(float(rng.uniform(0, args.think)))  # people arrive over a second or so
+    s = await _timed(tally, "create", client.post("/api/sessions", json={"text": sentence()}))
+    if s is None:
+        return
+    sid = s["session_id"]
+    n_turns = int(rng.integers(1, args.turns + 1))
+    for _ in range(n_turns):
+        await asyncio.sleep(float(rng.uniform(0, 2 * args.think)))
+        body = {"text": sentence()}
+        s = await _timed(tally, "turn", client.post(f"/api/sessions/{sid}/feedback", json=body))
+        if s is None:
+            return
+        if s["finished"]:
+            break
+    tally.sessions_with_feedback += 1
+    if not s["finished"]:
+        found = bool(rng.random() < 0.5)
+        end = client.post(f"/api/sessions/{sid}/end", json={"found": found})
+        if await _timed(tally, "end", end) is None:
+            return
+    tally.sessions_done += 1
+
+
+async def _drive(url: str, values: list[str], args: argparse.Namespace) -> tuple[Tally, float]:
+    tally = Tally()
+    limits = httpx.Limits(max_connections=args.sessions, max_keepalive_connections=args.sessions)
+    rngs = [np.random.default_rng([args.seed, i]) for i in range(args.sessions)]
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
+        started = time.perf_counter()
+        tasks = [asyncio.create_task(_session(client, tally, r, values, args)) for r in rngs]
+        done, pending = await asyncio.wait(tasks, timeout=args.time_limit)
+        for task in pending:
+            task.cancel()
+        if pending:
+            tally.error(f"stopped at the {args.time_limit:.0f} s limit")
+        elapsed = time.perf_counter() - started
+    return tally, elapsed
+
+
+def _percentiles(x: list[float]) -> dict[str, float | int]:
+    if not x:
+        return {"n": 0}
+    ms = np.asarray(x) * 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {"n": len(x), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "max_ms": float(ms.max())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--catalog", default="builtin", help="catalog (as textrec serve takes it)")
+    parser.add_argument("--policy", default="slot-filler", help="policy (as textrec serve)")
+    parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
+    parser.add_argument("--turns", type=int, default=10, help="most feedback turns per session")
+    parser.add_argument("--think", type=float, default=1.0, help="mean think time (s) per turn")
+    parser.add_argument("--time-limit", type=float, default=300.0, help="stop after (s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulated people")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args()
+    if args.sessions < 1 or args.turns < 1 or args.think < 0 or args.time_limit <= 0:
+        parser.error("--sessions and --turns must be >= 1, --think >= 0, --time-limit > 0")
+    catalog = open_catalog(args.catalog, progress=False)
+    values = sorted({v for a in catalog.schema.attributes for v in a.values})
+    with tempfile.TemporaryDirectory() as tmp:
+        log_dir = Path(tmp) / "log"
+        proc, url = _start_server(args, log_dir)
+        try:
+            tally, elapsed = asyncio.run(_drive(url, values, args))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        report = check_log(log_dir, catalog)
+    n_turns = len(tally.latency["turn"])
+    result = {
+        "catalog": catalog.name,
+        "n_items": catalog.n_items,
+        "policy": args.policy,
+        "sessions": args.sessions,
+        "max_turns": args.turns,
+        "think_s": args.think,
+        "seconds": elapsed,
+        "turns": n_turns,
+        "turns_per_s": n_turns / elapsed,
+        "latency": {k: _percentiles(v) for k, v in tally.latency.items()},
+        "errors": tally.errors,
+        "n_errors": sum(tally.errors.values()),
+        "sessions_done": tally.sessions_done,
+        # every session that said something is logged: the finished ones as they end, the
+        # others (none, unless stopped at the time limit) as abandoned at shutdown
+        "log_sessions": report.n_sessions,
+        "log_expected": tally.sessions_with_feedback,
+        "log_ok": report.ok and report.n_sessions == tally.sessions_with_feedback,
+        "log_problems": list(report.problems),
+    }
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
+        return
+    print(
+        f"{args.sessions} sessions on {catalog.name} ({catalog.n_items} items), {args.policy}, "
+        f"think {args.think} s: {n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s)"
+    )
+    for kind, stats in result["latency"].items():
+        if stats["n"]:
+            print(
+                f"  {kind:<6} n={stats['n']:<5} p50 {stats['p50_ms']:7.1f} ms  "
+                f"p95 {stats['p95_ms']:7.1f} ms  p99 {stats['p99_ms']:7.1f} ms  "
+                f"max {stats['max_ms']:7.1f} ms"
+            )
+    print(f"  errors: {result['n_errors']} {tally.errors or ''}")
+    verdict = "ok" if result["log_ok"] else "FAILED: " + "; ".join(report.problems)
+    print(
+        f"  log: {report.n_sessions} sessions (expected {tally.sessions_with_feedback}), "
+        f"check {verdict}"
+    )
+
+
+if __name__ == "__main__":
+    main()
