@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from textrec.errors import InputError
 from textrec.serve.session import (
+    BatchingPicker,
+    Context,
     Conversation,
     RecommenderPicker,
     clean_text,
@@ -124,3 +128,50 @@ def test_saved_recommender_serves_a_conversation(tmp_path, toy_catalog, toy_reco
 def test_load_picker_names_what_it_wants(tmp_path, toy_catalog):
     with pytest.raises(InputError, match="slot-filler"):
         load_picker(str(tmp_path), toy_catalog)
+
+
+def test_slots_follow_the_last_statement_about_each_value(toy_catalog, slot_picker):
+    schema = toy_catalog.schema
+    contexts = [
+        Context("boots", ("toy-0001",), ("no boots",)),  # asked, then refused: empty, refused
+        Context("no boots", ("toy-0001",), ("boots",)),  # refused, then asked: slot, not refused
+        Context("sandals", ("toy-0001", "toy-0002"), ("no boots", "for men")),
+        Context("", (), ()),
+    ]
+    slots, refused = slot_picker.slots(contexts)
+    cat, boots = schema.index("category"), schema.value_index("category", "Boots")
+    sandals = schema.local_value_index("category", "Sandals")
+    men = schema.local_value_index("gender", "Men")
+    assert slots[0, cat] == -1 and refused[0, boots]
+    assert slots[1, cat] == schema.local_value_index("category", "Boots") and not refused[1, boots]
+    assert slots[2, cat] == sandals and refused[2, boots]
+    assert slots[2, schema.index("gender")] == men
+    assert (slots[3] == -1).all() and not refused[3].any()
+
+
+def test_a_batch_picks_what_each_conversation_picks_alone(toy_catalog, slot_picker):
+    contexts = [
+        Context("sandals", ("toy-0001",), ("for women",)),
+        Context("", ("toy-0005", "toy-0007"), ("no open toe", "boots")),
+        Context("for men", (), ()),
+    ]
+    together = slot_picker.pick(contexts)
+    assert together == [slot_picker.pick([c])[0] for c in contexts]
+    assert all(item not in c.shown for item, c in zip(together, contexts, strict=True))
+
+
+def test_batching_picker_serves_many_threads_with_the_same_answers(toy_catalog, slot_picker):
+    contexts = [Context(f"{v}", (), ()) for v in ["boots", "sandals", "shoes", "for men"] * 8]
+    expected = [slot_picker.pick([c])[0] for c in contexts]
+    shared = BatchingPicker(slot_picker, max_batch=8)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda c: shared.pick([c])[0], contexts))
+    assert got == expected
+    assert sum(n * count for n, count in shared.batch_sizes.items()) == len(contexts)
+
+
+def test_batching_picker_hands_errors_to_the_callers(toy_catalog, slot_picker):
+    shared = BatchingPicker(slot_picker)
+    with pytest.raises(KeyError):
+        shared.pick([Context("", ("not-an-item",), ("boots",))])
+    assert shared.pick([Context("boots", (), ())])  # still serving afterwards

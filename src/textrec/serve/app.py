@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -39,6 +38,7 @@ from textrec.logs.append import FinishedSession, SessionLog
 from textrec.serve.images import ItemImages
 from textrec.serve.session import (
     MAX_TEXT_CHARS,
+    BatchingPicker,
     Conversation,
     Picker,
     describe,
@@ -82,8 +82,9 @@ class ServeConfig:
 class Service:
     """Sessions of one picker, their store and their log; safe to call from many threads.
 
-    Choosing an item runs under one lock (the pickers' networks and caches are not shared between
-    threads); the store and the log have their own locks.
+    Items are chosen through a :class:`~textrec.serve.session.BatchingPicker` (requests that
+    arrive together are served as one batch, by one thread at a time); each conversation is
+    changed under its own lock; the store and the log have their own locks.
     """
 
     def __init__(
@@ -94,18 +95,17 @@ class Service:
         task: TaskConfig | None = None,
         policy_name: str = "",
     ) -> None:
-        self.picker, self.log, self.config = picker, log_dir, config or ServeConfig()
+        self.picker = BatchingPicker(picker)
+        self.log, self.config = log_dir, config or ServeConfig()
         self.task = task or TaskConfig()
         self.catalog = picker.catalog
         self.policy_name = policy_name
         self.images = ItemImages(self.catalog)
         self.store = SessionStore(StoreConfig(self.config.max_sessions, self.config.idle_seconds))
-        self._compute = threading.Lock()
 
     def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen); returns its id and the conversation."""
-        with self._compute:
-            conversation = Conversation(self.picker, DEVICE, opening, self.task)
+        conversation = Conversation(self.picker, DEVICE, opening, self.task)
         token, gone = self.store.add(conversation)
         self.abandon(gone)
         return token, conversation
@@ -117,7 +117,7 @@ class Service:
     def say(self, token: str, text: str) -> Conversation:
         """Feedback on the item on show; the next item is chosen, or the session ends."""
         conversation = self.store.get(token)
-        with self._compute:
+        with conversation.lock:
             conversation.say(text)
         if conversation.finished is not None:
             self._close(token, conversation.finished)
@@ -126,7 +126,7 @@ class Service:
     def end(self, token: str, found: bool) -> Conversation:
         """End the session ``token`` (found: the item on show is the one) and log it."""
         conversation = self.store.get(token)
-        with self._compute:
+        with conversation.lock:
             finished = conversation.finish(found)
         self._close(token, finished)
         return conversation
@@ -134,9 +134,9 @@ class Service:
     def abandon(self, conversations: list[Conversation]) -> None:
         """Log sessions that ended without their person saying so (evicted, expired, shutdown)."""
         for c in conversations:
-            if c.finished is None:
-                with self._compute:
-                    finished = c.finish(found=False)
+            with c.lock:
+                finished = None if c.finished is not None else c.finish(found=False)
+            if finished is not None:
                 self._write(finished)
 
     def _close(self, token: str, finished: FinishedSession) -> None:

@@ -14,10 +14,13 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,7 +40,9 @@ __all__ = [
     "Wish",
     "Reader",
     "InterpretReader",
+    "Context",
     "Picker",
+    "BatchingPicker",
     "SlotFillerPicker",
     "RecommenderPicker",
     "ItemView",
@@ -148,13 +153,25 @@ class InterpretReader:
 
 
 # ---------------------------------------------------------------------------------------- picking
+@dataclass(frozen=True)
+class Context:
+    """A conversation so far, as a picker sees it (``T`` shown items)."""
+
+    opening: str
+    """What the person said before the first item (``""``: nothing)."""
+    shown: tuple[str, ...]
+    """``(T,)`` ids of the items shown, in order."""
+    feedback: tuple[str, ...]
+    """``(T,)`` what the person said about each (``""``: nothing)."""
+
+
 class Picker(Protocol):
-    """Chooses the next item of one conversation."""
+    """Chooses the next item of each of a batch of conversations."""
 
     catalog: Catalog
 
-    def pick(self, opening: str, shown: Sequence[str], feedback: Sequence[str]) -> str:
-        """Id of the next item, never one of ``shown``; ``feedback[i]`` was said of ``shown[i]``."""
+    def pick(self, contexts: Sequence[Context]) -> list[str]:
+        """Id of each conversation's next item, never one of its ``shown``."""
 
 
 class SlotFillerPicker:
@@ -162,29 +179,47 @@ class SlotFillerPicker:
 
     Its slots hold the latest value asked for per attribute, read from every sentence so far;
     a refused value ("no heels") is given no weight on an attribute without a slot, and that
-    attribute then counts as known (weight 1), so items with the refused value rank last.
+    attribute then counts as known (weight 1), so items with the refused value rank last. A batch
+    of conversations is read, filled and retrieved for at once.
     """
 
     def __init__(self, catalog: Catalog, reader: Reader) -> None:
         self.catalog, self.reader = catalog, reader
         self.policy = SlotFillerPolicy(catalog)
-        self.retriever = Retriever(catalog, "all")
+        self.retriever = Retriever(catalog, "all")  # pool position == catalog index
         self._index = item_positions(catalog)
         self._memo: dict[str, list[Wish]] = {}
 
-    def slots(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(K,)`` slots (local value, -1: empty) and ``(V,)`` refused values of ``texts``."""
+    def slots(self, contexts: Sequence[Context]) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, K)`` slots (local value, -1: empty) and ``(B, V)`` refused values.
+
+        The last statement about a value decides whether it is refused; an attribute's slot is
+        the last value asked for, emptied when that value was refused afterwards.
+        """
         schema = self.catalog.schema
-        slots = np.full(schema.n_attributes, -1, dtype=np.int64)
-        refused = np.zeros(schema.n_values, dtype=bool)
-        for wishes in self._read([t for t in texts if t]):
-            for w in wishes:
-                g = int(schema.offsets[w.attribute]) + w.value
-                refused[g] = w.negated
-                if not w.negated:
-                    slots[w.attribute] = w.value
-                elif slots[w.attribute] == w.value:
-                    slots[w.attribute] = -1
+        b, k, v = len(contexts), schema.n_attributes, schema.n_values
+        texts = [[t for t in (c.opening, *c.feedback) if t] for c in contexts]
+        read = self._read([t for ts in texts for t in ts])
+        owner = np.repeat(np.arange(b), [len(ts) for ts in texts])  # sentence -> conversation
+        wishes = [(int(o), w) for o, ws in zip(owner, read, strict=True) for w in ws]
+        slots = np.full(b * k, -1, dtype=np.int64)
+        refused = np.zeros(b * v, dtype=bool)
+        if wishes:
+            ctx = np.array([o for o, _ in wishes])
+            attr = np.array([w.attribute for _, w in wishes])
+            value = np.array([w.value for _, w in wishes])
+            negated = np.array([w.negated for _, w in wishes])
+            about = ctx * v + schema.offsets[attr] + value
+            last = _last_of(about)
+            refused[about[last]] = negated[last]
+            asked = np.flatnonzero(~negated)
+            last = asked[_last_of((ctx * k + attr)[asked])]
+            slots[ctx[last] * k + attr[last]] = value[last]
+        slots = slots.reshape(b, k)
+        refused = refused.reshape(b, v)
+        rows, cols = np.nonzero(slots >= 0)
+        gone = refused[rows, schema.offsets[cols] + slots[rows, cols]]
+        slots[rows[gone], cols[gone]] = -1
         return slots, refused
 
     def _read(self, texts: list[str]) -> list[list[Wish]]:
@@ -198,26 +233,39 @@ class SlotFillerPicker:
             self._memo.update(zip(new, self.reader.read_batch(new), strict=True))
         return [self._memo[t] for t in texts]
 
-    def pick(self, opening: str, shown: Sequence[str], feedback: Sequence[str]) -> str:
+    def pick(self, contexts: Sequence[Context]) -> list[str]:
         """Fill the slots from every sentence; the best unseen item for slots and refusals."""
         schema = self.catalog.schema
-        slots, refused = self.slots([opening, *feedback])
-        heads = list(self.policy.head_probs(slots[None, :]))
+        slots, refused = self.slots(contexts)
+        heads = list(self.policy.head_probs(slots))
         weights = np.where(slots >= 0, 1.0, self.policy.guess_weight).astype(np.float32)
         for k, (lo, hi) in enumerate(zip(schema.offsets[:-1], schema.offsets[1:], strict=True)):
-            no = refused[lo:hi]
-            if slots[k] < 0 and no.any():
-                head = np.where(no, 0.0, heads[k][0])
-                heads[k] = (head / head.sum() if head.sum() > 0 else (~no) / (~no).sum())[None]
-                weights[k] = 1.0
-        excluded = np.isin(self.retriever.pool, [self._index[s] for s in shown])[None, :]
-        action_heads = tuple(h.astype(np.float32) for h in heads)
-        item = self.retriever.by_probs(action_heads, excluded, weights[None, :])[0]
-        return str(self.catalog.item_ids[item])
+            no = refused[:, lo:hi]
+            rows = (slots[:, k] < 0) & no.any(axis=1)
+            head = np.where(no, 0.0, heads[k])
+            total = head.sum(axis=1, keepdims=True)
+            anything = (~no) / np.maximum((~no).sum(axis=1, keepdims=True), 1)
+            fixed = np.where(total > 0, head / np.maximum(total, 1e-30), anything)
+            heads[k] = np.where(rows[:, None], fixed, heads[k]).astype(np.float32)
+            weights[rows, k] = 1.0
+        excluded = np.zeros((len(contexts), self.retriever.n_pool), dtype=bool)
+        seen = [self._index[s] for c in contexts for s in c.shown]
+        excluded[np.repeat(np.arange(len(contexts)), [len(c.shown) for c in contexts]), seen] = True
+        items = self.retriever.by_probs(tuple(heads), excluded, weights)
+        return [str(i) for i in self.catalog.item_ids[items]]
+
+
+def _last_of(keys: np.ndarray) -> np.ndarray:
+    """Positions of the last occurrence of each distinct value of ``keys``."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    return len(keys) - 1 - first_from_end
 
 
 class RecommenderPicker:
-    """A saved learned recommender: it reads the sentences with its own text encoder."""
+    """A saved learned recommender: it reads the sentences with its own text encoder.
+
+    :meth:`Recommender.recommend` serves one conversation, so a batch is served one by one.
+    """
 
     def __init__(self, recommender: object) -> None:
         from textrec.agent import Recommender
@@ -227,9 +275,61 @@ class RecommenderPicker:
         self.recommender = recommender
         self.catalog = recommender.catalog
 
-    def pick(self, opening: str, shown: Sequence[str], feedback: Sequence[str]) -> str:
-        """:meth:`Recommender.recommend` over the whole catalog."""
-        return self.recommender.recommend(list(shown), list(feedback), opening, pool="all")
+    def pick(self, contexts: Sequence[Context]) -> list[str]:
+        """:meth:`Recommender.recommend` over the whole catalog, per conversation."""
+        return [
+            self.recommender.recommend(list(c.shown), list(c.feedback), c.opening, pool="all")
+            for c in contexts
+        ]
+
+
+class BatchingPicker:
+    """A picker shared by many threads: calls that arrive together are served as one batch.
+
+    The first caller that finds no batch running serves every waiting call (``max_batch`` at a
+    time) until none is left; the others wait for their results. The wrapped picker is thus only
+    ever used by one thread at a time, and a busy server amortises each batch's retrieval.
+    """
+
+    def __init__(self, picker: Picker, max_batch: int = 64) -> None:
+        if max_batch < 1:
+            raise InputError(f"BatchingPicker: max_batch must be >= 1, got {max_batch}")
+        self.picker, self.max_batch = picker, max_batch
+        self.catalog = picker.catalog
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[Context, Future[str]]] = []
+        self._serving = False
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
+        """How many batches of each size were served (for the load benchmark)."""
+
+    def pick(self, contexts: Sequence[Context]) -> list[str]:
+        """The next items of ``contexts``, picked in a batch with whatever else is waiting."""
+        futures: list[Future[str]] = [Future() for _ in contexts]
+        with self._lock:
+            self._waiting.extend(zip(contexts, futures, strict=True))
+            lead = not self._serving
+            self._serving = self._serving or lead
+        if lead:
+            self._serve()
+        return [f.result() for f in futures]
+
+    def _serve(self) -> None:
+        while True:
+            with self._lock:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                if not batch:
+                    self._serving = False
+                    return
+            self.batch_sizes[len(batch)] += 1
+            try:
+                items = self.picker.pick([c for c, _ in batch])
+            except Exception as exc:  # noqa: BLE001 -- handed to each waiting caller
+                for _, future in batch:
+                    future.set_exception(exc)
+                continue
+            for (_, future), item in zip(batch, items, strict=True):
+                future.set_result(item)
 
 
 def load_picker(spec: str, catalog: Catalog, *, seed: int = 0, reader: str = "lstm") -> Picker:
@@ -303,9 +403,11 @@ class Conversation:
         self.max_turns = (task or TaskConfig()).max_turns
         self.session_id = new_session_id(device)
         self.opening = clean_text(opening, what="opening sentence")
-        self.shown: list[str] = [picker.pick(self.opening, [], [])]
+        self.shown: list[str] = [picker.pick([Context(self.opening, (), ())])[0]]
         self.feedback: list[str] = [""]
         self.finished: FinishedSession | None = None
+        self.lock = threading.Lock()
+        """Held by a server while it changes this conversation (one request at a time)."""
 
     @property
     def current(self) -> str:
@@ -334,7 +436,8 @@ class Conversation:
         if len(self.shown) >= self.max_turns:
             self.finish(found=False)
             return None
-        self.shown.append(self.picker.pick(self.opening, self.shown, self.feedback))
+        context = Context(self.opening, tuple(self.shown), tuple(self.feedback))
+        self.shown.append(self.picker.pick([context])[0])
         self.feedback.append("")
         return self.current
 
