@@ -1,4 +1,4 @@
-"""``textrec interpret``: read feedback sentences with the pretrained text encoder."""
+"""``textrec interpret``: every request of each feedback sentence, as a reader understands it."""
 
 from __future__ import annotations
 
@@ -16,19 +16,28 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
+from textrec.errors import InputError
 
 __all__ = ["interpret"]
 
 
 TextsArg = typer.Argument(
-    ..., help='Feedback sentences, e.g. "Please provide some shoes for women".'
+    ..., help='Feedback sentences, e.g. "black leather boots for men, no laces".'
 )
-BackendOpt = typer.Option(
-    "lstm",
-    "--backend",
-    help="'lstm' (the paper's pretrained text encoder) or 'minilm' (needs the 'minilm' extra).",
+ReaderOpt = typer.Option(
+    "lexicon",
+    "--reader",
+    help="'lexicon' (phrases + typo-tolerant matching, default), 'lstm' (the paper's pretrained "
+    "text encoder), 'minilm' (needs the 'minilm' extra) or 'lexicon+minilm' (MiniLM where the "
+    "lexicon understands nothing).",
 )
-TopKOpt = typer.Option(3, "--top-k", min=1, help="Readings listed per sentence.")
+ThresholdOpt = typer.Option(
+    0.5,
+    "--threshold",
+    min=0.0,
+    max=1.0,
+    help="Confidence below which a reading is reported as not understood.",
+)
 CacheOpt = typer.Option(
     None, "--cache", help="Cache folder (default $TEXTREC_CACHE, else ~/.cache/textrec)."
 )
@@ -39,37 +48,53 @@ def interpret(
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
-    backend: str = BackendOpt,
-    top_k: int = TopKOpt,
+    reader: str = ReaderOpt,
+    threshold: float = ThresholdOpt,
     cache: Path | None = CacheOpt,
     seed: int = SeedOpt,
     json_out: bool = JsonOpt,
 ) -> None:
-    """Say which attribute and value each sentence asks for, how sure, and whether it is negated."""
+    """List every request of each sentence: attribute, value, mode, whether the person rejects
+    the value ('negated': "anything but heels"), and the confidence; sentences read with too
+    little confidence are reported as not understood."""
     from textrec.catalog.build import open_catalog
-    from textrec.language.interpret import interpret_batch
+    from textrec.language.reader import READERS, load_reader
 
+    if reader not in READERS:
+        raise InputError(f"--reader must be one of {list(READERS)}, got {reader!r}")
     cat = open_catalog(
         catalog, data=data, items=items, seed=seed, cache_dir=cache, progress=not json_out
     )
-    results = interpret_batch(texts, cat, backend=backend, seed=seed, cache_dir=cache, top_k=top_k)
+    readings = load_reader(cat, reader, threshold=threshold, seed=seed, cache_dir=cache).read_batch(
+        texts
+    )
     if json_out:
-        print_json([asdict(r) for r in results])
+        print_json(
+            [
+                {
+                    "text": r.text,
+                    "understood": r.understood,
+                    "requests": [asdict(q) for q in r.requests],
+                    "doubtful": [asdict(q) for q in r.doubtful],
+                }
+                for r in readings
+            ]
+        )
         return
-    rows = [
-        [
-            r.text,
-            r.attribute,
-            r.value,
-            f"{r.confidence:.2f}",
-            r.mode,
-            "yes" if r.negated else "no",
-            ", ".join(f"{a.attribute}={a.value} ({a.probability:.2f})" for a in r.alternatives[1:]),
-        ]
-        for r in results
-    ]
+    rows = []
+    for r in readings:
+        for q in r.requests:
+            rows.append(
+                [r.text, q.attribute, q.value, q.mode, "yes" if q.negated else "no",
+                 f"{q.confidence:.2f}", q.words]
+            )  # fmt: skip
+        if not r.understood:
+            guesses = ", ".join(
+                f"{q.attribute}={q.value}? ({q.confidence:.2f})" for q in r.doubtful
+            )
+            rows.append([r.text, "(not understood)", guesses, "", "", "", ""])
     print_table(
-        f"Feedback read by the {backend} encoder ({cat.name})",
-        ["sentence", "attribute", "value", "confidence", "mode", "negated", "also"],
+        f"Requests read by the {reader} reader ({cat.name})",
+        ["sentence", "attribute", "value", "mode", "negated", "confidence", "words"],
         rows,
     )

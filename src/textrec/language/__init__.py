@@ -1,7 +1,9 @@
-"""Language: tokenizer, phrasings, sentence bank, utterance model, text encoder, interpretation.
+"""Language: tokenizer, phrasings, lexicon, sentence bank, utterance model, text encoder, readers.
 
-The tokenizer, phrasings and bank import without PyTorch; the neural parts (utterance model, text
-encoder, interpretation) are loaded on first use of their names, so the simulator stays light.
+The tokenizer, phrasings and bank import without PyTorch; the other parts (the lexicon reader, the
+utterance model, the text encoder, the learned interpreters) are loaded on first use of their
+names, so the simulator stays light. Read people's own words with :func:`read` /
+:func:`load_reader` (``Request`` and ``Reading`` records).
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ _LAZY = {
     "interpret": "textrec.language.interpret",
     "interpret_batch": "textrec.language.interpret",
     "load_interpreter": "textrec.language.interpret",
+    "Request": "textrec.language.reader",
+    "Reading": "textrec.language.reader",
+    "Reader": "textrec.language.reader",
+    "LexiconReader": "textrec.language.reader",
+    "READERS": "textrec.language.reader",
+    "load_reader": "textrec.language.reader",
+    "read": "textrec.language.reader",
+    "read_batch": "textrec.language.reader",
 }
 
 __all__ = [

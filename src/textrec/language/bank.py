@@ -1,4 +1,4 @@
-"""A bank of pre-rendered feedback sentences, so the batched simulator picks text with array indexing.
+"""Pre-rendered feedback sentences, so the batched simulator picks text with array indexing.
 
 Every sentence the simulated user can say is rendered (and tokenised) once, when the simulator is
 built: ``index[v, m, j]`` is the id of variant ``j`` of a sentence in mode ``m`` asking for global
@@ -64,6 +64,6 @@ class SentenceBank:
         return int(self.index.shape[2])
 
     def sample(self, values: np.ndarray, modes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Draw one sentence id per session: ``values`` and ``modes`` are ``(B,)`` ints; returns ``(B,)``."""
+        """One sentence id per session: ``values``, ``modes`` and the result are ``(B,)`` ints."""
         variant = rng.integers(0, self.n_variants, size=len(values))
         return self.index[values, modes, variant]

@@ -1,4 +1,4 @@
-"""Word tokenizer and vocabulary shared by the user simulator, the utterance model and the text encoder."""
+"""Word tokenizer and vocabulary of the simulator, the utterance model and the text encoder."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def tokenize(text: str) -> list[str]:
     """Lower-case ``text`` and split it into words and punctuation.
 
     Example:
-        >>> tokenize("Do you have shoes with 1in - 1 3/4in heels? I'd like Slip-On.")
-        ['do', 'you', 'have', 'shoes', 'with', '1in', '-', '1', '3/4in', 'heels', '?', "i'd", 'like', 'slip-on', '.']
+        >>> tokenize("Shoes with 1in - 1 3/4in heels? I'd like Slip-On.")
+        ['shoes', 'with', '1in', '-', '1', '3/4in', 'heels', '?', "i'd", 'like', 'slip-on', '.']
     """
     return _TOKEN.findall(text.lower())
 
@@ -67,7 +67,7 @@ class Vocabulary:
         return ([BOS] if add_bos else []) + ids + ([EOS] if add_eos else [])
 
     def encode_batch(self, texts: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(B, max_len) int32`` ids right-padded with ``<pad>`` (truncated), and ``(B,) int32`` lengths."""
+        """``(B, max_len) int32`` ids, right-padded (truncated), and ``(B,) int32`` lengths."""
         out = np.zeros((len(texts), max_len), dtype=np.int32)
         lengths = np.zeros(len(texts), dtype=np.int32)
         for i, text in enumerate(texts):
