@@ -133,7 +133,9 @@ async def _session(
     tally.sessions_done += 1
 
 
-async def _drive(url: str, values: list[str], args: argparse.Namespace) -> tuple[Tally, float]:
+async def _drive(
+    url: str, values: list[str], args: argparse.Namespace
+) -> tuple[Tally, float, dict]:
     tally = Tally()
     limits = httpx.Limits(max_connections=args.sessions, max_keepalive_connections=args.sessions)
     rngs = [np.random.default_rng([args.seed, i]) for i in range(args.sessions)]
@@ -146,7 +148,8 @@ async def _drive(url: str, values: list[str], args: argparse.Namespace) -> tuple
         if pending:
             tally.error(f"stopped at the {args.time_limit:.0f} s limit")
         elapsed = time.perf_counter() - started
-    return tally, elapsed
+        health = (await client.get("/api/health")).json()
+    return tally, elapsed, health
 
 
 def _percentiles(x: list[float]) -> dict[str, float | int]:
@@ -176,7 +179,7 @@ def main() -> None:
         log_dir = Path(tmp) / "log"
         proc, url = _start_server(args, log_dir)
         try:
-            tally, elapsed = asyncio.run(_drive(url, values, args))
+            tally, elapsed, health = asyncio.run(_drive(url, values, args))
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -193,6 +196,7 @@ def main() -> None:
         "turns": n_turns,
         "turns_per_s": n_turns / elapsed,
         "latency": {k: _percentiles(v) for k, v in tally.latency.items()},
+        "mean_batch": health["picks"] / max(health["batches"], 1),
         "errors": tally.errors,
         "n_errors": sum(tally.errors.values()),
         "sessions_done": tally.sessions_done,
@@ -208,7 +212,8 @@ def main() -> None:
         return
     print(
         f"{args.sessions} sessions on {catalog.name} ({catalog.n_items} items), {args.policy}, "
-        f"think {args.think} s: {n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s)"
+        f"think {args.think} s: {n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s), "
+        f"{result['mean_batch']:.1f} picks per batch"
     )
     for kind, stats in result["latency"].items():
         if stats["n"]:

@@ -8,30 +8,32 @@ from collections.abc import Sequence
 import pytest
 
 from textrec.catalog import Catalog
-from textrec.serve.session import SlotFillerPicker, Wish
+from textrec.language.reader import Reading, Request
+from textrec.serve.session import SlotFillerPicker
 
 
 class WordReader:
-    """Reads "<value>" as a wish for it and "no <value>" as a refusal (whole words, any case)."""
+    """Reads "<value>" as a request for it and "no <value>" as a refusal (whole words, any case)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.schema = catalog.schema
         self.calls = 0
 
-    def read_batch(self, texts: Sequence[str]) -> list[list[Wish]]:
+    def read_batch(self, texts: Sequence[str]) -> list[Reading]:
         self.calls += 1
         out = []
         for text in texts:
             low = text.lower()
-            wishes = []
-            for k, attr in enumerate(self.schema.attributes):
-                for v, value in enumerate(attr.values):
+            requests = []
+            for attr in self.schema.attributes:
+                for value in attr.values:
                     name = re.escape(value.lower())
+                    g = self.schema.value_index(attr.name, value)
                     if re.search(rf"\bno {name}\b", low):
-                        wishes.append(Wish(k, v, negated=True))
+                        requests.append(Request(attr.name, value, "request", True, 1.0, g))
                     elif re.search(rf"\b{name}\b", low):
-                        wishes.append(Wish(k, v))
-            out.append(wishes)
+                        requests.append(Request(attr.name, value, "request", False, 1.0, g))
+            out.append(Reading(text, tuple(requests)))
         return out
 
 

@@ -42,7 +42,10 @@ LogDirOpt = typer.Option(
     "must be a log of people's sessions of the same catalog). Default: nothing is logged.",
 )
 ReaderOpt = typer.Option(
-    "lstm", "--reader", help="How the slot-filler reads sentences: 'lstm' or 'minilm'."
+    "lexicon",
+    "--reader",
+    help="How the slot-filler reads sentences: 'lexicon' (phrases and typo-tolerant matching, "
+    "no training), 'lstm', 'minilm' or 'lexicon+minilm' (see 'textrec interpret').",
 )
 ImageOpt = typer.Option(
     "auto",

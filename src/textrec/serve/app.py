@@ -208,6 +208,8 @@ class HealthOut(BaseModel):
     open_sessions: int
     max_sessions: int
     logging: bool
+    batches: int = Field(..., description="Batches of item choices served so far.")
+    picks: int = Field(..., description="Item choices made so far (picks / batches: mean batch).")
 
 
 # ---------------------------------------------------------------------------------------- app
@@ -366,6 +368,8 @@ def _add_api(app: FastAPI, service: Service) -> None:
             open_sessions=len(service.store),
             max_sessions=service.config.max_sessions,
             logging=service.log is not None,
+            batches=sum(service.picker.batch_sizes.values()),
+            picks=sum(n * c for n, c in service.picker.batch_sizes.items()),
         )
 
     @app.post("/api/sessions", status_code=201)

@@ -4,8 +4,9 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 * a :class:`Picker` chooses the next item from what was said and shown so far. A saved
   :class:`~textrec.agent.Recommender` reads the sentences itself (:class:`RecommenderPicker`); the
-  slot-filler (:class:`SlotFillerPicker`) fills its slots from what a :class:`Reader` finds in
-  each sentence, and refuses the values a person turned down;
+  slot-filler (:class:`SlotFillerPicker`) fills its slots from the requests a
+  :class:`~textrec.language.reader.Reader` finds in each sentence, and refuses the values a person
+  turned down ("anything but heels");
 * a :class:`Conversation` holds one session: the opening sentence, the items shown and what the
   person said about each, until it ends as a :class:`~textrec.logs.append.FinishedSession`;
 * :func:`clean_text` is the one check of what a person types (length, encoding, control
@@ -30,16 +31,15 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
+from textrec.language.reader import Reader, Request, load_reader
 from textrec.logs.append import FinishedSession, new_session_id
 from textrec.simulator.baselines import SlotFillerPolicy
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
+    "DEFAULT_READER",
     "MAX_TEXT_CHARS",
     "SLOT_FILLER",
-    "Wish",
-    "Reader",
-    "InterpretReader",
     "Context",
     "Picker",
     "BatchingPicker",
@@ -58,6 +58,8 @@ MAX_TEXT_CHARS = 300
 """Longest sentence accepted, in characters (a feedback sentence is a few words)."""
 SLOT_FILLER = "slot-filler"
 """``--policy`` value of the slot-filler."""
+DEFAULT_READER = "lexicon"
+"""The slot-filler's reader unless told otherwise (no training, typo-tolerant)."""
 _READ_MEMO = 20000
 """Sentences whose reading a slot-filler remembers before it starts afresh."""
 
@@ -101,57 +103,6 @@ def is_done(text: str) -> bool:
     return _DONE.match(" ".join(words.split()).strip(" ,")) is not None
 
 
-# ---------------------------------------------------------------------------------------- reading
-@dataclass(frozen=True)
-class Wish:
-    """One thing a sentence asks for, on the catalog's schema."""
-
-    attribute: int
-    """Attribute index."""
-    value: int
-    """Local value index within the attribute."""
-    negated: bool = False
-    """The person does not want this value ("anything but heels")."""
-
-
-class Reader(Protocol):
-    """Reads people's sentences into :class:`Wish` lists (the slot-filler's ears)."""
-
-    def read_batch(self, texts: Sequence[str]) -> list[list[Wish]]:
-        """What each of ``texts`` asks for (possibly nothing)."""
-
-
-class InterpretReader:
-    """The pretrained text encoder's reading (:func:`textrec.language.interpret.interpret_batch`).
-
-    One wish per sentence: its best value, kept only when at least ``min_confidence`` sure. The
-    encoder's "negated" mode still names the wanted value ("not without X"), so it is a wish for
-    that value.
-    """
-
-    def __init__(
-        self, catalog: Catalog, backend: str = "lstm", seed: int = 0, min_confidence: float = 0.3
-    ) -> None:
-        from textrec.language.interpret import load_interpreter
-
-        self.schema = catalog.schema
-        self.min_confidence = min_confidence
-        self.interpreter = load_interpreter(catalog, backend, seed=seed)
-
-    def read_batch(self, texts: Sequence[str]) -> list[list[Wish]]:
-        """One batched pass over ``texts``."""
-        from textrec.language.interpret import interpret_batch
-
-        out: list[list[Wish]] = []
-        for r in interpret_batch(list(texts), self.schema, interpreter=self.interpreter, top_k=1):
-            if r.confidence < self.min_confidence:
-                out.append([])
-                continue
-            k = self.schema.index(r.attribute)
-            out.append([Wish(k, self.schema.local_value_index(k, r.value))])
-        return out
-
-
 # ---------------------------------------------------------------------------------------- picking
 @dataclass(frozen=True)
 class Context:
@@ -184,11 +135,13 @@ class SlotFillerPicker:
     """
 
     def __init__(self, catalog: Catalog, reader: Reader) -> None:
+        if reader.schema != catalog.schema:
+            raise InputError(f"the reader reads another schema than catalog {catalog.name!r}'s")
         self.catalog, self.reader = catalog, reader
         self.policy = SlotFillerPolicy(catalog)
         self.retriever = Retriever(catalog, "all")  # pool position == catalog index
         self._index = item_positions(catalog)
-        self._memo: dict[str, list[Wish]] = {}
+        self._memo: dict[str, tuple[Request, ...]] = {}
 
     def slots(self, contexts: Sequence[Context]) -> tuple[np.ndarray, np.ndarray]:
         """``(B, K)`` slots (local value, -1: empty) and ``(B, V)`` refused values.
@@ -201,15 +154,16 @@ class SlotFillerPicker:
         texts = [[t for t in (c.opening, *c.feedback) if t] for c in contexts]
         read = self._read([t for ts in texts for t in ts])
         owner = np.repeat(np.arange(b), [len(ts) for ts in texts])  # sentence -> conversation
-        wishes = [(int(o), w) for o, ws in zip(owner, read, strict=True) for w in ws]
+        said = [(int(o), r) for o, rs in zip(owner, read, strict=True) for r in rs]
         slots = np.full(b * k, -1, dtype=np.int64)
         refused = np.zeros(b * v, dtype=bool)
-        if wishes:
-            ctx = np.array([o for o, _ in wishes])
-            attr = np.array([w.attribute for _, w in wishes])
-            value = np.array([w.value for _, w in wishes])
-            negated = np.array([w.negated for _, w in wishes])
-            about = ctx * v + schema.offsets[attr] + value
+        if said:
+            ctx = np.array([o for o, _ in said])
+            g = np.array([r.value_index for _, r in said])
+            attr = schema.value_attribute[g]
+            value = g - schema.offsets[attr]
+            negated = np.array([r.negated for _, r in said])
+            about = ctx * v + g
             last = _last_of(about)
             refused[about[last]] = negated[last]
             asked = np.flatnonzero(~negated)
@@ -222,15 +176,17 @@ class SlotFillerPicker:
         slots[rows[gone], cols[gone]] = -1
         return slots, refused
 
-    def _read(self, texts: list[str]) -> list[list[Wish]]:
-        """The reader's wishes for ``texts``; each sentence is read once (a conversation's
-        sentences are read again at every turn), the memo bounded by :data:`_READ_MEMO`."""
+    def _read(self, texts: list[str]) -> list[tuple[Request, ...]]:
+        """The requests read in ``texts`` (those understood); each sentence is read once (a
+        conversation's sentences are read again at every turn), the memo bounded by
+        :data:`_READ_MEMO`."""
         new = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if new and len(self._memo) + len(new) > _READ_MEMO:
             self._memo.clear()
             new = list(dict.fromkeys(texts))
         if new:
-            self._memo.update(zip(new, self.reader.read_batch(new), strict=True))
+            readings = self.reader.read_batch(new)
+            self._memo.update((t, r.requests) for t, r in zip(new, readings, strict=True))
         return [self._memo[t] for t in texts]
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
@@ -332,17 +288,20 @@ class BatchingPicker:
                 future.set_result(item)
 
 
-def load_picker(spec: str, catalog: Catalog, *, seed: int = 0, reader: str = "lstm") -> Picker:
+def load_picker(
+    spec: str, catalog: Catalog, *, seed: int = 0, reader: str = DEFAULT_READER
+) -> Picker:
     """``"slot-filler"``, or the directory of a saved recommender (or a ``train --out`` run).
 
     Args:
         spec: the ``--policy`` value.
         catalog: the catalog to recommend from (a recommender must have been trained on it).
         seed: seed of the reader's training when it is not cached yet.
-        reader: the slot-filler's reader backend (``"lstm"`` or ``"minilm"``).
+        reader: how the slot-filler reads sentences (one of
+            :data:`textrec.language.reader.READERS`).
     """
     if spec == SLOT_FILLER:
-        return SlotFillerPicker(catalog, InterpretReader(catalog, reader, seed=seed))
+        return SlotFillerPicker(catalog, load_reader(catalog, reader, seed=seed))
     from textrec.agent import Recommender
 
     root = Path(spec)
