@@ -62,7 +62,7 @@ def test_opening_sentence_is_a_turn_zero_row(toy_catalog):
 
 
 def test_bad_sessions_are_refused(toy_catalog):
-    with pytest.raises(InputError, match="not in catalog"):
+    with pytest.raises(InputError, match="'nope' is not an item of catalog"):
         session_rows(FinishedSession("s", "chat", "", ("nope",), ("",), True), toy_catalog, 0)
     with pytest.raises(InputError, match="accepted"):
         FinishedSession("s", "chat", "", ("toy-0001",), ("more",), True)

@@ -77,6 +77,7 @@ def serve(
         access_log=False,
         limit_concurrency=4 * max_sessions,
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=65,  # > a pause between turns: idle connections stay usable
     )
 
 

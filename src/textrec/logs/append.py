@@ -41,6 +41,7 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
+from textrec.logs.reader import ItemIndex
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
     EXPERIENCE_DIR,
@@ -121,22 +122,23 @@ class FinishedSession:
 
 
 def session_rows(
-    session: FinishedSession, catalog: Catalog, device_id: int, task: TaskConfig | None = None
+    session: FinishedSession,
+    catalog: Catalog,
+    device_id: int,
+    task: TaskConfig | None = None,
+    index: ItemIndex | None = None,
 ) -> ExperienceBatch:
     """The experience rows of one finished session (rewards as in the module docstring).
+
+    ``index`` is ``ItemIndex(catalog)`` when the caller keeps one (it is built otherwise).
 
     Raises:
         InputError: an item id that is not in ``catalog``.
     """
     task = task or TaskConfig()
-    index = {item: i for i, item in enumerate(catalog.item_ids.tolist())}
-    unknown = [s for s in session.shown if s not in index]
-    if unknown:
-        raise InputError(
-            f"session {session.session_id!r}: item id {unknown[0]!r} is not in catalog "
-            f"{catalog.name!r}"
-        )
-    items = np.array([index[s] for s in session.shown], dtype=np.int64)
+    index = index or ItemIndex(catalog)
+    shown = np.array(session.shown, dtype=object)
+    items = index(shown, f"session {session.session_id!r}", column="shown")
     n = len(items)
     if session.found:
         target = items[-1]
@@ -183,6 +185,8 @@ class SessionLog:
         self.root = claim_output_dir(log_dir, "log")
         self.catalog = catalog
         self.task = task or TaskConfig()
+        self._index = ItemIndex(catalog)
+        _ = catalog.unit_features  # computed now (seconds on 50k items), not at the first append
         with self._locked():
             manifest = self._manifest()
             if manifest is not None:
@@ -203,7 +207,8 @@ class SessionLog:
             names = [str(d.get("name", "")) for d in manifest.devices] if manifest else []
             if session.device not in names:
                 names.append(session.device)
-            rows = session_rows(session, self.catalog, names.index(session.device), self.task)
+            device = names.index(session.device)
+            rows = session_rows(session, self.catalog, device, self.task, self._index)
             chunk = self._next_chunk()
             path, _ = shard_paths(self.root, chunk)
             # Announce the session (the log is incomplete until its shard is listed), write the
