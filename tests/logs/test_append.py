@@ -112,6 +112,19 @@ def test_a_kill_between_shard_and_manifest_loses_nothing(tmp_path, toy_catalog):
     assert report.ok and report.n_sessions == 3
 
 
+def test_a_kill_before_the_shard_is_written_reuses_its_number(tmp_path, toy_catalog):
+    log = SessionLog(tmp_path / "log", toy_catalog)
+    log.append(_session(toy_catalog, sid="chat-a"))
+    announced = replace(read_manifest(tmp_path / "log"), n_sessions=2)  # shard 1 never written
+    write_manifest(tmp_path / "log", announced)
+    assert check_log(tmp_path / "log", toy_catalog).ok
+    path = log.append(_session(toy_catalog, sid="chat-b"))
+    assert path.name == "shard-00001.parquet"
+    manifest = read_manifest(tmp_path / "log")
+    assert manifest.chunks_done == (0, 1) and manifest.complete
+    assert check_log(tmp_path / "log", toy_catalog).ok and log.n_sessions() == 2
+
+
 def test_concurrent_appends_each_get_their_own_shard(tmp_path, toy_catalog):
     log = SessionLog(tmp_path / "log", toy_catalog)
     threads = [

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import re
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -44,7 +43,6 @@ from textrec.io import claim_output_dir
 from textrec.logs.reader import ItemIndex
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
-    EXPERIENCE_DIR,
     MANIFEST_NAME,
     Manifest,
     read_manifest,
@@ -72,7 +70,6 @@ PEOPLE = "people"
 """``manifest.sentences["source"]`` of a log written by people (chat, web)."""
 
 _LOCK_NAME = ".append.lock"
-_SHARD_RE = re.compile(r"^shard-(\d+)\.parquet$")
 
 
 def new_session_id(device: str) -> str:
@@ -209,18 +206,20 @@ class SessionLog:
                 names.append(session.device)
             device = names.index(session.device)
             rows = session_rows(session, self.catalog, device, self.task, self._index)
-            chunk = self._next_chunk()
+            done, chunk = self._resume(manifest)
             path, _ = shard_paths(self.root, chunk)
             # Announce the session (the log is incomplete until its shard is listed), write the
             # shard, list it: a kill between any two steps leaves a log that checks clean.
-            write_manifest(self.root, self._updated(manifest, names, chunk + 1))
+            write_manifest(self.root, self._updated(manifest, names, chunk + 1, done))
             write_shard(path, rows)
-            write_manifest(self.root, self._updated(manifest, names, chunk + 1))
+            write_manifest(self.root, self._updated(manifest, names, chunk + 1, (*done, chunk)))
         return path
 
     def n_sessions(self) -> int:
-        """Sessions logged so far (shards present)."""
-        return len(self._chunks())
+        """Sessions logged so far (listed in the manifest)."""
+        with self._locked():
+            manifest = self._manifest()
+        return 0 if manifest is None else len(manifest.chunks_done)
 
     # ------------------------------------------------------------------ helpers
     @contextlib.contextmanager
@@ -249,23 +248,29 @@ class SessionLog:
                 f"({self.catalog.fingerprint})"
             )
 
-    def _chunks(self) -> list[int]:
-        folder = self.root / EXPERIENCE_DIR
-        if not folder.is_dir():
-            return []
-        found = (_SHARD_RE.match(p.name) for p in folder.iterdir())
-        return sorted(int(m.group(1)) for m in found if m)
+    def _resume(self, manifest: Manifest | None) -> tuple[tuple[int, ...], int]:
+        """The chunks done and the next chunk's number, without listing the shards.
 
-    def _next_chunk(self) -> int:
-        chunks = self._chunks()
-        return chunks[-1] + 1 if chunks else 0
+        Appends are serialised, so a killed one left at most its own chunk, the last announced
+        (``n_sessions - 1``), unlisted: listed now when its shard was written, else reused.
+        """
+        if manifest is None:
+            return (), 0
+        done, last = manifest.chunks_done, manifest.n_sessions - 1
+        if done and done[-1] == last:
+            return done, last + 1
+        if shard_paths(self.root, last)[0].is_file():
+            return (*done, last), last + 1
+        return done, last
 
     def _updated(
-        self, manifest: Manifest | None, devices: Sequence[str], n_sessions: int
+        self,
+        manifest: Manifest | None,
+        devices: Sequence[str],
+        n_sessions: int,
+        chunks: tuple[int, ...],
     ) -> Manifest:
-        """The manifest of ``n_sessions`` listing every shard on disk (so it recovers from a kill
-        between the writes of an earlier append)."""
-        chunks = tuple(self._chunks())
+        """The manifest of ``n_sessions`` sessions, ``chunks`` of them written and listed."""
         entries = [{"name": name, "source": PEOPLE} for name in devices]
         if manifest is None:
             return Manifest(

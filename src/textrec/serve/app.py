@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -256,8 +256,9 @@ def _session_out(service: Service, token: str, c: Conversation) -> SessionOut:
     )
 
 
-class _BodyLimit:
-    """ASGI middleware: 413 for a request body over ``limit`` bytes (declared or streamed)."""
+class _Guard:
+    """ASGI middleware: security headers on every answer; 413 for a request body over ``limit``
+    bytes (declared or streamed). Plain ASGI, so it costs next to nothing per request."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -266,11 +267,16 @@ class _BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+
+        async def with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_HEADER_BYTES]
+            await send(message)
+
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await JSONResponse(
-                {"detail": f"request body over {self.limit} bytes"}, status_code=413
-            )(scope, receive, send)
+            too_big = JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)
+            await too_big(scope, receive, with_headers)
             return
         seen = 0
 
@@ -282,7 +288,10 @@ class _BodyLimit:
                 raise HTTPException(413, f"request body over {self.limit} bytes")
             return message
 
-        await self.app(scope, limited, send)
+        await self.app(scope, limited, with_headers)
+
+
+_HEADER_BYTES = [(k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()]
 
 
 def create_app(service: Service) -> FastAPI:
@@ -308,7 +317,7 @@ def create_app(service: Service) -> FastAPI:
         summary="Find a shoe by telling a recommender what to change.",
         lifespan=lifespan,
     )
-    app.add_middleware(_BodyLimit, limit=service.config.max_body_bytes)
+    app.add_middleware(_Guard, limit=service.config.max_body_bytes)
     _add_error_handlers(app)
     _add_page(app)
     _add_api(app, service)
@@ -316,13 +325,7 @@ def create_app(service: Service) -> FastAPI:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Security headers on every answer; every error as ``{"detail": "one clear line"}``."""
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]):
-        response = await call_next(request)
-        response.headers.update(_SECURITY_HEADERS)
-        return response
+    """Every error as ``{"detail": "one clear line"}``."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -355,10 +358,14 @@ def _add_page(app: FastAPI) -> None:
 
 
 def _add_api(app: FastAPI, service: Service) -> None:
-    """The JSON API (see the module docstring)."""
+    """The JSON API (see the module docstring).
+
+    Routes that only read a session are ``async`` (they take well under a millisecond, on the
+    event loop); those that choose an item or write the log run in the thread pool.
+    """
 
     @app.get("/api/health")
-    def health() -> HealthOut:
+    async def health() -> HealthOut:
         """What is served, and how many sessions are open."""
         return HealthOut(
             status="ok",
@@ -379,12 +386,12 @@ def _add_api(app: FastAPI, service: Service) -> None:
         return _session_out(service, token, c)
 
     @app.get("/api/sessions/{session_id}")
-    def get_session(session_id: str) -> SessionOut:
+    async def get_session(session_id: str) -> SessionOut:
         """The session: the item on show and the conversation so far."""
         return _session_out(service, session_id, service.get(session_id))
 
     @app.get("/api/sessions/{session_id}/item")
-    def next_item(session_id: str) -> ItemOut:
+    async def next_item(session_id: str) -> ItemOut:
         """The item on show: the recommendation after the last feedback."""
         return _item(service, service.get(session_id).current)
 
