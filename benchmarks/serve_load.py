@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -192,6 +193,12 @@ async def _drive(
     return tally, elapsed, health
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentiles(x: list[float]) -> dict[str, float | int]:
     if not x:
         return {"n": 0}
@@ -219,7 +226,9 @@ def main() -> None:
         log_dir = Path(tmp) / "log"
         proc, url = _start_server(args, log_dir)
         try:
+            cpu = _cpu_seconds(proc.pid)
             tally, elapsed, health = asyncio.run(_drive(url, values, args))
+            cpu = _cpu_seconds(proc.pid) - cpu
         finally:
             proc.terminate()
             proc.wait(timeout=60)
@@ -237,6 +246,9 @@ def main() -> None:
         "turns_per_s": n_turns / elapsed,
         "latency": {k: _percentiles(v) for k, v in tally.latency.items()},
         "mean_batch": health["picks"] / max(health["batches"], 1),
+        "server_cpu_s": cpu,
+        "server_cpu_ms_per_request": 1000 * cpu / max(sum(map(len, tally.latency.values())), 1),
+        "load_average": os.getloadavg(),
         "errors": tally.errors,
         "n_errors": sum(tally.errors.values()),
         "sessions_done": tally.sessions_done,
@@ -253,7 +265,9 @@ def main() -> None:
     print(
         f"{args.sessions} sessions on {catalog.name} ({catalog.n_items} items), {args.policy}, "
         f"think {args.think} s: {n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s), "
-        f"{result['mean_batch']:.1f} picks per batch"
+        f"{result['mean_batch']:.1f} picks per batch; server CPU {cpu:.1f} s "
+        f"({result['server_cpu_ms_per_request']:.1f} ms per request); "
+        f"machine load average {os.getloadavg()[0]:.1f}"
     )
     for kind, stats in result["latency"].items():
         if stats["n"]:

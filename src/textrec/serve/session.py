@@ -334,8 +334,13 @@ def item_positions(catalog: Catalog) -> dict[str, int]:
     return {item: i for i, item in enumerate(catalog.item_ids.tolist())}
 
 
+@functools.lru_cache(maxsize=65536)
 def describe(catalog: Catalog, item_id: str) -> ItemView:
-    """The :class:`ItemView` of ``item_id`` (InputError when it is not in ``catalog``)."""
+    """The :class:`ItemView` of ``item_id`` (InputError when it is not in ``catalog``).
+
+    Memoised: a server describes the whole conversation at every turn. The view is shared:
+    do not change its ``attributes``.
+    """
     i = item_positions(catalog).get(item_id)
     if i is None:
         raise InputError(f"item id {item_id!r} is not in catalog {catalog.name!r}")
