@@ -30,7 +30,7 @@ from textrec.language.bank import MODES
 from textrec.language.corpus import build_corpus
 from textrec.language.encoder import EncoderConfig, pretrain_encoder
 from textrec.language.interpret import LSTMInterpreter, MiniLMInterpreter, evaluate_interpreter
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.language.utterance import UtteranceConfig, train_utterance_model
 
 

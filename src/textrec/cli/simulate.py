@@ -68,7 +68,7 @@ def simulate(
             f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
         )
     from textrec.catalog.build import open_catalog
-    from textrec.language.templates import build_sentence_bank
+    from textrec.language.speech import build_sentence_bank
 
     cat = open_catalog(catalog, data=data, items=items, seed=seed)
     config = TaskConfig(utterances=utterances)

@@ -149,6 +149,8 @@ class AttributeLexicon:
     common_words: frozenset[str]
     """For brands: names that are also ordinary words ("Keen", "Born"): they count only when
     capitalised or next to a brand cue ("by", "from")."""
+    parent: tuple[str, Mapping[str, str]] | None = None
+    """``(attribute, {value: parent value})``: the category each style belongs to."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +212,8 @@ def _attribute(key: str, obj: Any, where: str) -> AttributeLexicon:
     if not isinstance(obj, dict):
         raise InputError(f"{where}: must be an object")
     unknown = sorted(
-        set(obj) - {"aliases", "values", "measure", "kids_suffix", "common_words", "no_name"}
+        set(obj)
+        - {"aliases", "values", "measure", "kids_suffix", "common_words", "no_name", "parent"}
     )
     if unknown:
         raise InputError(f"{where}: unknown key(s) {unknown}")
@@ -234,7 +237,14 @@ def _attribute(key: str, obj: Any, where: str) -> AttributeLexicon:
                 raise InputError(
                     f"{where}.values: phrase {p!r} names both {seen[k]!r} and {value!r}"
                 )
+    parent = obj.get("parent")
+    if parent is not None:
+        ok = isinstance(parent, dict) and isinstance(parent.get("values"), dict)
+        if not ok or not isinstance(parent.get("attribute"), str):
+            raise InputError(f"{where}.parent: must be {{'attribute': name, 'values': {{...}}}}")
+        parent = (parent["attribute"], dict(parent["values"]))
     return AttributeLexicon(
+        parent=parent,
         key=key,
         aliases=_strings(obj.get("aliases", []), f"{where}.aliases"),
         values=values,
@@ -301,6 +311,9 @@ class PhraseIndex:
     """Keys of brands that are ordinary words."""
     measures: tuple[tuple[Measure, int], ...]
     """``(measure, attribute index)`` for each measured attribute of the schema."""
+    parents: Mapping[int, tuple[int, frozenset[str]]]
+    """Value id -> (its parent value's id, the single words that name the parent): "ankle
+    boots" says the category Boots as well as the style Ankle."""
     nouns: tuple[frozenset[str], ...]
     """Per attribute, the words that name the attribute itself ("heel", "heels" for heel
     height): such a word is no value of another attribute when the clause gives this one's."""
@@ -392,6 +405,27 @@ def _index_values(
                     claims.add(v, VARIANT, vid, k)
 
 
+def _parents(
+    schema: AttributeSchema, lexicon: Lexicon, phrases: Mapping[str, tuple[int, tuple[int, ...]]]
+) -> dict[int, tuple[int, frozenset[str]]]:
+    words_of: dict[int, set[str]] = {}
+    for key, (strength, ids) in phrases.items():
+        if strength != WEAK and " " not in key:
+            for v in ids:
+                words_of.setdefault(v, set()).add(key)
+    out = {}
+    for k, attr in enumerate(schema.attributes):
+        entry = lexicon.entry(attr)
+        if entry is None or entry.parent is None or entry.parent[0] not in schema.names:
+            continue
+        pk = schema.index(entry.parent[0])
+        for value, parent in entry.parent[1].items():
+            if value in attr.values and parent in schema.attributes[pk].values:
+                pv = schema.value_index(pk, parent)
+                out[schema.value_index(k, value)] = (pv, frozenset(words_of.get(pv, ())))
+    return out
+
+
 def _attribute_nouns(attr: Attribute, entry: AttributeLexicon | None) -> frozenset[str]:
     names = {phrase_key(attr.name.replace("_", " ")), phrase_key(attr.label)}
     names |= {phrase_key(a) for a in (entry.aliases if entry else ())}
@@ -415,6 +449,7 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
             _index_values(attr, entry, names, k, claims, lexicon.common_words)
     phrases = claims.phrases()
     return PhraseIndex(
+        parents=_parents(schema, lexicon, phrases),
         schema=schema,
         phrases=phrases,
         max_words=max(len(k.split()) for k in phrases) if phrases else 1,

@@ -321,6 +321,7 @@ class LexiconReader:
         spans = self._measures(toks, content, taken, folded.lower())
         spans += self._exact(texts_, toks, content, taken)
         spans += self._fuzzy(texts_, taken)
+        spans = [self._with_parent(s, texts_) for s in spans]
         if any(not s.weak for s in spans):
             spans = [s for s in spans if not s.weak]
         spans = self._brands(spans, texts_, toks, content, folded)
@@ -363,6 +364,16 @@ class LexiconReader:
                 taken[i : i + n] = True
                 out.append(_Span(i, i + n, ids, _CONFIDENCE[strength], strength == WEAK))
         return out
+
+    def _with_parent(self, s: _Span, texts_: list[str]) -> _Span:
+        """Add the category a style phrase also says ("ankle boots": Boots as well as Ankle)."""
+        said = set(texts_[s.start : s.end])
+        extra = []
+        for v in s.values:
+            parent = self.index.parents.get(v)
+            if parent is not None and parent[1] & said and parent[0] not in s.values:
+                extra.append(parent[0])
+        return replace(s, values=s.values + tuple(extra)) if extra else s
 
     def _fuzzy(self, texts_: list[str], taken: np.ndarray) -> list[_Span]:
         """Misspelt phrases: unknown words within 1 edit (2 for 8+ letters) of a phrase."""
