@@ -50,7 +50,8 @@ def simulate(
     utterances: str = typer.Option(
         "templates",
         "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' (utterance LM) or 'mix'.",
+        help="Sentence source of the simulated user: 'templates', 'model' (utterance LM), 'mix' "
+        "(half each) or 'free' (held-out free-form phrasings in everyday words).",
     ),
     batch_size: int = typer.Option(1024, "--batch-size", help="Sessions simulated at once."),
 ) -> None:
