@@ -169,6 +169,7 @@ class Lexicon:
     fillers: frozenset[str]
     exception_cues: frozenset[str]
     relative_cues: frozenset[str]
+    scope_breakers: frozenset[str]
     common_words: frozenset[str]
 
     def entry(self, attribute: Attribute) -> AttributeLexicon | None:
@@ -267,6 +268,7 @@ _CUE_LISTS = (
     "fillers",
     "exception_cues",
     "relative_cues",
+    "scope_breakers",
     "common_words",
 )
 
@@ -330,7 +332,7 @@ def _variants(key: str) -> list[str]:
 
 def _brand_keys(name: str, suffix: str) -> list[str]:
     """Keys a brand is called by: its name, without the children's suffix, without 'by X',
-    without trailing 'shoes' / 'footwear' / 'collection'."""
+    without trailing 'shoes' / 'footwear' / 'collection', or run together."""
     key = phrase_key(name)
     out = [key]
     base = key
@@ -444,7 +446,12 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
             measures.append((entry.measure, k))
         names = {v: int(schema.offsets[k]) + j for j, v in enumerate(attr.values)}
         if entry is not None and entry.kids_suffix:
-            _index_brands(attr, entry, names, k, claims, brand_bases, common, lexicon.common_words)
+            words_ = frozenset(
+                p for e in lexicon.attributes for ps in e.values.values() for p in ps
+            )
+            _index_brands(
+                attr, entry, names, k, claims, brand_bases, common, lexicon.common_words, words_
+            )
         else:
             _index_values(attr, entry, names, k, claims, lexicon.common_words)
     phrases = claims.phrases()
@@ -469,11 +476,12 @@ def _index_brands(
     brand_bases: dict[str, tuple[int, int]],
     common: set[str],
     common_words: frozenset[str],
+    phrase_words: frozenset[str],
 ) -> None:
     """Brands: the full name is explicit; shorter forms count where only one brand has them, or
     name a brand's adult line while its children's line is kept in ``brand_bases``."""
     suffix = entry.kids_suffix.lower()
-
+    taken = common_words | {w for e in phrase_words for w in e.split()}
     short: dict[str, set[str]] = {}
     for value in attr.values:
         for i, key in enumerate(_brand_keys(clean_value(value), suffix)):
@@ -483,11 +491,16 @@ def _index_brands(
                 short.setdefault(key, set()).add(value)
     full = {phrase_key(clean_value(v)): v for v in attr.values}
     for key, owners in short.items():
-        if key in full or key in common_words or len(key) < 3:
+        if key in full or key in taken or len(key) < 3:
             continue
         kids = [v for v in owners if phrase_key(clean_value(v)).endswith(" " + suffix)]
         adults = [v for v in owners if v not in kids]
-        if len(owners) == 1:
+        family = [v for v in attr.values if phrase_key(clean_value(v)).startswith(key + " ")]
+        family = [v for v in family if v not in kids]
+        if len(owners) == 1 and kids and len(family) == 1:  # "sperry": Sperry Top-Sider
+            claims.add(key, NAME, names[family[0]], k)
+            brand_bases[key] = (names[family[0]], names[kids[0]])
+        elif len(owners) == 1:
             claims.add(key, NAME, names[next(iter(owners))], k)
         elif len(kids) == 1 and len(adults) == 1:
             claims.add(key, NAME, names[adults[0]], k)
@@ -499,3 +512,8 @@ def _index_brands(
     for key in list(short) + list(full):
         if key in entry.common_words:
             common.add(key)
+    for key, (strength, ids, _) in list(claims.best.items()):
+        if strength >= NAME and len(ids) == 1 and next(iter(ids)) in set(names.values()):
+            claims.add(key + "s", VARIANT, next(iter(ids)), k)  # "uggs", "timberlands"
+            if key in brand_bases:
+                brand_bases[key + "s"] = brand_bases[key]
