@@ -467,6 +467,25 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
     )
 
 
+def _short_form(
+    key: str, owners: set[str], brands: tuple[str, ...], suffix: str
+) -> tuple[str, str | None] | None:
+    """The brand a short form names, with its children's line where it has one: the only owner;
+    "sperry" (only Sperry Kids's base) -> Sperry Top-Sider, the one adult brand starting so;
+    "asics" (ASICS and ASICS Kids) -> ASICS; ``None`` when ambiguous."""
+    kids = [v for v in owners if phrase_key(clean_value(v)).endswith(" " + suffix)]
+    adults = [v for v in owners if v not in kids]
+    family = [v for v in brands if phrase_key(clean_value(v)).startswith(key + " ")]
+    family = [v for v in family if v not in kids]
+    if len(owners) == 1 and kids and len(family) == 1:
+        return family[0], kids[0]
+    if len(owners) == 1:
+        return next(iter(owners)), None
+    if len(kids) == 1 and len(adults) == 1:
+        return adults[0], kids[0]
+    return None
+
+
 def _index_brands(
     attr: Attribute,
     entry: AttributeLexicon,
@@ -493,18 +512,11 @@ def _index_brands(
     for key, owners in short.items():
         if key in full or key in taken or len(key) < 3:
             continue
-        kids = [v for v in owners if phrase_key(clean_value(v)).endswith(" " + suffix)]
-        adults = [v for v in owners if v not in kids]
-        family = [v for v in attr.values if phrase_key(clean_value(v)).startswith(key + " ")]
-        family = [v for v in family if v not in kids]
-        if len(owners) == 1 and kids and len(family) == 1:  # "sperry": Sperry Top-Sider
-            claims.add(key, NAME, names[family[0]], k)
-            brand_bases[key] = (names[family[0]], names[kids[0]])
-        elif len(owners) == 1:
-            claims.add(key, NAME, names[next(iter(owners))], k)
-        elif len(kids) == 1 and len(adults) == 1:
-            claims.add(key, NAME, names[adults[0]], k)
-            brand_bases[key] = (names[adults[0]], names[kids[0]])
+        line = _short_form(key, owners, attr.values, suffix)
+        if line is not None:
+            claims.add(key, NAME, names[line[0]], k)
+            if line[1] is not None:
+                brand_bases[key] = (names[line[0]], names[line[1]])
     for key, value in full.items():
         kid_key = f"{key} {suffix}"
         if kid_key in full and key not in brand_bases:

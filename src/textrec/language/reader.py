@@ -15,8 +15,11 @@ Readers (``READERS``):
   exactly and, for misspelt words, by edit distance (``rapidfuzz``); numbers with units read as
   heel heights; negation by counting negators in each request's clause; no training.
 * ``"lstm"`` / ``"minilm"`` (:class:`ModelReader`): a learned interpreter of
-  :mod:`textrec.language.interpret` (one request per sentence, its top value).
-* ``"lexicon+minilm"`` (:class:`FallbackReader`): the lexicon, and the MiniLM interpreter for
+  :mod:`textrec.language.interpret` (one request per sentence, its top value), trained on the
+  template and paraphrase corpus.
+* ``"minilm-multi"`` (:class:`~textrec.language.multilabel.MultiLabelMiniLM`): frozen MiniLM
+  with a wanted and a rejected sigmoid per value, trained on the generated training set.
+* ``"lexicon+minilm"`` (:class:`FallbackReader`): the lexicon, and ``minilm-multi`` for
   sentences the lexicon does not understand.
 
 Example:
@@ -31,13 +34,13 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
-from textrec.language.bank import MODES, NEGATE, REPEAT, REQUEST
+from textrec.language.bank import NEGATE, REPEAT, REQUEST
 from textrec.language.lexicon import (
     EXPLICIT,
     NAME,
@@ -51,6 +54,14 @@ from textrec.language.lexicon import (
     normalise,
     phrase_index,
     words,
+)
+from textrec.language.reading import (
+    THRESHOLD,
+    Reader,
+    Reading,
+    Request,
+    make_request,
+    split_confident,
 )
 
 __all__ = [
@@ -69,89 +80,15 @@ __all__ = [
     "evaluate_reader",
 ]
 
-READERS = ("lexicon", "lstm", "minilm", "lexicon+minilm")
+READERS = ("lexicon", "lstm", "minilm", "minilm-multi", "lexicon+minilm")
 """Readers :func:`load_reader` makes (see the module docstring)."""
 
-THRESHOLD = 0.5
-"""Default confidence below which a reading is *not understood*."""
 
 _CONFIDENCE = {EXPLICIT: 0.95, NAME: 0.93, VARIANT: 0.9, WEAK: 0.7}
 _FUZZY = {1: 0.8, 2: 0.65}
 _COMMON_BRAND = 0.4
 _AMBIGUOUS = 0.4
 _MEASURE = 0.9
-
-
-@dataclass(frozen=True)
-class Request:
-    """One thing a sentence asks for."""
-
-    attribute: str
-    """Attribute name, e.g. ``"closure"``."""
-    value: str
-    """Value in the catalog's spelling, e.g. ``"Hook and Loop"``."""
-    mode: str
-    """``"request"``, ``"repeat"`` (asked before: "again", "I said") or ``"negate"`` (wanted,
-    phrased through a negation: "nothing without velcro")."""
-    negated: bool
-    """The person does NOT want this value ("anything but heels")."""
-    confidence: float
-    """How sure the reader is, in ``[0, 1]``."""
-    value_index: int
-    """Global index of ``value`` on the schema's value axis."""
-    words: str = ""
-    """The words it was read from (normalised), e.g. ``"velcro"``; ``""`` for whole-sentence
-    readers."""
-
-
-@dataclass(frozen=True)
-class Reading:
-    """Everything a reader took from one sentence."""
-
-    text: str
-    """The sentence as given."""
-    requests: tuple[Request, ...]
-    """Requests at or above the reader's threshold, in the order they were said."""
-    doubtful: tuple[Request, ...] = ()
-    """Readings below the threshold: not understood (shown as guesses, never acted on)."""
-
-    @property
-    def understood(self) -> bool:
-        """At least one request was read with confidence."""
-        return bool(self.requests)
-
-    @property
-    def wanted(self) -> tuple[Request, ...]:
-        """Requests for values the person wants."""
-        return tuple(r for r in self.requests if not r.negated)
-
-    @property
-    def rejected(self) -> tuple[Request, ...]:
-        """Values the person does not want."""
-        return tuple(r for r in self.requests if r.negated)
-
-
-class Reader(Protocol):
-    """Anything that reads sentences into :class:`Reading` records over one schema."""
-
-    @property
-    def schema(self) -> AttributeSchema:
-        """The schema whose values requests name."""
-
-    def read_batch(self, texts: Sequence[str]) -> list[Reading]:
-        """One :class:`Reading` per sentence."""
-
-
-def _request(
-    schema: AttributeSchema, vid: int, mode: int, negated: bool, conf: float, said: str
-) -> Request:
-    attr, value = schema.value_name(vid)
-    return Request(attr, value, MODES[mode], negated, float(conf), int(vid), said)
-
-
-def _split(requests: list[Request], threshold: float) -> tuple[tuple[Request, ...], ...]:
-    sure = tuple(r for r in requests if r.confidence >= threshold)
-    return sure, tuple(r for r in requests if r.confidence < threshold)
 
 
 # --------------------------------------------------------------------------- the lexicon reader
@@ -343,7 +280,7 @@ class LexiconReader:
         spans = self._attribute_nouns(spans, texts_, toks, content)
         spans.sort(key=lambda s: s.start)
         requests = self._polarity(spans, toks, content, texts_)
-        sure, doubtful = _split(_merge(requests), self.threshold)
+        sure, doubtful = split_confident(_merge(requests), self.threshold)
         return Reading(text=text, requests=sure, doubtful=doubtful)
 
     def _measures(
@@ -554,7 +491,7 @@ class LexiconReader:
             )
             said = _phrase_at(texts_, s.start, s.end - s.start)
             for vid in s.values:
-                out.append(_request(self.schema, vid, mode, negated, s.confidence, said))
+                out.append(make_request(self.schema, vid, mode, negated, s.confidence, said))
             prev_end, prev_negated, prev_count, prev_clause = s.end, negated, negators, clause
         return out
 
@@ -699,8 +636,8 @@ class ModelReader:
         modes = pred.mode_probs.argmax(1)
         out = []
         for text, v, c, m in zip(texts, best, conf, modes, strict=True):
-            r = _request(self.schema, int(v), int(m), False, float(c), "")
-            sure, doubtful = _split([r], self.threshold)
+            r = make_request(self.schema, int(v), int(m), False, float(c), "")
+            sure, doubtful = split_confident([r], self.threshold)
             out.append(Reading(text, sure, doubtful))
         return out
 
@@ -766,13 +703,16 @@ def load_reader(
         return _lexicon_reader(schema, threshold)
     from textrec.language.interpret import load_interpreter
 
-    backend = "lstm" if kind == "lstm" else "minilm"
-    model = ModelReader(
-        load_interpreter(schema, backend, seed=seed, cache_dir=cache_dir), threshold
-    )
+    if kind in ("lstm", "minilm"):
+        interp = load_interpreter(schema, kind, seed=seed, cache_dir=cache_dir)
+        return ModelReader(interp, threshold)
+    from textrec.language.multilabel import load_multilabel_reader
+
+    multi = load_multilabel_reader(schema, seed, None if cache_dir is None else str(cache_dir))
+    multi.threshold = threshold
     if kind == "lexicon+minilm":
-        return FallbackReader(_lexicon_reader(schema, threshold), model)
-    return model
+        return FallbackReader(_lexicon_reader(schema, threshold), multi)
+    return multi
 
 
 @functools.lru_cache(maxsize=8)
