@@ -7,8 +7,9 @@ Usage::
     .venv/bin/python benchmarks/language.py --schema zappos --part models --minilm
 
 ``--part readers`` (default) scores each reader (``--readers``, default all of
-``textrec.language.reader.READERS``) on the hand-written held-out sentences (batch A, and batch B
-written after the reader was corrected on A), on the ``free`` sentence bank (held-out free-form
+``textrec.language.reader.READERS``) on the hand-written held-out sentences (batch A; B, written
+after the reader was corrected on A; C, written after its last correction, never used to change
+it: the honest measure), on the ``free`` sentence bank (held-out free-form
 phrasings, one request each) and on the ``templates`` bank: single-request sentences read
 exactly, multi-attribute sentences fully right, accuracy per attribute. ``--part models``:
 
@@ -84,6 +85,9 @@ def reader_table(args: argparse.Namespace, schema: AttributeSchema) -> list[dict
         "held-out A": heldout_sentences(schema, args.schema),
         "held-out B": heldout_sentences(
             schema, args.schema, SENTENCES_PATH.with_name("sentences_b.txt")
+        ),
+        "held-out C": heldout_sentences(
+            schema, args.schema, SENTENCES_PATH.with_name("sentences_c.txt")
         ),
         "free bank": bank_sentences(schema, "free", args.bank_sentences, args.seed),
         "template bank": bank_sentences(schema, "templates", args.bank_sentences, args.seed),
