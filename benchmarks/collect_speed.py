@@ -18,7 +18,7 @@ from pathlib import Path
 
 from textrec.catalog.build import open_catalog
 
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.logs.collect import _ChunkRunner, _Setup, collect
 from textrec.logs.policies import default_devices
 from textrec.logs.writer import write_chunk

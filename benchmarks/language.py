@@ -1,9 +1,17 @@
-"""Language side: utterance-model perplexity, samples, encoder accuracy on unseen phrasings.
+"""Language side: the readers side by side on the held-out sentences, and the models behind them.
 
 Usage::
 
-    .venv/bin/python benchmarks/language.py --schema builtin
-    .venv/bin/python benchmarks/language.py --schema zappos --data ../shared/data/ut-zap50k --minilm
+    .venv/bin/python benchmarks/language.py --schema builtin --part readers
+    .venv/bin/python benchmarks/language.py --schema zappos --data ../shared/data/ut-zap50k
+    .venv/bin/python benchmarks/language.py --schema zappos --part models --minilm
+
+``--part readers`` (default) scores each reader (``--readers``, default all of
+``textrec.language.reader.READERS``) on the hand-written held-out sentences (batch A; B, written
+after the reader was corrected on A; C, written after its last correction, never used to change
+it: the honest measure), on the ``free`` sentence bank (held-out free-form
+phrasings, one request each) and on the ``templates`` bank: single-request sentences read
+exactly, multi-attribute sentences fully right, accuracy per attribute. ``--part models``:
 
 ``builtin`` is the paper's six attributes (official UT-Zappos50K vocabularies); ``zappos`` the
 real-image catalog's category, subcategory, brand (685) and colour, read from the folder's
@@ -29,8 +37,11 @@ from textrec.catalog.zappos import COLOUR_NAMES, OFFICIAL_VOCABULARIES
 from textrec.language.bank import MODES
 from textrec.language.corpus import build_corpus
 from textrec.language.encoder import EncoderConfig, pretrain_encoder
+from textrec.language.heldout import SENTENCES_PATH, heldout_sentences
 from textrec.language.interpret import LSTMInterpreter, MiniLMInterpreter, evaluate_interpreter
-from textrec.language.templates import build_sentence_bank
+from textrec.language.reader import READERS, evaluate_reader, load_reader
+from textrec.language.speech import build_sentence_bank
+from textrec.language.trainset import SentenceSet
 from textrec.language.utterance import UtteranceConfig, train_utterance_model
 
 
@@ -55,6 +66,57 @@ def zappos_schema(data: Path) -> AttributeSchema:
     )
 
 
+def bank_sentences(schema: AttributeSchema, source: str, limit: int, seed: int) -> SentenceSet:
+    """Up to ``limit`` distinct sentences of a sentence bank, each labelled with its one value."""
+    bank = build_sentence_bank(schema, source=source, n_variants=8, seed=seed)
+    value = np.broadcast_to(np.arange(schema.n_values)[:, None, None], bank.index.shape)
+    ids, first = np.unique(bank.index.ravel(), return_index=True)
+    rows = np.random.default_rng(seed).permutation(len(ids))[:limit]
+    ids, labels = ids[rows], value.ravel()[first[rows]]
+    wanted = np.zeros((len(ids), schema.n_values), dtype=bool)
+    wanted[np.arange(len(ids)), labels] = True
+    modes = np.zeros(len(ids), dtype=np.int64)
+    return SentenceSet(schema, bank.texts[ids], wanted, np.zeros_like(wanted), modes)
+
+
+def reader_table(args: argparse.Namespace, schema: AttributeSchema) -> list[dict[str, object]]:
+    """One row per (reader, sentence set)."""
+    sets = {
+        "held-out A": heldout_sentences(schema, args.schema),
+        "held-out B": heldout_sentences(
+            schema, args.schema, SENTENCES_PATH.with_name("sentences_b.txt")
+        ),
+        "held-out C": heldout_sentences(
+            schema, args.schema, SENTENCES_PATH.with_name("sentences_c.txt")
+        ),
+        "free bank": bank_sentences(schema, "free", args.bank_sentences, args.seed),
+        "template bank": bank_sentences(schema, "templates", args.bank_sentences, args.seed),
+    }
+    rows = []
+    for kind in args.readers.split(","):
+        started = time.perf_counter()
+        reader = load_reader(schema, kind, seed=args.seed, cache_dir=args.cache)
+        load_seconds = time.perf_counter() - started
+        for name, data in sets.items():
+            sc = evaluate_reader(reader, data)
+            rows.append({"reader": kind, "set": name, "n": sc.n, "single_exact": sc.single_exact,
+                         "single_found": sc.single_found, "multi_exact": sc.multi_exact,
+                         "nothing_right": sc.nothing_right, "per_attribute": sc.per_attribute,
+                         "seconds": sc.seconds, "load_seconds": load_seconds})  # fmt: skip
+    return rows
+
+
+def print_reader_table(rows: list[dict[str, object]]) -> None:
+    """The table: one line per reader and set."""
+    print(f"{'reader':<15} {'set':<14} {'n':>5} {'single':>7} {'found':>6} {'multi':>6} "
+          f"{'none':>5}  per attribute (exact)")  # fmt: skip
+    for r in rows:
+        attrs = " ".join(f"{k}={v:.2f}" for k, v in r["per_attribute"].items())  # type: ignore[union-attr]
+        print(f"{r['reader']:<15} {r['set']:<14} {r['n']:>5} {r['single_exact']:>7.3f} "
+              f"{r['single_found']:>6.3f} {r['multi_exact']:>6.3f} {r['nothing_right']:>5.2f}  "
+              f"{attrs}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -71,10 +133,27 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed of every model.")
     parser.add_argument(
+        "--part", choices=("readers", "models"), default="readers", help="What to measure."
+    )
+    parser.add_argument(
+        "--readers", default=",".join(READERS), help="Comma-separated readers to compare."
+    )
+    parser.add_argument(
+        "--bank-sentences", type=int, default=1000, help="Bank sentences scored per source."
+    )
+    parser.add_argument("--cache", type=Path, default=None, help="Model cache folder.")
+    parser.add_argument(
         "--json", action="store_true", help="Print one JSON object instead of text."
     )
     args = parser.parse_args()
     schema = BUILTIN_SCHEMA if args.schema == "builtin" else zappos_schema(args.data)
+    if args.part == "readers":
+        rows = reader_table(args, schema)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=float))
+        else:
+            print_reader_table(rows)
+        return
     out: dict[str, object] = {"schema": args.schema, "n_values": schema.n_values}
 
     t = time.perf_counter()

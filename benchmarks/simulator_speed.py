@@ -27,7 +27,7 @@ import numpy as np
 
 from textrec.catalog.build import open_catalog
 from textrec.catalog.retrieval import Retriever
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import BatchedSimulator
 
 

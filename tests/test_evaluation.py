@@ -15,7 +15,7 @@ from textrec.evaluation import (
     success_curve,
     success_within,
 )
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import BatchedSimulator, RandomPolicy, Retriever, SlotFillerPolicy
 
 

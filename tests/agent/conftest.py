@@ -12,7 +12,7 @@ from textrec.catalog import Catalog
 from textrec.language.bank import SentenceBank
 from textrec.language.corpus import build_corpus
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, pretrain_encoder
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import BatchedSimulator
 
 

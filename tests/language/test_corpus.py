@@ -8,7 +8,8 @@ import pytest
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.language.bank import MODES
 from textrec.language.corpus import build_corpus, corpus_fingerprint, resolve_cache_dir
-from textrec.language.templates import SLOT_ID, build_sentence_bank, load_templates
+from textrec.language.speech import build_sentence_bank
+from textrec.language.templates import SLOT_ID, load_templates
 from textrec.language.tokenizer import UNK
 
 

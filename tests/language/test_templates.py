@@ -10,8 +10,8 @@ import pytest
 
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.language import MODES, NEGATE, REQUEST, VALUE_SLOT, tokenize
+from textrec.language.speech import build_sentence_bank
 from textrec.language.templates import (
-    build_sentence_bank,
     load_phrasings,
     load_templates,
     render,

@@ -11,8 +11,8 @@ import torch
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.language import utterance as utterance_module
 from textrec.language.bank import MODES, NEGATE, REQUEST
+from textrec.language.speech import build_sentence_bank
 from textrec.language.templates import (
-    build_sentence_bank,
     load_templates,
     parse_phrasings,
     split_frame,

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from textrec.catalog.retrieval import Retriever
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.logs.collect import _ChunkRunner, _Setup, collect, session_ids
 from textrec.logs.info import check_log, summarize
 from textrec.logs.policies import default_devices
@@ -161,7 +161,7 @@ def test_killed_process_mid_write_then_resume(toy_catalog, bank, reference, tmp_
         import os, signal
         import textrec.logs.writer as writer
         from textrec.catalog import Catalog
-        from textrec.language.templates import build_sentence_bank
+        from textrec.language.speech import build_sentence_bank
         from textrec.logs.collect import collect
 
         real = writer.pq.write_table

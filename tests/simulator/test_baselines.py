@@ -7,7 +7,7 @@ import pytest
 
 from tests.simulator.hand import make_hand_bank, make_hand_catalog
 from textrec.evaluation import evaluate
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import (
     BatchedSimulator,
     Policy,

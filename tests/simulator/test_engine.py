@@ -17,7 +17,7 @@ from tests.simulator.hand import (
     make_hand_catalog,
 )
 from textrec.language.bank import NEGATE, REPEAT, REQUEST
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import BatchedSimulator, TaskConfig
 
 HALF_SQRT2 = 0.5 * np.sqrt(2.0)

@@ -11,7 +11,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 
 from tests.simulator.hand import make_hand_bank, make_hand_catalog
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.simulator import ENV_ID, TaskConfig, TextRecEnv, TextRecVectorEnv
 
 

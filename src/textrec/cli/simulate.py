@@ -50,7 +50,8 @@ def simulate(
     utterances: str = typer.Option(
         "templates",
         "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' (utterance LM) or 'mix'.",
+        help="Sentence source of the simulated user: 'templates', 'model' (utterance LM), 'mix' "
+        "(half each) or 'free' (held-out free-form phrasings in everyday words).",
     ),
     batch_size: int = typer.Option(1024, "--batch-size", help="Sessions simulated at once."),
 ) -> None:
@@ -68,7 +69,7 @@ def simulate(
             f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
         )
     from textrec.catalog.build import open_catalog
-    from textrec.language.templates import build_sentence_bank
+    from textrec.language.speech import build_sentence_bank
 
     cat = open_catalog(catalog, data=data, items=items, seed=seed)
     config = TaskConfig(utterances=utterances)

@@ -98,7 +98,7 @@ def train(
     from textrec.catalog.build import open_catalog
     from textrec.evaluation import evaluate
     from textrec.language.encoder import load_or_pretrain
-    from textrec.language.templates import build_sentence_bank
+    from textrec.language.speech import build_sentence_bank
     from textrec.learners.loop import SimulatorEpisodes, SimulatorEvaluator, fitter
     from textrec.learners.online import OnlineConfig, OnlineLearner
     from textrec.simulator.engine import BatchedSimulator

@@ -12,11 +12,10 @@ import importlib
 from typing import Any
 
 from textrec.language.bank import MODES, NEGATE, REPEAT, REQUEST, SentenceBank
+from textrec.language.speech import SOURCES, build_sentence_bank
 from textrec.language.templates import (
-    SOURCES,
     VALUE_SLOT,
     PhrasingSet,
-    build_sentence_bank,
     load_paraphrases,
     load_templates,
     render,

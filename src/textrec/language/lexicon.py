@@ -149,6 +149,8 @@ class AttributeLexicon:
     common_words: frozenset[str]
     """For brands: names that are also ordinary words ("Keen", "Born"): they count only when
     capitalised or next to a brand cue ("by", "from")."""
+    parent: tuple[str, Mapping[str, str]] | None = None
+    """``(attribute, {value: parent value})``: the category each style belongs to."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,6 +169,7 @@ class Lexicon:
     fillers: frozenset[str]
     exception_cues: frozenset[str]
     relative_cues: frozenset[str]
+    scope_breakers: frozenset[str]
     common_words: frozenset[str]
 
     def entry(self, attribute: Attribute) -> AttributeLexicon | None:
@@ -210,7 +213,8 @@ def _attribute(key: str, obj: Any, where: str) -> AttributeLexicon:
     if not isinstance(obj, dict):
         raise InputError(f"{where}: must be an object")
     unknown = sorted(
-        set(obj) - {"aliases", "values", "measure", "kids_suffix", "common_words", "no_name"}
+        set(obj)
+        - {"aliases", "values", "measure", "kids_suffix", "common_words", "no_name", "parent"}
     )
     if unknown:
         raise InputError(f"{where}: unknown key(s) {unknown}")
@@ -234,7 +238,14 @@ def _attribute(key: str, obj: Any, where: str) -> AttributeLexicon:
                 raise InputError(
                     f"{where}.values: phrase {p!r} names both {seen[k]!r} and {value!r}"
                 )
+    parent = obj.get("parent")
+    if parent is not None:
+        ok = isinstance(parent, dict) and isinstance(parent.get("values"), dict)
+        if not ok or not isinstance(parent.get("attribute"), str):
+            raise InputError(f"{where}.parent: must be {{'attribute': name, 'values': {{...}}}}")
+        parent = (parent["attribute"], dict(parent["values"]))
     return AttributeLexicon(
+        parent=parent,
         key=key,
         aliases=_strings(obj.get("aliases", []), f"{where}.aliases"),
         values=values,
@@ -257,6 +268,7 @@ _CUE_LISTS = (
     "fillers",
     "exception_cues",
     "relative_cues",
+    "scope_breakers",
     "common_words",
 )
 
@@ -301,6 +313,9 @@ class PhraseIndex:
     """Keys of brands that are ordinary words."""
     measures: tuple[tuple[Measure, int], ...]
     """``(measure, attribute index)`` for each measured attribute of the schema."""
+    parents: Mapping[int, tuple[int, frozenset[str]]]
+    """Value id -> (its parent value's id, the single words that name the parent): "ankle
+    boots" says the category Boots as well as the style Ankle."""
     nouns: tuple[frozenset[str], ...]
     """Per attribute, the words that name the attribute itself ("heel", "heels" for heel
     height): such a word is no value of another attribute when the clause gives this one's."""
@@ -317,7 +332,7 @@ def _variants(key: str) -> list[str]:
 
 def _brand_keys(name: str, suffix: str) -> list[str]:
     """Keys a brand is called by: its name, without the children's suffix, without 'by X',
-    without trailing 'shoes' / 'footwear' / 'collection'."""
+    without trailing 'shoes' / 'footwear' / 'collection', or run together."""
     key = phrase_key(name)
     out = [key]
     base = key
@@ -392,6 +407,27 @@ def _index_values(
                     claims.add(v, VARIANT, vid, k)
 
 
+def _parents(
+    schema: AttributeSchema, lexicon: Lexicon, phrases: Mapping[str, tuple[int, tuple[int, ...]]]
+) -> dict[int, tuple[int, frozenset[str]]]:
+    words_of: dict[int, set[str]] = {}
+    for key, (strength, ids) in phrases.items():
+        if strength != WEAK and " " not in key:
+            for v in ids:
+                words_of.setdefault(v, set()).add(key)
+    out = {}
+    for k, attr in enumerate(schema.attributes):
+        entry = lexicon.entry(attr)
+        if entry is None or entry.parent is None or entry.parent[0] not in schema.names:
+            continue
+        pk = schema.index(entry.parent[0])
+        for value, parent in entry.parent[1].items():
+            if value in attr.values and parent in schema.attributes[pk].values:
+                pv = schema.value_index(pk, parent)
+                out[schema.value_index(k, value)] = (pv, frozenset(words_of.get(pv, ())))
+    return out
+
+
 def _attribute_nouns(attr: Attribute, entry: AttributeLexicon | None) -> frozenset[str]:
     names = {phrase_key(attr.name.replace("_", " ")), phrase_key(attr.label)}
     names |= {phrase_key(a) for a in (entry.aliases if entry else ())}
@@ -410,11 +446,17 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
             measures.append((entry.measure, k))
         names = {v: int(schema.offsets[k]) + j for j, v in enumerate(attr.values)}
         if entry is not None and entry.kids_suffix:
-            _index_brands(attr, entry, names, k, claims, brand_bases, common, lexicon.common_words)
+            words_ = frozenset(
+                p for e in lexicon.attributes for ps in e.values.values() for p in ps
+            )
+            _index_brands(
+                attr, entry, names, k, claims, brand_bases, common, lexicon.common_words, words_
+            )
         else:
             _index_values(attr, entry, names, k, claims, lexicon.common_words)
     phrases = claims.phrases()
     return PhraseIndex(
+        parents=_parents(schema, lexicon, phrases),
         schema=schema,
         phrases=phrases,
         max_words=max(len(k.split()) for k in phrases) if phrases else 1,
@@ -423,6 +465,25 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
         measures=tuple(measures),
         nouns=tuple(_attribute_nouns(a, lexicon.entry(a)) for a in schema.attributes),
     )
+
+
+def _short_form(
+    key: str, owners: set[str], brands: tuple[str, ...], suffix: str
+) -> tuple[str, str | None] | None:
+    """The brand a short form names, with its children's line where it has one: the only owner;
+    "sperry" (only Sperry Kids's base) -> Sperry Top-Sider, the one adult brand starting so;
+    "asics" (ASICS and ASICS Kids) -> ASICS; ``None`` when ambiguous."""
+    kids = [v for v in owners if phrase_key(clean_value(v)).endswith(" " + suffix)]
+    adults = [v for v in owners if v not in kids]
+    family = [v for v in brands if phrase_key(clean_value(v)).startswith(key + " ")]
+    family = [v for v in family if v not in kids]
+    if len(owners) == 1 and kids and len(family) == 1:
+        return family[0], kids[0]
+    if len(owners) == 1:
+        return next(iter(owners)), None
+    if len(kids) == 1 and len(adults) == 1:
+        return adults[0], kids[0]
+    return None
 
 
 def _index_brands(
@@ -434,11 +495,12 @@ def _index_brands(
     brand_bases: dict[str, tuple[int, int]],
     common: set[str],
     common_words: frozenset[str],
+    phrase_words: frozenset[str],
 ) -> None:
     """Brands: the full name is explicit; shorter forms count where only one brand has them, or
     name a brand's adult line while its children's line is kept in ``brand_bases``."""
     suffix = entry.kids_suffix.lower()
-
+    taken = common_words | {w for e in phrase_words for w in e.split()}
     short: dict[str, set[str]] = {}
     for value in attr.values:
         for i, key in enumerate(_brand_keys(clean_value(value), suffix)):
@@ -448,15 +510,13 @@ def _index_brands(
                 short.setdefault(key, set()).add(value)
     full = {phrase_key(clean_value(v)): v for v in attr.values}
     for key, owners in short.items():
-        if key in full or key in common_words or len(key) < 3:
+        if key in full or key in taken or len(key) < 3:
             continue
-        kids = [v for v in owners if phrase_key(clean_value(v)).endswith(" " + suffix)]
-        adults = [v for v in owners if v not in kids]
-        if len(owners) == 1:
-            claims.add(key, NAME, names[next(iter(owners))], k)
-        elif len(kids) == 1 and len(adults) == 1:
-            claims.add(key, NAME, names[adults[0]], k)
-            brand_bases[key] = (names[adults[0]], names[kids[0]])
+        line = _short_form(key, owners, attr.values, suffix)
+        if line is not None:
+            claims.add(key, NAME, names[line[0]], k)
+            if line[1] is not None:
+                brand_bases[key] = (names[line[0]], names[line[1]])
     for key, value in full.items():
         kid_key = f"{key} {suffix}"
         if kid_key in full and key not in brand_bases:
@@ -464,3 +524,8 @@ def _index_brands(
     for key in list(short) + list(full):
         if key in entry.common_words:
             common.add(key)
+    for key, (strength, ids, _) in list(claims.best.items()):
+        if strength >= NAME and len(ids) == 1 and next(iter(ids)) in set(names.values()):
+            claims.add(key + "s", VARIANT, next(iter(ids)), k)  # "uggs", "timberlands"
+            if key in brand_bases:
+                brand_bases[key + "s"] = brand_bases[key]

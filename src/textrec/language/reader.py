@@ -15,8 +15,11 @@ Readers (``READERS``):
   exactly and, for misspelt words, by edit distance (``rapidfuzz``); numbers with units read as
   heel heights; negation by counting negators in each request's clause; no training.
 * ``"lstm"`` / ``"minilm"`` (:class:`ModelReader`): a learned interpreter of
-  :mod:`textrec.language.interpret` (one request per sentence, its top value).
-* ``"lexicon+minilm"`` (:class:`FallbackReader`): the lexicon, and the MiniLM interpreter for
+  :mod:`textrec.language.interpret` (one request per sentence, its top value), trained on the
+  template and paraphrase corpus.
+* ``"minilm-multi"`` (:class:`~textrec.language.multilabel.MultiLabelMiniLM`): frozen MiniLM
+  with a wanted and a rejected sigmoid per value, trained on the generated training set.
+* ``"lexicon+minilm"`` (:class:`FallbackReader`): the lexicon, and ``minilm-multi`` for
   sentences the lexicon does not understand.
 
 Example:
@@ -31,13 +34,13 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
-from textrec.language.bank import MODES, NEGATE, REPEAT, REQUEST
+from textrec.language.bank import NEGATE, REPEAT, REQUEST
 from textrec.language.lexicon import (
     EXPLICIT,
     NAME,
@@ -52,6 +55,14 @@ from textrec.language.lexicon import (
     phrase_index,
     words,
 )
+from textrec.language.reading import (
+    THRESHOLD,
+    Reader,
+    Reading,
+    Request,
+    make_request,
+    split_confident,
+)
 
 __all__ = [
     "READERS",
@@ -65,90 +76,19 @@ __all__ = [
     "load_reader",
     "read",
     "read_batch",
+    "ReaderScores",
+    "evaluate_reader",
 ]
 
-READERS = ("lexicon", "lstm", "minilm", "lexicon+minilm")
+READERS = ("lexicon", "lstm", "minilm", "minilm-multi", "lexicon+minilm")
 """Readers :func:`load_reader` makes (see the module docstring)."""
 
-THRESHOLD = 0.5
-"""Default confidence below which a reading is *not understood*."""
 
 _CONFIDENCE = {EXPLICIT: 0.95, NAME: 0.93, VARIANT: 0.9, WEAK: 0.7}
 _FUZZY = {1: 0.8, 2: 0.65}
 _COMMON_BRAND = 0.4
+_AMBIGUOUS = 0.4
 _MEASURE = 0.9
-
-
-@dataclass(frozen=True)
-class Request:
-    """One thing a sentence asks for."""
-
-    attribute: str
-    """Attribute name, e.g. ``"closure"``."""
-    value: str
-    """Value in the catalog's spelling, e.g. ``"Hook and Loop"``."""
-    mode: str
-    """``"request"``, ``"repeat"`` (asked before: "again", "I said") or ``"negate"`` (wanted,
-    phrased through a negation: "nothing without velcro")."""
-    negated: bool
-    """The person does NOT want this value ("anything but heels")."""
-    confidence: float
-    """How sure the reader is, in ``[0, 1]``."""
-    value_index: int
-    """Global index of ``value`` on the schema's value axis."""
-    words: str = ""
-    """The words it was read from (normalised), e.g. ``"velcro"``; ``""`` for whole-sentence
-    readers."""
-
-
-@dataclass(frozen=True)
-class Reading:
-    """Everything a reader took from one sentence."""
-
-    text: str
-    """The sentence as given."""
-    requests: tuple[Request, ...]
-    """Requests at or above the reader's threshold, in the order they were said."""
-    doubtful: tuple[Request, ...] = ()
-    """Readings below the threshold: not understood (shown as guesses, never acted on)."""
-
-    @property
-    def understood(self) -> bool:
-        """At least one request was read with confidence."""
-        return bool(self.requests)
-
-    @property
-    def wanted(self) -> tuple[Request, ...]:
-        """Requests for values the person wants."""
-        return tuple(r for r in self.requests if not r.negated)
-
-    @property
-    def rejected(self) -> tuple[Request, ...]:
-        """Values the person does not want."""
-        return tuple(r for r in self.requests if r.negated)
-
-
-class Reader(Protocol):
-    """Anything that reads sentences into :class:`Reading` records over one schema."""
-
-    @property
-    def schema(self) -> AttributeSchema:
-        """The schema whose values requests name."""
-
-    def read_batch(self, texts: Sequence[str]) -> list[Reading]:
-        """One :class:`Reading` per sentence."""
-
-
-def _request(
-    schema: AttributeSchema, vid: int, mode: int, negated: bool, conf: float, said: str
-) -> Request:
-    attr, value = schema.value_name(vid)
-    return Request(attr, value, MODES[mode], negated, float(conf), int(vid), said)
-
-
-def _split(requests: list[Request], threshold: float) -> tuple[tuple[Request, ...], ...]:
-    sure = tuple(r for r in requests if r.confidence >= threshold)
-    return sure, tuple(r for r in requests if r.confidence < threshold)
 
 
 # --------------------------------------------------------------------------- the lexicon reader
@@ -176,7 +116,8 @@ _AFTER_ABOVE = (
 )
 _AFTER_BELOW = r"or less|or lower|or under|or below|and under|and below|max|maximum|tops|at most"
 _QUANTITY = re.compile(
-    rf"(?:(?P<cmp>{_ABOVE}|{_BELOW})\s+)?(?:(?:about|around|roughly|approximately|approx|~)\s+)?"
+    rf"(?:(?P<neg>nothing|no|not|none)\s+)?(?:(?P<cmp>{_ABOVE}|{_BELOW})\s+)?"
+    r"(?:(?:about|around|roughly|approximately|approx|like|~)\s+)?"
     + _NUM.format(g="a")
     + rf"(?:{_UNIT.format(g='a')})?"
     + r"(?:\s*(?:-|–|to|and)\s*"
@@ -184,6 +125,7 @@ _QUANTITY = re.compile(
     + rf")?(?:{_UNIT.format(g='b')})"
     + rf"(?:\s+(?P<after>{_AFTER_ABOVE}|{_AFTER_BELOW}))?"
 )
+_STRICT_ABOVE = ("over", "above", "more than", "higher than", "taller than", "greater than")
 _HEEL_NUMBER = re.compile(r"(?P<a>\d+(?:\.\d+)?)\s*-?\s*(?:heel|heels)\b")
 _FRACTIONS = {"½": 0.5, "¼": 0.25, "¾": 0.75}
 
@@ -225,11 +167,13 @@ def _measured(measure: Measure, low: str) -> list[tuple[int, int, str]]:
         else:
             cmp_ = m.group("cmp") or ""
             after = m.group("after") or ""
-            below = re.fullmatch(_BELOW, cmp_) or re.fullmatch(_AFTER_BELOW, after)
-            strict = cmp_ in ("under", "below", "less than", "lower than", "shorter than")
-            strict = strict or cmp_.startswith("smaller")
-            inches = lo - 0.01 if below and strict else lo
-            if cmp_ in ("over", "above", "more than", "higher than", "taller than", "greater than"):
+            below = bool(re.fullmatch(_BELOW, cmp_) or re.fullmatch(_AFTER_BELOW, after))
+            strict_below = cmp_ in ("under", "below", "less than", "lower than", "shorter than")
+            strict_above = cmp_ in _STRICT_ABOVE
+            if m.group("neg") and cmp_:  # "nothing higher than 2 inches": at most 2
+                below, strict_below, strict_above = not below, strict_above, False
+            inches = lo - 0.01 if below and strict_below else lo
+            if strict_above and not below:
                 inches = lo + 0.01
         value = measure.value_for(max(inches, 0.0))
         if value is not None:
@@ -283,7 +227,7 @@ class LexiconReader:
         self.threshold = threshold
         self.known = known_words if known_words is not None else _known_words(self.lexicon)
         self.known = self.known | {w for k in self.index.phrases for w in k.split()}
-        fuzzy = [k for k, (s, _) in self.index.phrases.items() if len(k) >= 5 and s != WEAK]
+        fuzzy = [k for k, (s, _) in self.index.phrases.items() if len(k) >= 5 and s > VARIANT]
         self._fuzzy_keys = fuzzy
         self._nouns = frozenset(
             k.split()[-1]
@@ -291,6 +235,14 @@ class LexiconReader:
             if self.schema.names[int(self.schema.value_attribute[ids[0]])]
             in ("category", "subcategory")
         ) | {"shoes", "shoe", "ones", "pair", "pairs"}
+        self._category_words = {
+            k: ids[0]
+            for k, (strength, ids) in self.index.phrases.items()
+            if strength > WEAK
+            and " " not in k
+            and len(ids) == 1
+            and self.schema.names[int(self.schema.value_attribute[ids[0]])] == "category"
+        }
         self._subjects = frozenset().union(*self.index.nouns) | self._nouns | {"have", "has"}
         self._max_cue = max(len(c.split()) for c in self.lexicon.negators)
 
@@ -321,13 +273,14 @@ class LexiconReader:
         spans = self._measures(toks, content, taken, folded.lower())
         spans += self._exact(texts_, toks, content, taken)
         spans += self._fuzzy(texts_, taken)
+        spans = [self._with_parent(s, texts_) for s in spans]
         if any(not s.weak for s in spans):
             spans = [s for s in spans if not s.weak]
         spans = self._brands(spans, texts_, toks, content, folded)
         spans = self._attribute_nouns(spans, texts_, toks, content)
         spans.sort(key=lambda s: s.start)
         requests = self._polarity(spans, toks, content, texts_)
-        sure, doubtful = _split(_merge(requests), self.threshold)
+        sure, doubtful = split_confident(_merge(requests), self.threshold)
         return Reading(text=text, requests=sure, doubtful=doubtful)
 
     def _measures(
@@ -364,6 +317,21 @@ class LexiconReader:
                 out.append(_Span(i, i + n, ids, _CONFIDENCE[strength], strength == WEAK))
         return out
 
+    def _with_parent(self, s: _Span, texts_: list[str]) -> _Span:
+        """Add the category a phrase also says: "ankle boots" asks for Boots as well as Ankle,
+        "chelsea boots" for Boots as well as the elastic-gore closure."""
+        said = set(texts_[s.start : s.end])
+        extra = []
+        for v in s.values:
+            parent = self.index.parents.get(v)
+            if parent is not None and parent[1] & said and parent[0] not in s.values:
+                extra.append(parent[0])
+        attrs = {int(self.schema.value_attribute[v]) for v in s.values}
+        if not extra and len(said) > 1 and not any(v in self.index.parents for v in s.values):
+            named = {self._category_words[w] for w in said if w in self._category_words}
+            extra = [c for c in named if int(self.schema.value_attribute[c]) not in attrs]
+        return replace(s, values=s.values + tuple(sorted(extra))) if extra else s
+
     def _fuzzy(self, texts_: list[str], taken: np.ndarray) -> list[_Span]:
         """Misspelt phrases: unknown words within 1 edit (2 for 8+ letters) of a phrase."""
         from rapidfuzz import process
@@ -389,18 +357,40 @@ class LexiconReader:
         for (i, n, q), row in zip(queries, dist, strict=True):
             if taken[i : i + n].any():
                 continue
-            j = int(np.argmin(row))
-            d, key = int(row[j]), self._fuzzy_keys[j]
-            allowed = 1 if len(key) < 8 else 2
-            if d == 0 or d > allowed or key[0] != q[0] or len(key.split()) != n:
-                continue
-            ties = np.flatnonzero(row == d)
-            ids = {v for t in ties for v in self.index.phrases[self._fuzzy_keys[t]][1]}
-            if len({int(self.schema.value_attribute[v]) for v in ids}) != len(ids):
-                continue  # equally close to two values of one attribute: leave it
-            taken[i : i + n] = True
-            out.append(_Span(i, i + n, tuple(sorted(ids)), _FUZZY[d]))
+            found = self._closest(q, n, row)
+            if found is not None:
+                taken[i : i + n] = True
+                out.append(_Span(i, i + n, found[0], found[1]))
         return out
+
+    def _closest(self, q: str, n: int, row: np.ndarray) -> tuple[tuple[int, ...], float] | None:
+        """The values of the phrase closest to ``q`` (edit distance, then similarity), if close
+        enough: 1 edit for phrases under 7 letters, 2 from 7, the words it knows spelt right;
+        a doubtful guess when different values are equally close."""
+        from rapidfuzz import fuzz
+
+        d = int(row.min())
+        if d == 0 or d > 2:
+            return None
+        words_ = q.split()
+        keys = [
+            k
+            for k in (self._fuzzy_keys[t] for t in np.flatnonzero(row == d))
+            if (d == 1 or len(k) >= 7)
+            and k[0] == q[0]
+            and len(k.split()) == n
+            and all(a == b for a, b in zip(words_, k.split(), strict=True) if a in self.known)
+        ]
+        if not keys:
+            return None
+        ratios = np.array([fuzz.ratio(q, k) for k in keys])
+        best = [k for k, r in zip(keys, ratios, strict=True) if r == ratios.max()]
+        if d == 2 and ratios.max() < 75:
+            return None
+        readings = {self.index.phrases[k][1] for k in best}
+        if len(readings) > 1:  # equally close to different values: a guess, not understood
+            return min(readings), _AMBIGUOUS
+        return readings.pop(), _FUZZY[d]
 
     def _brands(
         self,
@@ -443,16 +433,32 @@ class LexiconReader:
     def _attribute_nouns(
         self, spans: list[_Span], texts_: list[str], toks: list[Word], content: list[int]
     ) -> list[_Span]:
-        """Drop a span whose words name another attribute the sentence gives a value of: "heels"
-        in "no heels other than 2in" is the heel-height noun, not the style Heels."""
+        """Drop a span whose words name another attribute the sentence gives a value of, close
+        by or pointed at: "heels" in "no heels other than 2in" or "this heel is wrong, it should
+        be flat" is the heel-height noun, not the style Heels. Kept right after a value of a third
+        attribute ("pointed toe heels, 3 inches") and far from the value ("heels that aren't too
+        high, maybe 2 inches")."""
         schema, nouns = self.schema, self.index.nouns
         attrs = [{int(schema.value_attribute[v]) for v in s.values} for s in spans]
+        clause = [_clause_start(toks, content, s.start) for s in spans]
         keep = []
         for i, s in enumerate(spans):
             key = _phrase_at(texts_, s.start, s.end - s.start)
             named = {k for k in range(schema.n_attributes) if key in nouns[k]} - attrs[i]
             given = {k for j in range(len(spans)) if j != i for k in attrs[j]}
-            if not named & given:
+            before = {k for j, o in enumerate(spans) if o.end == s.start for k in attrs[j]}
+            near = {
+                k
+                for j, o in enumerate(spans)
+                if j != i
+                and clause[j] == clause[i]
+                and min(abs(o.start - s.end), abs(s.start - o.end)) <= 3
+                for k in attrs[j]
+            }
+            pointed = s.start > 0 and texts_[s.start - 1] in _POINTERS
+            if not named & given or (before and not before & named):
+                keep.append(s)
+            elif not named & near and not pointed:
                 keep.append(s)
         return keep
 
@@ -485,7 +491,7 @@ class LexiconReader:
             )
             said = _phrase_at(texts_, s.start, s.end - s.start)
             for vid in s.values:
-                out.append(_request(self.schema, vid, mode, negated, s.confidence, said))
+                out.append(make_request(self.schema, vid, mode, negated, s.confidence, said))
             prev_end, prev_negated, prev_count, prev_clause = s.end, negated, negators, clause
         return out
 
@@ -508,40 +514,48 @@ def _clause_start(toks: list[Word], content: list[int], i: int) -> int:
 
 
 _CANCEL_AFTER = frozenset({"is", "are", "isnt", "arent", "doesnt", "dont", "not", "one", "ones"})
-_ADJACENT = frozenset({"too", "less", "no", "not", "non"})
+_ADJACENT_ONLY = frozenset({"too", "less"})
+_POINTERS = frozenset({"this", "that", "these", "those", "the", "wrong", "its", "their"})
 _BUT_CONTRAST = frozenset({"but"})
+
+
+def _cue_at(gap: list[str], j: int, cues: frozenset[str]) -> int:
+    """Length in words of the longest cue of ``cues`` starting at ``gap[j]`` (0: none)."""
+    for n in range(min(4, len(gap) - j), 0, -1):
+        if " ".join(gap[j : j + n]) in cues:
+            return n
+    return 0
 
 
 def _count_negators(gap: list[str], lex: Lexicon, subjects: frozenset[str]) -> tuple[int, int]:
     """Negators in ``gap`` (the words between a request and the previous one or its clause
     start), and how many of them only say the shown item lacks the value ("these are not X")."""
-    # "but" that is not "anything but" starts a new thought: only what follows counts
+    # "but" that is not "anything but", or "so" / "because", starts a new thought
     for j in range(len(gap) - 1, -1, -1):
-        if gap[j] in _BUT_CONTRAST and (j == 0 or f"{gap[j - 1]} but" not in lex.negators):
+        contrast = gap[j] in _BUT_CONTRAST and (j == 0 or f"{gap[j - 1]} but" not in lex.negators)
+        adverb = j > 0 and gap[j - 1] in ("not", "too", "no")  # "not so pointy"
+        if contrast or (gap[j] in lex.scope_breakers and not adverb):
             gap = gap[j + 1 :]
             break
     count, cancelled, j = 0, 0, 0
     while j < len(gap):
-        for n in (4, 3, 2):
-            if " ".join(gap[j : j + n]) in lex.not_negators:
-                j += n
-                break
-        else:
-            step = 1
-            for n in (4, 3, 2, 1):
-                cue = " ".join(gap[j : j + n])
-                if cue in lex.negators and (n > 1 or gap[j] not in ("but",)):
-                    if gap[j] in ("too", "less") and j + n != len(gap):
-                        break
-                    if _about_shown_item(gap, j, lex, subjects):
-                        cancelled += 1
-                    else:
-                        count += 1
-                    step = n
-                    break
-            if gap[j] == "than" and "other" in gap[:j] and "other than" not in " ".join(gap):
-                count += 1  # "no other style than ankle"
-            j += step
+        skip = _cue_at(gap, j, lex.not_negators)
+        if skip > 1 or (skip == 1 and gap[j] not in lex.negators):
+            j += skip
+            continue
+        n = _cue_at(gap, j, lex.negators)
+        if n == 1 and gap[j] == "but":
+            n = 0
+        if n and gap[j] in _ADJACENT_ONLY and j + n != len(gap):
+            n = 0  # "too" / "less" negate only the word right after them
+        if n:
+            if _about_shown_item(gap, j, lex, subjects):
+                cancelled += 1
+            else:
+                count += 1
+        elif gap[j] == "than" and "other" in gap[:j]:
+            count += 1  # "no other style than ankle"
+        j += max(n, 1)
     return count, cancelled
 
 
@@ -566,13 +580,18 @@ def _after_negation(texts_: list[str], end: int, lex: Lexicon) -> int:
 
 
 def _merge(requests: list[Request]) -> list[Request]:
-    """One request per (value, negated): the most confident."""
-    best: dict[tuple[int, bool], Request] = {}
+    """One request per value, the most confident; a value both asked for and rejected ("running
+    shoes, not tennis shoes", two names of one value) is asked for."""
+    best: dict[int, Request] = {}
     for r in requests:
-        key = (r.value_index, r.negated)
-        if key not in best or r.confidence > best[key].confidence:
-            best[key] = r
-    return [r for r in requests if best[(r.value_index, r.negated)] is r]
+        have = best.get(r.value_index)
+        if (
+            have is None
+            or (have.negated and not r.negated)
+            or (have.negated == r.negated and r.confidence > have.confidence)
+        ):
+            best[r.value_index] = r
+    return [r for r in requests if best[r.value_index] is r]
 
 
 @functools.lru_cache(maxsize=2)
@@ -617,8 +636,8 @@ class ModelReader:
         modes = pred.mode_probs.argmax(1)
         out = []
         for text, v, c, m in zip(texts, best, conf, modes, strict=True):
-            r = _request(self.schema, int(v), int(m), False, float(c), "")
-            sure, doubtful = _split([r], self.threshold)
+            r = make_request(self.schema, int(v), int(m), False, float(c), "")
+            sure, doubtful = split_confident([r], self.threshold)
             out.append(Reading(text, sure, doubtful))
         return out
 
@@ -684,13 +703,16 @@ def load_reader(
         return _lexicon_reader(schema, threshold)
     from textrec.language.interpret import load_interpreter
 
-    backend = "lstm" if kind == "lstm" else "minilm"
-    model = ModelReader(
-        load_interpreter(schema, backend, seed=seed, cache_dir=cache_dir), threshold
-    )
+    if kind in ("lstm", "minilm"):
+        interp = load_interpreter(schema, kind, seed=seed, cache_dir=cache_dir)
+        return ModelReader(interp, threshold)
+    from textrec.language.multilabel import load_multilabel_reader
+
+    multi = load_multilabel_reader(schema, seed, None if cache_dir is None else str(cache_dir))
+    multi.threshold = threshold
     if kind == "lexicon+minilm":
-        return FallbackReader(_lexicon_reader(schema, threshold), model)
-    return model
+        return FallbackReader(_lexicon_reader(schema, threshold), multi)
+    return multi
 
 
 @functools.lru_cache(maxsize=8)
@@ -715,3 +737,70 @@ def read(text: str, catalog_or_schema: Any, reader: str = "lexicon", **kw: Any) 
     if not isinstance(text, str):
         raise InputError(f"read takes one sentence (str), got {type(text).__name__}")
     return list(read_batch([text], catalog_or_schema, reader, **kw)[0].requests)
+
+
+@dataclass(frozen=True)
+class ReaderScores:
+    """How well a reader reads a labelled set (``nan`` where the set has no such sentence)."""
+
+    n: int
+    """Sentences."""
+    single_exact: float
+    """Sentences with one request: share read exactly (that request and nothing else)."""
+    single_found: float
+    """Sentences with one request: share where the request is among those read."""
+    multi_exact: float
+    """Sentences with two or more requests: share read fully right (all, nothing else)."""
+    nothing_right: float
+    """Sentences asking for nothing the schema has: share read as asking for nothing."""
+    per_attribute: dict[str, float]
+    """Per attribute, over the sentences with a request for it: share whose requests for that
+    attribute (values and whether rejected) are exactly right."""
+    not_understood: float
+    """Share of sentences with a request that were read as asking for nothing."""
+    seconds: float
+    """Wall time of reading the set."""
+
+
+def evaluate_reader(reader: Reader, sentences: Any, batch_size: int = 256) -> ReaderScores:
+    """Score ``reader`` on a labelled :class:`~textrec.language.trainset.SentenceSet`."""
+    import time
+
+    schema = reader.schema
+    if sentences.schema != schema:
+        raise InputError("evaluate_reader: the sentences are labelled for another schema")
+    started = time.perf_counter()
+    n, v = len(sentences), schema.n_values
+    got_w = np.zeros((n, v), dtype=bool)
+    got_r = np.zeros((n, v), dtype=bool)
+    texts = sentences.texts.tolist()
+    for lo in range(0, n, batch_size):
+        for i, reading in enumerate(reader.read_batch(texts[lo : lo + batch_size]), start=lo):
+            for q in reading.requests:
+                (got_r if q.negated else got_w)[i, q.value_index] = True
+    seconds = time.perf_counter() - started
+    right = (got_w == sentences.wanted) & (got_r == sentences.rejected)  # (N, V)
+    size = sentences.n_requests
+    exact = right.all(1)
+    gold_any = sentences.wanted | sentences.rejected
+    found = (got_w & sentences.wanted | got_r & sentences.rejected).any(1)
+
+    def share(x: np.ndarray, mask: np.ndarray) -> float:
+        return float(x[mask].mean()) if mask.any() else float("nan")
+
+    per_attribute = {}
+    for k, name in enumerate(schema.names):
+        lo, hi = int(schema.offsets[k]), int(schema.offsets[k + 1])
+        asked = gold_any[:, lo:hi].any(1)
+        if asked.any():
+            per_attribute[name] = share(right[:, lo:hi].all(1), asked)
+    return ReaderScores(
+        n=n,
+        single_exact=share(exact, size == 1),
+        single_found=share(found, size == 1),
+        multi_exact=share(exact, size >= 2),
+        nothing_right=share(exact, size == 0),
+        per_attribute=per_attribute,
+        not_understood=share(~(got_w | got_r).any(1), size > 0),
+        seconds=seconds,
+    )

@@ -525,7 +525,7 @@ def collect(
     task = task or TaskConfig()
     sentences: dict[str, Any] = {"source": task.utterances, "given": bank is not None}
     if bank is None:
-        from textrec.language.templates import build_sentence_bank
+        from textrec.language.speech import build_sentence_bank
 
         bank = build_sentence_bank(catalog.schema, source=task.utterances, seed=seed)
         sentences["seed"] = seed

@@ -19,12 +19,14 @@ memory of them. The learned agents and the behaviour policies of the logs follow
 * :class:`RandomPolicy`: a uniformly random value per attribute.
 * :class:`SlotFillerPolicy`: remembers the latest value the user asked for per attribute and
   fills the other attributes with what the train pool makes most likely given those values.
+* :class:`ReaderSlotFillerPolicy` (``"reader"``): the same, reading the user's text with a
+  reader instead of the structured feedback (what a chat with a person has).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -33,7 +35,15 @@ from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
 from textrec.simulator.engine import StepResult
 
-__all__ = ["Policy", "RandomPolicy", "SlotFillerPolicy", "POLICIES", "make_policy", "fill_slots"]
+__all__ = [
+    "Policy",
+    "RandomPolicy",
+    "SlotFillerPolicy",
+    "ReaderSlotFillerPolicy",
+    "POLICIES",
+    "make_policy",
+    "fill_slots",
+]
 
 
 def fill_slots(slots: np.ndarray, result: StepResult, offsets: np.ndarray) -> np.ndarray:
@@ -197,6 +207,65 @@ class SlotFillerPolicy:
         return flat.reshape(n_q, n_v)
 
 
+class ReaderSlotFillerPolicy(SlotFillerPolicy):
+    """The slot-filler reading the user's *text* with a reader, as in a chat with a person.
+
+    Where :class:`SlotFillerPolicy` takes the simulator's structured feedback, this one reads
+    each sentence with ``reader`` (default: the lexicon reader of
+    :mod:`textrec.language.reader`): every value it is sure the user wants fills that attribute's
+    slot, a value the user rejects empties the slot holding it; a sentence it does not understand
+    changes nothing. Each distinct sentence is read once (memoised by sentence id).
+    """
+
+    def __init__(self, catalog: Catalog, reader: Any = None, **kwargs: Any) -> None:
+        super().__init__(catalog, **kwargs)
+        if reader is None:
+            from textrec.language.reader import load_reader
+
+            reader = load_reader(catalog.schema, "lexicon")
+        self.reader = reader
+        k = self.schema.n_attributes
+        self._wants = np.full((0, k), -1, dtype=np.int64)  # sentence id -> local value per slot
+        self._rejects = np.full((0, k), -1, dtype=np.int64)
+        self._known = np.zeros(0, dtype=bool)
+
+    def _learn(self, ids: np.ndarray, texts: np.ndarray) -> None:
+        """Read the sentences ``ids`` not read yet."""
+        if len(ids) and ids.max() >= len(self._known):
+            grow = int(ids.max()) + 1 - len(self._known)
+            k = self.schema.n_attributes
+            self._wants = np.vstack([self._wants, np.full((grow, k), -1, dtype=np.int64)])
+            self._rejects = np.vstack([self._rejects, np.full((grow, k), -1, dtype=np.int64)])
+            self._known = np.append(self._known, np.zeros(grow, dtype=bool))
+        uniq, first = np.unique(ids, return_index=True)
+        new = ~self._known[uniq]
+        readings = self.reader.read_batch([str(t) for t in texts[first[new]]])
+        for sid, reading in zip(uniq[new], readings, strict=True):
+            for q in reading.requests:
+                a = int(self.schema.value_attribute[q.value_index])
+                table = self._rejects if q.negated else self._wants
+                table[sid, a] = q.value_index - self._offsets[a]
+            self._known[sid] = True
+
+    def act(self, result: StepResult) -> Action:
+        """Fill the slots from what the reader understands of the text; then as the slot-filler."""
+        if len(self._slots) != result.n_sessions:
+            raise InputError(
+                f"ReaderSlotFillerPolicy was reset for {len(self._slots)} sessions, "
+                f"got a step of {result.n_sessions}"
+            )
+        self._slots[result.turn == 0] = -1
+        rows = np.flatnonzero(result.sentence >= 0)
+        if rows.size:
+            ids = result.sentence[rows]
+            self._learn(ids, result.texts[rows])
+            slots = self._slots[rows]
+            slots = np.where(slots == self._rejects[ids], -1, slots)
+            self._slots[rows] = np.where(self._wants[ids] >= 0, self._wants[ids], slots)
+        weights = np.where(self._slots >= 0, 1.0, self.guess_weight).astype(np.float32)
+        return Action(head_probs=self.head_probs(self._slots), weights=weights)
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     """Rows of ``x`` scaled to sum to 1."""
     return x / x.sum(axis=-1, keepdims=True)
@@ -205,6 +274,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 POLICIES: dict[str, Callable[[Catalog], Policy]] = {
     "random": RandomPolicy,
     "slot-filler": SlotFillerPolicy,
+    "reader": ReaderSlotFillerPolicy,
 }
 """Name -> constructor of the policies that need no learning (the CLI's ``--policy``)."""
 

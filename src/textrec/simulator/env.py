@@ -50,7 +50,7 @@ def resolve_setup(
             f"catalog must be a Catalog or a catalog spec string, got {type(catalog).__name__}"
         )
     if bank is None:
-        from textrec.language.templates import build_sentence_bank
+        from textrec.language.speech import build_sentence_bank
 
         bank = build_sentence_bank(catalog.schema, source=config.utterances, seed=bank_seed)
     return catalog, bank, config

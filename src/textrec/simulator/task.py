@@ -39,8 +39,8 @@ from textrec.errors import InputError
 
 __all__ = ["TaskConfig", "UTTERANCE_SOURCES", "target_candidates"]
 
-UTTERANCE_SOURCES = ("templates", "model", "mix")
-"""Where the simulated user's sentences come from (see ``textrec.language.templates``)."""
+UTTERANCE_SOURCES = ("templates", "model", "mix", "free")
+"""Where the simulated user's sentences come from (see ``textrec.language.speech``)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class TaskConfig:
     negate_prob: float = 0.1
     """Probability of phrasing a comment as a negation ("I do not need the shoes without flat")."""
     utterances: str = "templates"
-    """Sentence source of the simulated user: 'templates', 'model' (utterance LM) or 'mix'."""
+    """Sentence source of the simulated user: 'templates', 'model' (utterance LM), 'mix' or
+    'free' (held-out free-form phrasings in everyday words)."""
 
     def __post_init__(self) -> None:
         if self.max_turns < 1:
