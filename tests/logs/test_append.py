@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from textrec.errors import InputError
-from textrec.language.templates import build_sentence_bank
+from textrec.language.speech import build_sentence_bank
 from textrec.logs import ExperienceReader, check_log, read_manifest
 from textrec.logs.append import PEOPLE, FinishedSession, SessionLog, session_rows
 from textrec.logs.reader import list_shards, read_experience
