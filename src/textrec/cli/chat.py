@@ -229,4 +229,5 @@ def _save(finished: FinishedSession, log: SessionLog | None, quiet: bool, left: 
         return
     verdict = "Found it, great!" if finished.found else "Session ended without a find."
     where = f"logged as {finished.session_id} in {path}" if path else "not logged"
-    typer.echo(f"\n{verdict} ({len(finished.shown)} items shown; {where})")
+    n = len(finished.shown)
+    typer.echo(f"\n{verdict} ({n} item{'s' if n != 1 else ''} shown; {where})")
