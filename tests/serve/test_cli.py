@@ -132,3 +132,17 @@ def test_bad_options_exit_2_with_one_line(tmp_path, saved, capsys):
         err = capsys.readouterr().err
         assert exit_.value.code == 2, (extra, err)
         assert why in err and len(err.strip().splitlines()) == 1
+
+
+def test_serve_refuses_a_port_in_use(saved, capsys):
+    import socket
+
+    catalog, policy = saved
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_:
+            main(["serve", "--catalog", catalog, "--policy", policy, "--port", str(port)])
+    assert exit_.value.code == 2
+    assert "cannot listen" in capsys.readouterr().err

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import socket
 from pathlib import Path
 
 import typer
 
 from textrec.cli.chat import LogDirOpt, PolicyOpt, ReaderOpt, open_picker
 from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, SeedOpt
+from textrec.errors import InputError
 
 __all__ = ["serve"]
 
@@ -48,6 +50,7 @@ def serve(
     from textrec.serve.app import ServeConfig, Service, create_app
 
     config = ServeConfig(max_sessions=max_sessions, idle_seconds=idle_minutes * 60.0)
+    sock = _listen(host, port)  # before the slow loading: a port in use fails at once
     cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
     log = SessionLog(log_dir, cat) if log_dir is not None else None
     service = Service(picker, log, config, policy_name=policy)
@@ -69,7 +72,7 @@ def serve(
         typer.echo(f"API documentation: {info['api']}; logging to: {info['log_dir'] or 'nowhere'}")
         if not _loopback(host):
             typer.echo("warning: listening beyond this machine, without authentication or TLS")
-    uvicorn.run(
+    server = uvicorn.Config(
         create_app(service),
         host=host,
         port=port,
@@ -79,6 +82,22 @@ def serve(
         timeout_graceful_shutdown=5,
         timeout_keep_alive=65,  # > a pause between turns: idle connections stay usable
     )
+    uvicorn.Server(server).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (a port in use or a bad address is bad input: exit 2)."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = info[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise InputError(f"--host {host} --port {port}: cannot listen there ({exc})") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _loopback(host: str) -> bool:
