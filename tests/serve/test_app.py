@@ -207,3 +207,14 @@ def test_open_sessions_are_logged_as_abandoned_at_shutdown(service):
         client.post(f"/api/sessions/{sid}/feedback", json={"text": "for men"})
     (rows,) = _logged(service)
     assert rows.feedback.tolist() == ["sandals", "for men", ""] and rows.truncated[-1]
+
+
+def test_a_log_that_cannot_be_written_is_a_503_not_a_crash(client, service, monkeypatch):
+    def full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service.log, "append", full)
+    sid = client.post("/api/sessions", json={}).json()["session_id"]
+    r = client.post(f"/api/sessions/{sid}/end", json={"found": True})
+    assert r.status_code == 503 and "could not be logged" in r.json()["detail"]
+    assert client.get("/api/health").status_code == 200

@@ -137,7 +137,8 @@ class Service:
             with c.lock:
                 finished = None if c.finished is not None else c.finish(found=False)
             if finished is not None:
-                self._write(finished)
+                with contextlib.suppress(HTTPException):  # logged as an error; go on
+                    self._write(finished)
 
     def _close(self, token: str, finished: FinishedSession) -> None:
         with contextlib.suppress(UnknownSession):
@@ -145,8 +146,13 @@ class Service:
         self._write(finished)
 
     def _write(self, finished: FinishedSession) -> None:
-        if self.log is not None:
+        if self.log is None:
+            return
+        try:
             self.log.append(finished)
+        except OSError as exc:  # disk full, permissions: say so, keep serving
+            log.error("session %s not logged: %s", finished.session_id, exc)
+            raise HTTPException(503, f"the session ended but could not be logged: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------- models
