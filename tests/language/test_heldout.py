@@ -33,10 +33,11 @@ from .conftest import SIX
 
 LANGUAGE = Path(__file__).resolve().parents[2] / "src" / "textrec" / "language"
 BATCH_B = SENTENCES_PATH.with_name("sentences_b.txt")
+BATCH_C = SENTENCES_PATH.with_name("sentences_c.txt")
 
 
 def _heldout_texts() -> set[str]:
-    lines = load_heldout_lines() + load_heldout_lines(BATCH_B)
+    lines = load_heldout_lines() + load_heldout_lines(BATCH_B) + load_heldout_lines(BATCH_C)
     return {phrase_key(line.text) for line in lines}
 
 

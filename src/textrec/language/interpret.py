@@ -47,6 +47,7 @@ from textrec.language.encoder import (
     load_or_pretrain,
     one_thread,
 )
+from textrec.language.reading import schema_of
 
 __all__ = [
     "BACKENDS",
@@ -291,17 +292,6 @@ class MiniLMInterpreter(nn.Module):
         return model.eval()
 
 
-def _schema_of(catalog_or_schema: Any) -> AttributeSchema:
-    if isinstance(catalog_or_schema, AttributeSchema):
-        return catalog_or_schema
-    schema = getattr(catalog_or_schema, "schema", None)
-    if not isinstance(schema, AttributeSchema):
-        raise InputError(
-            f"expected a Catalog or AttributeSchema, got {type(catalog_or_schema).__name__}"
-        )
-    return schema
-
-
 @functools.lru_cache(maxsize=8)
 def _cached_interpreter(
     schema: AttributeSchema, backend: str, seed: int, cache_dir: str | None
@@ -331,7 +321,7 @@ def load_interpreter(
     trained now and cached (see :func:`~textrec.language.corpus.resolve_cache_dir`)."""
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
-    schema = _schema_of(catalog_or_schema)
+    schema = schema_of(catalog_or_schema)
     return _cached_interpreter(schema, backend, seed, None if cache_dir is None else str(cache_dir))
 
 
@@ -360,7 +350,7 @@ def interpret_batch(
         raise InputError("interpret_batch takes a list of sentences; use interpret() for one")
     if top_k < 1:
         raise InputError(f"top_k must be >= 1, got {top_k}")
-    schema = _schema_of(catalog_or_schema)
+    schema = schema_of(catalog_or_schema)
     interp = interpreter or load_interpreter(schema, backend, seed=seed, cache_dir=cache_dir)
     if interp.schema != schema:
         raise InputError("the interpreter was trained for another schema")

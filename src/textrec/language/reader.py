@@ -61,6 +61,7 @@ from textrec.language.reading import (
     Reading,
     Request,
     make_request,
+    schema_of,
     split_confident,
 )
 
@@ -672,17 +673,6 @@ class FallbackReader:
         return out
 
 
-def _schema_of(catalog_or_schema: Any) -> AttributeSchema:
-    if isinstance(catalog_or_schema, AttributeSchema):
-        return catalog_or_schema
-    schema = getattr(catalog_or_schema, "schema", None)
-    if not isinstance(schema, AttributeSchema):
-        raise InputError(
-            f"expected a Catalog or AttributeSchema, got {type(catalog_or_schema).__name__}"
-        )
-    return schema
-
-
 def load_reader(
     catalog_or_schema: Any,
     kind: str = "lexicon",
@@ -698,7 +688,7 @@ def load_reader(
     """
     if kind not in READERS:
         raise InputError(f"reader must be one of {list(READERS)}, got {kind!r}")
-    schema = _schema_of(catalog_or_schema)
+    schema = schema_of(catalog_or_schema)
     if kind == "lexicon":
         return _lexicon_reader(schema, threshold)
     from textrec.language.interpret import load_interpreter

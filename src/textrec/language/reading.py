@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from textrec.catalog.schema import AttributeSchema
+from textrec.errors import InputError
 from textrec.language.bank import MODES
 
-__all__ = ["THRESHOLD", "Request", "Reading", "Reader", "make_request", "split_confident"]
+__all__ = [
+    "THRESHOLD",
+    "Request",
+    "Reading",
+    "Reader",
+    "make_request",
+    "split_confident",
+    "schema_of",
+]
 
 THRESHOLD = 0.5
 """Default confidence below which a reading is *not understood*."""
@@ -86,3 +95,15 @@ def make_request(
 def split_confident(requests: list[Request], threshold: float) -> tuple[tuple[Request, ...], ...]:
     sure = tuple(r for r in requests if r.confidence >= threshold)
     return sure, tuple(r for r in requests if r.confidence < threshold)
+
+
+def schema_of(catalog_or_schema: Any) -> AttributeSchema:
+    """The schema of a ``Catalog`` (or the ``AttributeSchema`` itself)."""
+    if isinstance(catalog_or_schema, AttributeSchema):
+        return catalog_or_schema
+    schema = getattr(catalog_or_schema, "schema", None)
+    if not isinstance(schema, AttributeSchema):
+        raise InputError(
+            f"expected a Catalog or AttributeSchema, got {type(catalog_or_schema).__name__}"
+        )
+    return schema
