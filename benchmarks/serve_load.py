@@ -209,7 +209,7 @@ def _percentiles(x: list[float]) -> dict[str, float | int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--catalog", default="builtin", help="catalog (as textrec serve takes it)")
+    parser.add_argument("--catalog", default="builtin", help="builtin or a saved catalog dir")
     parser.add_argument("--policy", default="slot-filler", help="policy (as textrec serve)")
     parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
     parser.add_argument("--turns", type=int, default=10, help="most feedback turns per session")
