@@ -15,7 +15,9 @@ Two measurements:
    this kind of machine): observation 160, 50 actions, batch 256, Q and policy networks of two
    256-unit layers, the same loss as the ``cql`` learner
    (:func:`textrec.learners.cql.cql_loss`); once with one head of 50 values and once with six
-   heads of 50 values (a multi-discrete action), to show what the extra heads cost.
+   heads of 50 values in all and once with six heads of 50 values each (a multi-discrete
+   action), to show what the extra heads cost; beside them the simplest DQN-style CQL step in
+   plain PyTorch on the same network, a calibration of the machine at the time of the run.
 
 Every figure is the median of ``--repeats`` timed blocks of ``--steps`` steps after a warm-up.
 """
@@ -120,6 +122,32 @@ def flat_cql(sizes: list[int], steps: int, repeats: int, seed: int) -> Rate:
     return _median_rate(block, steps, repeats)
 
 
+def reference_dqn_cql(steps: int, repeats: int, seed: int) -> Rate:
+    """Steps/s of the simplest DQN-style CQL step in plain PyTorch on the same data and network
+    (one Q net, max target, logsumexp penalty, Adam): what this machine does at all, now."""
+    obs, batch, hidden, values = 160, 256, 256, 50
+    torch.manual_seed(seed)
+    q_net = _FlatHeads(obs, hidden, [values])
+    target = copy.deepcopy(q_net).requires_grad_(False)
+    optimiser = torch.optim.Adam(q_net.parameters(), lr=3e-4)
+    g = torch.Generator().manual_seed(seed)
+    s, s_next = torch.randn(batch, obs, generator=g), torch.randn(batch, obs, generator=g)
+    a, r = torch.randint(0, values, (batch, 1), generator=g), torch.randn(batch, generator=g)
+
+    def block() -> None:
+        for _ in range(steps):
+            q = q_net(s)[0]
+            with torch.no_grad():
+                y = r + 0.99 * target(s_next)[0].max(-1).values
+            qa = q.gather(1, a).squeeze(1)
+            loss = 0.5 * ((qa - y) ** 2).mean() + (torch.logsumexp(q, -1) - qa).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+
+    return _median_rate(block, steps, repeats)
+
+
 def logged(args: argparse.Namespace) -> None:
     """Steps/s and logged turns/s of every offline learner on the log."""
     from textrec.agent import Recommender
@@ -185,6 +213,8 @@ def main() -> None:
             parser.error("--logs LOGDIR is required unless --flat-only")
         logged(args)
     print("flat cql, obs 160, batch 256, Q and policy nets 2x256 (steps/s, wall and cpu):")
+    reference = reference_dqn_cql(args.flat_steps, args.repeats, args.seed)
+    print(f"  plain-PyTorch DQN-CQL step    {reference}   (no policy net: this machine, now)")
     one = flat_cql([50], args.flat_steps, args.repeats, args.seed)
     print(f"  1 head of 50 actions          {one}   d3rlpy DiscreteCQL ~115")
     for label, sizes in (
