@@ -149,3 +149,15 @@ def test_train_help_lists_every_learner_option(capsys, monkeypatch):
     text = " ".join(capsys.readouterr().out.split())
     for flag in ("--alpha", "--tau", "--threshold", "--expectile", "--successful-only", "--logs"):
         assert flag in text
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("checkpoint.pt", b"not a checkpoint"), ("metrics.csv", b"garbage\n\x00\x01")],
+)
+def test_damaged_run_files_are_named(fast_encoder, toy_catalog, toy_log, tmp_path, name, content):
+    out = tmp_path / "run"
+    train_agent(_spec(toy_catalog, toy_log, out, steps=2))
+    (out / name).write_bytes(content)
+    with pytest.raises(InputError, match=name):
+        train_agent(_spec(toy_catalog, toy_log, out, steps=4))
