@@ -80,6 +80,21 @@ class Dialogues:
         """``(B, T) bool``: turn ``t`` happened in dialogue ``b``."""
         return np.arange(self.items.shape[1])[None, :] < self.n_turns[:, None]
 
+    def compact(self) -> Dialogues:
+        """The same dialogues with a sentence table holding only the sentences said in them."""
+        said_fb, said_op = self.feedback >= 0, self.opening >= 0
+        n_fb = int(said_fb.sum())
+        used, inverse = np.unique(
+            np.concatenate([self.feedback[said_fb], self.opening[said_op]]), return_inverse=True
+        )
+        feedback = np.full(self.feedback.shape, -1, dtype=np.int64)
+        feedback[said_fb] = inverse[:n_fb]
+        opening = np.full(self.opening.shape, -1, dtype=np.int64)
+        opening[said_op] = inverse[n_fb:]
+        return Dialogues(
+            self.items, feedback, opening, self.n_turns, self.tokens[used], self.lengths[used]
+        )
+
     def take(self, rows: np.ndarray) -> Dialogues:
         """The dialogues ``rows``, cut to their longest one (sharing the sentence table)."""
         t = int(self.n_turns[rows].max(initial=0))
@@ -141,6 +156,61 @@ class StateTracker(nn.Module):
         """One turn: ``state (B, state_dim)``, ``text (B, text_dim)``, ``item (B, item_dim)``."""
         x = self.fuse(torch.cat([text, item], dim=-1))
         return torch.gru_cell(x, state, *self._params())
+
+    def unroll_packed(
+        self,
+        text: torch.Tensor,
+        items: torch.Tensor,
+        initial: torch.Tensor,
+        turn: np.ndarray,
+        n_turns: np.ndarray,
+    ) -> torch.Tensor:
+        """Run over the real turns only: ``N`` turns given flat, in dialogue-major order.
+
+        Args:
+            text: ``(N, text_dim)`` sentence code of each turn.
+            items: ``(N, item_dim)`` shown-item embedding of each turn.
+            initial: ``(B, state_dim)`` state before turn 0 of each dialogue.
+            turn: ``(N,) int64`` turn index of each row within its dialogue (0, 1, ...).
+            n_turns: ``(B,) int64`` turns per dialogue (``sum == N``; rows are ordered dialogue by
+                dialogue, turns ascending, as ``np.nonzero(mask)`` gives them).
+
+        Returns:
+            ``(N, state_dim)`` the state after each turn (same order): the same numbers as
+            :meth:`unroll`, at a cost that grows with the real turns, not the padding.
+        """
+        n_turns = np.asarray(n_turns, dtype=np.int64)
+        if text.shape[0] == 0:
+            return initial.new_zeros(0, self.state_dim)
+        live = np.flatnonzero(n_turns > 0)
+        order = live[np.argsort(-n_turns[live], kind="stable")]  # dialogues, longest first
+        rank = np.empty(len(n_turns), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        batch_sizes = (n_turns[order][None, :] > np.arange(int(n_turns.max()))[:, None]).sum(1)
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+        dialogue = np.repeat(np.arange(len(n_turns)), n_turns)
+        position = torch.as_tensor(offsets[turn] + rank[dialogue])  # packed row of each turn
+        x = self.fuse(torch.cat([text, items], dim=-1))
+        packed = torch.empty_like(x).index_copy(0, position, x)
+        w_ih, w_hh, b_ih, b_hh = self._params()
+        # The GRU recurrence written out over the packed rows: the input gates of all turns in
+        # one product, then per time step only the dialogues still running (the first rows of
+        # the longest-first order). ``split`` hands each step its rows with a backward that is
+        # one concatenation, where torch's packed GRU accumulates a full-size gradient per step.
+        gates_x = nn.functional.linear(packed, w_ih, b_ih)
+        h = initial[torch.as_tensor(order)]
+        outs = []
+        for gx in gates_x.split(batch_sizes.tolist()):
+            prev = h[: gx.shape[0]]
+            gh = nn.functional.linear(prev, w_hh, b_hh)
+            x_r, x_z, x_n = gx.chunk(3, dim=1)
+            h_r, h_z, h_n = gh.chunk(3, dim=1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            h = n + z * (prev - n)  # (1 - z) * n + z * prev, as torch.gru
+            outs.append(h)
+        out = torch.cat(outs)
+        return out[position]
 
     def unroll(
         self, text: torch.Tensor, items: torch.Tensor, initial: torch.Tensor

@@ -1,0 +1,284 @@
+"""What every offline learner shares: its base config, one forward pass over logged dialogues, the
+request-tracking auxiliary loss, the optimiser step and the checkpointed state.
+
+An offline learner (``bc``, ``cql``/``offpolicy``, ``bcq``, ``iql``) subclasses
+:class:`OfflineLearner` and supplies only its loss (:meth:`OfflineLearner.loss`), the parameter
+groups it trains, any extra networks (target heads, a value head), what to do after each step
+(target averaging) and how its policy acts. Per update:
+
+1. the recommender's tracker runs once over the batch's real turns (a packed sequence, no
+   padding; :meth:`Recommender.unroll_turns`), and each head network runs once over all the
+   states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass);
+2. the learner's loss, plus ``track_coef`` times the request-tracking loss
+   (:func:`~textrec.learners.functional.request_tracking_loss`, the same term as the on-policy
+   learner's), is minimised by one Adam step with gradient-norm clipping.
+"""
+
+from __future__ import annotations
+
+import copy
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from textrec.agent.policy import PolicyOutputs
+from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.agent.tracker import Dialogues
+from textrec.errors import InputError
+from textrec.learners.batches import DialogueBatch
+from textrec.learners.functional import polyak_update, request_tracking_loss
+from textrec.learners.state import learner_state, load_learner_state
+
+__all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward"]
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    """Settings every offline learner shares (a learner's config extends it)."""
+
+    lr: float = 1e-3
+    """Adam learning rate."""
+    n_dialogues: int = 128
+    """Logged dialogues per update (drawn with replacement from the log)."""
+    track_coef: float = 1.0
+    """Weight of the request-tracking auxiliary loss (0: none)."""
+    max_grad_norm: float = 10.0
+    """Gradient norm clip per step."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for key in ("lr", "max_grad_norm"):
+            if not getattr(self, key) > 0:
+                raise InputError(f"{name}.{key} must be > 0, got {getattr(self, key)}")
+        if not self.track_coef >= 0:
+            raise InputError(f"{name}.track_coef must be >= 0, got {self.track_coef}")
+        if self.n_dialogues < 1:
+            raise InputError(f"{name}.n_dialogues must be >= 1, got {self.n_dialogues}")
+
+    def check_unit(self, *keys: str, closed: bool = True) -> None:
+        """Raise unless each field of ``keys`` lies in [0, 1] (``closed``) or (0, 1)."""
+        for key in keys:
+            v = getattr(self, key)
+            ok = 0.0 <= v <= 1.0 if closed else 0.0 < v < 1.0
+            if not ok:
+                span = "[0, 1]" if closed else "(0, 1)"
+                raise InputError(f"{type(self).__name__}.{key} must be in {span}, got {v}")
+
+    def check_positive(self, *keys: str, strict: bool = False) -> None:
+        """Raise unless each field of ``keys`` is >= 0 (``strict``: > 0)."""
+        for key in keys:
+            v = getattr(self, key)
+            if not (v > 0 if strict else v >= 0):
+                bound = "> 0" if strict else ">= 0"
+                raise InputError(f"{type(self).__name__}.{key} must be {bound}, got {v}")
+
+
+@dataclass(frozen=True, eq=False)
+class Forward:
+    """One forward pass over a batch, flat over its ``N`` real turns: everything a loss reads.
+
+    ``states`` holds every tracker state of the batch once (``B`` initial states, then the state
+    after each turn; :class:`~textrec.agent.recommender.TurnStates`); a head network run once
+    over ``states`` serves ``s_t`` (rows ``before``) and ``s_{t+1}`` (rows ``after``).
+    """
+
+    states: torch.Tensor
+    """``(B + N, D)`` tracker states."""
+    before: torch.Tensor
+    """``(N,) int64`` row of ``states`` that chose turn ``i``'s item (``s_t``)."""
+    after: torch.Tensor
+    """``(N,) int64`` row of the state turn ``i`` led to (``s_{t+1}``)."""
+    heads: PolicyOutputs
+    """Policy logits and asked logits in every row of ``states``."""
+    actions: torch.Tensor
+    """``(N, K) int64`` logged action (``-1``: head without a value)."""
+    rewards: torch.Tensor
+    """``(N,)``."""
+    dones: torch.Tensor
+    """``(N,) bool`` the dialogue ended at this turn (no bootstrap past it)."""
+    success: torch.Tensor
+    """``(N,) bool`` the turn belongs to a dialogue that found its target."""
+    mask: torch.Tensor
+    """``(N,) bool``, all true (the masked functions of :mod:`textrec.learners.functional` read
+    it; padding never reaches a loss)."""
+
+    @property
+    def logits(self) -> list[torch.Tensor]:
+        """Policy logits ``(N, V_k)`` in ``s_t`` (the states that chose the logged actions)."""
+        return [lg[self.before] for lg in self.heads.logits]
+
+    @property
+    def next_logits(self) -> list[torch.Tensor]:
+        """Policy logits ``(N, V_k)`` in ``s_{t+1}``, detached (the bootstrap's policy)."""
+        return [lg[self.after].detach() for lg in self.heads.logits]
+
+
+class OfflineLearner(ABC):
+    """Base of the offline learners of a :class:`Recommender` on :class:`DialogueBatch` of logs.
+
+    Subclasses set :attr:`name` and :attr:`groups` and implement :meth:`loss`; they may add
+    networks in :meth:`extra_modules`, act after each step in :meth:`after_step` and choose how
+    their policy acts in :meth:`acting`.
+
+    Args:
+        recommender: The agent to train (its weights change in place).
+        config: Hyperparameters (an :class:`OfflineConfig` subclass).
+        seed: Seed of the extra networks' initialisation.
+    """
+
+    name: ClassVar[str]
+    groups: ClassVar[tuple[str, ...]] = ("text", "items", "tracker", "actor")
+    """Parameter groups of the recommender this learner trains (see
+    :meth:`Recommender.parameter_groups`)."""
+
+    def __init__(self, recommender: Recommender, config: OfflineConfig, seed: int = 0) -> None:
+        self.config = config
+        self.recommender = recommender
+        self.generator = torch.Generator().manual_seed(seed)
+        self.extra = nn.ModuleDict(self.extra_modules())
+        self.trained = recommender.parameters_of(*self.groups) + [
+            p for p in self.extra.parameters() if p.requires_grad
+        ]
+        self.optimiser = torch.optim.Adam(self.trained, lr=config.lr)
+        self.n_updates = 0
+        self._table: np.ndarray | None = None
+        self._table_codes = torch.zeros(0)
+
+    # ------------------------------------------------------------------ for subclasses
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Networks of the learner beside the recommender (target heads, value heads)."""
+        return {}
+
+    @abstractmethod
+    def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The learner's loss on one forward pass and its named parts (``loss/...``)."""
+
+    def acting(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`Recommender.policy` for the evaluated (greedy) policy;
+        default: the policy heads, retrieval by their distributions."""
+        return {}
+
+    def after_step(self) -> None:  # noqa: B027 -- an optional hook, not an abstract method
+        """Called after each optimiser step (e.g. target-network averaging); default: nothing."""
+
+    # ------------------------------------------------------------------ Learner protocol
+    def policy(self) -> RecommenderPolicy:
+        """The greedy policy of the current recommender, acting as :meth:`acting` says."""
+        return self.recommender.policy(**self.acting())
+
+    def _codes(self, d: Dialogues) -> torch.Tensor:
+        """Sentence codes of ``d``'s table; with a frozen encoder, a table seen before is not
+        encoded again (a :class:`~textrec.learners.batches.LogDialogues` source hands out one
+        table for the whole run)."""
+        rec = self.recommender
+        if rec.config.finetune_text:
+            return rec.sentence_codes(d)
+        if self._table is not d.tokens:
+            self._table, self._table_codes = d.tokens, rec.sentence_codes(d)
+        return self._table_codes
+
+    def forward(self, batch: DialogueBatch) -> tuple[Forward, torch.Tensor]:
+        """One pass of the tracker and the policy heads; returns it and the request targets."""
+        rec = self.recommender
+        d = batch.dialogues.compact() if rec.config.finetune_text else batch.dialogues
+        codes = self._codes(d)
+        turns = rec.unroll_turns(d, codes)
+        rows, t = turns.rows, turns.turns
+        requests = rec.heard_requests(d, codes.detach())[rows, t]
+        success = batch.terminated.any(axis=1)[rows]
+        fwd = Forward(
+            states=turns.states,
+            before=turns.before,
+            after=turns.after,
+            heads=rec.heads(turns.states),
+            actions=torch.as_tensor(batch.actions[rows, t]),
+            rewards=torch.as_tensor(batch.rewards[rows, t]),
+            dones=torch.as_tensor(batch.dones[rows, t]),
+            success=torch.as_tensor(success),
+            mask=torch.ones(len(rows), dtype=torch.bool),
+        )
+        return fwd, torch.as_tensor(requests)
+
+    def update(self, batch: DialogueBatch) -> dict[str, float]:
+        """One gradient step of the learner's loss plus request tracking on ``batch``."""
+        cfg = self.config
+        fwd, requests = self.forward(batch)
+        loss, parts = self.loss(fwd)
+        asked = fwd.heads.asked[fwd.before]
+        track = request_tracking_loss(fwd.logits, asked, requests, fwd.mask)
+        self.optimiser.zero_grad()
+        (loss + cfg.track_coef * track).backward()
+        nn.utils.clip_grad_norm_(self.trained, cfg.max_grad_norm)
+        self.optimiser.step()
+        self.after_step()
+        self.n_updates += 1
+        metrics = {k: float(v.detach()) for k, v in parts.items()}
+        metrics["loss/track"] = float(track.detach())
+        metrics["data/success"] = float(batch.terminated.any(axis=1).mean())
+        metrics["data/turns"] = float(batch.dialogues.n_turns.mean())
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        """Recommender (and its config), extra networks, optimiser, generator, update count."""
+        return learner_state(
+            self.recommender, self.extra, self.optimiser, self.generator, self.n_updates
+        )
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
+        self.n_updates = load_learner_state(
+            state, self.recommender, self.extra, self.optimiser, self.generator
+        )
+
+
+@dataclass(frozen=True)
+class QConfig(OfflineConfig):
+    """Settings of the learners with Q heads and a target network (cql, offpolicy, bcq, iql)."""
+
+    gamma: float = 0.99
+    """Discount factor (paper: 0.99)."""
+    target_update: float = 0.005
+    """Polyak rate of the target Q heads per step (1: copy every step)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_unit("gamma")
+        if not 0.0 < self.target_update <= 1.0:
+            raise InputError(
+                f"{type(self).__name__}.target_update must be in (0, 1], got {self.target_update}"
+            )
+
+
+class QLearner(OfflineLearner):
+    """An offline learner that also trains the recommender's Q heads against a target copy.
+
+    :meth:`q_values` runs the Q heads once over every state of a pass; the target heads
+    (``extra["target_q"]``, a frozen copy Polyak-averaged after each step) read detached states.
+    """
+
+    groups: ClassVar[tuple[str, ...]] = ("text", "items", "tracker", "actor", "q")
+    config: QConfig
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """The target Q heads: a frozen copy of the recommender's."""
+        return {"target_q": copy.deepcopy(self.recommender.q).requires_grad_(False)}
+
+    def q_values(self, fwd: Forward) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``(Q_k(s_t, .), Q_k(s_{t+1}, .) detached)``, ``K`` tensors ``(N, V_k)`` each, from one
+        pass of the Q heads."""
+        q_all = self.recommender.q(fwd.states)
+        return [q[fwd.before] for q in q_all], [q[fwd.after].detach() for q in q_all]
+
+    @torch.no_grad()
+    def target_q(self, fwd: Forward, rows: torch.Tensor) -> list[torch.Tensor]:
+        """Target heads' ``Q_k`` at ``states[rows]``."""
+        return self.extra["target_q"](fwd.states[rows].detach())
+
+    def after_step(self) -> None:
+        """Polyak-average the target Q heads towards the recommender's."""
+        polyak_update(self.extra["target_q"], self.recommender.q, self.config.target_update)
