@@ -23,12 +23,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from textrec.catalog import attrnet, builtin, features, zappos
 from textrec.catalog.attrnet import AttrNetConfig, with_attrnet
 from textrec.catalog.builtin import build_builtin
-from textrec.catalog.catalog import FORMAT_VERSION, TEST, TRAIN, Catalog
+from textrec.catalog.catalog import FORMAT_VERSION, TEST, TRAIN, Catalog, uninformed_predictions
 from textrec.catalog.features import extract_features, make_encoder
 from textrec.catalog.zappos import data_fingerprint, read_zappos
 from textrec.errors import InputError
@@ -124,7 +122,7 @@ def build_catalog(
             split=found.split,
             image_refs=found.image_refs,
             features=feats,
-            predicted=np.zeros((len(found.item_ids), found.schema.n_values), dtype=np.float32),
+            predicted=uninformed_predictions(found.schema, len(found.item_ids)),
             provenance={
                 **found.provenance,
                 "encoder": enc.name,
