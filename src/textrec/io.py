@@ -46,6 +46,8 @@ LEGACY_LAYOUTS: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"catalog.json", "items.parquet", "features.npy", "predicted.npy"}),
     ),
     "log": ("manifest.json", frozenset({"manifest.json", "experience", "oracle"})),
+    "run": ("checkpoint.pt", frozenset({"checkpoint.pt", "metrics.csv", "final"})),
+    "directory": ("recommender.json", frozenset({"recommender.json", "weights.pt"})),
 }
 """``kind -> (required entry, allowed entries)`` of the artifacts textrec wrote before it marked
 them: an unmarked directory holding the required entry and nothing but allowed ones is taken for

@@ -26,12 +26,20 @@ from typing import Any
 from textrec.catalog import attrnet, builtin, features, zappos
 from textrec.catalog.attrnet import AttrNetConfig, with_attrnet
 from textrec.catalog.builtin import build_builtin
-from textrec.catalog.catalog import FORMAT_VERSION, TEST, TRAIN, Catalog, uninformed_predictions
+from textrec.catalog.catalog import (
+    CATALOG_KIND,
+    FORMAT_VERSION,
+    TEST,
+    TRAIN,
+    Catalog,
+    uninformed_predictions,
+)
 from textrec.catalog.features import extract_features, make_encoder
 from textrec.catalog.zappos import data_fingerprint, read_zappos
 from textrec.errors import InputError
 
 __all__ = [
+    "CATALOG_KIND",
     "SOURCES",
     "CACHE_ENV",
     "cache_root",
@@ -107,8 +115,8 @@ def build_catalog(
             raise InputError(
                 "catalog 'zappos' needs --data: the UT-Zappos50K folder (images zip or tree)"
             )
+        enc = make_encoder(encoder, image_size=image_size, weights=encoder_weights)  # fails fast
         found = read_zappos(data, seed=seed, progress=progress)
-        enc = make_encoder(encoder, image_size=image_size, weights=encoder_weights)
         cache_dir = Path(feature_cache) if feature_cache is not None else cache_root() / "features"
         feats = extract_features(
             found.images, enc, cache_dir=cache_dir, threads=threads, progress=progress

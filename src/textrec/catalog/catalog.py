@@ -32,13 +32,24 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 
-__all__ = ["TRAIN", "TEST", "Pool", "Catalog", "FORMAT_VERSION", "uninformed_predictions"]
+__all__ = [
+    "TRAIN",
+    "TEST",
+    "Pool",
+    "Catalog",
+    "CATALOG_KIND",
+    "FORMAT_VERSION",
+    "FINGERPRINT_SCHEME",
+    "uninformed_predictions",
+]
 
 TRAIN = 0
 TEST = 1
 Pool = Literal["train", "test", "all"]
 FORMAT_VERSION = 1
 MULTI_SEP = ";"
+CATALOG_KIND = "catalog"
+"""Artifact kind of a saved catalog directory (:func:`textrec.io.claim_output_dir`)."""
 FINGERPRINT_SCHEME = 2
 """What :attr:`Catalog.fingerprint` hashes: 1 = ids, labels, split, features (catalogs saved
 before AttrNet's output was covered); 2 = those, the label sets, AttrNet's predictions and the
@@ -266,7 +277,7 @@ class Catalog:
         primary = {
             f"{a.name}__primary": self.labels[:, k] for k, a in enumerate(self.schema.attributes)
         }
-        with atomic_dir(target, "catalog") as tmp:
+        with atomic_dir(target, CATALOG_KIND) as tmp:
             pq.write_table(pa.table({**cols, **primary}), tmp / "items.parquet")
             np.save(tmp / "features.npy", np.ascontiguousarray(self.features, dtype=np.float32))
             np.save(tmp / "predicted.npy", np.ascontiguousarray(self.predicted, dtype=np.float32))

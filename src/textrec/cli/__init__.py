@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     exit 130; Typer's usage errors are shown by Typer, exit 2. A command that finds damage (a
     ``--check``) raises ``typer.Exit(1)``.
     """
+    from textrec.cli.common import INVOCATION
+
     args = sys.argv[1:] if argv is None else list(argv)
+    INVOCATION[:] = args
     try:
         app(args=args, prog_name="textrec", standalone_mode=True)
     except SystemExit:
