@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from textrec.errors import EXIT_INTERRUPTED
+from textrec.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
 __all__ = [
     "INVOCATION",
@@ -72,15 +72,17 @@ def command_line(extra: str = "") -> str:
 
 @contextlib.contextmanager
 def stop_on_interrupt(hint: str) -> Iterator[None]:
-    """On Ctrl-C inside the block: print ``interrupted: <hint>`` on stderr and exit 130.
+    """On Ctrl-C inside the block: print ``interrupted: <hint>`` on stderr and exit 130 (143 and
+    ``terminated: <hint>`` on SIGTERM).
 
     ``hint`` says what was kept and how to go on (e.g. the command to resume with).
     """
     try:
         yield
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: {hint}", err=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        typer.echo(f"{'terminated' if term else 'interrupted'}: {hint}", err=True)
+        raise typer.Exit(EXIT_TERMINATED if term else EXIT_INTERRUPTED) from None
 
 
 def print_json(obj: Any) -> None:
