@@ -66,6 +66,7 @@ from textrec.logs.writer import (
     ORACLE_DIR,
     Manifest,
     read_manifest,
+    session_ids,
     shard_paths,
     write_chunk,
     write_manifest,
@@ -142,12 +143,6 @@ class CollectResult:
         out["log_dir"] = str(self.log_dir)
         out["sessions_per_second"] = round(self.sessions_per_second, 2)
         return out
-
-
-def session_ids(seed: int, chunk: int, start: int, stop: int) -> np.ndarray:
-    """``(stop-start,) object`` ids ``"<seed>-<chunk>-<global session>"`` (unique in a log)."""
-    numbers = np.char.zfill(np.arange(start, stop).astype(str), 7)
-    return np.char.add(f"{seed}-{chunk:05d}-", numbers).astype(object)
 
 
 # ---------------------------------------------------------------------------------------- chunks
