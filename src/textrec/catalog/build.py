@@ -37,6 +37,7 @@ from textrec.catalog.catalog import (
 from textrec.catalog.features import extract_features, make_encoder
 from textrec.catalog.zappos import data_fingerprint, read_zappos
 from textrec.errors import InputError
+from textrec.io import artifact_kind
 
 __all__ = [
     "CATALOG_KIND",
@@ -188,8 +189,12 @@ def open_catalog(
         path = Path(spec)
         if not path.is_dir():
             raise FileNotFoundError(
-                f"catalog {spec!r}: not 'builtin', 'zappos' or the directory of a saved catalog"
+                2, "not 'builtin', 'zappos' or the directory of a saved catalog", spec
             )
+        kind = artifact_kind(path)
+        if not (path / "catalog.json").is_file() and kind != CATALOG_KIND:
+            what = f"it holds a textrec {kind}" if kind else "no catalog.json"
+            raise InputError(f"{path}: not a saved catalog ({what})")
         return Catalog.load(path)
     target = root / "catalogs" / f"{spec}-{key}"
     if (target / "catalog.json").is_file():
