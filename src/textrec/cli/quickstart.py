@@ -17,6 +17,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from textrec.cli.common import ItemsOpt, SeedOpt, console
+from textrec.errors import InputError
 from textrec.io import ARTIFACT_MARKER, artifact_kind, check_output_dir, claim_output_dir
 
 __all__ = ["quickstart", "quickstart_steps"]
@@ -122,7 +123,10 @@ def quickstart(
     for title, argv in quickstart_steps(out, items, seed, sessions, train_steps, log_sessions):
         console.print(Rule(Text(title, style="bold")))
         console.print(Text(f"$ {shlex.join(['textrec', *argv])}", style="dim"), highlight=False)
-        code = _run_step(argv)
+        try:
+            code = _run_step(argv)
+        except InputError as exc:
+            raise InputError(f"quickstart step {title!r}: {exc}") from exc
         if code != 0:
             typer.echo(f"error: quickstart stopped: step {title!r} exited with {code}", err=True)
             raise typer.Exit(code)
