@@ -33,6 +33,7 @@ __all__ = [
     "atomic_file",
     "check_output_dir",
     "claim_output_dir",
+    "output_dir",
     "write_json_atomic",
     "read_json",
 ]
@@ -161,6 +162,27 @@ def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
         with atomic_file(target / ARTIFACT_MARKER) as tmp:
             tmp.write_text(kind + "\n", encoding="utf-8")
     return target
+
+
+@contextlib.contextmanager
+def output_dir(
+    path: str | os.PathLike[str], kind: str, disposable: frozenset[str] = frozenset()
+) -> Iterator[Path]:
+    """:func:`claim_output_dir` for the block; if the block fails and the directory was made by
+    this call and holds nothing but its marker, empty folders and ``disposable`` files (e.g. a
+    manifest listing no work), it is removed again: a failed command leaves nothing behind."""
+    created = not Path(path).exists()
+    target = claim_output_dir(path, kind)
+    try:
+        yield target
+    except BaseException:
+        if created and _only_scaffolding(target, disposable | {ARTIFACT_MARKER}):
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _only_scaffolding(root: Path, names: frozenset[str]) -> bool:
+    return all(p.is_dir() or p.name in names for p in root.rglob("*"))
 
 
 @contextlib.contextmanager

@@ -347,7 +347,7 @@ class Catalog:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{table_path}: row {row}, column 'split': value {split_text[row]!r} is not "
+                f"{table_path}: row {row}, column 'split': value {str(split_text[row])!r} is not "
                 "train/test"
             )
         catalog = cls(

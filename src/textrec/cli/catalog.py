@@ -22,7 +22,7 @@ from textrec.cli.common import (
     stop_on_interrupt,
 )
 from textrec.errors import InputError
-from textrec.io import claim_output_dir
+from textrec.io import output_dir
 
 __all__ = ["app"]
 
@@ -142,10 +142,12 @@ def build(
     if catalog not in SOURCES:
         raise InputError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
     size = _size(image_size)
-    claim_output_dir(out, CATALOG_KIND)
-    with stop_on_interrupt(
-        f"nothing was saved to {out}; finished image features are cached, run "
-        f"{command_line()} again to go on"
+    with (
+        output_dir(out, CATALOG_KIND),
+        stop_on_interrupt(
+            f"nothing was saved to {out}; finished image features are cached, run "
+            f"{command_line()} again to go on"
+        ),
     ):
         built = build_catalog(
             catalog,

@@ -105,7 +105,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells)."""
     table = Table(title=Text(str(title)))
     for c in columns:
-        table.add_column(Text(str(c)))
+        table.add_column(Text(str(c)), overflow="fold")  # a narrow terminal wraps, never cuts
     for r in rows:
         table.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
     console.print(table)

@@ -209,12 +209,10 @@ def info(
         if not report.ok:
             if json_out:
                 print_json(out)
-            else:
-                print_table(
-                    f"{log_dir}: {len(report.problems)} problems",
-                    ["problem"],
-                    [[p] for p in report.problems],
-                )
+            else:  # whole lines, never cut to a table's width: each names its file
+                typer.echo(f"check failed: {log_dir}: {len(report.problems)} problems")
+                for problem in report.problems:
+                    typer.echo(f"  {problem}")
             raise typer.Exit(1)
     summary = summarize(log_dir)
     if json_out:

@@ -49,7 +49,7 @@ from tqdm.auto import tqdm
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
-from textrec.io import claim_output_dir
+from textrec.io import output_dir
 from textrec.language.bank import SentenceBank
 from textrec.logs.policies import (
     DeviceConfig,
@@ -592,7 +592,22 @@ def collect(
     if backend == "ray":
         _import_ray()
     runner = _ChunkRunner(setup)  # loads every device: a bad agent fails before anything is written
-    claim_output_dir(log_dir, LOG_KIND)
+    with output_dir(log_dir, LOG_KIND, frozenset({MANIFEST_NAME})):
+        return _collect_chunks(setup, runner, fresh, resume, workers, backend, progress, began)
+
+
+def _collect_chunks(
+    setup: _Setup,
+    runner: _ChunkRunner,
+    fresh: Manifest,
+    resume: bool,
+    workers: int,
+    backend: str,
+    progress: bool,
+    began: float,
+) -> CollectResult:
+    """Start or resume the log in ``setup.log_dir`` and run its missing chunks."""
+    log_dir = setup.log_dir
     manifest, done = _start_or_resume(log_dir, fresh, resume)
     jobs = [(c, *manifest.chunk_range(c)) for c in range(manifest.n_chunks) if c not in set(done)]
     if backend == "ray":
