@@ -554,7 +554,7 @@ def _read_meta(path: Path) -> pd.DataFrame:
         df = pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True
         )
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"{path}: cannot parse CSV ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     unknown = [c for c in df.columns if c not in META_COLUMNS]
