@@ -82,7 +82,7 @@ def test_predictions_are_validated_and_fingerprinted(toy_catalog):
         dataclasses.replace(toy_catalog, predicted=bad)
     unnormalised = toy_catalog.predicted.copy()
     unnormalised[:, :3] *= 0.5
-    with pytest.raises(ValueError, match=r"attribute 'category': probabilities sum to 2\.0000"):
+    with pytest.raises(ValueError, match=r"attribute 'category': probabilities sum to 0\.5000"):
         dataclasses.replace(toy_catalog, predicted=unnormalised)
     swapped = dataclasses.replace(toy_catalog, predicted=toy_catalog.predicted[::-1].copy())
     assert swapped.fingerprint != toy_catalog.fingerprint
