@@ -25,8 +25,10 @@ from textrec.errors import InputError
 from textrec.logs.reader import read_experience
 from textrec.logs.writer import Manifest
 
+_DEEP = int(os.environ.get("TEXTREC_PROPERTY_EXAMPLES", "0"))
 SETTINGS = settings(
-    max_examples=int(os.environ.get("TEXTREC_PROPERTY_EXAMPLES", "40")),  # deeper runs: raise it
+    max_examples=_DEEP or 40,  # TEXTREC_PROPERTY_EXAMPLES=400: a deeper, randomised search
+    derandomize=not _DEEP,  # the suite itself draws the same examples on every run
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any, Literal
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "CATALOG_KIND",
     "FORMAT_VERSION",
     "FINGERPRINT_SCHEME",
+    "NPY_ERRORS",
     "uninformed_predictions",
 ]
 
@@ -372,6 +374,17 @@ class Catalog:
         return catalog
 
 
+NPY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    EOFError,
+    SyntaxError,
+    TokenError,
+    MemoryError,
+)
+"""What ``np.load`` raises on a damaged ``.npy`` file (its header is parsed as a Python literal,
+so a flipped byte can be a ``SyntaxError``; a huge declared shape a ``MemoryError``)."""
+
 _META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str,
     "fingerprint": str,
@@ -439,5 +452,5 @@ def _read_array(path: Path) -> np.ndarray:
         raise FileNotFoundError(2, "catalog array missing", str(path))
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except NPY_ERRORS as exc:
         raise InputError(f"{path}: cannot read array: {exc}") from exc

@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from textrec.catalog.catalog import NPY_ERRORS
 from textrec.errors import InputError
 from textrec.io import atomic_file, write_json_atomic
 
@@ -445,7 +446,7 @@ def _load_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
             if feats.shape != shape
             else ("non-finite values" if not np.isfinite(feats).all() else None)
         )
-    except (OSError, ValueError, EOFError) as exc:
+    except NPY_ERRORS as exc:
         problem = f"unreadable ({exc})"
     if problem is None:
         return feats

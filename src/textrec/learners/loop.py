@@ -28,7 +28,6 @@ import csv
 import json
 import logging
 import math
-import pickle
 import time
 import warnings
 from collections import defaultdict, deque
@@ -303,7 +302,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise FileNotFoundError(f"{p}: checkpoint not found")
     try:
         raw = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
+    except Exception as exc:  # torch's weights-only unpickler raises many types on bad bytes
         raise InputError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
     if not isinstance(raw, dict):
         raise InputError(f"{p}: not a textrec checkpoint (holds a {type(raw).__name__})")
