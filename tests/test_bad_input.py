@@ -199,6 +199,17 @@ PROBES: tuple[Probe, ...] = (
     ),
     Probe("info-missing-log", 1, ("logs", "info", "{w}/nolog"), 2, r"nolog: not a log directory"),
     Probe("version", 1, ("version",), 0, r"\d+\.\d+"),
+    Probe("check-with-catalog", 1, ("logs", "info", *LOG, "--check", *CAT), 0, r"check passed"),
+    Probe("info-json", 1, ("logs", "info", *LOG, "--json"), 0, r'"n_sessions": 40'),
+    Probe("catalog-info-json", 1, ("catalog", "info", *CAT, "--json"), 0, r'"n_items": 120'),
+    Probe(
+        "check-json-damaged",
+        1,
+        ("logs", "info", *LOG, "--check", "--json"),
+        1,
+        r'"ok": false',
+        _remove("log/oracle/shard-00000.parquet"),
+    ),
     # 2 -- usage errors (Typer's display, exit 2)
     Probe("unknown-command", 2, ("colect",), 2, r"No such command 'colect'"),
     Probe("unknown-option", 2, ("simulate", "--polcy", "random"), 2, r"No such option: --polcy"),
@@ -566,6 +577,15 @@ PROBES: tuple[Probe, ...] = (
         2,
         r"collected with other settings \(.*seed",
     ),
+    Probe("collect-resume-new-dir", 6, (*COLLECT, "--out", "{w}/fresh", "--resume"), 0, r""),
+    Probe(
+        "collect-shards-without-manifest",
+        6,
+        (*COLLECT, "--out", "{w}/log", "--resume"),
+        2,
+        r"holds shards but no manifest\.json",
+        _remove("log/manifest.json"),
+    ),
     # 7 -- errors name the file, field, option
     Probe(
         "catalog-json-no-schema",
@@ -591,6 +611,28 @@ PROBES: tuple[Probe, ...] = (
         r"log: not a saved catalog \(it holds a textrec log\)",
     ),
     Probe("seed-named", 7, ("simulate", "--seed", "x"), 2, r"'--seed'"),
+    Probe("zappos-needs-data", 7, ("catalog", "info", "--catalog", "zappos"), 2, r"needs --data"),
+    Probe(
+        "zappos-data-missing",
+        7,
+        ("catalog", "build", "--catalog", "zappos", "--data", "{w}/none", "--out", "{w}/z"),
+        2,
+        r"none: UT-Zappos50K folder not found",
+    ),
+    Probe(
+        "unknown-encoder",
+        7,
+        (*OUT_CAT[:3], "zappos", "--data", "{w}/none", "--encoder", "vit", "--out", "{w}/z"),
+        2,
+        r"unknown encoder 'vit'",
+    ),
+    Probe(
+        "resnet-without-weights",
+        7,
+        (*OUT_CAT[:3], "zappos", "--data", "{w}/none", "--encoder", "resnet50", "--out", "{w}/z"),
+        2,
+        r"--encoder-weights",
+    ),
 )
 
 
