@@ -1,8 +1,15 @@
-"""Atomic file and directory writes: a crash mid-write never leaves a half-written result.
+"""Atomic file and directory writes, and the rule that textrec never replaces what it did not make.
 
 Every artefact textrec writes (catalogs, feature caches, checkpoints, log shards) goes through
 these helpers: the content is written under a temporary name in the same directory and then
-renamed into place, which is atomic on POSIX file systems.
+renamed into place, which is atomic on POSIX file systems. Files and directories get the
+permissions the user's umask gives (not the owner-only ones of :mod:`tempfile`).
+
+Every directory textrec makes for a user holds :data:`ARTIFACT_MARKER`, a one-line file naming
+the artifact's kind (``catalog``, ``log``, ``run`` ...). :func:`claim_output_dir` (before long
+work) and :func:`atomic_dir` (when replacing) accept only a new path, an empty directory or a
+directory of the same kind; a file, a directory textrec did not make, or another kind of artifact
+is refused with :class:`~textrec.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -20,9 +27,13 @@ from textrec.errors import InputError
 
 __all__ = [
     "ARTIFACT_MARKER",
+    "LEGACY_LAYOUTS",
+    "artifact_kind",
     "atomic_dir",
     "atomic_file",
+    "check_output_dir",
     "claim_output_dir",
+    "output_dir",
     "write_json_atomic",
     "read_json",
 ]
@@ -30,14 +41,41 @@ __all__ = [
 ARTIFACT_MARKER = ".textrec-artifact"
 """File in every directory textrec writes, holding the artifact's kind (``run``, ``log`` ...)."""
 
+LEGACY_LAYOUTS: dict[str, tuple[str, frozenset[str]]] = {
+    "catalog": (
+        "catalog.json",
+        frozenset({"catalog.json", "items.parquet", "features.npy", "predicted.npy"}),
+    ),
+    "log": ("manifest.json", frozenset({"manifest.json", "experience", "oracle"})),
+    "run": ("checkpoint.pt", frozenset({"checkpoint.pt", "metrics.csv", "final"})),
+    "directory": ("recommender.json", frozenset({"recommender.json", "weights.pt"})),
+}
+"""``kind -> (required entry, allowed entries)`` of the artifacts textrec wrote before it marked
+them: an unmarked directory holding the required entry and nothing but allowed ones is taken for
+that kind (no user's directory looks like that)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _chmod(path: Path, mode: int) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(path, mode & ~_umask())
+
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    On an exception the temporary file is removed and ``path`` is left as it was. ``path`` must
+    not be a directory (``IsADirectoryError``).
     """
     target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a directory, not a file", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent
@@ -46,24 +84,123 @@ def atomic_file(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     tmp = Path(tmp_name)
     try:
         yield tmp
+        _chmod(tmp, 0o666)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a fresh temporary directory beside ``path``; on success it replaces ``path``.
+def artifact_kind(path: str | os.PathLike[str]) -> str | None:
+    """The kind of textrec artifact directory ``path`` holds, ``""`` for an unreadable or empty
+    marker, or ``None`` when textrec did not make it (or it is not a directory)."""
+    root = Path(path)
+    if not root.is_dir():
+        return None
+    marker = root / ARTIFACT_MARKER
+    if marker.is_file():
+        try:
+            return marker.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+    try:
+        entries = {p.name for p in root.iterdir()}
+    except OSError:
+        return None
+    for kind, (required, allowed) in LEGACY_LAYOUTS.items():
+        if required in entries and entries <= allowed:
+            return kind
+    return None
 
-    An existing ``path`` is moved aside first and deleted only after the new directory is in
-    place, so at every moment either the old or the new complete directory exists.
+
+def check_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
+    """Check that directory ``path`` may receive a textrec ``kind``, without writing anything.
+
+    Accepted: a path that does not exist yet (its nearest existing parent must be a directory),
+    an empty directory, or a directory textrec made for the same ``kind``. Refused with
+    :class:`~textrec.errors.InputError`: a file, a non-empty directory textrec did not make, and
+    one that holds another kind of artifact.
     """
     target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(
+            f"{target}: exists and is not a directory; refusing to replace it with a {kind}"
+        )
+    if not target.exists():
+        parent = target.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if parent.exists() and not parent.is_dir():
+            raise InputError(f"{target}: cannot create it, {parent} is not a directory")
+        return target
+    found = artifact_kind(target)
+    if found is not None:
+        if found != kind:
+            raise InputError(
+                f"{target}: holds a textrec {found or 'artifact of unknown kind'}, "
+                f"not a {kind}; choose another output directory"
+            )
+        return target
+    if any(target.iterdir()):
+        raise InputError(
+            f"{target}: directory is not empty and was not made by textrec; refusing to write "
+            f"a {kind} into it (choose a new or empty directory)"
+        )
+    return target
+
+
+def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
+    """Check, before long work, that directory ``path`` may receive a textrec ``kind``; claim it.
+
+    Accepted and refused as :func:`check_output_dir` says -- textrec never writes into, replaces
+    or deletes what it did not create. The directory is created and marked; returns it.
+    """
+    target = check_output_dir(path, kind)
+    target.mkdir(parents=True, exist_ok=True)
+    if not (target / ARTIFACT_MARKER).is_file():
+        _chmod(target, 0o777)
+        with atomic_file(target / ARTIFACT_MARKER) as tmp:
+            tmp.write_text(kind + "\n", encoding="utf-8")
+    return target
+
+
+@contextlib.contextmanager
+def output_dir(
+    path: str | os.PathLike[str], kind: str, disposable: frozenset[str] = frozenset()
+) -> Iterator[Path]:
+    """:func:`claim_output_dir` for the block; if the block fails and the directory was made by
+    this call and holds nothing but its marker, empty folders and ``disposable`` files (e.g. a
+    manifest listing no work), it is removed again: a failed command leaves nothing behind."""
+    created = not Path(path).exists()
+    target = claim_output_dir(path, kind)
+    try:
+        yield target
+    except BaseException:
+        if created and _only_scaffolding(target, disposable | {ARTIFACT_MARKER}):
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
+def _only_scaffolding(root: Path, names: frozenset[str]) -> bool:
+    return all(p.is_dir() or p.name in names for p in root.rglob("*"))
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], kind: str = "directory") -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``path``; on success it replaces ``path``.
+
+    ``path`` is checked first (:func:`check_output_dir`): only a new path, an empty directory or
+    a directory textrec made for the same ``kind`` is replaced; the new directory is marked with
+    ``kind``. An existing ``path`` is moved aside first and deleted only after the new directory
+    is in place, so at every moment either the old or the new complete directory exists.
+    """
+    target = check_output_dir(path, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        (tmp / ARTIFACT_MARKER).write_text(kind + "\n", encoding="utf-8")
+        _chmod(tmp, 0o777)
         old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -85,48 +222,16 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read JSON from ``path``, raising ``ValueError`` that names the file on bad content."""
+    """Read JSON from ``path``; :class:`~textrec.errors.InputError` naming the file on bad
+    content (not JSON, not UTF-8), ``FileNotFoundError`` when it is missing."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: file not found")
+        raise FileNotFoundError(2, "file not found", str(p))
     try:
         return json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
         ) from exc
-
-
-def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
-    """Check, before long work, that directory ``path`` may receive a textrec ``kind``; claim it.
-
-    Accepted: a path that does not exist yet, an empty directory, or a directory textrec made for
-    the same ``kind`` (its :data:`ARTIFACT_MARKER` says so; a resumed run writes into it again).
-    Refused with :class:`~textrec.errors.InputError`: a file, a non-empty directory textrec did not
-    make, and one that holds another kind of artifact -- textrec never writes into, replaces or
-    deletes what it did not create. The directory is created and marked; returns it.
-    """
-    target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise InputError(
-            f"{target}: exists and is not a directory; refusing to replace it with a {kind}"
-        )
-    if target.is_dir():
-        marker = target / ARTIFACT_MARKER
-        if marker.is_file():
-            found = marker.read_text(encoding="utf-8").strip()
-            if found != kind:
-                raise InputError(
-                    f"{target}: holds a textrec {found or 'artifact of unknown kind'}, "
-                    f"not a {kind}; choose another output directory"
-                )
-            return target
-        if any(target.iterdir()):
-            raise InputError(
-                f"{target}: directory is not empty and was not made by textrec; refusing to write "
-                f"a {kind} into it (choose a new or empty directory)"
-            )
-    target.mkdir(parents=True, exist_ok=True)
-    with atomic_file(target / ARTIFACT_MARKER) as tmp:
-        tmp.write_text(kind + "\n", encoding="utf-8")
-    return target
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc

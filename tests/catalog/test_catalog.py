@@ -73,3 +73,51 @@ def test_load_rejects_unknown_value(tmp_path, toy_catalog):
 def test_load_missing_directory():
     with pytest.raises(FileNotFoundError, match="catalog directory not found"):
         Catalog.load("/nonexistent/catalog")
+
+
+def test_predictions_are_validated_and_fingerprinted(toy_catalog):
+    bad = toy_catalog.predicted.copy()
+    bad[7, 0] = np.nan
+    with pytest.raises(ValueError, match=r"row 7 .*field 'predicted', category='Boots'"):
+        dataclasses.replace(toy_catalog, predicted=bad)
+    unnormalised = toy_catalog.predicted.copy()
+    unnormalised[:, :3] *= 0.5
+    with pytest.raises(ValueError, match=r"attribute 'category': probabilities sum to 0\.5000"):
+        dataclasses.replace(toy_catalog, predicted=unnormalised)
+    swapped = dataclasses.replace(toy_catalog, predicted=toy_catalog.predicted[::-1].copy())
+    assert swapped.fingerprint != toy_catalog.fingerprint
+
+
+def test_empty_features_and_inconsistent_labels_are_refused(toy_catalog):
+    with pytest.raises(ValueError, match="field 'features' is empty"):
+        dataclasses.replace(toy_catalog, features=toy_catalog.features[:, :0])
+    sets = toy_catalog.label_sets.copy()
+    sets[0, : toy_catalog.schema.sizes[0]] = False  # item 0 loses its category label set
+    with pytest.raises(ValueError, match=r"row 0 .*'category': primary label .* disagrees"):
+        dataclasses.replace(toy_catalog, label_sets=sets)
+
+
+def test_a_catalog_saved_before_scheme_2_keeps_its_fingerprint(tmp_path, toy_catalog):
+    """Logs and agents recorded the old fingerprint: a scheme-1 catalog still loads as itself."""
+    import json
+
+    path = toy_catalog.save(tmp_path / "old")
+    legacy = dataclasses.replace(toy_catalog, fingerprint_scheme=1)
+    meta = json.loads((path / "catalog.json").read_text())
+    del meta["fingerprint_scheme"]
+    meta["fingerprint"] = legacy.fingerprint
+    (path / "catalog.json").write_text(json.dumps(meta))
+    (path / ".textrec-artifact").unlink()  # made before markers, too
+    loaded = Catalog.load(path)
+    assert loaded.fingerprint == legacy.fingerprint != toy_catalog.fingerprint
+    assert loaded.fingerprint_scheme == 1
+    loaded.save(path)  # an unmarked catalog of textrec's layout may be replaced
+    assert Catalog.load(path).fingerprint == legacy.fingerprint
+
+
+def test_save_refuses_a_directory_it_did_not_make(tmp_path, toy_catalog):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    with pytest.raises(ValueError, match="not made by textrec"):
+        toy_catalog.save(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"

@@ -201,3 +201,43 @@ def test_threads_are_set_while_encoding_and_restored(tmp_path):
     assert seen == [1] and torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads must be >= 1"):
         extract_features(Solid(4), Probe(), threads=0, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong-shape", "non-finite"])
+def test_a_damaged_cache_file_is_recomputed_not_fatal(tmp_path, caplog, damage):
+    source = Solid(30)
+    first = extract_features(
+        source, MeanColour(), cache_dir=tmp_path, chunk_size=10, progress=False
+    )
+    merged = tmp_path / feature_cache_key(source.content_hash, MeanColour()) / "features.npy"
+    if damage == "truncated":
+        merged.write_bytes(merged.read_bytes()[:100])
+    elif damage == "wrong-shape":
+        np.save(merged, first[:5])
+    else:
+        bad = first.copy()
+        bad[3, 2] = np.nan
+        np.save(merged, bad)
+    encoder = MeanColour()
+    again = extract_features(source, encoder, cache_dir=tmp_path, chunk_size=10, progress=False)
+    assert encoder.seen == 30  # recomputed
+    np.testing.assert_array_equal(again, first)
+    assert "recomputing" in caplog.text and str(merged) in caplog.text
+    np.testing.assert_array_equal(np.load(merged), first)  # and the cache is repaired
+
+
+def test_a_truncated_chunk_of_an_interrupted_run_is_redone(tmp_path):
+    source = Solid(30)
+    with pytest.raises(KeyboardInterrupt):
+        extract_features(
+            source, MeanColour(fail_after=20), cache_dir=tmp_path, chunk_size=10, progress=False
+        )
+    folder = tmp_path / feature_cache_key(source.content_hash, MeanColour())
+    chunk = folder / "rows-0000010-0000020.npy"
+    chunk.write_bytes(chunk.read_bytes()[:64])
+    encoder = MeanColour()
+    feats = extract_features(source, encoder, cache_dir=tmp_path, chunk_size=10, progress=False)
+    assert encoder.seen == 20  # the damaged chunk and the missing one
+    np.testing.assert_array_equal(
+        feats, extract_features(source, MeanColour(), chunk_size=10, progress=False)
+    )

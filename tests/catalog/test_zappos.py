@@ -61,7 +61,7 @@ META = """CID,Category,SubCategory,HeelHeight,Insole,Closure,Gender,Material,Toe
 102-3,Shoes,Oxfords,Under 1in,,Lace up,Men,Leather,Capped Toe;Wingtip
 103-4,Shoes,Heels,3in - 3 3/4in,,Slip-On,Women,Satin,Pointed Toe
 104-5,Shoes,Sneakers and Athletic Shoes,Flat,,Lace up,Men;Women,Mesh,Round Toe
-105-6,Shoes,Sneakers and Athletic Shoes,Flat,,Velcro Strap,Boys,Mesh,Round Toe
+105-6,Shoes,Sneakers and Athletic Shoes,Flat,,Hook and Loop,Boys,Mesh,Round Toe
 106-7,Sandals,Flat,Flat,,Buckle;Ankle Strap,Women,,Open Toe
 107-8,Slippers,Slipper Flats,,,Slip-On,Girls,Fleece,
 108-9,Shoes,Oxfords,Flat,,Lace up,Men,,Round Toe
@@ -141,7 +141,7 @@ def test_meta_data_gives_the_papers_six_attributes(tmp_path, layout):
     assert (
         closure.values[: len(OFFICIAL_VOCABULARIES["closure"])] == OFFICIAL_VOCABULARIES["closure"]
     )
-    assert closure.values[-1] == "Velcro Strap"  # a value outside the published list is kept
+    assert closure.values == OFFICIAL_VOCABULARIES["closure"]  # no value beyond the published
     assert (
         closure.multi_valued
         and not items.schema.attributes[items.schema.index("heel_height")].multi_valued
@@ -230,6 +230,14 @@ def test_undecodable_image_names_the_member(tmp_path):
             r"row 3 \(line 4\), column 'SubCategory': empty value",
         ),
         ("CID,Category\n100-1,Boots\n", r"missing column 'SubCategory'"),
+        (
+            META.replace("Slip-On,Women,Satin", "Slip-on,Women,Satin"),
+            r"row 4 \(line 5\), column 'Closure': unknown value 'Slip-on' .*did you mean 'Slip-On'",
+        ),
+        (
+            META.replace("Capped Toe;Wingtip", "Capped Toe;Velcro"),
+            r"row 3 \(line 4\), column 'ToeStyle': unknown value 'Velcro'",
+        ),
     ],
 )
 def test_bad_meta_data_is_named(tmp_path, meta, message):
@@ -302,3 +310,12 @@ def test_real_stratified_sample(zappos_dir):
     assert len(items.item_ids) == len(sample) and (items.split == TEST).sum() == round(
         len(sample) * 0.2
     )
+
+
+@pytest.mark.parametrize(
+    "member", ["../outside/Shoes/Flats/Acme/9.9.jpg", "/abs/Shoes/Flats/Acme/9.9.jpg"]
+)
+def test_zip_member_outside_the_archive_is_refused(tmp_path, member):
+    make_dataset(tmp_path, layout="zip", meta=None, extra={member: _shoe_jpeg((0, 0, 0))})
+    with pytest.raises(ValueError, match=r"member '.*9\.9\.jpg' is an absolute path or climbs"):
+        read_zappos(tmp_path, progress=False)

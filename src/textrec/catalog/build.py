@@ -23,17 +23,24 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from textrec.catalog import attrnet, builtin, features, zappos
 from textrec.catalog.attrnet import AttrNetConfig, with_attrnet
 from textrec.catalog.builtin import build_builtin
-from textrec.catalog.catalog import FORMAT_VERSION, TEST, TRAIN, Catalog
+from textrec.catalog.catalog import (
+    CATALOG_KIND,
+    FORMAT_VERSION,
+    TEST,
+    TRAIN,
+    Catalog,
+    uninformed_predictions,
+)
 from textrec.catalog.features import extract_features, make_encoder
 from textrec.catalog.zappos import data_fingerprint, read_zappos
 from textrec.errors import InputError
+from textrec.io import artifact_kind
 
 __all__ = [
+    "CATALOG_KIND",
     "SOURCES",
     "CACHE_ENV",
     "cache_root",
@@ -109,8 +116,8 @@ def build_catalog(
             raise InputError(
                 "catalog 'zappos' needs --data: the UT-Zappos50K folder (images zip or tree)"
             )
+        enc = make_encoder(encoder, image_size=image_size, weights=encoder_weights)  # fails fast
         found = read_zappos(data, seed=seed, progress=progress)
-        enc = make_encoder(encoder, image_size=image_size, weights=encoder_weights)
         cache_dir = Path(feature_cache) if feature_cache is not None else cache_root() / "features"
         feats = extract_features(
             found.images, enc, cache_dir=cache_dir, threads=threads, progress=progress
@@ -124,7 +131,7 @@ def build_catalog(
             split=found.split,
             image_refs=found.image_refs,
             features=feats,
-            predicted=np.zeros((len(found.item_ids), found.schema.n_values), dtype=np.float32),
+            predicted=uninformed_predictions(found.schema, len(found.item_ids)),
             provenance={
                 **found.provenance,
                 "encoder": enc.name,
@@ -182,8 +189,12 @@ def open_catalog(
         path = Path(spec)
         if not path.is_dir():
             raise FileNotFoundError(
-                f"catalog {spec!r}: not 'builtin', 'zappos' or the directory of a saved catalog"
+                2, "not 'builtin', 'zappos' or the directory of a saved catalog", spec
             )
+        kind = artifact_kind(path)
+        if not (path / "catalog.json").is_file() and kind != CATALOG_KIND:
+            what = f"it holds a textrec {kind}" if kind else "no catalog.json"
+            raise InputError(f"{path}: not a saved catalog ({what})")
         return Catalog.load(path)
     target = root / "catalogs" / f"{spec}-{key}"
     if (target / "catalog.json").is_file():

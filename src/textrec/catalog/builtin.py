@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from textrec.catalog.catalog import Catalog
+from textrec.catalog.catalog import Catalog, uninformed_predictions
 from textrec.catalog.schema import Attribute, AttributeSchema
 from textrec.catalog.zappos import (
     COLOUR_NAMES,
@@ -384,7 +384,7 @@ def _sample_values(
 
 
 def build_builtin(n_items: int = 3000, seed: int = 0, feature_dim: int = 64) -> Catalog:
-    """Generate the built-in catalog (before AttrNet: ``predicted`` is all zeros).
+    """Generate the built-in catalog (before AttrNet: ``predicted`` is uninformed).
 
     Args:
         n_items: number of items (>= 50).
@@ -443,7 +443,7 @@ def build_builtin(n_items: int = 3000, seed: int = 0, feature_dim: int = 64) -> 
         split=paper_split(n_items, seed),
         image_refs=np.array([f"builtin:{i}" for i in item_ids], dtype=object),
         features=features.astype(np.float32),
-        predicted=np.zeros((n_items, schema.n_values), dtype=np.float32),
+        predicted=uninformed_predictions(schema, n_items),
         provenance={
             "source": "builtin",
             "seed": seed,

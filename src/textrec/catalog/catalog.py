@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any, Literal
 
 import numpy as np
@@ -32,13 +33,44 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 
-__all__ = ["TRAIN", "TEST", "Pool", "Catalog", "FORMAT_VERSION"]
+__all__ = [
+    "TRAIN",
+    "TEST",
+    "Pool",
+    "Catalog",
+    "CATALOG_KIND",
+    "FORMAT_VERSION",
+    "FINGERPRINT_SCHEME",
+    "NPY_ERRORS",
+    "uninformed_predictions",
+]
 
 TRAIN = 0
 TEST = 1
 Pool = Literal["train", "test", "all"]
 FORMAT_VERSION = 1
 MULTI_SEP = ";"
+CATALOG_KIND = "catalog"
+"""Artifact kind of a saved catalog directory (:func:`textrec.io.claim_output_dir`)."""
+FINGERPRINT_SCHEME = 2
+"""What :attr:`Catalog.fingerprint` hashes: 1 = ids, labels, split, features (catalogs saved
+before AttrNet's output was covered); 2 = those, the label sets, AttrNet's predictions and the
+schema."""
+PROB_TOLERANCE = 1e-3
+"""How far a single-valued attribute's predicted probabilities may sum from 1."""
+
+
+def uninformed_predictions(schema: AttributeSchema, n_items: int) -> np.ndarray:
+    """``(N, V) float32`` what is known of unlabeled items before AttrNet runs: nothing.
+
+    Each single-valued attribute is uniform over its values; each value of a multi-valued one has
+    probability 0.5. Builders put this in ``predicted`` until :func:`~textrec.catalog.attrnet.
+    with_attrnet` replaces it.
+    """
+    per_value = np.concatenate(
+        [np.full(a.size, 0.5 if a.multi_valued else 1.0 / a.size) for a in schema.attributes]
+    )
+    return np.broadcast_to(per_value.astype(np.float32), (n_items, schema.n_values)).copy()
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +89,7 @@ class Catalog:
     split: np.ndarray
     """``(N,) int8`` TRAIN / TEST."""
     image_refs: np.ndarray
-    """``(N,)`` where each item's image lives (a path inside the data source, or ``builtin:<id>``)."""
+    """``(N,)`` where each item's image lives (a path in the data source, or ``builtin:<id>``)."""
     features: np.ndarray
     """``(N, D) float32`` visual features."""
     predicted: np.ndarray
@@ -66,6 +98,10 @@ class Catalog:
     """Per-attribute AttrNet accuracy on held-out labeled items."""
     provenance: Mapping[str, Any] = field(default_factory=dict)
     """How the catalog was made: source, data path, encoder, seed, build time."""
+    fingerprint_scheme: int = FINGERPRINT_SCHEME
+    """Which content :attr:`fingerprint` hashes (:data:`FINGERPRINT_SCHEME`); 1 only for catalogs
+    loaded from files saved under scheme 1, so their fingerprint stays the one logs and agents
+    recorded."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -98,18 +134,73 @@ class Catalog:
         if bad.any():
             row, col = map(int, np.argwhere(bad)[0])
             raise InputError(
-                f"{source}: row {row} (item {self.item_ids[row]}), column {self.schema.names[col]!r}: "
-                f"value index {int(self.labels[row, col])} outside vocabulary of size {sizes[col]}"
+                f"{source}: row {row} (item {self.item_ids[row]}), column "
+                f"{self.schema.names[col]!r}: value index {int(self.labels[row, col])} outside "
+                f"vocabulary of size {sizes[col]}"
             )
         if not np.isin(self.split, (TRAIN, TEST)).all():
             raise InputError(
                 f"{source}: field 'split' holds values other than {TRAIN} (train) / {TEST} (test)"
+            )
+        if self.features.shape[1] == 0:
+            raise InputError(f"{source}: field 'features' is empty (0 dimensions per item)")
+        if not np.issubdtype(self.features.dtype, np.floating):
+            raise InputError(
+                f"{source}: field 'features' has dtype {self.features.dtype}, expected float32"
             )
         if not np.isfinite(self.features).all():
             row = int(np.argwhere(~np.isfinite(self.features))[0, 0])
             raise InputError(
                 f"{source}: row {row} (item {self.item_ids[row]}): non-finite image feature"
             )
+        self._validate_labels(source)
+        self._validate_predicted(source)
+
+    def _validate_labels(self, source: str) -> None:
+        """Each primary label is one of the item's label set; a label set implies a primary."""
+        if self.label_sets.dtype != np.bool_:
+            raise InputError(
+                f"{source}: field 'label_sets' has dtype {self.label_sets.dtype}, expected bool"
+            )
+        has_set = np.logical_or.reduceat(self.label_sets, self.schema.offsets[:-1], axis=1)
+        rows = np.arange(len(self.labels))[:, None]
+        primary = np.asarray(self.schema.offsets[:-1])[None, :] + np.maximum(self.labels, 0)
+        in_set = self.label_sets[rows, primary]
+        bad = (self.labels >= 0) & ~in_set | (self.labels < 0) & has_set
+        if bad.any():
+            row, col = map(int, np.argwhere(bad)[0])
+            raise InputError(
+                f"{source}: row {row} (item {self.item_ids[row]}), column "
+                f"{self.schema.names[col]!r}: primary label {int(self.labels[row, col])} "
+                "disagrees with the item's label set"
+            )
+
+    def _validate_predicted(self, source: str) -> None:
+        """AttrNet output: finite probabilities in [0, 1]; a single-valued block sums to 1."""
+        p = self.predicted
+        if not np.issubdtype(p.dtype, np.floating):
+            raise InputError(f"{source}: field 'predicted' has dtype {p.dtype}, expected float32")
+        bad = ~(np.isfinite(p) & (p >= 0.0) & (p <= 1.0))
+        if bad.any():
+            row, col = map(int, np.argwhere(bad)[0])
+            attr, value = self.schema.value_name(col)
+            raise InputError(
+                f"{source}: row {row} (item {self.item_ids[row]}), field 'predicted', "
+                f"{attr}={value!r}: {float(p[row, col])!r} is not a probability in [0, 1]"
+            )
+        for k, attr in enumerate(self.schema.attributes):
+            if attr.multi_valued:
+                continue
+            lo, hi = int(self.schema.offsets[k]), int(self.schema.offsets[k + 1])
+            total = p[:, lo:hi].sum(axis=1, dtype=np.float64)
+            off = np.abs(total - 1.0) > PROB_TOLERANCE
+            if off.any():
+                row = int(np.flatnonzero(off)[0])
+                raise InputError(
+                    f"{source}: row {row} (item {self.item_ids[row]}), field 'predicted', "
+                    f"attribute {attr.name!r}: probabilities sum to {total[row]:.4f}, not 1 "
+                    f"({int(off.sum())} items)"
+                )
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -151,11 +242,17 @@ class Catalog:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Content hash of ids, labels, split and features (checkpoints record it)."""
+        """Content hash (logs and checkpoints record it): ids, labels, split and features, and
+        under scheme 2 also the label sets, AttrNet's predictions and the schema."""
         h = hashlib.sha256()
         h.update("\n".join(map(str, self.item_ids.tolist())).encode())
-        for arr in (self.labels, self.split, self.features):
+        arrays = [self.labels, self.split, self.features]
+        if self.fingerprint_scheme >= 2:
+            arrays += [self.label_sets, self.predicted.astype(np.float32)]
+        for arr in arrays:
             h.update(np.ascontiguousarray(arr).tobytes())
+        if self.fingerprint_scheme >= 2:
+            h.update(json.dumps(self.schema.to_json(), sort_keys=True).encode())
         return h.hexdigest()[:16]
 
     def label_text(self, index: int) -> dict[str, str]:
@@ -182,7 +279,7 @@ class Catalog:
         primary = {
             f"{a.name}__primary": self.labels[:, k] for k, a in enumerate(self.schema.attributes)
         }
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, CATALOG_KIND) as tmp:
             pq.write_table(pa.table({**cols, **primary}), tmp / "items.parquet")
             np.save(tmp / "features.npy", np.ascontiguousarray(self.features, dtype=np.float32))
             np.save(tmp / "predicted.npy", np.ascontiguousarray(self.predicted, dtype=np.float32))
@@ -192,6 +289,7 @@ class Catalog:
                 "n_items": self.n_items,
                 "feature_dim": self.feature_dim,
                 "fingerprint": self.fingerprint,
+                "fingerprint_scheme": self.fingerprint_scheme,
                 "schema": self.schema.to_json(),
                 "attrnet_accuracy": dict(self.attrnet_accuracy),
                 "provenance": dict(self.provenance),
@@ -201,76 +299,158 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
-        """Load a catalog saved by :meth:`save`, validating shapes and vocabularies."""
+        """Load a catalog saved by :meth:`save`, validating every file (errors name it).
+
+        Checked: ``catalog.json`` (its fields and types), the items table (columns, every value
+        in its attribute's vocabulary, the split), the arrays (readable, shapes, finite features,
+        AttrNet probabilities in range and normalised) and the content fingerprint.
+        """
         root = Path(path)
         if not root.is_dir():
-            raise FileNotFoundError(f"{root}: catalog directory not found")
+            raise FileNotFoundError(2, "catalog directory not found", str(root))
         meta_path = root / "catalog.json"
         meta = read_json(meta_path)
+        if not isinstance(meta, dict):
+            raise InputError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format_version") != FORMAT_VERSION:
             raise InputError(
-                f"{meta_path}: format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}"
+                f"{meta_path}: format_version {meta.get('format_version')!r}, "
+                f"expected {FORMAT_VERSION}"
             )
-        schema = AttributeSchema.from_json(meta["schema"], source=str(meta_path))
+        for key, kind in _META_FIELDS.items():
+            if key not in meta:
+                raise InputError(f"{meta_path}: missing field {key!r}")
+            if not isinstance(meta[key], kind):
+                raise InputError(
+                    f"{meta_path}: field {key!r} must be a {_type_names(kind)}, "
+                    f"got {type(meta[key]).__name__} {meta[key]!r}"
+                )
+        scheme = meta.get("fingerprint_scheme", 1)
+        if scheme not in (1, FINGERPRINT_SCHEME):
+            raise InputError(
+                f"{meta_path}: field 'fingerprint_scheme' is {scheme!r}, expected 1 or "
+                f"{FINGERPRINT_SCHEME}"
+            )
+        schema = AttributeSchema.from_json(meta["schema"], source=f"{meta_path}: field 'schema'")
         table_path = root / "items.parquet"
         try:
             df = pq.read_table(table_path).to_pandas()
-        except (OSError, pa.ArrowInvalid) as exc:
+        except FileNotFoundError:
+            raise
+        except (OSError, pa.ArrowException) as exc:
             raise InputError(f"{table_path}: cannot read items table: {exc}") from exc
         required = ["item_id", "split", "image_ref", *schema.names]
         missing = [c for c in required if c not in df.columns]
         if missing:
             raise InputError(f"{table_path}: missing columns {missing}")
-        n = len(df)
-        labels = np.full((n, schema.n_attributes), -1, dtype=np.int32)
-        label_sets = np.zeros((n, schema.n_values), dtype=bool)
-        for k, attr in enumerate(schema.attributes):
-            lookup = {v: i for i, v in enumerate(attr.values)}
-            lo = int(schema.offsets[k])
-            for row, cell in enumerate(df[attr.name].tolist()):
-                if not cell:
-                    continue
-                for j, value in enumerate(str(cell).split(MULTI_SEP)):
-                    if value not in lookup:
-                        raise InputError(
-                            f"{table_path}: row {row}, column {attr.name!r}: unknown value {value!r}"
-                        )
-                    label_sets[row, lo + lookup[value]] = True
-                    if j == 0:
-                        labels[row, k] = lookup[value]
-            primary_col = f"{attr.name}__primary"
-            if primary_col in df.columns:
-                labels[:, k] = df[primary_col].to_numpy(dtype=np.int32)
-        split_text = df["split"].to_numpy(dtype=str)
+        labels, label_sets = _read_labels(df, schema, table_path)
+        split_text = _text_column(df, "split", table_path)
         bad = ~np.isin(split_text, ("train", "test"))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise InputError(
-                f"{table_path}: row {row}, column 'split': value {split_text[row]!r} is not train/test"
+                f"{table_path}: row {row}, column 'split': value {str(split_text[row])!r} is not "
+                "train/test"
             )
-
-        def _array(name: str) -> np.ndarray:
-            p = root / name
-            try:
-                return np.load(p, allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"{p}: cannot read array: {exc}") from exc
-
         catalog = cls(
-            name=str(meta["name"]),
+            name=meta["name"],
             schema=schema,
-            item_ids=df["item_id"].to_numpy(dtype=object),
+            item_ids=_text_column(df, "item_id", table_path).astype(object),
             labels=labels,
             label_sets=label_sets,
             split=np.where(split_text == "train", TRAIN, TEST).astype(np.int8),
-            image_refs=df["image_ref"].to_numpy(dtype=object),
-            features=_array("features.npy"),
-            predicted=_array("predicted.npy"),
-            attrnet_accuracy=meta.get("attrnet_accuracy", {}),
-            provenance=meta.get("provenance", {}),
+            image_refs=_text_column(df, "image_ref", table_path).astype(object),
+            features=_read_array(root / "features.npy"),
+            predicted=_read_array(root / "predicted.npy"),
+            attrnet_accuracy=meta.get("attrnet_accuracy") or {},
+            provenance=meta.get("provenance") or {},
+            fingerprint_scheme=int(scheme),
         )
-        if catalog.fingerprint != meta.get("fingerprint"):
+        if catalog.fingerprint != meta["fingerprint"]:
             raise InputError(
-                f"{root}: content fingerprint {catalog.fingerprint} does not match catalog.json"
+                f"{meta_path}: content fingerprint {catalog.fingerprint} does not match the "
+                f"recorded {meta['fingerprint']!r} (a file of the catalog was changed)"
             )
         return catalog
+
+
+NPY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    EOFError,
+    SyntaxError,
+    TokenError,
+    MemoryError,
+)
+"""What ``np.load`` raises on a damaged ``.npy`` file (its header is parsed as a Python literal,
+so a flipped byte can be a ``SyntaxError``; a huge declared shape a ``MemoryError``)."""
+
+_META_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "name": str,
+    "fingerprint": str,
+    "schema": dict,
+    "attrnet_accuracy": dict,
+    "provenance": dict,
+}
+"""Fields ``catalog.json`` must hold, and their JSON types."""
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    names = {str: "string", dict: "JSON object", int: "integer", list: "list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _text_column(df: Any, name: str, source: Path) -> np.ndarray:
+    """Column ``name`` as ``str`` values; every cell must be a string."""
+    values = df[name].to_numpy(dtype=object)
+    bad = np.array([not isinstance(v, str) for v in values.tolist()], dtype=bool)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{source}: row {row}, column {name!r}: {values[row]!r} is not text")
+    return values.astype(str)
+
+
+def _read_labels(df: Any, schema: AttributeSchema, source: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(labels, label_sets)`` from the items table's attribute columns (values checked)."""
+    n = len(df)
+    labels = np.full((n, schema.n_attributes), -1, dtype=np.int32)
+    label_sets = np.zeros((n, schema.n_values), dtype=bool)
+    for k, attr in enumerate(schema.attributes):
+        lookup = {v: i for i, v in enumerate(attr.values)}
+        lo = int(schema.offsets[k])
+        cells = df[attr.name].to_numpy(dtype=object)
+        for row, cell in enumerate(cells.tolist()):
+            if cell is None or cell == "":
+                continue
+            if not isinstance(cell, str):
+                raise InputError(f"{source}: row {row}, column {attr.name!r}: {cell!r} is not text")
+            for j, value in enumerate(cell.split(MULTI_SEP)):
+                if value not in lookup:
+                    raise InputError(
+                        f"{source}: row {row}, column {attr.name!r}: unknown value {value!r} "
+                        f"(not in the attribute's vocabulary {list(attr.values)})"
+                    )
+                label_sets[row, lo + lookup[value]] = True
+                if j == 0:
+                    labels[row, k] = lookup[value]
+        primary_col = f"{attr.name}__primary"
+        if primary_col in df.columns:
+            primary = df[primary_col].to_numpy()
+            if not np.issubdtype(primary.dtype, np.integer):
+                raise InputError(
+                    f"{source}: column {primary_col!r} holds {primary.dtype} values, "
+                    "expected integers"
+                )
+            labels[:, k] = primary
+    return labels, label_sets
+
+
+def _read_array(path: Path) -> np.ndarray:
+    """A saved ``.npy`` array (never pickled objects); errors name the file."""
+    if not path.is_file():
+        raise FileNotFoundError(2, "catalog array missing", str(path))
+    try:
+        return np.load(path, allow_pickle=False)
+    except NPY_ERRORS as exc:
+        raise InputError(f"{path}: cannot read array: {exc}") from exc

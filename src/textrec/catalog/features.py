@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from textrec.catalog.catalog import NPY_ERRORS
 from textrec.errors import InputError
 from textrec.io import atomic_file, write_json_atomic
 
@@ -430,6 +431,30 @@ def extract_features(
         return _extract(source, encoder, cache_dir, chunk_size, batch_size, progress)
 
 
+def _load_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A cached feature array, or ``None`` when it is absent or unusable.
+
+    A truncated or damaged file (a disk filled up, a copy cut short), one of another shape or
+    one holding non-finite values is not fatal: it is logged, removed and recomputed.
+    """
+    if not path.is_file():
+        return None
+    try:
+        feats = np.load(path, allow_pickle=False)
+        problem = (
+            f"shape {feats.shape}, expected {shape}"
+            if feats.shape != shape
+            else ("non-finite values" if not np.isfinite(feats).all() else None)
+        )
+    except NPY_ERRORS as exc:
+        problem = f"unreadable ({exc})"
+    if problem is None:
+        return feats
+    logger.warning("feature cache %s: %s; recomputing it", path, problem)
+    path.unlink(missing_ok=True)
+    return None
+
+
 def _extract(
     source: ImageSource,
     encoder: ImageEncoder,
@@ -443,14 +468,10 @@ def _extract(
     if cache_dir is not None:
         folder = Path(cache_dir) / feature_cache_key(source.content_hash, encoder)
         merged = folder / "features.npy"
-        if merged.is_file():
-            feats = np.load(merged, allow_pickle=False)
-            if feats.shape == (n, encoder.dim):
-                logger.info("features loaded from %s", merged)
-                return feats
-            logger.warning(
-                "%s has shape %s, expected %s; recomputing", merged, feats.shape, (n, encoder.dim)
-            )
+        feats = _load_cached(merged, (n, encoder.dim))
+        if feats is not None:
+            logger.info("features loaded from %s", merged)
+            return feats
     out = np.empty((n, encoder.dim), dtype=np.float32)
     starts = range(0, n, chunk_size)
     bar = tqdm(
@@ -463,8 +484,9 @@ def _extract(
         for start in starts:
             stop = min(start + chunk_size, n)
             chunk_path = None if folder is None else folder / f"rows-{start:07d}-{stop:07d}.npy"
-            if chunk_path is not None and chunk_path.is_file():
-                out[start:stop] = np.load(chunk_path, allow_pickle=False)
+            cached = None if chunk_path is None else _load_cached(chunk_path, out[start:stop].shape)
+            if cached is not None:
+                out[start:stop] = cached
                 bar.update(stop - start)
                 continue
             for b in range(start, stop, batch_size):

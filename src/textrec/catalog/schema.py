@@ -7,7 +7,7 @@ per-value matrix in textrec (true label sets, AttrNet probabilities, policy head
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -54,7 +54,8 @@ class AttributeSchema:
     """Ordered attributes of a catalog.
 
     Example:
-        >>> s = AttributeSchema((Attribute("gender", ("Men", "Women")), Attribute("toe", ("Round", "Open"))))
+        >>> gender = Attribute("gender", ("Men", "Women"))
+        >>> s = AttributeSchema((gender, Attribute("toe", ("Round", "Open"))))
         >>> s.n_attributes, s.n_values, s.offsets.tolist()
         (2, 4, [0, 2, 4])
         >>> s.value_index("toe", "Open")
@@ -148,18 +149,37 @@ class AttributeSchema:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], source: str = "schema") -> AttributeSchema:
         """Build a schema from :meth:`to_json` output; errors name ``source`` and the field."""
-        try:
-            attrs: Sequence[Mapping[str, Any]] = obj["attributes"]
-            return cls(
-                tuple(
-                    Attribute(
-                        name=str(a["name"]),
-                        values=tuple(str(v) for v in a["values"]),
-                        label=str(a.get("label", "")),
-                        multi_valued=bool(a.get("multi_valued", False)),
+        attrs = obj.get("attributes") if isinstance(obj, Mapping) else None
+        if not isinstance(attrs, list):
+            raise InputError(f"{source}: expected an object with a list 'attributes'")
+        out = []
+        for i, a in enumerate(attrs):
+            where = f"{source}: attribute {i}"
+            if not isinstance(a, Mapping):
+                raise InputError(f"{where}: expected an object, got {type(a).__name__}")
+            for key, kind in (("name", str), ("values", list)):
+                if not isinstance(a.get(key), kind):
+                    raise InputError(
+                        f"{where}: field {key!r} must be a {kind.__name__}, got {a.get(key)!r}"
                     )
-                    for a in attrs
+            if not all(isinstance(v, str) for v in a["values"]):
+                raise InputError(f"{where}: field 'values' must hold strings only")
+            if not isinstance(a.get("label", ""), str) or not isinstance(
+                a.get("multi_valued", False), bool
+            ):
+                raise InputError(f"{where}: 'label' must be a string and 'multi_valued' a bool")
+            try:
+                out.append(
+                    Attribute(
+                        name=a["name"],
+                        values=tuple(a["values"]),
+                        label=a.get("label", ""),
+                        multi_valued=a.get("multi_valued", False),
+                    )
                 )
-            )
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"{source}: malformed attribute schema ({exc!r})") from exc
+            except InputError as exc:
+                raise InputError(f"{where}: {exc}") from exc
+        try:
+            return cls(tuple(out))
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from exc

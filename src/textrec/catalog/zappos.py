@@ -37,6 +37,7 @@ proportional (20% test) on other item counts.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import html
 import io
@@ -332,6 +333,12 @@ class _Archive:
                 for n in self._zip.namelist()
                 if not n.endswith("/") and n.lower().endswith((".jpg", ".jpeg"))
             )
+            unsafe = [r for r in self.refs if _unsafe_member(r)]
+            if unsafe:
+                raise InputError(
+                    f"{self.zip_path}: member {unsafe[0]!r} is an absolute path or climbs out "
+                    f"with '..' ({len(unsafe)} such members); refusing the archive"
+                )
         elif len(zips) > 1:
             raise InputError(f"{data_dir}: several image zips {[z.name for z in zips]}; keep one")
         else:
@@ -363,6 +370,12 @@ class _Archive:
             return (self.data_dir / ref).read_bytes()
         except (KeyError, OSError, zipfile.BadZipFile) as exc:
             raise InputError(f"{self.where(ref)}: cannot read image ({exc})") from exc
+
+
+def _unsafe_member(name: str) -> bool:
+    """A zip member name that is absolute, has a drive or backslashes, or climbs with ``..``."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts or "\\" in name
 
 
 def _hash_image(h: Any, data: bytes) -> None:
@@ -541,7 +554,7 @@ def _read_meta(path: Path) -> pd.DataFrame:
         df = pd.read_csv(
             path, dtype=str, keep_default_na=False, na_values=[], skipinitialspace=True
         )
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         raise InputError(f"{path}: cannot parse CSV ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     unknown = [c for c in df.columns if c not in META_COLUMNS]
@@ -561,6 +574,20 @@ def _read_meta(path: Path) -> pd.DataFrame:
         row = int(np.flatnonzero(dup)[0])
         raise InputError(f"{path}: {_row(row)}, column 'CID': duplicate CID {df['CID'].iat[row]!r}")
     return df
+
+
+def _check_values(path: Path, df: pd.DataFrame, column: str, published: Sequence[str]) -> None:
+    """Every value of ``column`` is a published one: a typo is an error, never a new value."""
+    values = df[column].str.split(";").explode().str.strip()
+    bad = values[(values != "") & ~values.isin(list(published))]
+    if len(bad):
+        row, value = int(bad.index[0]), str(bad.iloc[0])
+        close = difflib.get_close_matches(value, list(published), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {list(published)}"
+        raise InputError(
+            f"{path}: {_row(row)}, column {column!r}: unknown value {value!r} "
+            f"({bad.index.nunique()} rows with unknown values){hint}"
+        )
 
 
 def _meta_labels(
@@ -588,6 +615,7 @@ def _meta_labels(
         if name in folder_labels:
             cells[:] = folder_labels[name]
         if column in df.columns:
+            _check_values(path, df, column, OFFICIAL_VOCABULARIES[name])
             cells[position] = df[column].to_numpy(dtype=object)
         values = pd.Series(cells).str.split(";").explode().str.strip()
         values = values[values != ""]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -14,9 +15,11 @@ from textrec import __version__
 from textrec.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     USER_OS_ERRORS,
     InputError,
+    Terminated,
 )
 
 __all__ = ["app", "main"]
@@ -74,14 +77,20 @@ def main(argv: list[str] | None = None) -> None:
     exit 130; Typer's usage errors are shown by Typer, exit 2. A command that finds damage (a
     ``--check``) raises ``typer.Exit(1)``.
     """
+    from textrec.cli.common import INVOCATION
+
     args = sys.argv[1:] if argv is None else list(argv)
+    INVOCATION[:] = args
+    terminated = _raise_on_sigterm()
     try:
         app(args=args, prog_name="textrec", standalone_mode=True)
-    except SystemExit:
+    except SystemExit as exc:
+        if terminated and exc.code == EXIT_INTERRUPTED:
+            sys.exit(EXIT_TERMINATED)
         raise
     except KeyboardInterrupt:
         _error_line("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
     except InputError as exc:
         _error_line(str(exc))
         sys.exit(EXIT_USAGE)
@@ -99,6 +108,22 @@ def main(argv: list[str] | None = None) -> None:
                 "run again with --debug to print it)"
             )
         sys.exit(EXIT_FAILURE)
+
+
+def _raise_on_sigterm() -> list[bool]:
+    """Make SIGTERM raise :class:`~textrec.errors.Terminated` in the main thread; the returned
+    list holds ``True`` once it did (the exit status is then 143, not Ctrl-C's 130)."""
+    seen: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(True)
+        raise Terminated
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread): leave SIGTERM alone
+        pass
+    return seen
 
 
 def _error_line(message: str) -> None:

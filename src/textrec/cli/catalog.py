@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from textrec.catalog import Catalog
 from textrec.cli.common import (
@@ -14,11 +15,14 @@ from textrec.cli.common import (
     ItemsOpt,
     JsonOpt,
     SeedOpt,
+    command_line,
     console,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.errors import InputError
+from textrec.io import output_dir
 
 __all__ = ["app"]
 
@@ -32,9 +36,11 @@ def _size(text: str | None) -> tuple[int, int] | None:
         return None
     try:
         h, w = (int(x) for x in text.lower().split("x"))
+        if min(h, w) < 32:
+            raise ValueError
     except ValueError:
         raise InputError(
-            f"--image-size must look like 102x136 (height x width), got {text!r}"
+            f"--image-size must look like 102x136 (height x width, each >= 32), got {text!r}"
         ) from None
     return h, w
 
@@ -78,7 +84,12 @@ def _show(catalog: Catalog, as_json: bool) -> None:
 
 
 SourceOpt = typer.Option(..., "--catalog", help="Source to build: 'builtin' or 'zappos'.")
-OutOpt = typer.Option(..., "--out", help="Directory to save the catalog to (replaced atomically).")
+OutOpt = typer.Option(
+    ...,
+    "--out",
+    help="Directory to save the catalog to: new, empty, or a catalog textrec saved (replaced "
+    "atomically). Anything else is refused before the build starts.",
+)
 EncoderOpt = typer.Option(
     "efficientnet-lite0",
     "--encoder",
@@ -121,26 +132,38 @@ def build(
     threads: int | None = ThreadsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Build a catalog (items, labels, split, image features, AttrNet) and save it to --out."""
-    from textrec.catalog.build import SOURCES, build_catalog
+    """Build a catalog (items, labels, split, image features, AttrNet) and save it to --out.
+
+    Ctrl-C (exit 130) keeps the image features encoded so far in the feature cache: the same
+    command goes on from there.
+    """
+    from textrec.catalog.build import CATALOG_KIND, SOURCES, build_catalog
 
     if catalog not in SOURCES:
         raise InputError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
-    built = build_catalog(
-        catalog,
-        data=data,
-        items=items,
-        seed=seed,
-        encoder=encoder,
-        image_size=_size(image_size),
-        encoder_weights=encoder_weights,
-        feature_cache=feature_cache,
-        threads=threads,
-        progress=True,
-    )
-    built.save(out)
+    size = _size(image_size)
+    with (
+        output_dir(out, CATALOG_KIND),
+        stop_on_interrupt(
+            f"nothing was saved to {out}; finished image features are cached, run "
+            f"{command_line()} again to go on"
+        ),
+    ):
+        built = build_catalog(
+            catalog,
+            data=data,
+            items=items,
+            seed=seed,
+            encoder=encoder,
+            image_size=size,
+            encoder_weights=encoder_weights,
+            feature_cache=feature_cache,
+            threads=threads,
+            progress=True,
+        )
+        built.save(out)
     if not as_json:
-        console.print(f"saved to {out}")
+        console.print(Text(f"saved to {out}"))
     _show(built, as_json)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from textrec.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
+
 __all__ = [
+    "INVOCATION",
+    "SEED_MAX",
+    "command_line",
+    "stop_on_interrupt",
     "CatalogOpt",
     "DataOpt",
     "ItemsOpt",
@@ -36,10 +45,44 @@ DataOpt = typer.Option(
     None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv)."
 )
 ItemsOpt = typer.Option(3000, "--items", min=50, help="Number of items of the built-in catalog.")
+SEED_MAX = 2**32 - 1
+"""Largest seed: numpy's ``SeedSequence`` and torch take any non-negative integer, but a seed is
+also written into ids and files, so textrec keeps it to 32 bits."""
 SeedOpt = typer.Option(
-    0, "--seed", help="Random seed: same seed, same numbers on the same machine."
+    0,
+    "--seed",
+    min=0,
+    max=SEED_MAX,
+    help="Random seed (0 to 2**32-1): same seed, same numbers on the same machine.",
 )
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+INVOCATION: list[str] = []
+"""The arguments of the running ``textrec`` command (set by :func:`textrec.cli.main`)."""
+
+
+def command_line(extra: str = "") -> str:
+    """The running command as a shell line (``extra`` appended unless already there)."""
+    args = list(INVOCATION)
+    if extra and extra not in args:
+        args.append(extra)
+    return " ".join(["textrec", *(shlex.quote(a) for a in args)])
+
+
+@contextlib.contextmanager
+def stop_on_interrupt(hint: str) -> Iterator[None]:
+    """On Ctrl-C inside the block: print ``interrupted: <hint>`` on stderr and exit 130 (143 and
+    ``terminated: <hint>`` on SIGTERM).
+
+    ``hint`` says what was kept and how to go on (e.g. the command to resume with).
+    """
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        typer.echo(f"{'terminated' if term else 'interrupted'}: {hint}", err=True)
+        raise typer.Exit(EXIT_TERMINATED if term else EXIT_INTERRUPTED) from None
 
 
 def print_json(obj: Any) -> None:
@@ -62,7 +105,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells)."""
     table = Table(title=Text(str(title)))
     for c in columns:
-        table.add_column(Text(str(c)))
+        table.add_column(Text(str(c)), overflow="fold")  # a narrow terminal wraps, never cuts
     for r in rows:
         table.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
     console.print(table)

@@ -8,14 +8,18 @@ from typing import Any
 import typer
 
 from textrec.cli.common import (
+    SEED_MAX,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
     JsonOpt,
     SeedOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
+from textrec.errors import InputError
 from textrec.evaluation import MeanSE
 from textrec.logs.info import LogSummary
 
@@ -64,28 +68,50 @@ def collect(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Collect an experience log: behaviour devices serve simulated users of the train pool."""
+    """Collect an experience log: behaviour devices serve simulated users of the train pool.
+
+    A collection stopped by Ctrl-C (exit 130), a crash or a kill keeps every finished chunk;
+    the same command with --resume collects only the rest, and the log is the one an
+    uninterrupted run makes.
+    """
     from textrec.catalog.build import open_catalog
+    from textrec.io import check_output_dir
+    from textrec.logs.collect import ASSIGNMENTS, BACKENDS, LOG_KIND
     from textrec.logs.collect import collect as run_collect
     from textrec.logs.info import summarize
     from textrec.logs.policies import default_devices
-    from textrec.simulator.task import TaskConfig
+    from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
+    for option, value, allowed in (
+        ("--backend", backend, BACKENDS),
+        ("--assignment", assignment, ASSIGNMENTS),
+        ("--utterances", utterances, UTTERANCE_SOURCES),
+    ):
+        if value not in allowed:
+            raise InputError(f"{option} must be one of {list(allowed)}, got {value!r}")
+    for agent in agents:
+        if not agent.is_dir():
+            raise InputError(f"--agents {agent}: not a saved agent directory")
+    check_output_dir(out, LOG_KIND)  # before the catalog is opened (it may take long to build)
+    devices = default_devices(agents)
+    task = TaskConfig(utterances=utterances)
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    result = run_collect(
-        cat,
-        out,
-        sessions,
-        seed,
-        default_devices(agents),
-        task=TaskConfig(utterances=utterances),
-        workers=workers,
-        backend=backend,
-        chunk_sessions=chunk_sessions,
-        assignment=assignment,
-        resume=resume,
-        progress=progress,
-    )
+    hint = f"the finished chunks are saved in {out}; continue with: {command_line('--resume')}"
+    with stop_on_interrupt(hint):
+        result = run_collect(
+            cat,
+            out,
+            sessions,
+            seed,
+            devices,
+            task=task,
+            workers=workers,
+            backend=backend,
+            chunk_sessions=chunk_sessions,
+            assignment=assignment,
+            resume=resume,
+            progress=progress,
+        )
     summary = summarize(out)
     if json_out:
         print_json({"collect": result.to_json(), "summary": summary.to_json()})
@@ -154,13 +180,23 @@ def info(
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
     seed: int = typer.Option(
-        0, "--seed", help="Seed of the built-in catalog given by --catalog builtin."
+        0,
+        "--seed",
+        min=0,
+        max=SEED_MAX,
+        help="Seed of the built-in catalog given by --catalog builtin.",
     ),
     json_out: bool = JsonOpt,
 ) -> None:
-    """Sessions, turns, devices, behaviour row (SR@10/20/30, NI, NV); --check validates the log."""
+    """Sessions, turns, devices, behaviour row (SR@10/20/30, NI, NV); --check validates the log.
+
+    Exit status: 0 when the log is sound, 1 when --check finds damage (each problem is listed,
+    naming its file), 2 when LOG_DIR is not a directory.
+    """
     from textrec.logs.info import check_log, summarize
 
+    if not log_dir.is_dir():
+        raise InputError(f"{log_dir}: not a log directory (no such directory)")
     out: dict[str, Any] = {}
     if check:
         cat = None
@@ -173,12 +209,10 @@ def info(
         if not report.ok:
             if json_out:
                 print_json(out)
-            else:
-                print_table(
-                    f"{log_dir}: {len(report.problems)} problems",
-                    ["problem"],
-                    [[p] for p in report.problems],
-                )
+            else:  # whole lines, never cut to a table's width: each names its file
+                typer.echo(f"check failed: {log_dir}: {len(report.problems)} problems")
+                for problem in report.problems:
+                    typer.echo(f"  {problem}")
             raise typer.Exit(1)
     summary = summarize(log_dir)
     if json_out:

@@ -8,13 +8,17 @@ and that log's behaviour table. Nothing here computes anything of its own.
 
 from __future__ import annotations
 
+import shlex
+import shutil
 from pathlib import Path
 
 import typer
 from rich.rule import Rule
+from rich.text import Text
 
 from textrec.cli.common import ItemsOpt, SeedOpt, console
 from textrec.errors import InputError
+from textrec.io import ARTIFACT_MARKER, artifact_kind, check_output_dir, claim_output_dir
 
 __all__ = ["quickstart", "quickstart_steps"]
 
@@ -81,10 +85,23 @@ def quickstart_steps(
     ]
 
 
+QUICKSTART_KIND = "quickstart"
+"""Artifact kind of the quickstart's ``--out`` directory."""
+_OUTPUTS = {"agent": "run", "logs": "log"}
+"""What the quickstart writes inside ``--out``, and each one's artifact kind."""
+_LEGACY_MARKER = ".textrec-quickstart"
+"""The marker file quickstarts made before :data:`textrec.io.ARTIFACT_MARKER` existed."""
+
+OutOpt = typer.Option(
+    Path("runs/quickstart"),
+    "--out",
+    help="Directory for the agent and the log: new, empty, or one a quickstart made (its "
+    "agent/ and logs/ are replaced).",
+)
+
+
 def quickstart(
-    out: Path = typer.Option(
-        Path("runs/quickstart"), "--out", help="Directory for the agent and the log (replaced)."
-    ),  # noqa: B008
+    out: Path = OutOpt,
     items: int = ItemsOpt,
     seed: int = SeedOpt,
     sessions: int = typer.Option(
@@ -97,21 +114,44 @@ def quickstart(
         2000, "--log-sessions", min=1, help="Sessions in the experience log."
     ),
 ) -> None:
-    """Run the whole pipeline on the built-in catalog: catalog, baselines, agent, log, behaviour table."""
-    import shutil
+    """Run the whole pipeline on the built-in catalog: catalog, baselines, agent, log, table.
 
+    Stops at the first step that fails, with that step's exit status (1 when the log check
+    finds damage, 2 for bad input, 130 on Ctrl-C).
+    """
+    _prepare(out)
+    for title, argv in quickstart_steps(out, items, seed, sessions, train_steps, log_sessions):
+        console.print(Rule(Text(title, style="bold")))
+        console.print(Text(f"$ {shlex.join(['textrec', *argv])}", style="dim"), highlight=False)
+        try:
+            code = _run_step(argv)
+        except InputError as exc:
+            raise InputError(f"quickstart step {title!r}: {exc}") from exc
+        if code != 0:
+            typer.echo(f"error: quickstart stopped: step {title!r} exited with {code}", err=True)
+            raise typer.Exit(code)
+
+
+def _prepare(out: Path) -> None:
+    """Claim ``out`` for the quickstart and remove the agent and log a previous one made."""
+    if (out / _LEGACY_MARKER).is_file() and artifact_kind(out) is None:
+        claim = out / ARTIFACT_MARKER
+        claim.write_text(QUICKSTART_KIND + "\n", encoding="utf-8")
+    claim_output_dir(out, QUICKSTART_KIND)
+    for name, kind in _OUTPUTS.items():
+        child = out / name
+        if child.exists():
+            check_output_dir(child, kind)  # textrec's own artifact of that kind, or refused
+            shutil.rmtree(child)
+
+
+def _run_step(argv: list[str]) -> int:
+    """Run one subcommand as ``textrec`` would; its exit status (exceptions propagate)."""
     from textrec.cli import app
 
-    marker = out / ".textrec-quickstart"
-    if out.exists() and any(out.iterdir()):
-        if not marker.exists():
-            raise InputError(
-                f"{out}: directory exists and was not made by quickstart; choose another --out"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    for title, argv in quickstart_steps(out, items, seed, sessions, train_steps, log_sessions):
-        console.print(Rule(f"[bold]{title}"))
-        console.print(f"[dim]$ textrec {' '.join(argv)}[/dim]", highlight=False)
-        app(argv, standalone_mode=False)
+    try:
+        app(argv, prog_name="textrec", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from textrec.catalog.catalog import Catalog
 from textrec.cli.common import (
@@ -37,10 +37,12 @@ def simulate(
     policy: str = typer.Option(
         "slot-filler", "--policy", help=f"Policy to evaluate: {', '.join(POLICIES)}."
     ),
-    sessions: int = typer.Option(1000, "--sessions", help="Number of simulated sessions."),
+    sessions: int = typer.Option(1000, "--sessions", min=1, help="Number of simulated sessions."),
     seed: int = SeedOpt,
     json_out: bool = JsonOpt,
-    show: int = typer.Option(0, "--show", help="Print this many sample dialogues turn by turn."),
+    show: int = typer.Option(
+        0, "--show", min=0, help="Print this many sample dialogues turn by turn."
+    ),
     pool: str = typer.Option(
         "test",
         "--pool",
@@ -53,15 +55,11 @@ def simulate(
         help="Sentence source of the simulated user: 'templates', 'model' (utterance LM), 'mix' "
         "(half each) or 'free' (held-out free-form phrasings in everyday words).",
     ),
-    batch_size: int = typer.Option(1024, "--batch-size", help="Sessions simulated at once."),
+    batch_size: int = typer.Option(1024, "--batch-size", min=1, help="Sessions simulated at once."),
 ) -> None:
     """Run a policy that needs no learning against simulated users; print SR@10/20/30, NI and NV."""
     if policy not in POLICIES:
         raise InputError(f"unknown policy {policy!r}; choose one of {sorted(POLICIES)}")
-    if sessions < 1:
-        raise InputError(f"--sessions must be >= 1, got {sessions}")
-    if show < 0:
-        raise InputError(f"--show must be >= 0, got {show}")
     if pool not in _POOLS:
         raise InputError(f"--pool must be one of {list(_POOLS)}, got {pool!r}")
     if utterances not in UTTERANCE_SOURCES:
@@ -105,7 +103,7 @@ def _print_result(result: EvaluationResult, title: str) -> None:
     rows = [[f"SR@{k}", str(getattr(result, f"sr_at_{k}"))] for k in SR_TURNS]
     rows += [["NI", str(result.ni)], ["NV", str(result.nv)], ["return", str(result.returns)]]
     header = f"{title}: {result.n_sessions} sessions, seed {result.seed}"
-    console.print(escape(header), highlight=False)
+    console.print(Text(header), highlight=False)
     print_table("Simulator evaluation", ["metric", "mean ± s.e."], rows)
 
 
@@ -116,17 +114,17 @@ def _item(cat: Catalog, item: int) -> str:
 
 def _print_dialogue(i: int, d: Dialogue, cat: Catalog) -> None:
     console.print(
-        f"\n[bold]Dialogue {i + 1}[/bold] — target {escape(_item(cat, d.target))}", highlight=False
+        Text.assemble("\n", (f"Dialogue {i + 1}", "bold"), f" — target {_item(cat, d.target)}"),
+        highlight=False,
     )
     for t, (item, text, reward) in enumerate(
         zip(d.items, d.texts, d.rewards, strict=True), start=1
     ):
-        said = "[green]found it![/green]" if not text else escape(f"“{text}”")
-        console.print(
-            f"  {t:>2}. {escape(_item(cat, item))} r={reward:+.3f} → {said}", highlight=False
-        )
+        said = Text("found it!", style="green") if not text else Text(f"“{text}”")
+        line = Text(f"  {t:>2}. {_item(cat, item)} r={reward:+.3f} → ")
+        console.print(line.append_text(said), highlight=False)
     if not d.success:
-        console.print("  [red]no success[/red]")
+        console.print(Text("  no success", style="red"))
 
 
 def _dialogue_json(d: Dialogue, cat: Catalog) -> dict[str, Any]:

@@ -301,9 +301,10 @@ def load_language_model(
         vocab = Vocabulary.from_json(json.loads(raw["vocab"]))
         model = build(json.loads(raw["config"]), schema, vocab)
         model.load_state_dict(raw["state_dict"])
-    except (TypeError, KeyError, RuntimeError) as exc:
+        report = json.loads(raw["report"])
+    except (TypeError, KeyError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
-    return model.eval(), json.loads(raw["report"])
+    return model.eval(), report
 
 
 def cached_language_model(

@@ -18,6 +18,14 @@ Backends: ``workers=1`` runs chunks in this process; ``workers=W`` in a ``concur
 process pool; ``backend="ray"`` as Ray actor tasks on the cluster ``ray.init()`` finds (a local
 one, or ``RAY_ADDRESS``) — every node must see ``out_dir`` (a shared file system), since each chunk
 writes its own shard.
+
+Failures and interruptions. Every argument, the devices (agents loaded) and the backend are
+checked before anything is written, and the log directory is claimed
+(:func:`textrec.io.claim_output_dir`, kind ``log``), so a collection that fails at start leaves
+nothing in the way of a retry (a manifest with no chunk done is simply started afresh). The
+manifest and the progress bar advance as each chunk finishes, whichever worker ran it. Pool
+workers ignore Ctrl-C (the parent handles it) and exit by themselves when the parent dies, so no
+orphan keeps writing shards; on Ctrl-C or an error the parent terminates them.
 """
 
 from __future__ import annotations
@@ -26,9 +34,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +49,7 @@ from tqdm.auto import tqdm
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
+from textrec.io import output_dir
 from textrec.language.bank import SentenceBank
 from textrec.logs.policies import (
     DeviceConfig,
@@ -55,6 +66,7 @@ from textrec.logs.writer import (
     ORACLE_DIR,
     Manifest,
     read_manifest,
+    session_ids,
     shard_paths,
     write_chunk,
     write_manifest,
@@ -63,6 +75,7 @@ from textrec.simulator.engine import BatchedSimulator, StepResult
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
+    "LOG_KIND",
     "ASSIGNMENTS",
     "BACKENDS",
     "ChunkSummary",
@@ -74,6 +87,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LOG_KIND = "log"
+"""Artifact kind of a log directory (:func:`textrec.io.claim_output_dir`)."""
 BACKENDS = ("local", "ray")
 """Where chunks run: 'local' (this process, or a process pool when workers > 1) or 'ray'."""
 _TINY = float(np.finfo(np.float32).tiny)
@@ -128,12 +143,6 @@ class CollectResult:
         out["log_dir"] = str(self.log_dir)
         out["sessions_per_second"] = round(self.sessions_per_second, 2)
         return out
-
-
-def session_ids(seed: int, chunk: int, start: int, stop: int) -> np.ndarray:
-    """``(stop-start,) object`` ids ``"<seed>-<chunk>-<global session>"`` (unique in a log)."""
-    numbers = np.char.zfill(np.arange(start, stop).astype(str), 7)
-    return np.char.add(f"{seed}-{chunk:05d}-", numbers).astype(object)
 
 
 # ---------------------------------------------------------------------------------------- chunks
@@ -332,8 +341,25 @@ def _init_worker(setup: _Setup) -> None:
     from threadpoolctl import threadpool_limits
 
     global _RUNNER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent(os.getppid())
     threadpool_limits(1)
     _RUNNER = _ChunkRunner(setup)
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """Start a daemon thread that ends this worker as soon as its parent process is gone.
+
+    A parent killed with SIGKILL cannot stop its pool; without this its workers would finish
+    their chunks and write shards into a log nobody is collecting any more.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_in_worker(chunk: int, start: int, stop: int) -> ChunkSummary:
@@ -342,10 +368,9 @@ def _run_in_worker(chunk: int, start: int, stop: int) -> ChunkSummary:
     return _RUNNER.run(chunk, start, stop)
 
 
-def _run_local(setup: _Setup, jobs: Sequence[tuple[int, int, int]]) -> Iterator[ChunkSummary]:
-    if not jobs:
-        return
-    runner = _ChunkRunner(setup)
+def _run_local(
+    runner: _ChunkRunner, jobs: Sequence[tuple[int, int, int]]
+) -> Iterator[ChunkSummary]:
     for job in jobs:
         yield runner.run(*job)
 
@@ -353,33 +378,42 @@ def _run_local(setup: _Setup, jobs: Sequence[tuple[int, int, int]]) -> Iterator[
 def _run_pool(
     setup: _Setup, jobs: Sequence[tuple[int, int, int]], workers: int
 ) -> Iterator[ChunkSummary]:
-    context = multiprocessing.get_context(
-        "spawn"
-    )  # no fork of a process that may hold torch threads
-    with ProcessPoolExecutor(
+    """Chunks in a process pool, each summary yielded as soon as its chunk is written."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(setup,)
-    ) as pool:
+    )
+    finished = False
+    try:
         pending = {pool.submit(_run_in_worker, *job) for job in jobs}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+        finished = True
+    finally:
+        if not finished:  # error, Ctrl-C or the consumer stopped: stop the workers now
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InputError(
+            "backend 'ray' needs Ray, which is not installed: pip install 'textrec[ray]'"
+        ) from None
+    return ray
 
 
 def _run_ray(
     setup: _Setup, jobs: Sequence[tuple[int, int, int]], workers: int
 ) -> Iterator[ChunkSummary]:
-    try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError:
-        raise InputError(
-            "backend 'ray' needs Ray, which is not installed: pip install 'textrec[ray]'"
-        ) from None
+    ray = _import_ray()
+    from ray.util import ActorPool
+
     if not jobs:
         return
     started = not ray.is_initialized()
@@ -431,17 +465,22 @@ def _remove_stale_temporaries(log_dir: Path) -> None:
 
 
 def _start_or_resume(log_dir: Path, fresh: Manifest, resume: bool) -> tuple[Manifest, list[int]]:
-    """The manifest to continue from and the chunks that are done and valid."""
-    if not (log_dir / MANIFEST_NAME).is_file():
-        leftovers = [
-            p for kind in (EXPERIENCE_DIR, ORACLE_DIR) for p in (log_dir / kind).glob("*.parquet")
-        ]
-        if leftovers:
-            raise InputError(
-                f"{log_dir}: holds shards but no {MANIFEST_NAME}; choose an empty --out directory"
-            )
+    """The manifest to continue from and the chunks that are done and valid.
+
+    A log with no shard yet (a collection that failed or was stopped before its first chunk) is
+    started afresh, with or without ``resume`` and whatever settings it had.
+    """
+    leftovers = [
+        p for kind in (EXPERIENCE_DIR, ORACLE_DIR) for p in (log_dir / kind).glob("*.parquet")
+    ]
+    if not leftovers:
+        _remove_stale_temporaries(log_dir)
         write_manifest(log_dir, fresh)
         return fresh, []
+    if not (log_dir / MANIFEST_NAME).is_file():
+        raise InputError(
+            f"{log_dir}: holds shards but no {MANIFEST_NAME}; choose an empty --out directory"
+        )
     if not resume:
         raise InputError(
             f"{log_dir}: already holds a log; pass --resume to continue it or choose another --out"
@@ -504,6 +543,11 @@ def collect(
 
     Returns:
         A :class:`CollectResult` (throughput of this call included).
+
+    Raises:
+        InputError: a bad argument or device, Ray missing for ``backend="ray"``, ``out_dir``
+            not a new/empty directory or a log (checked before anything is written), or an
+            existing log without ``resume`` or with other settings.
     """
     for name, value in (
         ("n_sessions", n_sessions),
@@ -544,15 +588,34 @@ def collect(
         assignment=assignment,
     )
     began = time.perf_counter()
+    setup = _Setup(catalog, bank, task, devices, seed, assignment, log_dir)
+    if backend == "ray":
+        _import_ray()
+    runner = _ChunkRunner(setup)  # loads every device: a bad agent fails before anything is written
+    with output_dir(log_dir, LOG_KIND, frozenset({MANIFEST_NAME})):
+        return _collect_chunks(setup, runner, fresh, resume, workers, backend, progress, began)
+
+
+def _collect_chunks(
+    setup: _Setup,
+    runner: _ChunkRunner,
+    fresh: Manifest,
+    resume: bool,
+    workers: int,
+    backend: str,
+    progress: bool,
+    began: float,
+) -> CollectResult:
+    """Start or resume the log in ``setup.log_dir`` and run its missing chunks."""
+    log_dir = setup.log_dir
     manifest, done = _start_or_resume(log_dir, fresh, resume)
     jobs = [(c, *manifest.chunk_range(c)) for c in range(manifest.n_chunks) if c not in set(done)]
-    setup = _Setup(catalog, bank, task, devices, seed, assignment, log_dir)
     if backend == "ray":
         summaries = _run_ray(setup, jobs, workers)
     elif workers > 1 and len(jobs) > 1:
         summaries = _run_pool(setup, jobs, min(workers, len(jobs)))
     else:
-        summaries = _run_local(setup, jobs)
+        summaries = _run_local(runner, jobs)
     sessions_run = rows_run = 0
     bar = tqdm(
         total=sum(stop - start for _, start, stop in jobs),
@@ -560,7 +623,7 @@ def collect(
         unit="session",
         disable=not progress,
     )
-    with bar:
+    with bar, contextlib.closing(summaries):  # closing: a Ctrl-C here still stops the workers
         for summary in summaries:
             manifest = manifest.with_chunks((summary.chunk,))
             write_manifest(log_dir, manifest)

@@ -16,6 +16,7 @@ the experience rows, and the manifest agreeing with the shards.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,13 @@ from textrec.logs.writer import (
     ORACLE_DIR,
     Manifest,
     read_manifest,
+    session_ids,
     shard_name,
 )
-from textrec.simulator.task import TaskConfig
+from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
+
+_SHARD_RE = re.compile(r"^shard-(\d+)\.parquet$")
+"""Name of chunk ``c``'s shard (:func:`textrec.logs.writer.shard_name`)."""
 
 __all__ = [
     "SessionTable",
@@ -271,13 +276,16 @@ class CheckReport:
 
 
 def _check_shard(
-    shard: Path, oracle_dir: Path | None, index: ItemIndex | None
+    shard: Path, oracle_dir: Path | None, index: ItemIndex | None, manifest: Manifest | None
 ) -> tuple[ExperienceBatch, np.ndarray]:
     """Read and check one experience shard (and its oracle shard); return rows and session ids."""
     rows = read_experience(shard)
     offsets = rows.check_complete(str(shard))
     if index is not None:
         index(rows.item_id, str(shard))
+    ids = rows.session_id[offsets[:-1]]
+    if manifest is not None:
+        _check_against_manifest(shard, rows, ids, manifest)
     if oracle_dir is not None:
         path = oracle_dir / shard.name
         if not path.is_file():
@@ -290,16 +298,48 @@ def _check_shard(
             raise InputError(f"{path}: rows do not match the (session_id, turn) keys of {shard}")
         if index is not None:
             index(oracle.target_id, str(path), column="target_id")
-    return rows, rows.session_id[offsets[:-1]]
+    return rows, ids
+
+
+def _check_against_manifest(
+    shard: Path, rows: ExperienceBatch, ids: np.ndarray, manifest: Manifest
+) -> None:
+    """Device ids are the manifest's devices; a collected shard holds its chunk's sessions."""
+    m = len(manifest.devices)
+    if m:
+        bad = rows.device_id >= m
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{shard}: row {row}, column 'device_id': {int(rows.device_id[row])} is not one "
+                f"of the manifest's {m} devices (0..{m - 1})"
+            )
+    if manifest.sentences.get("source") not in UTTERANCE_SOURCES:
+        return  # not collected from the simulator (e.g. people's sessions): ids are free
+    match = _SHARD_RE.match(shard.name)
+    chunk = int(match.group(1)) if match else -1
+    if not 0 <= chunk < manifest.n_chunks:
+        raise InputError(
+            f"{shard}: not a chunk of this log (chunks 0..{manifest.n_chunks - 1} by the manifest)"
+        )
+    expected = session_ids(manifest.seed, chunk, *manifest.chunk_range(chunk))
+    if not np.array_equal(ids, expected):
+        wrong = [s for s in ids.tolist() if s not in set(expected.tolist())]
+        what = (
+            f"session {wrong[0]!r} does not belong to chunk {chunk}"
+            if wrong
+            else (f"holds {len(ids)} of the chunk's {len(expected)} sessions")
+        )
+        raise InputError(f"{shard}: {what} (seed {manifest.seed})")
 
 
 def _check_manifest(
-    root: Path, catalog: Catalog | None, shards: list[Path], n_sessions: int
+    root: Path,
+    manifest: Manifest | None,
+    catalog: Catalog | None,
+    shards: list[Path],
+    n_sessions: int,
 ) -> list[str]:
-    try:
-        manifest = _optional_manifest(root)
-    except ValueError as exc:
-        return [str(exc)]
     if manifest is None:
         return []
     problems = []
@@ -327,6 +367,11 @@ def _check_manifest(
 def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckReport:
     """Validate a log directory; every problem found is one line of the report (none raised).
 
+    Checked: the manifest (readable, every field of its type), every shard (readable, whole
+    sessions, device ids among the manifest's devices, and for a collected log exactly the
+    session ids of its chunk), session ids unique across shards, oracle shards matching, and
+    with ``catalog`` item and target ids in it and the manifest's fingerprint its own.
+
     Args:
         log_dir: the log directory.
         catalog: when given, item and target ids must be its items and the manifest's catalog
@@ -340,13 +385,18 @@ def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckRepor
     problems: list[str] = (
         [] if shards else [f"{root / EXPERIENCE_DIR}: no experience shards (*.parquet)"]
     )
+    try:
+        manifest = _optional_manifest(root)
+    except ValueError as exc:
+        problems.append(str(exc))
+        manifest = None
     oracle_dir = root / ORACLE_DIR if (root / ORACLE_DIR).is_dir() else None
     index = ItemIndex(catalog) if catalog is not None else None
     seen: dict[str, str] = {}
     n_sessions = n_rows = 0
     for shard in shards:
         try:
-            rows, ids = _check_shard(shard, oracle_dir, index)
+            rows, ids = _check_shard(shard, oracle_dir, index, manifest)
         except ValueError as exc:
             problems.append(str(exc))
             continue
@@ -362,5 +412,5 @@ def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckRepor
         extra = sorted({p.name for p in list_shards(root, ORACLE_DIR)} - {p.name for p in shards})
         if extra:
             problems.append(f"{oracle_dir}: oracle shards {extra} have no experience shard")
-    problems += _check_manifest(root, catalog, shards, n_sessions)
+    problems += _check_manifest(root, manifest, catalog, shards, n_sessions)
     return CheckReport(str(root), len(shards), n_sessions, n_rows, tuple(problems))

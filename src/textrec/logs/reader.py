@@ -97,7 +97,9 @@ def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.Pa
 def _read_table(path: Path, schema: pa.Schema) -> pa.Table:
     pf = open_shard(path, schema)
     try:
-        return pf.read(columns=schema.names)
+        table = pf.read(columns=schema.names)
+        table.validate(full=True)  # e.g. invalid UTF-8 in a string column of a damaged page
+        return table
     except (pa.ArrowException, OSError) as exc:
         raise InputError(
             f"{path}: not a readable Parquet shard (corrupt or truncated?): {exc}"

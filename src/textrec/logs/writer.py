@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from textrec import __version__
@@ -24,8 +25,10 @@ __all__ = [
     "EXPERIENCE_DIR",
     "ORACLE_DIR",
     "MANIFEST_NAME",
+    "MANIFEST_FIELDS",
     "ROW_GROUP_SIZE",
     "Manifest",
+    "session_ids",
     "shard_name",
     "shard_paths",
     "write_shard",
@@ -42,6 +45,12 @@ MANIFEST_NAME = "manifest.json"
 """File name of the manifest inside a log directory."""
 ROW_GROUP_SIZE = 16384
 """Rows per Parquet row group: the unit the streaming reader loads at a time."""
+
+
+def session_ids(seed: int, chunk: int, start: int, stop: int) -> np.ndarray:
+    """``(stop-start,) object`` ids ``"<seed>-<chunk>-<global session>"`` (unique in a log)."""
+    numbers = np.char.zfill(np.arange(start, stop).astype(str), 7)
+    return np.char.add(f"{seed}-{chunk:05d}-", numbers).astype(object)
 
 
 def shard_name(chunk: int) -> str:
@@ -183,11 +192,14 @@ class Manifest:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], source: str = "manifest") -> Manifest:
-        """Parse :meth:`to_json` output; errors name ``source`` and the field."""
+        """Parse :meth:`to_json` output; errors name ``source``, the field and its value.
+
+        Every field is type-checked (:data:`MANIFEST_FIELDS`): a mistyped field is an
+        :class:`~textrec.errors.InputError`, never a crash further on.
+        """
         if not isinstance(obj, Mapping):
             raise InputError(f"{source}: expected a JSON object, got {type(obj).__name__}")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(obj) - known)
+        unknown = sorted(set(obj) - set(MANIFEST_FIELDS))
         if unknown:
             raise InputError(f"{source}: unknown fields {unknown}")
         version = obj.get("schema_version", SCHEMA_VERSION)
@@ -195,16 +207,67 @@ class Manifest:
             raise InputError(
                 f"{source}: schema_version {version!r}, this textrec reads version {SCHEMA_VERSION}"
             )
+        for name, (kind, required) in MANIFEST_FIELDS.items():
+            if name not in obj:
+                if required:
+                    raise InputError(f"{source}: missing field {name!r}")
+                continue
+            value = obj[name]
+            if not _is_a(value, kind):
+                raise InputError(
+                    f"{source}: field {name!r} must be {_KIND_TEXT[kind]}, got {value!r}"
+                )
         try:
             return cls(
                 **{
                     **obj,
                     "devices": tuple(obj.get("devices", ())),
-                    "chunks_done": tuple(int(c) for c in obj.get("chunks_done", ())),
+                    "chunks_done": tuple(obj.get("chunks_done", ())),
                 }
             )
-        except TypeError as exc:
-            raise InputError(f"{source}: malformed manifest: {exc}") from exc
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from exc
+
+
+MANIFEST_FIELDS: dict[str, tuple[str, bool]] = {
+    "catalog_name": ("str", True),
+    "catalog_fingerprint": ("str", True),
+    "seed": ("int", True),
+    "n_sessions": ("int", True),
+    "chunk_sessions": ("int", True),
+    "pool": ("str", False),
+    "devices": ("objects", False),
+    "task": ("object", False),
+    "sentences": ("object", False),
+    "assignment": ("str", False),
+    "chunks_done": ("ints", False),
+    "schema_version": ("int", False),
+    "textrec_version": ("str", False),
+}
+"""``manifest.json`` field -> (JSON type, required)."""
+
+_KIND_TEXT = {
+    "str": "a string",
+    "int": "an integer",
+    "object": "a JSON object",
+    "objects": "a list of JSON objects",
+    "ints": "a list of integers",
+}
+
+
+def _is_a(value: Any, kind: str) -> bool:
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "int":
+        return is_int(value)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "objects":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    return isinstance(value, list) and all(is_int(v) for v in value)
 
 
 def write_manifest(log_dir: str | Path, manifest: Manifest) -> Path:
