@@ -48,7 +48,7 @@ LEGACY_LAYOUTS: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "log": ("manifest.json", frozenset({"manifest.json", "experience", "oracle"})),
     "run": ("checkpoint.pt", frozenset({"checkpoint.pt", "metrics.csv", "final"})),
-    "directory": ("recommender.json", frozenset({"recommender.json", "weights.pt"})),
+    "agent": ("recommender.json", frozenset({"recommender.json", "weights.pt"})),
 }
 """``kind -> (required entry, allowed entries)`` of the artifacts textrec wrote before it marked
 them: an unmarked directory holding the required entry and nothing but allowed ones is taken for
@@ -186,7 +186,7 @@ def _only_scaffolding(root: Path, names: frozenset[str]) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], kind: str = "directory") -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it replaces ``path``.
 
     ``path`` is checked first (:func:`check_output_dir`): only a new path, an empty directory or

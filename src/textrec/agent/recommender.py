@@ -494,7 +494,7 @@ class Recommender(nn.Module):
             },
             "vocab": self.vocab.to_json(),
         }
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path, "agent") as tmp:
             write_checkpoint(tmp / _WEIGHTS_FILE, _FORMAT, state_dict=self.state_dict())
             (tmp / _CONFIG_FILE).write_text(
                 json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
