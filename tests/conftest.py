@@ -8,6 +8,7 @@ import torch
 
 from textrec.catalog import TEST, TRAIN, Attribute, AttributeSchema, Catalog
 
+
 # textrec's networks are small: one torch thread is as fast as two and immune to a busy second core.
 torch.set_num_threads(1)
 
