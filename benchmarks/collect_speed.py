@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from textrec.catalog.build import open_catalog
-
 from textrec.language.speech import build_sentence_bank
 from textrec.logs.collect import _ChunkRunner, _Setup, collect
 from textrec.logs.policies import default_devices

@@ -141,3 +141,25 @@ def test_add_typo_changes_one_letter_or_so():
         typo = add_typo(word, rng)
         assert typo != word and abs(len(typo) - len(word)) <= 1 and typo[0] == word[0]
     assert add_typo("a", rng) == "a" and add_typo("3in", rng) == "3in"
+
+
+def test_cli_simulate_speaks_free_and_the_reader_policy_reads_it(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from tests.conftest import make_toy_catalog
+    from textrec.cli import app
+
+    folder = make_toy_catalog().save(tmp_path / "toy")
+    options = ["simulate", "--catalog", str(folder), "--sessions", "60", "--pool", "train"]
+    result = CliRunner().invoke(
+        app, [*options, "--utterances", "free", "--policy", "reader", "--show", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["utterances"] == "free" and out["policy"] == "reader"
+    said = [t["text"] for t in out["dialogues"][0]["turns"] if t["text"]]
+    free = {phrase_key(t) for t in build_sentence_bank(make_toy_catalog().schema,
+                                                       source="free", seed=0).texts}  # fmt: skip
+    assert said and all(phrase_key(t) in free for t in said)

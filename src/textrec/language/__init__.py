@@ -39,6 +39,7 @@ _LAZY = {
     "interpret": "textrec.language.interpret",
     "interpret_batch": "textrec.language.interpret",
     "load_interpreter": "textrec.language.interpret",
+    "Rewriter": "textrec.language.rewrite",
     "Request": "textrec.language.reader",
     "Reading": "textrec.language.reader",
     "Reader": "textrec.language.reader",
