@@ -103,3 +103,11 @@ def test_choose_mode():
 def test_target_candidates_need_a_label():
     c = make_hand_catalog()
     assert target_candidates(c, np.arange(6)).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_held_out_speech_is_refused_for_training_and_logs():
+    from textrec.simulator.task import check_training_source
+
+    check_training_source("templates", "training")  # accepted
+    with pytest.raises(ValueError, match="held-out.*evaluation only"):
+        check_training_source("free", "training")

@@ -122,10 +122,11 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     from textrec.language.encoder import load_or_pretrain
     from textrec.language.speech import build_sentence_bank
     from textrec.simulator.engine import BatchedSimulator
-    from textrec.simulator.task import TaskConfig
+    from textrec.simulator.task import TaskConfig, check_training_source
 
     learner_spec = LEARNERS[spec.algo]
     config = learner_spec.make_config(spec.overrides)  # bad options fail before any work
+    check_training_source(spec.utterances, "training")
     cat = spec.catalog
     meta = {
         "algo": spec.algo,

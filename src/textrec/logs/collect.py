@@ -72,7 +72,7 @@ from textrec.logs.writer import (
     write_manifest,
 )
 from textrec.simulator.engine import BatchedSimulator, StepResult
-from textrec.simulator.task import TaskConfig
+from textrec.simulator.task import TaskConfig, check_training_source
 
 __all__ = [
     "LOG_KIND",
@@ -567,6 +567,7 @@ def collect(
     if len(set(names)) != len(names):
         raise InputError(f"collect: device names must be unique, got {names}")
     task = task or TaskConfig()
+    check_training_source(task.utterances, "a log collected with it")
     sentences: dict[str, Any] = {"source": task.utterances, "given": bank is not None}
     if bank is None:
         from textrec.language.speech import build_sentence_bank

@@ -37,10 +37,27 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 
-__all__ = ["TaskConfig", "UTTERANCE_SOURCES", "target_candidates"]
+__all__ = [
+    "EVALUATION_ONLY_SOURCES",
+    "TaskConfig",
+    "UTTERANCE_SOURCES",
+    "check_training_source",
+    "target_candidates",
+]
 
 UTTERANCE_SOURCES = ("templates", "model", "mix", "free")
 """Where the simulated user's sentences come from (see ``textrec.language.speech``)."""
+EVALUATION_ONLY_SOURCES = ("free",)
+"""Sources that speak held-out phrasings: for evaluation only, never for training or logs."""
+
+
+def check_training_source(source: str, use: str) -> None:
+    """Refuse a held-out sentence source for ``use`` (training, collecting a training log)."""
+    if source in EVALUATION_ONLY_SOURCES:
+        raise InputError(
+            f"--utterances {source} speaks the held-out phrasings, kept for evaluation only; "
+            f"{use} would learn from them (use templates, model or mix)"
+        )
 
 
 @dataclass(frozen=True)
