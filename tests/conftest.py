@@ -1,4 +1,4 @@
-"""Shared fixtures: a small hand-made catalog with every edge case (missing and multi-valued labels)."""
+"""Shared fixtures: a small hand-made catalog with every edge case (missing, multi-valued)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from textrec.catalog import TEST, TRAIN, Attribute, AttributeSchema, Catalog
-
 
 # textrec's networks are small: one torch thread is as fast as two and immune to a busy second core.
 torch.set_num_threads(1)
@@ -74,7 +73,7 @@ ZAPPOS_DIR = (
     / "data"
     / "ut-zap50k"
 )
-"""The real UT-Zappos50K folder, laid beside the checkout (``../shared/data/ut-zap50k``); may be absent."""
+"""The real UT-Zappos50K folder beside the checkout (``../shared/data/ut-zap50k``) or absent."""
 
 
 @pytest.fixture(scope="session")

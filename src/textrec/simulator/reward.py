@@ -57,7 +57,9 @@ def attribute_distance(missed: np.ndarray, desired: np.ndarray) -> np.ndarray:
 def turn_reward(
     d_f: np.ndarray, d_g: np.ndarray, reward_lambda: float, offset: float = 0.0
 ) -> np.ndarray:
-    """``r = 1 − (1 − λ)·d_f − λ·d_g + offset`` per row, in ``[offset, 1 + offset]`` when ``d_f, d_g`` ∈ [0, 1].
+    """``r = 1 − (1 − λ)·d_f − λ·d_g + offset`` per row.
+
+    In ``[offset, 1 + offset]`` when ``d_f, d_g`` ∈ [0, 1].
 
     Example:
         >>> turn_reward(np.array([0.5]), np.array([0.25]), 0.5).tolist()

@@ -87,7 +87,8 @@ class TaskConfig:
     reward_lambda: float = 0.5
     """Weight λ of the attribute term against the image term of the reward (paper: 0.5)."""
     reward_offset: float = -1.0
-    """Constant added to every turn's reward; -1 keeps the paper's incentive (see the class doc), 0 is literal."""
+    """Constant added to every turn's reward; -1 keeps the paper's incentive (see the class
+    doc), 0 is literal."""
     repeat_prob: float = 0.5
     """Probability of asking again for a value asked before, when the item lacks one (Table 1)."""
     negate_prob: float = 0.1
