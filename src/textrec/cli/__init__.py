@@ -147,3 +147,6 @@ app.command("train")(_train.train)
 from textrec.cli import quickstart as _quickstart  # noqa: E402
 
 app.command("quickstart")(_quickstart.quickstart)
+from textrec.cli import evaluate as _evaluate  # noqa: E402
+
+app.command("evaluate")(_evaluate.evaluate)
