@@ -9,7 +9,7 @@ import torch
 from tests.conftest import make_toy_catalog
 from textrec.agent import Dialogues, Recommender, StateTracker, sample_values
 from textrec.evaluation import evaluate
-from textrec.learners.loop import SimulatorEpisodes
+from textrec.learners.batches import SimulatorEpisodes
 
 
 def random_dialogues(catalog, bank, n: int = 5, turns: int = 7, seed: int = 0) -> Dialogues:
@@ -100,8 +100,9 @@ def test_opening_utterance_changes_only_its_dialogue(make_recommender, toy_catal
 
 def test_live_policy_chooses_what_the_unroll_of_its_dialogues_gives(make_recommender, test_sim):
     """The batch Policy (turn by turn) and the learners' unroll (whole dialogues) agree."""
-    rec = make_recommender(greedy="values")
-    batch = SimulatorEpisodes(test_sim, rec.policy(), 16).sample(np.random.default_rng(3))
+    rec = make_recommender()
+    policy = rec.policy(greedy="values")
+    batch = SimulatorEpisodes(test_sim, policy, 16).sample(np.random.default_rng(3))
     with torch.no_grad():
         logits = rec.head_logits(rec.unroll(batch.dialogues)[:, :-1])
     greedy = torch.stack([lg.argmax(-1) for lg in logits], dim=-1).numpy()

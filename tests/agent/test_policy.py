@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from textrec.agent import RecommenderConfig
+from textrec.agent import GREEDY_MODES, Acting, RecommenderConfig
 from textrec.agent.policy import PolicyHeads, QHeads, ValueReadout
 
 SIZES = (3, 5, 2)
@@ -89,10 +89,11 @@ def test_recognise_reads_what_the_bank_sentences_ask_for(make_recommender, toy_b
 def test_greedy_retrieval_weighs_asked_heads_above_guesses(make_recommender):
     rec = make_recommender(guess_weight=0.2)
     states = torch.randn(5, rec.state_dim)
-    action = rec.greedy_action(states)
     asked = torch.sigmoid(rec.heads(states).asked).detach().numpy()
-    np.testing.assert_allclose(action.weights, asked + (1 - asked) * 0.2, rtol=1e-6)
-    assert make_recommender(greedy="values").greedy_action(states).weights is None
+    for greedy in GREEDY_MODES:
+        action = rec.act(states, Acting(greedy=greedy), torch.Generator())
+        np.testing.assert_allclose(action.weights, asked + (1 - asked) * 0.2, rtol=1e-6)
+    assert rec.act(states, Acting(sample=True), torch.Generator()).weights is None
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.5])

@@ -120,7 +120,11 @@ def test_cql_penalty_per_head():
         for k in range(2):
             if actions[i, k] >= 0:
                 ref += np.log(np.exp(q[k][i]).sum()) - q[k][i, actions[i, k]]
-    got = cql_penalty([torch.tensor(x) for x in q], torch.tensor(actions))
+    # three padding states after the real ones: they must neither add nor dilute
+    padded_q = [torch.tensor(np.concatenate([x, 50 + x])) for x in q]
+    padded_a = torch.tensor(np.concatenate([actions, actions]))
+    mask = torch.tensor([True] * 3 + [False] * 3)
+    got = cql_penalty(padded_q, padded_a, mask)
     np.testing.assert_allclose(got.item(), ref / 3, rtol=1e-6)
 
 

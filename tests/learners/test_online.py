@@ -12,7 +12,8 @@ from tests.conftest import make_toy_catalog
 from tests.learners.conformance import check_learner
 from textrec.agent import Recommender, RecommenderConfig
 from textrec.evaluation import evaluate
-from textrec.learners.loop import SimulatorEpisodes, fit
+from textrec.learners.batches import SimulatorEpisodes
+from textrec.learners.loop import fit
 from textrec.learners.online import OnlineConfig, OnlineLearner
 from textrec.simulator import BatchedSimulator
 

@@ -163,7 +163,7 @@ def test_agent_copies_are_devices(toy_catalog, tmp_path):
     bank = build_sentence_bank(toy_catalog.schema, seed=0)
     torch.manual_seed(0)
     text = PretrainedTextEncoder(EncoderConfig(), toy_catalog.schema, bank.vocab)
-    agent = Recommender(toy_catalog, text, RecommenderConfig(greedy="values"))
+    agent = Recommender(toy_catalog, text, RecommenderConfig())
     checkpoint = agent.save(tmp_path / "agent-stage-0")
     devices = default_devices([checkpoint])
     assert devices[-1].base == "agent"

@@ -6,12 +6,16 @@ from textrec.agent.policy import (
     QHeads,
     ValueHead,
     greedy_values,
+    masked_q,
     reset_parameters,
     sample_values,
 )
 from textrec.agent.recommender import (
     GREEDY_MODES,
+    HEADS,
+    PARAMETER_GROUPS,
     READOUTS,
+    Acting,
     Recommender,
     RecommenderConfig,
     RecommenderPolicy,
@@ -21,7 +25,10 @@ from textrec.agent.visual import ItemEncoder, item_table
 
 __all__ = [
     "GREEDY_MODES",
+    "HEADS",
+    "PARAMETER_GROUPS",
     "READOUTS",
+    "Acting",
     "Dialogues",
     "ItemEncoder",
     "PolicyHeads",
@@ -33,6 +40,7 @@ __all__ = [
     "ValueHead",
     "greedy_values",
     "item_table",
+    "masked_q",
     "reset_parameters",
     "sample_values",
 ]

@@ -16,6 +16,7 @@ value to learn from reward.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ __all__ = [
     "ValueHead",
     "sample_values",
     "greedy_values",
+    "masked_q",
     "reset_parameters",
 ]
 
@@ -180,3 +182,14 @@ def sample_values(logits: Sequence[torch.Tensor], generator: torch.Generator) ->
 def greedy_values(logits: Sequence[torch.Tensor]) -> torch.Tensor:
     """Most probable value per head: ``K`` logits ``(B, V_k)`` -> ``(B, K) int64``."""
     return torch.stack([lg.argmax(dim=-1) for lg in logits], dim=-1)
+
+
+def masked_q(q: torch.Tensor, logits: torch.Tensor, threshold: float) -> torch.Tensor:
+    r"""Discrete BCQ's mask: ``q`` where :math:`\pi(v|s) \ge` ``threshold`` :math:`\max_u \pi(u|s)`
+    (``pi = softmax(logits)``, the behaviour-cloned head), ``-inf`` elsewhere; ``(..., V)``.
+
+    The most probable value always passes, so every row keeps at least one value.
+    """
+    log_p = torch.log_softmax(logits, dim=-1)
+    keep = log_p >= log_p.max(dim=-1, keepdim=True).values + math.log(threshold)
+    return q.masked_fill(~keep, float("-inf"))

@@ -10,7 +10,8 @@ A :class:`Recommender` is used three ways:
 
 * over padded dialogues by learners (:meth:`Recommender.unroll`),
 * turn by turn on a batch of simulated sessions, as a simulator ``Policy``
-  (:meth:`Recommender.policy`),
+  (:meth:`Recommender.policy`; how it acts -- greedy or sampling, from the actor or from the Q
+  heads -- is an argument, :class:`Acting`),
 * on one conversation, from texts and item ids (:meth:`Recommender.recommend`).
 
 It is saved as one directory (:meth:`Recommender.save`): weights, config, vocabulary and the
@@ -36,6 +37,7 @@ from textrec.agent.policy import (
     PolicyOutputs,
     QHeads,
     greedy_values,
+    masked_q,
     reset_parameters,
     sample_values,
 )
@@ -47,11 +49,16 @@ from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
 from textrec.language.tokenizer import Vocabulary
+from textrec.learners.checkpoint import read_checkpoint, write_checkpoint
+from textrec.learners.functional import latest_requests
 from textrec.simulator.engine import StepResult
 
 __all__ = [
     "GREEDY_MODES",
+    "HEADS",
+    "PARAMETER_GROUPS",
     "READOUTS",
+    "Acting",
     "Recognised",
     "RecommenderConfig",
     "Recommender",
@@ -60,6 +67,12 @@ __all__ = [
 
 GREEDY_MODES = ("probs", "values")
 """How the greedy policy hands its heads to retrieval: the distributions, or each head's argmax."""
+
+HEADS = ("actor", "q")
+"""Which heads a policy acts from: the policy heads, or the Q heads (``softmax(Q_k)``)."""
+
+PARAMETER_GROUPS = ("text", "items", "tracker", "actor", "q")
+"""The recommender's parts, as :meth:`Recommender.parameter_groups` names them."""
 
 READOUTS = ("tied", "linear")
 """Last layer of the policy and Q heads: scored against the text encoder's value codes, or plain
@@ -72,7 +85,7 @@ _WEIGHTS_FILE = "weights.pt"
 
 @dataclass(frozen=True)
 class RecommenderConfig:
-    """Sizes of the recommender's networks and how its greedy policy acts.
+    """Sizes of the recommender's networks (how it acts is :class:`Acting`, chosen per policy).
 
     State tracker input ``x_t = MLP([c_txt(x_t); c_img(a_t)])``; state ``s_t`` = ``n_slots`` gated
     GRU slots; policy ``pi_k(. | s_t) = softmax(W_k MLP(s_t))`` per attribute ``k`` (paper,
@@ -99,8 +112,6 @@ class RecommenderConfig:
     """Heads' last layer: 'tied' scores each value against the code the pretrained text encoder
     recognises it by (one query map per attribute, whatever its number of values); 'linear' has
     one learned output row per value."""
-    greedy: str = "probs"
-    """Greedy acting: 'probs' retrieves by the head distributions, 'values' by their argmax."""
     guess_weight: float = 0.1
     """Greedy 'probs' retrieval weighs head ``k``'s term by ``a_k + (1 - a_k) * guess_weight``,
     ``a_k`` the agent's probability that the user asked for attribute ``k``: values the user
@@ -128,10 +139,32 @@ class RecommenderConfig:
             raise InputError(
                 f"RecommenderConfig.readout must be one of {READOUTS}, got {self.readout!r}"
             )
+
+
+@dataclass(frozen=True)
+class Acting:
+    """How a :class:`RecommenderPolicy` chooses: an argument of :meth:`Recommender.policy`."""
+
+    sample: bool = False
+    """Draw one value per head from its distribution (exploration) instead of acting greedily."""
+    heads: str = "actor"
+    """Distributions from the policy heads ('actor') or ``softmax(Q_k)`` of the Q heads ('q')."""
+    greedy: str = "probs"
+    """Greedy retrieval by the head distributions ('probs') or by each head's argmax ('values');
+    both weigh head ``k`` by the asked probability (see ``RecommenderConfig.guess_weight``)."""
+    threshold: float = 0.0
+    """With 'q' heads: values whose policy-head probability is below ``threshold`` times the
+    head's largest are never chosen (discrete BCQ's mask; 0: no mask)."""
+
+    def __post_init__(self) -> None:
+        if self.heads not in HEADS:
+            raise InputError(f"Acting.heads must be one of {HEADS}, got {self.heads!r}")
         if self.greedy not in GREEDY_MODES:
-            raise InputError(
-                f"RecommenderConfig.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}"
-            )
+            raise InputError(f"Acting.greedy must be one of {GREEDY_MODES}, got {self.greedy!r}")
+        if not 0.0 <= self.threshold < 1.0:
+            raise InputError(f"Acting.threshold must be in [0, 1), got {self.threshold}")
+        if self.threshold > 0 and self.heads != "q":
+            raise InputError("Acting.threshold masks Q heads; it needs heads='q'")
 
 
 @dataclass(frozen=True)
@@ -226,6 +259,17 @@ class Recommender(nn.Module):
         attribute = schema.value_attribute[value]
         return Recognised(attribute, value - schema.offsets[attribute])
 
+    def heard_requests(self, dialogues: Dialogues, codes: torch.Tensor) -> np.ndarray:
+        """``(B, T + 1, K)`` latest value asked for per attribute before each state (``-1``: none).
+
+        State ``t`` (see :meth:`unroll`) has heard the opening and the sentences after turns
+        ``< t``; what they ask for is read by :meth:`recognise` (no simulator labels). The
+        request-tracking target of every learner.
+        """
+        said = np.concatenate([dialogues.opening[:, None], dialogues.feedback], axis=1)
+        heard = self.recognise(codes)
+        return latest_requests(said, heard.attribute, heard.value, self.catalog.schema.n_attributes)
+
     def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:
         """Codes ``(U, text_dim)`` of the dialogues' sentence table."""
         return self.encode_text(
@@ -272,22 +316,66 @@ class Recommender(nn.Module):
             self._retrievers[pool] = Retriever(self.catalog, pool)
         return self._retrievers[pool]
 
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by part (:data:`PARAMETER_GROUPS`); 'text' is empty when frozen."""
+        parts = {
+            "text": self.text,
+            "items": self.items,
+            "tracker": self.tracker,
+            "actor": self.actor,
+            "q": self.q,
+        }
+        return {
+            name: [p for p in part.parameters() if p.requires_grad] for name, part in parts.items()
+        }
+
+    def parameters_of(self, *groups: str) -> list[nn.Parameter]:
+        """The trainable parameters of ``groups`` (names of :data:`PARAMETER_GROUPS`)."""
+        unknown = [g for g in groups if g not in PARAMETER_GROUPS]
+        if unknown:
+            raise InputError(f"unknown parameter groups {unknown}; known: {PARAMETER_GROUPS}")
+        table = self.parameter_groups()
+        return [p for g in groups for p in table[g]]
+
     @torch.no_grad()
-    def greedy_action(self, states: torch.Tensor) -> Action:
-        """The deterministic choice in ``states (B, state_dim)`` (``RecommenderConfig.greedy``)."""
+    def acting_logits(self, states: torch.Tensor, acting: Acting) -> list[torch.Tensor]:
+        """The logits ``acting`` chooses from in ``states``: policy logits or (masked) Q values."""
         out = self.heads(states)
-        if self.config.greedy == "values":
-            return Action(values=greedy_values(out.logits).numpy())
-        asked = torch.sigmoid(out.asked)
-        weights = asked + (1.0 - asked) * self.config.guess_weight
+        if acting.heads == "actor":
+            return out.logits
+        q = self.q(states)
+        if acting.threshold <= 0:
+            return q
+        return [
+            masked_q(qk, lg, acting.threshold) for qk, lg in zip(q, out.logits, strict=True)
+        ]
+
+    @torch.no_grad()
+    def act(self, states: torch.Tensor, acting: Acting, generator: torch.Generator) -> Action:
+        """The choice in ``states (B, state_dim)`` as ``acting`` says (draws from ``generator``)."""
+        logits = self.acting_logits(states, acting)
+        if acting.sample:
+            return Action(values=sample_values(logits, generator).numpy())
+        asked = torch.sigmoid(self.heads(states).asked)
+        weights = (asked + (1.0 - asked) * self.config.guess_weight).numpy()
+        if acting.greedy == "values":
+            return Action(values=greedy_values(logits).numpy(), weights=weights)
         return Action(
-            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in out.logits),
-            weights=weights.numpy(),
+            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits), weights=weights
         )
 
-    def policy(self, sample: bool = False) -> RecommenderPolicy:
-        """This recommender as a simulator batch ``Policy`` (greedy, or sampling values)."""
-        return RecommenderPolicy(self, sample=sample)
+    def policy(
+        self,
+        sample: bool = False,
+        *,
+        heads: str = "actor",
+        greedy: str = "probs",
+        threshold: float = 0.0,
+    ) -> RecommenderPolicy:
+        """This recommender as a simulator batch ``Policy`` acting as :class:`Acting` says."""
+        return RecommenderPolicy(
+            self, Acting(sample=sample, heads=heads, greedy=greedy, threshold=threshold)
+        )
 
     @torch.no_grad()
     def recommend(
@@ -329,7 +417,8 @@ class Recommender(nn.Module):
         state = self.unroll(dialogues)[:, -1]
         retriever = self.retriever(pool)
         excluded = np.isin(retriever.pool, items[0])[None, :]
-        item = retriever.retrieve(self.greedy_action(state), excluded)[0]
+        action = self.act(state, Acting(), torch.Generator())
+        item = retriever.retrieve(action, excluded)[0]
         return str(self.catalog.item_ids[item])
 
     # ------------------------------------------------------------------ persistence
@@ -348,7 +437,7 @@ class Recommender(nn.Module):
             "vocab": self.vocab.to_json(),
         }
         with atomic_dir(path) as tmp:
-            torch.save(self.state_dict(), tmp / _WEIGHTS_FILE)
+            write_checkpoint(tmp / _WEIGHTS_FILE, _FORMAT, state_dict=self.state_dict())
             (tmp / _CONFIG_FILE).write_text(
                 json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
             )
@@ -382,10 +471,10 @@ class Recommender(nn.Module):
             text = PretrainedTextEncoder(
                 EncoderConfig(**meta["text_encoder"]), catalog.schema, vocab
             )
-            model = cls(catalog, text, RecommenderConfig(**meta["config"]))
-            model.load_state_dict(
-                torch.load(root / _WEIGHTS_FILE, map_location="cpu", weights_only=True)
-            )
+            config = {k: v for k, v in meta["config"].items() if k != "greedy"}  # now Acting's
+            model = cls(catalog, text, RecommenderConfig(**config))
+            weights = read_checkpoint(root / _WEIGHTS_FILE, _FORMAT, ("state_dict",))
+            model.load_state_dict(weights["state_dict"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise InputError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
         return model.eval()
@@ -395,18 +484,17 @@ class RecommenderPolicy:
     """A :class:`Recommender` playing a batch of simulated sessions (the simulator's ``Policy``).
 
     Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker
-    of every session that took it, then chooses for all sessions: greedily (see
-    ``RecommenderConfig.greedy``), or, with ``sample=True``, one value per head drawn from the
-    policy (``Action.values``; the exploration of on-policy learning). Rows with ``turn == 0``
-    start afresh.
+    of every session that took it, then chooses for all sessions as ``acting`` says: greedily, or
+    (``Acting.sample``) one value per head drawn from the heads (``Action.values``; the
+    exploration of on-policy learning). Rows with ``turn == 0`` start afresh.
 
     Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
     do not change within a batch of sessions), so each distinct sentence is encoded once.
     """
 
-    def __init__(self, recommender: Recommender, sample: bool = False) -> None:
+    def __init__(self, recommender: Recommender, acting: Acting | None = None) -> None:
         self.recommender = recommender
-        self.sample = sample
+        self.acting = acting or Acting()
         self._state = recommender.tracker.initial_state(0)
         self._generator = torch.Generator()
         self._forget_codes()
@@ -462,7 +550,4 @@ class RecommenderPolicy:
             self._state[rows] = rec.tracker.step(
                 self._state[rows], self._sentence_codes(result, rows), items
             )
-        if self.sample:
-            logits = rec.head_logits(self._state)
-            return Action(values=sample_values(logits, self._generator).numpy())
-        return rec.greedy_action(self._state)
+        return rec.act(self._state, self.acting, self._generator)

@@ -99,7 +99,9 @@ def train(
     from textrec.evaluation import evaluate
     from textrec.language.encoder import load_or_pretrain
     from textrec.language.templates import build_sentence_bank
-    from textrec.learners.loop import SimulatorEpisodes, SimulatorEvaluator, fitter
+    from textrec.learners.batches import SimulatorEpisodes
+    from textrec.learners.evaluators import SimulatorEvaluator
+    from textrec.learners.loop import fitter
     from textrec.learners.online import OnlineConfig, OnlineLearner
     from textrec.simulator.engine import BatchedSimulator
     from textrec.simulator.task import TaskConfig

@@ -17,8 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import pickle
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +27,6 @@ import numpy as np
 from textrec import __version__
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
-from textrec.io import atomic_file
 from textrec.language.bank import MODES
 from textrec.language.templates import (
     SLOT_ID,
@@ -40,6 +37,7 @@ from textrec.language.templates import (
     split_frame,
 )
 from textrec.language.tokenizer import Vocabulary
+from textrec.learners.checkpoint import read_checkpoint, write_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -267,46 +265,6 @@ def corpus_fingerprint(
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()[:20]
-
-
-def write_checkpoint(path: str | Path, kind: str, **fields: Any) -> Path:
-    """Write one atomic checkpoint file ``{"type": kind, "version", **fields}`` (``torch.save``).
-
-    ``fields`` hold tensors (``state_dict``) and JSON strings (config, schema, vocabulary, report).
-    """
-    import torch
-
-    with atomic_file(path, suffix=".pt") as tmp:
-        torch.save({"type": kind, "version": __version__, **fields}, tmp)
-    return Path(path)
-
-
-def read_checkpoint(path: str | Path, kind: str, required: tuple[str, ...]) -> dict[str, Any]:
-    """Read a checkpoint of type ``kind`` written by :func:`write_checkpoint`.
-
-    Raises ``ValueError`` naming the file when it is unreadable, of another type or lacks a field;
-    warns when another textrec version wrote it.
-    """
-    import torch
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: checkpoint not found")
-    try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as exc:
-        raise InputError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
-    if not isinstance(raw, dict) or raw.get("type") != kind:
-        found = raw.get("type") if isinstance(raw, dict) else type(raw).__name__
-        raise InputError(f"{p}: not a {kind} checkpoint (type {found!r})")
-    missing = [k for k in ("version", *required) if k not in raw]
-    if missing:
-        raise InputError(f"{p}: checkpoint lacks fields {missing}")
-    if raw["version"] != __version__:
-        warnings.warn(
-            f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
-        )
-    return raw
 
 
 _MODEL_FIELDS = ("config", "schema", "vocab", "report", "state_dict")

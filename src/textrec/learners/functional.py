@@ -26,7 +26,11 @@ __all__ = [
     "td_target",
     "polyak_update",
     "cql_penalty",
+    "head_values",
     "latest_requests",
+    "request_tracking_loss",
+    "soft_values",
+    "expectile_loss",
 ]
 
 
@@ -140,20 +144,83 @@ def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
         t.lerp_(s, tau)
 
 
-def cql_penalty(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+def cql_penalty(
+    q_values: Sequence[torch.Tensor], actions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     r"""Per-head conservative penalty (paper Eq. 6, one term per attribute head).
 
-    :math:`\frac{1}{N}\sum_i \sum_k \big[\log\sum_v \exp Q_k(s_i, v) - Q_k(s_i, a_{ik})\big]`,
-    skipping heads whose logged value is ``-1``. ``q_values``: ``K`` tensors ``(N, V_k)``;
-    ``actions``: ``(N, K) int64``.
+    :math:`\frac{1}{N}\sum_i \sum_k \big[\log\sum_v \exp Q_k(s_i, v) - Q_k(s_i, a_{ik})\big]`
+    averaged over the ``N`` real states of ``mask`` only (padding does not dilute it), skipping
+    heads whose logged value is ``-1``. ``q_values``: ``K`` tensors ``(..., V_k)``; ``actions``:
+    ``(..., K) int64``; ``mask``: ``(...) bool``.
     """
-    total = torch.zeros(actions.shape[0], dtype=q_values[0].dtype, device=actions.device)
+    total = torch.zeros(actions.shape[:-1], dtype=q_values[0].dtype, device=actions.device)
     for k, q in enumerate(q_values):
-        a = actions[:, k]
+        a = actions[..., k]
         data_q = q.gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
         term = torch.logsumexp(q, dim=-1) - data_q
         total = total + torch.where(a >= 0, term, torch.zeros_like(term))
-    return total.mean()
+    return masked_mean(total, mask)
+
+
+def head_values(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
+    r"""Joint :math:`Q(s, a) = \sum_k Q_k(s, a_k)` ``(...)``, heads with ``a_k = -1`` left out."""
+    total = torch.zeros(actions.shape[:-1], dtype=q_values[0].dtype, device=actions.device)
+    for k, q in enumerate(q_values):
+        a = actions[..., k]
+        qa = q.gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+        total = total + torch.where(a >= 0, qa, torch.zeros_like(qa))
+    return total
+
+
+def soft_values(
+    q_values: Sequence[torch.Tensor], logits: Sequence[torch.Tensor], tau: float
+) -> torch.Tensor:
+    r"""Soft state value of a factorised policy, :math:`V(s) = \sum_k \mathbb{E}_{v \sim \pi_k}
+    [Q_k(s, v) - \tau \log\pi_k(v|s)]` with :math:`\pi_k = \mathrm{softmax}` of ``logits[k]``;
+    ``(...)``."""
+    total = torch.zeros(q_values[0].shape[:-1], dtype=q_values[0].dtype)
+    for q, lg in zip(q_values, logits, strict=True):
+        logp = torch.log_softmax(lg, dim=-1)
+        total = total + (logp.exp() * (q - tau * logp)).sum(dim=-1)
+    return total
+
+
+def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
+    r"""IQL's asymmetric square :math:`|\kappa - \mathbb{1}(u < 0)|\,u^2` per element, ``u = diff``.
+
+    Minimising its mean over ``V`` in ``u = x - V`` gives the ``expectile`` of ``x``; at 0.5 the
+    mean (with weight 0.5).
+    """
+    weight = torch.where(diff < 0, 1.0 - expectile, expectile)
+    return weight * diff**2
+
+
+def request_tracking_loss(
+    logits: Sequence[torch.Tensor],
+    asked_logits: torch.Tensor,
+    requests: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""The request-tracking auxiliary loss shared by every learner.
+
+    Cross-entropy of each policy head on the latest value asked for on its attribute,
+    :math:`-\log\pi_k(u_{tk}|s_t)`, averaged over the (state, head) pairs with a request, plus
+    the binary cross-entropy of the asked logits on "attribute ``k`` was asked for", averaged over
+    the states of ``mask``.
+
+    Args:
+        logits: ``K`` tensors ``(..., V_k)``, the policy heads.
+        asked_logits: ``(..., K)``.
+        requests: ``(..., K) int64`` latest requested local value (``-1``: none yet).
+        mask: ``(...) bool`` real states.
+    """
+    heard = (requests >= 0) & mask.unsqueeze(-1)
+    track = -(head_log_probs(logits, requests) * heard).sum() / heard.sum().clamp_min(1)
+    asked_bce = nn.functional.binary_cross_entropy_with_logits(
+        asked_logits, (requests >= 0).to(asked_logits.dtype), reduction="none"
+    )
+    return track + masked_mean(asked_bce.mean(-1), mask)
 
 
 def latest_requests(

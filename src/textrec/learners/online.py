@@ -16,23 +16,20 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender, RecommenderPolicy
-from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
+from textrec.learners.batches import DialogueBatch
 from textrec.learners.functional import (
     clipped_surrogate,
     gae,
-    head_log_probs,
-    latest_requests,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,
     normalise,
+    request_tracking_loss,
 )
-from textrec.learners.loop import EpisodeBatch
 
 __all__ = ["OnlineConfig", "OnlineLossParts", "OnlineLearner"]
 
@@ -128,7 +125,7 @@ class OnlineLossParts:
 
 
 class OnlineLearner:
-    """PPO/A2C learner of a :class:`Recommender` on :class:`EpisodeBatch` of fresh episodes.
+    """PPO/A2C learner of a :class:`Recommender` on :class:`DialogueBatch` of fresh episodes.
 
     Trains the recommender's text (when ``finetune_text``), item, tracker and policy networks and a
     critic :class:`ValueHead` on the tracker state; the Q heads are not used.
@@ -149,11 +146,9 @@ class OnlineLearner:
         self.generator = torch.Generator().manual_seed(seed)
         self.critic = ValueHead(recommender.state_dim, self.config.value_hidden)
         reset_parameters(self.critic, self.generator)
-        self.trained = [
-            p
-            for n, p in recommender.named_parameters()
-            if p.requires_grad and not n.startswith("q.")
-        ] + list(self.critic.parameters())
+        self.trained = recommender.parameters_of("text", "items", "tracker", "actor") + list(
+            self.critic.parameters()
+        )
         self.optimiser = torch.optim.Adam(self.trained, lr=self.config.lr)
         self.n_updates = 0
 
@@ -165,7 +160,7 @@ class OnlineLearner:
         """The sampling policy that plays the training episodes."""
         return self.recommender.policy(sample=True)
 
-    def update(self, batch: EpisodeBatch) -> dict[str, float]:
+    def update(self, batch: DialogueBatch) -> dict[str, float]:
         """One PPO update on a batch of episodes played by the current policy."""
         cfg, rec = self.config, self.recommender
         mask = torch.as_tensor(batch.dialogues.mask)
@@ -180,7 +175,7 @@ class OnlineLearner:
             advantages, returns = gae(
                 rewards, values, torch.as_tensor(batch.dones), mask, cfg.gamma, cfg.gae_lambda
             )
-            requests = torch.as_tensor(self._requests(batch.dialogues, codes))
+            requests = torch.as_tensor(rec.heard_requests(batch.dialogues, codes)[:, :-1])
         frozen_codes = None if rec.config.finetune_text else codes
         parts: list[OnlineLossParts] = []
         n = len(batch.rewards)
@@ -206,16 +201,9 @@ class OnlineLearner:
         metrics.update(_rollout_metrics(batch))
         return metrics
 
-    def _requests(self, dialogues: Dialogues, codes: torch.Tensor) -> np.ndarray:
-        """``(B, T, K)`` latest requested value per attribute before each turn (``-1``: none)."""
-        said = np.concatenate([dialogues.opening[:, None], dialogues.feedback[:, :-1]], axis=1)
-        heard = self.recommender.recognise(codes)
-        k = self.recommender.catalog.schema.n_attributes
-        return latest_requests(said, heard.attribute, heard.value, k)
-
     def _step(
         self,
-        batch: EpisodeBatch,
+        batch: DialogueBatch,
         rows: np.ndarray,
         codes: torch.Tensor | None,
         old_log_probs: torch.Tensor,
@@ -245,13 +233,7 @@ class OnlineLearner:
         entropy = masked_mean(multi_head_entropy(logits), mask)
         # Request tracking: the heads name what the user asked for, as the text encoder reads it,
         # and the asked logits say which attributes the user has asked about.
-        asked = requests[idx, :t]
-        heard = (asked >= 0) & mask.unsqueeze(-1)
-        track = -(head_log_probs(logits, asked) * heard).sum() / heard.sum().clamp_min(1)
-        asked_bce = F.binary_cross_entropy_with_logits(
-            out.asked, (asked >= 0).float(), reduction="none"
-        )
-        track = track + masked_mean(asked_bce.mean(-1), mask)
+        track = request_tracking_loss(logits, out.asked, requests[idx, :t], mask)
         loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy + cfg.track_coef * track
         self.optimiser.zero_grad()
         loss.backward()
@@ -298,7 +280,7 @@ def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch
     return float(1.0 - var_e / var_r.clamp_min(1e-8))
 
 
-def _rollout_metrics(batch: EpisodeBatch) -> dict[str, float]:
+def _rollout_metrics(batch: DialogueBatch) -> dict[str, float]:
     """Success rate, turns and undiscounted return of the batch's episodes."""
     return {
         "rollout/success": float(batch.terminated.any(axis=1).mean()),

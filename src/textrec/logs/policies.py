@@ -37,7 +37,7 @@ independent of everything else, importance weights built from it stay unbiased o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -326,16 +326,13 @@ class DevicePolicy:
 def load_agent(checkpoint: str | Path, catalog: Catalog) -> Policy:
     """Load a saved :class:`textrec.agent.Recommender` as a batch policy giving head distributions.
 
-    The recommender acts greedily through its head distributions (``greedy="probs"``) whatever mode
-    it was saved with: a device needs ``π_k`` to inject noise into ``log π_k`` (the policy's
-    logits up to a per-head constant, which the softmax ignores).
+    The recommender acts greedily through its head distributions (``greedy="probs"``): a device
+    needs ``π_k`` to inject noise into ``log π_k`` (the policy's logits up to a per-head constant,
+    which the softmax ignores).
 
     Raises:
         ValueError: naming the checkpoint when it cannot be loaded or was made for another catalog.
     """
     from textrec.agent import Recommender  # torch is only needed for agent devices
 
-    recommender = Recommender.load(checkpoint, catalog)
-    if recommender.config.greedy != "probs":
-        recommender.config = replace(recommender.config, greedy="probs")
-    return recommender.policy(sample=False)
+    return Recommender.load(checkpoint, catalog).policy(sample=False, greedy="probs")

@@ -1,0 +1,60 @@
+"""Evaluators the training loop runs: anything callable as ``evaluator(policy) -> metrics``.
+
+:class:`SimulatorEvaluator` scores a policy on simulated sessions with
+:func:`textrec.evaluation.evaluate`; the loop prefixes each key with the evaluator's name
+(``eval/sr@20``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Protocol
+
+from textrec.catalog.retrieval import Retriever
+from textrec.evaluation import EvaluationResult, evaluate
+from textrec.simulator.engine import BatchedSimulator
+
+__all__ = ["Evaluator", "SimulatorEvaluator"]
+
+
+class Evaluator(Protocol):
+    """Scores a policy; the loop prefixes each key with the evaluator's name."""
+
+    def __call__(self, policy: Any) -> dict[str, float]:
+        """Metrics of ``policy`` (e.g. ``{"sr@20": 0.9}``)."""
+        ...
+
+
+class SimulatorEvaluator:
+    """Scores a policy on ``n_sessions`` simulated sessions (:func:`textrec.evaluation.evaluate`).
+
+    Returns ``sr@10``, ``sr@20``, ``sr@30``, ``ni``, ``nv`` and ``return`` means. The same ``seed``
+    every time, so successive evaluations of a run meet the same users. :attr:`last` keeps the
+    full :class:`EvaluationResult` of the latest call (a run's final figures, without evaluating
+    again).
+
+    Args:
+        simulator: The users and the pool under evaluation (the test pool for reported figures).
+        n_sessions: Sessions per evaluation.
+        seed: Evaluation seed.
+    """
+
+    def __init__(self, simulator: BatchedSimulator, n_sessions: int, seed: int = 0) -> None:
+        self.simulator, self.n_sessions, self.seed = simulator, n_sessions, seed
+        self.last: EvaluationResult | None = None
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        """Retrieval over the simulator's pool, built once for all evaluations."""
+        return Retriever(self.simulator.catalog, self.simulator.pool)
+
+    def evaluate(self, policy: Any) -> EvaluationResult:
+        """The full evaluation of ``policy`` (also kept as :attr:`last`)."""
+        self.last = evaluate(
+            policy, self.simulator, self.n_sessions, self.seed, retriever=self.retriever
+        )
+        return self.last
+
+    def __call__(self, policy: Any) -> dict[str, float]:
+        """Evaluate ``policy``; its metric means."""
+        return self.evaluate(policy).metrics(prefix="")
