@@ -1,0 +1,122 @@
+"""reproduce.py: its configuration, the device mix on the test pool, the run directory's
+claim and resume rules, the coverage study's plan (the end-to-end run is in test_reproduce_e2e)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textrec.errors import InputError
+from textrec.evaluation import evaluate
+from textrec.language.templates import build_sentence_bank
+from textrec.logs.policies import DeviceConfig
+from textrec.reproduce import (
+    RUN_FILE,
+    DeviceMix,
+    ReproduceConfig,
+    _start,
+    coverage_logs,
+    coverage_variants,
+    device_mix,
+    narrow_devices,
+    reproduce,
+)
+from textrec.simulator import BatchedSimulator
+
+
+def test_config_presets_and_stages():
+    full = ReproduceConfig()
+    assert full.log_sessions == 40000 and full.stage_steps() == (100, 200, 300)
+    quick = ReproduceConfig.quick(seed=3, n_seeds=2)
+    assert quick.log_sessions < full.log_sessions and quick.offline_steps < full.offline_steps
+    assert quick.seeds == (3, 4) and quick.stage_steps() == (20, 40, 60)
+    assert ReproduceConfig(online_steps=2).stage_steps() == (1, 2)  # merged, never 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("log_sessions", 0, "log_sessions"),
+        ("study", "ablation", "study"),
+        ("learners", ("cql", "dqn"), "dqn"),
+        ("device_stages", (0.0,), "device_stages"),
+        ("eval_every", -1, "eval_every"),
+    ],
+)
+def test_config_refuses_bad_values(field, value, match):
+    with pytest.raises(InputError, match=match):
+        ReproduceConfig(**{field: value})
+
+
+def test_device_mix_is_the_documented_family():
+    devices = device_mix(["a0", "a1", "a2"])
+    assert [d.name for d in devices[:6]] == [
+        "slot-noise-0.3",
+        "slot-noise-1.5",
+        "forget-2",
+        "latest-only",
+        "eps-0.3",
+        "marginal",
+    ]
+    assert [(d.base, d.noise, d.checkpoint) for d in devices[6:]] == [
+        ("agent", 0.5, "a0"),
+        ("agent", 1.0, "a1"),
+        ("agent", 1.5, "a2"),
+    ]
+    assert all(d.noise <= 0.1 and d.base != "agent" for d in narrow_devices())
+
+
+def test_device_mix_serves_round_robin_and_sits_between_its_devices(toy_catalog):
+    sim = BatchedSimulator(toy_catalog, "test", build_sentence_bank(toy_catalog.schema))
+    good = DeviceConfig("good", "slot-filler", noise=0.0)
+    bad = DeviceConfig("bad", "slot-filler", epsilon=1.0)
+    mix = DeviceMix([good, bad], toy_catalog)
+    mix.reset(5, np.random.default_rng(0))
+    assert [r.tolist() for r in mix.rows] == [[0, 2, 4], [1, 3]]
+
+    def sr(devices):
+        return evaluate(DeviceMix(devices, toy_catalog), sim, 300, seed=1).sr_at_10.mean
+
+    both, alone_good, alone_bad = sr([good, bad]), sr([good]), sr([bad])
+    assert alone_bad < both < alone_good
+    assert sr([good, bad]) == both  # same seed, same numbers
+
+
+def test_run_dir_resume_rules(tmp_path):
+    config = ReproduceConfig.quick()
+    _start(tmp_path, config, resume=False)
+    assert (tmp_path / RUN_FILE).is_file()
+    with pytest.raises(InputError, match="--resume"):
+        _start(tmp_path, config, resume=False)
+    _start(tmp_path, ReproduceConfig.quick(n_seeds=3, study="coverage"), resume=True)
+    with pytest.raises(InputError, match="offline_steps"):
+        _start(tmp_path, ReproduceConfig.quick(offline_steps=7), resume=True)
+
+
+def test_foreign_directory_is_refused_before_any_work(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not made by textrec"):
+        reproduce(ReproduceConfig.quick(catalog=str(tmp_path / "missing")), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_coverage_plan():
+    logs = coverage_logs(ReproduceConfig())
+    assert logs == (
+        ("default-40k", "default", 40000),
+        ("default-10k", "default", 10000),
+        ("default-4k", "default", 4000),
+        ("narrow-10k", "narrow", 10000),
+    )
+    variants = coverage_variants(ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0)))
+    labels = [label for label, _, _ in variants]
+    assert len(variants) == 2 * 6 and labels[:6] == [
+        "bc",
+        "offpolicy",
+        "cql α=0.1",
+        "cql α=0.3",
+        "cql α=1",
+        "iql",
+    ]
+    assert all(o["track_coef"] == 0.0 for _, _, o in variants[6:])
+    assert variants[3][2] == {"alpha": 0.3}
