@@ -1,4 +1,10 @@
-"""``textrec train``: train a recommender with one of the learners; evaluate it on the test pool.
+"""``textrec train``: train a recommender with any registered learner; evaluate it on the test pool.
+
+A thin wrapper of :func:`textrec.learners.run.train_agent`. ``--algo`` names a learner of
+:data:`textrec.learners.LEARNERS`; offline learners read ``--logs LOGDIR`` (``online`` plays
+simulated users instead). The learner options (``--lr``, ``--alpha``, ...) are generated from the
+fields of the learners' config dataclasses, each documented by the docstring under its field; an
+option a learner does not have is refused.
 
 Writes into ``--out``: ``checkpoint.pt`` (the learner, for resuming), ``metrics.csv`` (one row per
 evaluation) and ``final/`` (the trained :class:`~textrec.agent.Recommender`, loadable with the
@@ -7,8 +13,8 @@ catalog it was trained on). Running the same command again resumes from ``checkp
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict
+import inspect
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +29,27 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
-from textrec.errors import InputError
+from textrec.learners.registry import LEARNERS, config_fields
 
-__all__ = ["train", "ALGOS"]
+__all__ = ["train"]
 
-ALGOS = ("online",)
-"""Learners ``--algo`` can train."""
-
-_FINAL = "final"
+_FIELDS = config_fields()
 
 
-def train(
-    algo: str = typer.Option("online", "--algo", help=f"Learner: {', '.join(ALGOS)}."),
+def _train(
+    algo: str = typer.Option(
+        "online",
+        "--algo",
+        help="Learner: "
+        + "; ".join(f"'{name}': {spec.summary}" for name, spec in LEARNERS.items())
+        + ".",
+    ),
+    logs: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--logs",
+        help="Experience log directory (made by 'textrec collect'); required by every learner "
+        "but 'online'.",
+    ),
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
@@ -49,28 +64,19 @@ def train(
         100,
         "--eval-every",
         min=0,
-        help="Updates between test-pool evaluations and checkpoints (0: only at the end).",
+        help="Updates between evaluations and checkpoints (0: only at the end).",
     ),
     eval_sessions: int = typer.Option(
         500,
         "--eval-sessions",
         min=1,
-        help="Simulated test-pool sessions per evaluation (the final one included).",
+        help="Simulated sessions per evaluation (the final one included).",
     ),
-    sessions: int | None = typer.Option(
-        None,
-        "--sessions",
-        min=1,
-        help="Episodes played per update (default: the learner config's n_sessions).",
-    ),
-    lr: float | None = typer.Option(
-        None, "--lr", help="Adam learning rate (default: the learner config's)."
-    ),
-    track_coef: float | None = typer.Option(
-        None,
-        "--track-coef",
-        min=0.0,
-        help="Weight of the request-tracking auxiliary loss (0: pure reward; default: config's).",
+    eval_pool: str = typer.Option(
+        "test",
+        "--eval-pool",
+        help="Users of the evaluations: 'test' (reported figures) or 'train' (validation, for "
+        "choosing settings without looking at the test pool).",
     ),
     readout: str = typer.Option(
         "tied",
@@ -86,85 +92,88 @@ def train(
     utterances: str = typer.Option(
         "templates",
         "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
+        help="Sentence source of the simulated users: 'templates', 'model' or 'mix'.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
     json_out: bool = JsonOpt,
+    **learner_options: Any,
 ) -> None:
-    """Train an agent against simulated users (train pool); report SR@K, NI, NV on the test pool."""
-    if algo not in ALGOS:
-        raise InputError(f"unknown --algo {algo!r}; choose one of {list(ALGOS)}")
-    from textrec.agent import Recommender, RecommenderConfig
+    """Train an agent (from a log, or against simulated users); report SR@K, NI, NV."""
+    from textrec.agent import RecommenderConfig
     from textrec.catalog.build import open_catalog
-    from textrec.evaluation import evaluate
-    from textrec.language.encoder import load_or_pretrain
-    from textrec.language.templates import build_sentence_bank
-    from textrec.learners.batches import SimulatorEpisodes
-    from textrec.learners.evaluators import SimulatorEvaluator
-    from textrec.learners.loop import fitter
-    from textrec.learners.online import OnlineConfig, OnlineLearner
-    from textrec.simulator.engine import BatchedSimulator
-    from textrec.simulator.task import TaskConfig
+    from textrec.errors import InputError
+    from textrec.learners.run import TrainSpec, train_agent
 
-    started = time.perf_counter()
+    if algo not in LEARNERS:
+        raise InputError(f"unknown --algo {algo!r}; choose one of {list(LEARNERS)}")
+    overrides = {k: v for k, v in learner_options.items() if v is not None}
+    LEARNERS[algo].make_config(overrides)  # refuse a foreign option before loading anything
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    encoder = load_or_pretrain(cat.schema, seed=seed, progress=progress)
-    task = TaskConfig(utterances=utterances)
-    bank = build_sentence_bank(cat.schema, source=utterances, seed=seed)
-    train_sim = BatchedSimulator(cat, "train", bank, task)
-    test_sim = BatchedSimulator(cat, "test", bank, task)
-    recommender = Recommender(
-        cat,
-        encoder,
-        RecommenderConfig(finetune_text=finetune_text, readout=readout),
-        seed=seed,
+    result = train_agent(
+        TrainSpec(
+            algo=algo,
+            catalog=cat,
+            out=out,
+            logs=logs,
+            steps=steps,
+            eval_every=eval_every,
+            eval_sessions=eval_sessions,
+            seed=seed,
+            overrides=overrides,
+            recommender=RecommenderConfig(finetune_text=finetune_text, readout=readout),
+            utterances=utterances,
+            eval_pool=eval_pool,
+            progress=progress,
+        )
     )
-    overrides = {
-        k: v
-        for k, v in {"lr": lr, "n_sessions": sessions, "track_coef": track_coef}.items()
-        if v is not None
-    }
-    config = OnlineConfig(**overrides)
-    learner = OnlineLearner(recommender, config, seed=seed)
-    batches = SimulatorEpisodes(train_sim, learner.acting_policy(), config.n_sessions)
-    evaluators = {"eval": SimulatorEvaluator(test_sim, eval_sessions, seed)}
-    trained = time.perf_counter()
-    last: dict[str, float] = {}
-    for _, metrics in fitter(
-        learner,
-        batches,
-        n_steps=steps,
-        evaluators=evaluators,
-        eval_every=eval_every,
-        checkpoint_dir=out,
-        seed=seed,
-        progress=progress,
-    ):
-        last = metrics
-    trained = time.perf_counter() - trained
-    recommender.save(out / _FINAL)
-    result = evaluate(learner.policy(), test_sim, eval_sessions, seed)
-    report: dict[str, Any] = {
-        "algo": algo,
-        "catalog": cat.name,
-        "out": str(out),
-        "agent": str(out / _FINAL),
-        "steps": steps,
-        "seed": seed,
-        "train_seconds": round(trained, 1),
-        "total_seconds": round(time.perf_counter() - started, 1),
-        "config": {"learner": asdict(config), "recommender": asdict(recommender.config)},
-        "last_update": {k: round(v, 6) for k, v in last.items() if not k.startswith("eval/")},
-        "test": result.to_json(),
-    }
+    test = result.test
     if json_out:
+        report = {"catalog": cat.name, "out": str(out), "steps": steps, "seed": seed}
+        report.update(result.to_json())
         print_json(report)
         return
-    rows = [[f"SR@{k}", str(getattr(result, f"sr_at_{k}"))] for k in (10, 20, 30)]
-    rows += [["NI", str(result.ni)], ["NV", str(result.nv)]]
+    rows = [[f"SR@{k}", str(getattr(test, f"sr_at_{k}"))] for k in (10, 20, 30)]
+    rows += [["NI", str(test.ni)], ["NV", str(test.nv)]]
     print_table(
-        f"{algo} agent on {cat.name} (test pool, {eval_sessions} sessions, seed {seed}); "
-        f"{steps} updates in {trained:.0f} s; saved to {out / _FINAL}",
+        f"{algo} agent on {cat.name} ({eval_pool} pool, {eval_sessions} sessions, seed {seed}); "
+        f"{steps} updates in {result.train_seconds:.0f} s; saved to {result.agent_dir}",
         ["metric", "mean ± s.e."],
         rows,
     )
+
+
+def _learner_option(f: Any) -> inspect.Parameter:
+    """A ``--name`` option of a learner config field (help: the field's docstring)."""
+    flag = "--" + f.name.replace("_", "-")
+    defaults = "; ".join(f"{algo} {value}" for algo, value in f.defaults.items())
+    decls = [f"{flag}/--no-{flag[2:]}"] if f.type is bool else [flag]
+    option = typer.Option(None, *decls, help=f"{f.text} (default: {defaults})")
+    return inspect.Parameter(
+        f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=f.type | None
+    )
+
+
+def _with_learner_options(func: Any) -> Any:
+    """``func`` with its ``**learner_options`` replaced by one option per config field."""
+    sig = inspect.signature(func)
+    hints = typing.get_type_hints(func)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    params = [p.replace(kind=p.KEYWORD_ONLY, annotation=hints[p.name]) for p in params] + [
+        _learner_option(f) for f in _FIELDS
+    ]
+
+    def train(**kwargs: Any) -> None:
+        known = {p.name for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD}
+        func(
+            **{k: v for k, v in kwargs.items() if k in known},
+            **{k: v for k, v in kwargs.items() if k not in known},
+        )
+
+    train.__doc__ = func.__doc__
+    train.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    train.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return train
+
+
+train = _with_learner_options(_train)
+"""The ``train`` command (see :func:`_train`), with the learner options generated."""

@@ -1,0 +1,51 @@
+"""Imitation learning (``bc``): the paper's "Imitation Learning" row.
+
+Each policy head is trained by cross-entropy on the value the logged action took on its attribute,
+in every state of every logged dialogue (or of the successful ones only, as the paper's IL row),
+plus the shared request-tracking loss. The Q heads are not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from textrec.agent.recommender import Recommender
+from textrec.learners.functional import head_log_probs
+from textrec.learners.offline import Forward, OfflineConfig, OfflineLearner
+
+__all__ = ["BCConfig", "BCLearner"]
+
+
+@dataclass(frozen=True)
+class BCConfig(OfflineConfig):
+    r"""Behaviour cloning of the logged actions.
+
+    .. math::
+        L = \mathbb{E}_{t,k:\,a_{tk} \ne -1}[-\log\pi_k(a_{tk}|s_t)] + c_T L_{track}
+    """
+
+    successful_only: bool = False
+    """Imitate only the dialogues that found the target (the paper's IL row) instead of all."""
+
+
+class BCLearner(OfflineLearner):
+    """Behaviour cloning of a :class:`~textrec.agent.Recommender` on logged dialogues."""
+
+    name: ClassVar[str] = "bc"
+
+    def __init__(
+        self, recommender: Recommender, config: BCConfig | None = None, seed: int = 0
+    ) -> None:
+        super().__init__(recommender, config or BCConfig(), seed)
+
+    def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mean cross-entropy of the heads on the logged values (of the dialogues imitated)."""
+        keep = fwd.mask
+        if self.config.successful_only:
+            keep = keep & fwd.terminated.any(dim=1, keepdim=True)
+        valid = (fwd.actions >= 0) & keep.unsqueeze(-1)
+        ce = -(head_log_probs(fwd.logits, fwd.actions) * valid).sum() / valid.sum().clamp_min(1)
+        return ce, {"loss/bc": ce}

@@ -1,0 +1,212 @@
+"""What every offline learner shares: its base config, one forward pass over logged dialogues, the
+request-tracking auxiliary loss, the optimiser step and the checkpointed state.
+
+An offline learner (``bc``, ``cql``/``offpolicy``, ``bcq``, ``iql``) subclasses
+:class:`OfflineLearner` and supplies only its loss (:meth:`OfflineLearner.loss`), the parameter
+groups it trains, any extra networks (target heads, a value head), what to do after each step
+(target averaging) and how its policy acts. Per update:
+
+1. the recommender's tracker runs once over the batch's dialogues: states ``s_0 .. s_T``
+   (:meth:`Recommender.unroll`), and each head network runs once over all of them (the learner
+   slices ``s_t`` and ``s_{t+1}`` out of the same pass);
+2. the learner's loss, plus ``track_coef`` times the request-tracking loss
+   (:func:`~textrec.learners.functional.request_tracking_loss`, the same term as the on-policy
+   learner's), is minimised by one Adam step with gradient-norm clipping.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from textrec.agent.policy import PolicyOutputs
+from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.errors import InputError
+from textrec.learners.batches import DialogueBatch
+from textrec.learners.functional import request_tracking_loss
+
+__all__ = ["OfflineConfig", "OfflineLearner", "Forward"]
+
+
+@dataclass(frozen=True)
+class OfflineConfig:
+    """Settings every offline learner shares (a learner's config extends it)."""
+
+    lr: float = 1e-3
+    """Adam learning rate."""
+    n_dialogues: int = 128
+    """Logged dialogues per update (drawn with replacement from the log)."""
+    track_coef: float = 1.0
+    """Weight of the request-tracking auxiliary loss (0: none)."""
+    max_grad_norm: float = 10.0
+    """Gradient norm clip per step."""
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for key in ("lr", "max_grad_norm"):
+            if not getattr(self, key) > 0:
+                raise InputError(f"{name}.{key} must be > 0, got {getattr(self, key)}")
+        if not self.track_coef >= 0:
+            raise InputError(f"{name}.track_coef must be >= 0, got {self.track_coef}")
+        if self.n_dialogues < 1:
+            raise InputError(f"{name}.n_dialogues must be >= 1, got {self.n_dialogues}")
+
+    def check_unit(self, *keys: str, closed: bool = True) -> None:
+        """Raise unless each field of ``keys`` lies in [0, 1] (``closed``) or (0, 1)."""
+        for key in keys:
+            v = getattr(self, key)
+            ok = 0.0 <= v <= 1.0 if closed else 0.0 < v < 1.0
+            if not ok:
+                span = "[0, 1]" if closed else "(0, 1)"
+                raise InputError(f"{type(self).__name__}.{key} must be in {span}, got {v}")
+
+    def check_positive(self, *keys: str, strict: bool = False) -> None:
+        """Raise unless each field of ``keys`` is >= 0 (``strict``: > 0)."""
+        for key in keys:
+            v = getattr(self, key)
+            if not (v > 0 if strict else v >= 0):
+                bound = "> 0" if strict else ">= 0"
+                raise InputError(f"{type(self).__name__}.{key} must be {bound}, got {v}")
+
+
+@dataclass(frozen=True, eq=False)
+class Forward:
+    """One forward pass over a batch: everything a loss reads (tensors; ``T`` logged turns)."""
+
+    states: torch.Tensor
+    """``(B, T + 1, D)`` tracker states ``s_0 .. s_T`` (``s_t`` chooses turn ``t``'s item)."""
+    heads: PolicyOutputs
+    """Policy logits and asked logits in every state, ``(B, T + 1, ...)``."""
+    actions: torch.Tensor
+    """``(B, T, K) int64`` logged action (``-1``: head without a value)."""
+    rewards: torch.Tensor
+    """``(B, T)``."""
+    dones: torch.Tensor
+    """``(B, T) bool`` the dialogue ended at turn ``t`` (no bootstrap past it)."""
+    terminated: torch.Tensor
+    """``(B, T) bool`` turn ``t`` showed the target (success)."""
+    mask: torch.Tensor
+    """``(B, T) bool`` real turns."""
+
+    @property
+    def logits(self) -> list[torch.Tensor]:
+        """Policy logits in ``s_0 .. s_{T-1}`` (the states that chose the logged actions)."""
+        return [lg[:, :-1] for lg in self.heads.logits]
+
+    @property
+    def next_logits(self) -> list[torch.Tensor]:
+        """Policy logits in ``s_1 .. s_T``, detached (the bootstrap's policy)."""
+        return [lg[:, 1:].detach() for lg in self.heads.logits]
+
+
+class OfflineLearner(ABC):
+    """Base of the offline learners of a :class:`Recommender` on :class:`DialogueBatch` of logs.
+
+    Subclasses set :attr:`name`, :attr:`groups`, :attr:`acting`, and implement :meth:`loss`;
+    they may add networks in :meth:`extra_modules` and act after each step in :meth:`after_step`.
+
+    Args:
+        recommender: The agent to train (its weights change in place).
+        config: Hyperparameters (an :class:`OfflineConfig` subclass).
+        seed: Seed of the extra networks' initialisation.
+    """
+
+    name: ClassVar[str]
+    groups: ClassVar[tuple[str, ...]] = ("text", "items", "tracker", "actor")
+    """Parameter groups of the recommender this learner trains (see
+    :meth:`Recommender.parameter_groups`)."""
+    acting: ClassVar[Mapping[str, Any]] = {}
+    """Keyword arguments of :meth:`Recommender.policy` for the evaluated (greedy) policy."""
+
+    def __init__(self, recommender: Recommender, config: OfflineConfig, seed: int = 0) -> None:
+        self.config = config
+        self.recommender = recommender
+        self.generator = torch.Generator().manual_seed(seed)
+        self.extra = nn.ModuleDict(self.extra_modules())
+        self.trained = recommender.parameters_of(*self.groups) + [
+            p for p in self.extra.parameters() if p.requires_grad
+        ]
+        self.optimiser = torch.optim.Adam(self.trained, lr=config.lr)
+        self.n_updates = 0
+
+    # ------------------------------------------------------------------ for subclasses
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Networks of the learner beside the recommender (target heads, value heads)."""
+        return {}
+
+    @abstractmethod
+    def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The learner's loss on one forward pass and its named parts (``loss/...``)."""
+
+    def after_step(self) -> None:  # noqa: B027 -- an optional hook, not an abstract method
+        """Called after each optimiser step (e.g. target-network averaging); default: nothing."""
+
+    # ------------------------------------------------------------------ Learner protocol
+    def policy(self) -> RecommenderPolicy:
+        """The greedy policy of the current recommender, acting as :attr:`acting` says."""
+        return self.recommender.policy(**self.acting)
+
+    def forward(self, batch: DialogueBatch) -> tuple[Forward, torch.Tensor]:
+        """One pass of the tracker and the policy heads; returns it and the request targets."""
+        rec, d = self.recommender, batch.dialogues
+        codes = rec.sentence_codes(d)
+        states = rec.unroll(d, codes)
+        requests = torch.as_tensor(rec.heard_requests(d, codes.detach())[:, :-1])
+        fwd = Forward(
+            states=states,
+            heads=rec.heads(states),
+            actions=torch.as_tensor(batch.actions),
+            rewards=torch.as_tensor(batch.rewards),
+            dones=torch.as_tensor(batch.dones),
+            terminated=torch.as_tensor(batch.terminated),
+            mask=torch.as_tensor(d.mask),
+        )
+        return fwd, requests
+
+    def update(self, batch: DialogueBatch) -> dict[str, float]:
+        """One gradient step of the learner's loss plus request tracking on ``batch``."""
+        cfg = self.config
+        fwd, requests = self.forward(batch)
+        loss, parts = self.loss(fwd)
+        asked = fwd.heads.asked[:, :-1]
+        track = request_tracking_loss(fwd.logits, asked, requests, fwd.mask)
+        self.optimiser.zero_grad()
+        (loss + cfg.track_coef * track).backward()
+        nn.utils.clip_grad_norm_(self.trained, cfg.max_grad_norm)
+        self.optimiser.step()
+        self.after_step()
+        self.n_updates += 1
+        metrics = {k: float(v.detach()) for k, v in parts.items()}
+        metrics["loss/track"] = float(track.detach())
+        metrics["data/success"] = float(batch.terminated.any(axis=1).mean())
+        metrics["data/turns"] = float(batch.dialogues.n_turns.mean())
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        """Recommender (and its config), extra networks, optimiser, generator, update count."""
+        return {
+            "recommender_config": asdict(self.recommender.config),
+            "recommender": self.recommender.state_dict(),
+            "extra": self.extra.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "generator": self.generator.get_state(),
+            "n_updates": self.n_updates,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
+        if state["recommender_config"] != asdict(self.recommender.config):
+            raise InputError(
+                f"saved recommender config {state['recommender_config']} differs from this "
+                f"learner's {asdict(self.recommender.config)}"
+            )
+        self.recommender.load_state_dict(state["recommender"])
+        self.extra.load_state_dict(state["extra"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.generator.set_state(state["generator"])
+        self.n_updates = int(state["n_updates"])

@@ -1,0 +1,179 @@
+"""The library entry point that trains an agent with any registered learner: :func:`train_agent`.
+
+``textrec train`` and ``textrec reproduce`` both call it. It claims the run directory before any
+work (:func:`textrec.io.claim_output_dir`, kind ``"run"``), builds the recommender on the pretrained
+text encoder of the catalog, the learner from the registry and its batch source (the experience
+log, or simulated episodes for ``online``), trains with the shared :func:`~textrec.learners.loop.
+fitter` (evaluating on simulated users of ``eval_pool``), and saves the trained recommender as
+``OUT/final/``. Running it again on the same ``out`` resumes from ``OUT/checkpoint.pt``; a
+checkpoint made with another algorithm, catalog, log, recommender or learner config is refused,
+naming the file and both values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textrec.agent.recommender import Recommender, RecommenderConfig
+from textrec.catalog.catalog import Catalog
+from textrec.errors import InputError
+from textrec.evaluation import EvaluationResult
+from textrec.io import claim_output_dir
+from textrec.learners.evaluators import SimulatorEvaluator
+from textrec.learners.loop import METRICS_NAME, fitter, read_rows
+from textrec.learners.registry import LEARNERS, BatchContext
+
+__all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
+
+FINAL = "final"
+"""Name of the trained recommender's directory inside the run directory."""
+
+EVAL_POOLS = ("test", "train")
+"""Pools the run's evaluations may use: the test pool (reported figures) or the train pool (a
+validation of settings that never looks at the test pool)."""
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything one training run depends on."""
+
+    algo: str
+    """Learner name (a key of :data:`textrec.learners.LEARNERS`)."""
+    catalog: Catalog
+    """The catalog to learn on (the log's, for offline learners)."""
+    out: Path
+    """Run directory: ``checkpoint.pt``, ``metrics.csv``, ``final/``."""
+    logs: Path | None = None
+    """Experience log directory (required by offline learners, refused by ``online``)."""
+    steps: int = 500
+    """Learner updates (a resumed run continues up to it)."""
+    eval_every: int = 100
+    """Updates between evaluations and checkpoints (0: only at the end)."""
+    eval_sessions: int = 500
+    """Simulated sessions per evaluation (the final one included)."""
+    seed: int = 0
+    """Seed of the weights, the batches, the text encoder and the evaluation users."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Learner config fields that differ from the learner's defaults."""
+    recommender: RecommenderConfig = field(default_factory=RecommenderConfig)
+    """The agent's network sizes and readout."""
+    utterances: str = "templates"
+    """Sentence source of the simulated users of the evaluations: templates, model or mix."""
+    eval_pool: str = "test"
+    """Pool of the evaluation users: 'test' (reported figures) or 'train' (validation)."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        if self.algo not in LEARNERS:
+            raise InputError(f"unknown algo {self.algo!r}; choose one of {list(LEARNERS)}")
+        spec = LEARNERS[self.algo]
+        if spec.needs_logs and self.logs is None:
+            raise InputError(f"--algo {self.algo} learns from a log: give --logs LOGDIR")
+        if not spec.needs_logs and self.logs is not None:
+            raise InputError(f"--algo {self.algo} learns from simulated users; drop --logs")
+        if self.eval_pool not in EVAL_POOLS:
+            raise InputError(f"eval_pool must be one of {EVAL_POOLS}, got {self.eval_pool!r}")
+        for name, low in (("steps", 1), ("eval_every", 0), ("eval_sessions", 1)):
+            if getattr(self, name) < low:
+                raise InputError(f"{name} must be >= {low}, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_agent` returns."""
+
+    algo: str
+    """Learner name."""
+    agent_dir: Path
+    """The trained :class:`Recommender` (``Recommender.load(agent_dir, catalog)``)."""
+    curve: list[dict[str, float]]
+    """One row per evaluation: ``step``, ``eval/sr@10``, ``eval/sr@20``, ... and the means of the
+    training metrics since the previous row."""
+    test: EvaluationResult
+    """The final evaluation (on ``eval_pool``)."""
+    train_seconds: float
+    """Wall time of the training loop, resumed parts included."""
+    config: dict[str, Any]
+    """``{"learner": ..., "recommender": ...}`` as JSON-ready dicts."""
+    last_update: dict[str, float]
+    """Training metrics of the last update of this call (empty when nothing was left to do)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "algo": self.algo,
+            "agent": str(self.agent_dir),
+            "train_seconds": round(self.train_seconds, 1),
+            "config": self.config,
+            "last_update": {k: round(v, 6) for k, v in self.last_update.items()},
+            "curve": self.curve,
+            "test": self.test.to_json(),
+        }
+
+
+def train_agent(spec: TrainSpec) -> TrainResult:
+    """Train (or resume) one agent as ``spec`` says; evaluate it; save it to ``out/final``."""
+    from textrec.language.encoder import load_or_pretrain
+    from textrec.language.templates import build_sentence_bank
+    from textrec.simulator.engine import BatchedSimulator
+    from textrec.simulator.task import TaskConfig
+
+    learner_spec = LEARNERS[spec.algo]
+    config = learner_spec.make_config(spec.overrides)  # bad options fail before any work
+    out = claim_output_dir(spec.out, "run")
+    cat = spec.catalog
+    encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)
+    task = TaskConfig(utterances=spec.utterances)
+    bank = build_sentence_bank(cat.schema, source=spec.utterances, seed=spec.seed)
+    recommender = Recommender(cat, encoder, spec.recommender, seed=spec.seed)
+    learner = learner_spec.learner(recommender, config, seed=spec.seed)
+    ctx = BatchContext(
+        catalog=cat,
+        train_sim=BatchedSimulator(cat, "train", bank, task),
+        logs=spec.logs,
+    )
+    batches = learner_spec.batches(learner, ctx)
+    evaluator = SimulatorEvaluator(
+        BatchedSimulator(cat, spec.eval_pool, bank, task), spec.eval_sessions, spec.seed
+    )
+    meta = {
+        "algo": spec.algo,
+        "catalog": f"{cat.name} (fingerprint {cat.fingerprint})",
+        "logs": None if spec.logs is None else str(Path(spec.logs).resolve()),
+        "recommender": asdict(spec.recommender),
+        "utterances": spec.utterances,
+        "eval_pool": spec.eval_pool,
+        "eval_sessions": spec.eval_sessions,
+    }
+    last: dict[str, float] = {}
+    started = time.perf_counter()
+    for _, metrics in fitter(
+        learner,
+        batches,
+        n_steps=spec.steps,
+        evaluators={"eval": evaluator},
+        eval_every=spec.eval_every,
+        checkpoint_dir=out,
+        seed=spec.seed,
+        meta=meta,
+        progress=spec.progress,
+    ):
+        last = metrics
+    agent_dir = recommender.save(out / FINAL)
+    final = evaluator.last or evaluator.evaluate(learner.policy())
+    curve = [{k: float(v) for k, v in row.items()} for row in read_rows(out / METRICS_NAME)]
+    wall = curve[-1]["time/wall"] if curve else time.perf_counter() - started
+    return TrainResult(
+        algo=spec.algo,
+        agent_dir=agent_dir,
+        curve=curve,
+        test=final,
+        train_seconds=wall,
+        config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
+        last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
+    )
