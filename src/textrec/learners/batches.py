@@ -15,6 +15,7 @@ a run resumed from a checkpoint draws exactly the batches the uninterrupted run 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,7 +207,7 @@ class LogDialogues:
 
     Args:
         log_dir: A log directory (``manifest.json`` + ``experience/``), as ``textrec collect``
-            writes it.
+            writes it, or several (their sessions pooled).
         catalog: The catalog the log was collected on (its fingerprint must match the manifest's).
         vocab: The agent's vocabulary (the pretrained text encoder's).
         n_dialogues: Dialogues per batch.
@@ -218,24 +219,32 @@ class LogDialogues:
     """
 
     def __init__(
-        self, log_dir: str | Path, catalog: Catalog, vocab: Vocabulary, n_dialogues: int = 128
+        self,
+        log_dir: str | Path | Sequence[str | Path],
+        catalog: Catalog,
+        vocab: Vocabulary,
+        n_dialogues: int = 128,
     ) -> None:
         if n_dialogues < 1:
             raise InputError(f"n_dialogues must be >= 1, got {n_dialogues}")
-        root = Path(log_dir)
-        if not root.is_dir():
-            raise FileNotFoundError(f"{root}: log directory not found")
-        manifest = read_manifest(root)
-        if manifest.catalog_fingerprint != catalog.fingerprint:
-            raise InputError(
-                f"{root / 'manifest.json'}: the log was collected on catalog "
-                f"{manifest.catalog_name!r} (fingerprint {manifest.catalog_fingerprint}), "
-                f"not on the catalog given, {catalog.name!r} (fingerprint {catalog.fingerprint})"
-            )
-        shards = list_shards(root)
-        if not shards:
-            raise InputError(f"{root}: no experience shards (experience/*.parquet)")
-        self.log_dir, self.n_dialogues = root, n_dialogues
+        roots = [Path(log_dir)] if isinstance(log_dir, str | Path) else [Path(p) for p in log_dir]
+        shards = []
+        for root in roots:  # several logs: their union (iterative offline training's D ∪ D′)
+            if not root.is_dir():
+                raise FileNotFoundError(f"{root}: log directory not found")
+            manifest = read_manifest(root)
+            if manifest.catalog_fingerprint != catalog.fingerprint:
+                raise InputError(
+                    f"{root / 'manifest.json'}: the log was collected on catalog "
+                    f"{manifest.catalog_name!r} (fingerprint {manifest.catalog_fingerprint}), "
+                    f"not on the catalog given, {catalog.name!r} "
+                    f"(fingerprint {catalog.fingerprint})"
+                )
+            found = list_shards(root)
+            if not found:
+                raise InputError(f"{root}: no experience shards (experience/*.parquet)")
+            shards += found
+        self.log_dir, self.n_dialogues = roots[0], n_dialogues
         self.catalog_fingerprint = catalog.fingerprint
         index = ItemIndex(catalog)
         parts, items, offsets, base = [], [], [], 0
