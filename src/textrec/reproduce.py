@@ -252,6 +252,8 @@ class Trained:
     """Test SR@20 at each evaluation of the run."""
     seconds: float
     """Wall time of the training."""
+    test: EvaluationResult | None = None
+    """The run's final test-pool evaluation (``eval_sessions`` sessions, this seed)."""
 
 
 def read_curve(run_dir: str | Path, offset: int = 0, label: str = "") -> tuple[CurvePoint, ...]:
@@ -323,7 +325,7 @@ def _spec(
     algo: str,
     run_dir: Path,
     steps: int,
-    logs: Sequence[Path] = (),
+    log: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Any:
     """The learner entry point's :class:`~textrec.learners.run.TrainSpec` for this seed."""
@@ -332,7 +334,7 @@ def _spec(
     return TrainSpec(
         algo=algo,
         catalog=ctx.catalog,
-        logs=tuple(logs),
+        logs=log,
         out=run_dir,
         steps=steps,
         eval_every=ctx.config.eval_every,
@@ -349,15 +351,16 @@ def _train(
     algo: str,
     run_dir: Path,
     steps: int,
-    logs: Sequence[Path] = (),
+    log: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> Trained:
     """Train (or resume) ``algo`` in ``run_dir`` up to ``steps`` updates; the saved agent."""
     from textrec.learners.run import train_agent
 
     began = time.perf_counter()
-    result = train_agent(_spec(ctx, algo, run_dir, steps, logs, overrides))
-    return Trained(Path(result.agent_dir), read_curve(run_dir), time.perf_counter() - began)
+    result = train_agent(_spec(ctx, algo, run_dir, steps, log, overrides))
+    seconds = time.perf_counter() - began
+    return Trained(Path(result.agent_dir), read_curve(run_dir), seconds, result.test)
 
 
 def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
@@ -374,10 +377,9 @@ def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
     )
     run_dir = ctx.root / "runs" / "iterative"
     rounds = run_iterative(
-        _spec(ctx, "cql", run_dir / "agent", config.steps_per_round, [log_dir]),
+        _spec(ctx, "cql", run_dir, config.steps_per_round, log_dir),
         config,
         run_dir,
-        eval_sessions=cfg.eval_sessions,
         workers=cfg.workers,
         say=ctx.say,
     )
@@ -396,7 +398,8 @@ def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
 
 
 def _agent_row(ctx: _Context, key: str, trained: Trained, note: str) -> RowResult:
-    result = ctx.evaluate(load_policy(trained.agent_dir, ctx.catalog))
+    """The row of a trained agent: its final test-pool evaluation (made now when not given)."""
+    result = trained.test or ctx.evaluate(load_policy(trained.agent_dir, ctx.catalog))
     return RowResult.from_evaluation(key, result, training_curve=trained.curve, note=note)
 
 
@@ -525,7 +528,7 @@ def _run_seed(
             lambda algo=algo: _agent_row(
                 ctx,
                 algo,
-                _train(ctx, algo, root / "runs" / algo, config.offline_steps, [log_dir]),
+                _train(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir),
                 f"trained on the log only, {config.offline_steps} updates, last checkpoint",
             ),
         )
@@ -608,7 +611,7 @@ def _coverage_run(
     ctx: _Context, algo: str, slug: str, log_dir: Path, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     trained = _train(
-        ctx, algo, ctx.root / "runs" / slug, ctx.config.offline_steps, [log_dir], overrides
+        ctx, algo, ctx.root / "runs" / slug, ctx.config.offline_steps, log_dir, overrides
     )
     return {"row": _agent_row(ctx, algo, trained, "").to_json()}
 

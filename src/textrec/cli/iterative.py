@@ -1,8 +1,8 @@
 """``textrec iterative``: iterative offline training from a log (learn -> deploy -> collect).
 
-A thin front of :func:`textrec.learners.iterative.run_iterative`; ``--out`` receives ``agent/``
-(the training run, continued across rounds), ``round-r/`` (the agent after round r, its
-evaluation, and the log its noisy copies collected) and ``rounds.json``.
+A thin front of :func:`textrec.learners.iterative.run_iterative`; ``--out`` receives ``round-r/``
+per round (``run/``: the round's training run, its agent in ``run/final``; ``log/``: what its noisy
+copies collected; ``result.json``) and ``rounds.json``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def iterative(
     logs: list[Path] = typer.Option(  # noqa: B008
         ..., "--logs", help="Base experience log D (repeat for several)."
     ),
-    out: Path = typer.Option(..., "--out", help="Run directory (agent/, round-r/)."),  # noqa: B008
+    out: Path = typer.Option(..., "--out", help="Run directory (round-r/ per round)."),  # noqa: B008
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
@@ -77,7 +77,7 @@ def iterative(
         algo=algo,
         catalog=cat,
         logs=tuple(logs),
-        out=root / "agent",
+        out=root / "round-0" / "run",
         steps=steps_per_round,
         eval_every=eval_every,
         eval_sessions=eval_sessions,
@@ -90,7 +90,6 @@ def iterative(
         spec,
         config,
         root,
-        eval_sessions=eval_sessions,
         workers=workers,
         say=lambda line: typer.echo(line, err=True),
     )

@@ -2,27 +2,28 @@
 
 Round ``r = 0 .. K−1`` (``K = rounds``):
 
-1. the offline learner (``cql`` by default) trains on ``D`` — the base logs plus every log the
-   earlier rounds collected — continuing the same run, so that after round ``r`` it has done
-   ``(r + 1) · steps_per_round`` updates (the budget of one offline row when
-   ``steps_per_round = steps / K``);
-2. its agent is evaluated on the test pool: one point of the curve (Figure 4), ``round-r/``;
+1. the offline learner (``cql`` by default) trains ``steps_per_round`` updates on ``D`` — the base
+   logs plus every log the earlier rounds collected — starting from the agent of round ``r − 1``
+   (``TrainSpec.init``), so that after round ``r`` the agent has had ``(r + 1) · steps_per_round``
+   updates (the budget of one offline row when ``steps_per_round = steps / K``);
+2. its agent's final evaluation (the entry point's: the test pool unless ``spec.eval_pool`` says
+   otherwise) is one point of the curve (Figure 4);
 3. unless it is the last round, noisy copies of it are deployed as new devices (paper, "Model
    Deployment": "the policies used to collect data are injected with Gaussian noise when choosing
    actions" — here ``logits_k + noise · ξ``, ``ξ ~ N(0, 1)``, one device per ``noise`` value, see
    :mod:`textrec.logs.policies`), they collect ``D′`` of ``sessions_per_round`` sessions on the
    train pool, and ``D = D ∪ D′``.
 
-Training goes through the learner entry point (:func:`textrec.learners.run.train_agent`) and
-collection through :func:`textrec.logs.collect.collect`; nothing of either is re-implemented
-here. Each round's result is saved atomically as it finishes (``round-r/result.json``), the
-training run checkpoints and the collection writes complete shards, so a killed run resumes
-where it stopped.
+The learner's own state beyond the recommender (optimiser moments, target networks) starts afresh
+each round. Training goes through the learner entry point
+(:func:`textrec.learners.run.train_agent`) and collection through
+:func:`textrec.logs.collect.collect`; nothing of either is re-implemented here. Each round's
+result is saved atomically as it finishes (``round-r/result.json``); the training runs checkpoint
+and the collections write complete shards, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from textrec.errors import InputError
-from textrec.evaluation import EvaluationResult, MeanSE, evaluate, load_policy, make_simulator
+from textrec.evaluation import MeanSE
 from textrec.io import read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig
 
@@ -51,7 +52,7 @@ class IterativeConfig:
     rounds: int = 3
     """Training rounds ``K`` (``K − 1`` collections between them)."""
     steps_per_round: int = 500
-    """Learner updates per round (the run continues across rounds)."""
+    """Learner updates per round (each round starts from the previous round's agent)."""
     sessions_per_round: int = 10000
     """Sessions the deployed copies collect after each round but the last."""
     noise: tuple[float, ...] = (0.5, 1.0, 1.5)
@@ -78,7 +79,7 @@ class RoundResult:
     n_logs: int
     """Logs the learner trained on in this round (base logs included)."""
     agent_dir: Path
-    """The agent after this round (a copy; the next round goes on training the run)."""
+    """The agent after this round (its run's ``final/``)."""
     test: dict[str, Any]
     """Its test-pool evaluation (:meth:`EvaluationResult.to_json`)."""
 
@@ -120,7 +121,6 @@ def run_iterative(
     config: IterativeConfig,
     out: str | Path,
     *,
-    eval_sessions: int,
     workers: int = 1,
     say: Callable[[str], None] = lambda _: None,
 ) -> list[RoundResult]:
@@ -128,10 +128,10 @@ def run_iterative(
 
     Args:
         spec: the learner's :class:`textrec.learners.run.TrainSpec` for round 0 (its ``logs`` are
-            the base logs ``D``; ``out``, ``steps`` and ``logs`` are set per round).
+            the base logs ``D``; ``out``, ``steps``, ``logs`` and ``init`` are set per round).
         config: rounds, updates, sessions and noise of the deployed copies.
-        out: directory of the run (``agent/`` training run, ``round-r/`` per round).
-        eval_sessions: test-pool sessions of each round's evaluation (seed ``spec.seed``).
+        out: directory of the run: ``round-r/run`` (the round's training run, its agent in
+            ``final/``), ``round-r/log`` (what its copies collected), ``round-r/result.json``.
         workers: processes collecting each new log.
         say: receives one progress line per round.
 
@@ -142,11 +142,10 @@ def run_iterative(
     from textrec.logs.collect import collect
     from textrec.simulator.task import TaskConfig
 
-    if not spec.logs:
+    if spec.logs is None:
         raise InputError("iterative training needs at least one base log")
     root = Path(out)
-    test_sim = make_simulator(spec.catalog, "test", spec.utterances, spec.seed)
-    logs = [Path(p) for p in spec.logs]
+    logs = [Path(spec.logs)] if isinstance(spec.logs, str | Path) else [Path(p) for p in spec.logs]
     results: list[RoundResult] = []
     for r in range(config.rounds):
         saved = root / f"round-{r}" / "result.json"
@@ -155,7 +154,19 @@ def run_iterative(
             result = RoundResult(**{**obj, "agent_dir": Path(obj["agent_dir"])})
             say(f"[iterative] round {r + 1}/{config.rounds}: done before, skipped")
         else:
-            result = _train_round(spec, config, root, r, logs, eval_sessions, test_sim, train_agent)
+            init = results[-1].agent_dir if results else spec.init
+            run = replace(
+                spec,
+                logs=tuple(logs),
+                out=root / f"round-{r}" / "run",
+                steps=config.steps_per_round,
+                init=init,
+            )
+            trained = train_agent(run)  # its final evaluation: spec's pool, sessions and seed
+            steps = (r + 1) * config.steps_per_round
+            result = RoundResult(
+                r, steps, len(logs), Path(trained.agent_dir), trained.test.to_json()
+            )
             write_json_atomic(saved, result.to_json())
             say(
                 f"[iterative] round {r + 1}/{config.rounds}: {result.steps} updates on "
@@ -179,24 +190,3 @@ def run_iterative(
         )
         logs.append(new_log)
     return results
-
-
-def _train_round(
-    spec: Any,
-    config: IterativeConfig,
-    root: Path,
-    r: int,
-    logs: Sequence[Path],
-    eval_sessions: int,
-    test_sim: Any,
-    train_agent: Callable[[Any], Any],
-) -> RoundResult:
-    steps = (r + 1) * config.steps_per_round
-    trained = train_agent(replace(spec, logs=tuple(logs), out=root / "agent", steps=steps))
-    snapshot = root / f"round-{r}" / "agent"
-    shutil.rmtree(snapshot, ignore_errors=True)
-    shutil.copytree(trained.agent_dir, snapshot)
-    result: EvaluationResult = evaluate(
-        load_policy(snapshot, spec.catalog), test_sim, eval_sessions, spec.seed
-    )
-    return RoundResult(r, steps, len(logs), snapshot, result.to_json())
