@@ -3,6 +3,8 @@ claim and resume rules, the coverage study's plan (the end-to-end run is in test
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,9 @@ from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.language.templates import build_sentence_bank
 from textrec.logs.policies import DeviceConfig
+from textrec.report import REPORT_FILES, ROWS
 from textrec.reproduce import (
+    OFFLINE_ROWS,
     RUN_FILE,
     DeviceMix,
     ReproduceConfig,
@@ -120,3 +124,67 @@ def test_coverage_plan():
     ]
     assert all(o["track_coef"] == 0.0 for _, _, o in variants[6:])
     assert variants[3][2] == {"alpha": 0.3}
+
+
+TINY = {
+    "items": 300,
+    "online_steps": 4,
+    "device_stages": (0.5, 1.0),
+    "log_sessions": 120,
+    "chunk_sessions": 40,
+    "offline_steps": 4,
+    "eval_every": 2,
+    "eval_sessions": 40,
+    "iterative_rounds": 2,
+    "iterative_sessions": 40,
+}
+"""A run of every stage on a 300-item built-in catalog in well under a minute."""
+
+
+def _registered_offline_rows() -> tuple[str, ...]:
+    from textrec.learners.registry import LEARNERS
+
+    return tuple(k for k in OFFLINE_ROWS if k in LEARNERS)
+
+
+@pytest.mark.slow
+def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
+    learners = _registered_offline_rows()
+    rounds = TINY["iterative_rounds"] if "cql" in learners else 0
+    config = ReproduceConfig.quick(**{**TINY, "learners": learners, "iterative_rounds": rounds})
+    out = tmp_path / "run"
+    lines: list[str] = []
+    result = reproduce(config, out, progress=False, say=lines.append)
+    expected = [k for k, _ in ROWS if k not in OFFLINE_ROWS or k in learners]
+    if config.iterative_rounds == 0:
+        expected.remove("iterative")
+    for name in REPORT_FILES.values():
+        if name != "coverage.png":
+            assert (out / name).is_file(), name
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == set(expected) and list(result.rows) == expected
+    for entry in results.values():
+        for metric in ("sr@10", "sr@20", "sr@30", "ni", "nv"):
+            assert set(entry[metric]) == {"mean", "se"} and np.isfinite(entry[metric]["mean"])
+    assert results["online"]["training_curve"] and results["slot_filler"]["success_curve"]
+    report = (out / "report.md").read_text()
+    assert all(label in report for key, label in ROWS if key in expected)
+    assert sum("running" in line for line in lines) == len(expected) + 2  # + devices, log
+
+    again: list[str] = []
+    resumed = reproduce(config, out, resume=True, progress=False, say=again.append)
+    stage_lines = [line for line in again if "· " in line]
+    assert stage_lines and all("skipped" in line for line in stage_lines)
+    assert resumed.rows == result.rows
+
+    # a run killed after the bc row: its stage record is gone, its training run is complete
+    (out / "seed-0" / "stages" / "bc.json").unlink()
+    third: list[str] = []
+    rerun = reproduce(config, out, resume=True, progress=False, say=third.append)
+    number = f"{['devices', 'log', *expected].index('bc') + 1}/{len(expected) + 2}"
+    assert [line for line in third if "running" in line] == [
+        f"[reproduce] seed 0 · {number} bc: running"
+    ]
+    assert rerun.rows["bc"].metrics == result.rows["bc"].metrics
+    with pytest.raises(InputError, match="--resume"):
+        reproduce(config, out, progress=False, say=third.append)

@@ -527,10 +527,6 @@ def write_report(
         ]
     if notes:
         text += ["\n## Run\n", *notes]
-    timing = [(k, r.seconds) for k, r in rows.items() if r.seconds]
-    if timing:
-        text += ["\n| stage | seconds |", "|---|---|"]
-        text += [f"| {_label(k)} | {s:.0f} |" for k, s in timing]
     with atomic_file(root / names["report"]) as tmp:
         tmp.write_text("\n".join(text) + "\n", encoding="utf-8")
     return [root / names["report"], *paths]

@@ -303,7 +303,7 @@ def _run_stage(
     result["seconds"] = round(time.perf_counter() - began, 1)
     write_json_atomic(path, result)
     row = result.get("row")
-    score = f" — test SR@20 {row['sr@20']['mean']:.3f}" if row else ""
+    score = f" — SR@20 {row['sr@20']['mean']:.3f}" if row else ""
     ctx.say(f"{prefix}: finished in {result['seconds']:.0f} s{score}")
     return result
 
@@ -657,6 +657,10 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
     write_json_atomic(path, {"settings": json_settings(config)})
 
 
+def _modified(path: Path) -> float:
+    return path.stat().st_mtime
+
+
 def json_settings(config: ReproduceConfig) -> dict[str, Any]:
     """:meth:`ReproduceConfig.settings` as it reads back from JSON (tuples as lists)."""
     import json
@@ -732,6 +736,12 @@ def reproduce(
         f"- log: {config.log_sessions} sessions (train pool); offline learners: "
         f"{config.offline_steps} updates each; every row: {config.eval_sessions} test-pool "
         "sessions, the same for every row",
+    ]
+    notes += ["", "| seed | stage | seconds |", "|---|---|---|"]
+    notes += [
+        f"| {s} | {path.stem} | {read_json(path).get('seconds', 0):.0f} |"
+        for s in config.seeds
+        for path in sorted((root / f"seed-{s}" / "stages").glob("*.json"), key=_modified)
     ]
     files = write_report(
         root,
