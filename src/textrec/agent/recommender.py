@@ -60,6 +60,7 @@ __all__ = [
     "READOUTS",
     "Acting",
     "Recognised",
+    "TurnStates",
     "RecommenderConfig",
     "Recommender",
     "RecommenderPolicy",
@@ -165,6 +166,28 @@ class Acting:
             raise InputError(f"Acting.threshold must be in [0, 1), got {self.threshold}")
         if self.threshold > 0 and self.heads != "q":
             raise InputError("Acting.threshold masks Q heads; it needs heads='q'")
+
+
+@dataclass(frozen=True, eq=False)
+class TurnStates:
+    """Tracker states of a batch of dialogues at their ``N`` real turns (no padding).
+
+    Turn ``i`` (in ``np.nonzero(dialogues.mask)`` order: dialogue by dialogue, turns ascending)
+    chose its item in state ``states[before[i]]`` and led to ``states[after[i]]``. The first
+    ``B`` rows of ``states`` are each dialogue's state before its first turn; every state is
+    stored once, so a head run over ``states`` serves both ``s_t`` and ``s_{t+1}``.
+    """
+
+    states: torch.Tensor
+    """``(B + N, state_dim)``."""
+    before: torch.Tensor
+    """``(N,) int64`` row of ``s_t``."""
+    after: torch.Tensor
+    """``(N,) int64`` row of ``s_{t+1}``."""
+    rows: np.ndarray
+    """``(N,) int64`` dialogue of each turn."""
+    turns: np.ndarray
+    """``(N,) int64`` turn index within its dialogue."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +323,41 @@ class Recommender(nn.Module):
         text = codes[torch.as_tensor(d.feedback, dtype=torch.long)]
         items = self.items(torch.as_tensor(d.items, dtype=torch.long))
         return self.tracker.unroll(text, items, state)
+
+    def unroll_turns(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> TurnStates:
+        """The states of padded dialogues at their real turns only (see :class:`TurnStates`).
+
+        The same states as :meth:`unroll` (up to float rounding), computed over the ``N`` real
+        turns instead of ``B * T`` padded ones.
+        """
+        d = dialogues
+        if codes is None:
+            codes = self.sentence_codes(d)
+        codes = torch.cat([codes, torch.zeros(1, self.text.out_dim)])  # row -1: no sentence
+        b = d.items.shape[0]
+        initial = self.tracker.initial_state(b)
+        opening = torch.as_tensor(d.opening, dtype=torch.long)
+        if bool((opening >= 0).any()):
+            no_item = self.items(torch.full((b,), -1, dtype=torch.long))
+            opened = self.tracker.step(initial, codes[opening], no_item)
+            initial = torch.where((opening >= 0).unsqueeze(1), opened, initial)
+        rows, turn = np.nonzero(d.mask)
+        after = self.tracker.unroll_packed(
+            codes[torch.as_tensor(d.feedback[rows, turn], dtype=torch.long)],
+            self.items(torch.as_tensor(d.items[rows, turn], dtype=torch.long)),
+            initial,
+            turn,
+            d.n_turns,
+        )
+        n = len(rows)
+        before = np.where(turn == 0, rows, b + np.arange(n) - 1)
+        return TurnStates(
+            states=torch.cat([initial, after]),
+            before=torch.as_tensor(before, dtype=torch.long),
+            after=torch.arange(b, b + n),
+            rows=rows,
+            turns=turn,
+        )
 
     def heads(self, states: torch.Tensor) -> PolicyOutputs:
         """Policy value logits per attribute and asked logits in ``states``."""

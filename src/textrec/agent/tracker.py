@@ -80,6 +80,21 @@ class Dialogues:
         """``(B, T) bool``: turn ``t`` happened in dialogue ``b``."""
         return np.arange(self.items.shape[1])[None, :] < self.n_turns[:, None]
 
+    def compact(self) -> Dialogues:
+        """The same dialogues with a sentence table holding only the sentences said in them."""
+        said_fb, said_op = self.feedback >= 0, self.opening >= 0
+        n_fb = int(said_fb.sum())
+        used, inverse = np.unique(
+            np.concatenate([self.feedback[said_fb], self.opening[said_op]]), return_inverse=True
+        )
+        feedback = np.full(self.feedback.shape, -1, dtype=np.int64)
+        feedback[said_fb] = inverse[:n_fb]
+        opening = np.full(self.opening.shape, -1, dtype=np.int64)
+        opening[said_op] = inverse[n_fb:]
+        return Dialogues(
+            self.items, feedback, opening, self.n_turns, self.tokens[used], self.lengths[used]
+        )
+
     def take(self, rows: np.ndarray) -> Dialogues:
         """The dialogues ``rows``, cut to their longest one (sharing the sentence table)."""
         t = int(self.n_turns[rows].max(initial=0))
@@ -141,6 +156,57 @@ class StateTracker(nn.Module):
         """One turn: ``state (B, state_dim)``, ``text (B, text_dim)``, ``item (B, item_dim)``."""
         x = self.fuse(torch.cat([text, item], dim=-1))
         return torch.gru_cell(x, state, *self._params())
+
+    def unroll_packed(
+        self,
+        text: torch.Tensor,
+        items: torch.Tensor,
+        initial: torch.Tensor,
+        turn: np.ndarray,
+        n_turns: np.ndarray,
+    ) -> torch.Tensor:
+        """Run over the real turns only: ``N`` turns given flat, in dialogue-major order.
+
+        Args:
+            text: ``(N, text_dim)`` sentence code of each turn.
+            items: ``(N, item_dim)`` shown-item embedding of each turn.
+            initial: ``(B, state_dim)`` state before turn 0 of each dialogue.
+            turn: ``(N,) int64`` turn index of each row within its dialogue (0, 1, ...).
+            n_turns: ``(B,) int64`` turns per dialogue (``sum == N``; rows are ordered dialogue by
+                dialogue, turns ascending, as ``np.nonzero(mask)`` gives them).
+
+        Returns:
+            ``(N, state_dim)`` the state after each turn (same order). One fused ``torch.gru``
+            call over a packed sequence: the cost grows with the real turns, not the padding.
+        """
+        n_turns = np.asarray(n_turns, dtype=np.int64)
+        if text.shape[0] == 0:
+            return initial.new_zeros(0, self.state_dim)
+        live = np.flatnonzero(n_turns > 0)
+        order = live[np.argsort(-n_turns[live], kind="stable")]  # dialogues, longest first
+        rank = np.empty(len(n_turns), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        batch_sizes = (n_turns[order][None, :] > np.arange(int(n_turns.max()))[:, None]).sum(1)
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+        dialogue = np.repeat(np.arange(len(n_turns)), n_turns)
+        position = torch.as_tensor(offsets[turn] + rank[dialogue])  # packed row of each turn
+        x = self.fuse(torch.cat([text, items], dim=-1))
+        packed = torch.empty_like(x).index_copy(0, position, x)
+        h0 = initial[torch.as_tensor(order)].unsqueeze(0).contiguous()
+        # torch.gru(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,
+        # bidirectional): the packed-sequence form.
+        out, _ = torch.gru(
+            packed,
+            torch.as_tensor(batch_sizes, dtype=torch.int64),
+            h0,
+            self._params(),
+            True,
+            1,
+            0.0,
+            self.training,
+            False,
+        )
+        return out[position]
 
     def unroll(
         self, text: torch.Tensor, items: torch.Tensor, initial: torch.Tensor

@@ -129,46 +129,17 @@ class SimulatorEpisodes:
                 result.truncated[rows],
             )
             t += 1
-        dialogues = _dialogues(
-            items[:, :t],
-            sentence[:, :t],
-            np.full(b, -1, dtype=np.int64),
-            sim.bank.tokens.astype(np.int64),
-            sim.bank.lengths.astype(np.int64),
-        )
+        dialogues = Dialogues(
+            items=items[:, :t],
+            feedback=sentence[:, :t],
+            opening=np.full(b, -1, dtype=np.int64),
+            n_turns=(items >= 0).sum(axis=1),
+            tokens=sim.bank.tokens,
+            lengths=sim.bank.lengths,
+        ).compact()
         return DialogueBatch(
             dialogues, actions[:, :t], rewards[:, :t], terminated[:, :t], truncated[:, :t]
         )
-
-
-def _dialogues(
-    items: np.ndarray,
-    feedback: np.ndarray,
-    opening: np.ndarray,
-    tokens: np.ndarray,
-    lengths: np.ndarray,
-) -> Dialogues:
-    """:class:`Dialogues` whose sentence table holds only the sentences said in them.
-
-    ``feedback (B, T)`` and ``opening (B,)`` index rows of the full table ``tokens``/``lengths``
-    (``-1``: nothing said); ``items`` is ``-1`` past each dialogue's end.
-    """
-    said_fb, said_op = feedback >= 0, opening >= 0
-    used, inverse = np.unique(
-        np.concatenate([feedback[said_fb], opening[said_op]]), return_inverse=True
-    )
-    fb = np.full(feedback.shape, -1, dtype=np.int64)
-    fb[said_fb] = inverse[: int(said_fb.sum())]
-    op = np.full(opening.shape, -1, dtype=np.int64)
-    op[said_op] = inverse[int(said_fb.sum()) :]
-    return Dialogues(
-        items=items,
-        feedback=fb,
-        opening=op,
-        n_turns=(items >= 0).sum(axis=1),
-        tokens=tokens[used],
-        lengths=lengths[used],
-    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +171,9 @@ class LogDialogues:
 
     The experience shards of ``log_dir`` are read once (each validated, every session whole, every
     item id of ``catalog``); each distinct sentence is tokenised once with ``vocab`` into one
-    sentence table, and :meth:`sample` gathers padded dialogues with array indexing only. The draw
+    sentence table, and :meth:`sample` gathers padded dialogues with array indexing only. Every
+    batch shares that one table (the same ``tokens`` array), so a learner with a frozen text
+    encoder encodes each distinct sentence once per run. The draw
     is uniform over sessions using only ``rng``, so a resumed run draws the batches the
     uninterrupted one would have. The in-memory table is per-shard data concatenated; a sharded
     or streaming source (1M-session logs) can hand out the same :class:`DialogueBatch`.
@@ -281,12 +254,13 @@ class LogDialogues:
         src = np.where(mask, lt.start[pick, None] + np.arange(t)[None, :], 0)
         items = np.where(mask, lt.item[src], -1)
         actions = np.where(mask[..., None], self._actions[items.clip(0)], -1)
-        dialogues = _dialogues(
-            items,
-            np.where(mask, lt.sentence[src], -1),
-            lt.opening[pick],
-            self.tokens,
-            self.lengths,
+        dialogues = Dialogues(
+            items=items,
+            feedback=np.where(mask, lt.sentence[src], -1),
+            opening=lt.opening[pick],
+            n_turns=n,
+            tokens=self.tokens,
+            lengths=self.lengths,
         )
         return DialogueBatch(
             dialogues,

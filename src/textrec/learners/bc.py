@@ -43,9 +43,7 @@ class BCLearner(OfflineLearner):
 
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Mean cross-entropy of the heads on the logged values (of the dialogues imitated)."""
-        keep = fwd.mask
-        if self.config.successful_only:
-            keep = keep & fwd.terminated.any(dim=1, keepdim=True)
+        keep = fwd.mask & fwd.success if self.config.successful_only else fwd.mask
         valid = (fwd.actions >= 0) & keep.unsqueeze(-1)
         ce = -(head_log_probs(fwd.logits, fwd.actions) * valid).sum() / valid.sum().clamp_min(1)
         return ce, {"loss/bc": ce}

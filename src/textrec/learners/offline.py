@@ -6,9 +6,9 @@ An offline learner (``bc``, ``cql``/``offpolicy``, ``bcq``, ``iql``) subclasses
 groups it trains, any extra networks (target heads, a value head), what to do after each step
 (target averaging) and how its policy acts. Per update:
 
-1. the recommender's tracker runs once over the batch's dialogues: states ``s_0 .. s_T``
-   (:meth:`Recommender.unroll`), and each head network runs once over all of them (the learner
-   slices ``s_t`` and ``s_{t+1}`` out of the same pass);
+1. the recommender's tracker runs once over the batch's real turns (a packed sequence, no
+   padding; :meth:`Recommender.unroll_turns`), and each head network runs once over all the
+   states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass);
 2. the learner's loss, plus ``track_coef`` times the request-tracking loss
    (:func:`~textrec.learners.functional.request_tracking_loss`, the same term as the on-policy
    learner's), is minimised by one Adam step with gradient-norm clipping.
@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from textrec.agent.policy import PolicyOutputs
 from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
 from textrec.learners.functional import request_tracking_loss
@@ -76,32 +78,42 @@ class OfflineConfig:
 
 @dataclass(frozen=True, eq=False)
 class Forward:
-    """One forward pass over a batch: everything a loss reads (tensors; ``T`` logged turns)."""
+    """One forward pass over a batch, flat over its ``N`` real turns: everything a loss reads.
+
+    ``states`` holds every tracker state of the batch once (``B`` initial states, then the state
+    after each turn; :class:`~textrec.agent.recommender.TurnStates`); a head network run once
+    over ``states`` serves ``s_t`` (rows ``before``) and ``s_{t+1}`` (rows ``after``).
+    """
 
     states: torch.Tensor
-    """``(B, T + 1, D)`` tracker states ``s_0 .. s_T`` (``s_t`` chooses turn ``t``'s item)."""
+    """``(B + N, D)`` tracker states."""
+    before: torch.Tensor
+    """``(N,) int64`` row of ``states`` that chose turn ``i``'s item (``s_t``)."""
+    after: torch.Tensor
+    """``(N,) int64`` row of the state turn ``i`` led to (``s_{t+1}``)."""
     heads: PolicyOutputs
-    """Policy logits and asked logits in every state, ``(B, T + 1, ...)``."""
+    """Policy logits and asked logits in every row of ``states``."""
     actions: torch.Tensor
-    """``(B, T, K) int64`` logged action (``-1``: head without a value)."""
+    """``(N, K) int64`` logged action (``-1``: head without a value)."""
     rewards: torch.Tensor
-    """``(B, T)``."""
+    """``(N,)``."""
     dones: torch.Tensor
-    """``(B, T) bool`` the dialogue ended at turn ``t`` (no bootstrap past it)."""
-    terminated: torch.Tensor
-    """``(B, T) bool`` turn ``t`` showed the target (success)."""
+    """``(N,) bool`` the dialogue ended at this turn (no bootstrap past it)."""
+    success: torch.Tensor
+    """``(N,) bool`` the turn belongs to a dialogue that found its target."""
     mask: torch.Tensor
-    """``(B, T) bool`` real turns."""
+    """``(N,) bool``, all true (the masked functions of :mod:`textrec.learners.functional` read
+    it; padding never reaches a loss)."""
 
     @property
     def logits(self) -> list[torch.Tensor]:
-        """Policy logits in ``s_0 .. s_{T-1}`` (the states that chose the logged actions)."""
-        return [lg[:, :-1] for lg in self.heads.logits]
+        """Policy logits ``(N, V_k)`` in ``s_t`` (the states that chose the logged actions)."""
+        return [lg[self.before] for lg in self.heads.logits]
 
     @property
     def next_logits(self) -> list[torch.Tensor]:
-        """Policy logits in ``s_1 .. s_T``, detached (the bootstrap's policy)."""
-        return [lg[:, 1:].detach() for lg in self.heads.logits]
+        """Policy logits ``(N, V_k)`` in ``s_{t+1}``, detached (the bootstrap's policy)."""
+        return [lg[self.after].detach() for lg in self.heads.logits]
 
 
 class OfflineLearner(ABC):
@@ -133,6 +145,8 @@ class OfflineLearner(ABC):
         ]
         self.optimiser = torch.optim.Adam(self.trained, lr=config.lr)
         self.n_updates = 0
+        self._table: np.ndarray | None = None
+        self._table_codes = torch.zeros(0)
 
     # ------------------------------------------------------------------ for subclasses
     def extra_modules(self) -> dict[str, nn.Module]:
@@ -151,29 +165,45 @@ class OfflineLearner(ABC):
         """The greedy policy of the current recommender, acting as :attr:`acting` says."""
         return self.recommender.policy(**self.acting)
 
+    def _codes(self, d: Dialogues) -> torch.Tensor:
+        """Sentence codes of ``d``'s table; with a frozen encoder, a table seen before is not
+        encoded again (a :class:`~textrec.learners.batches.LogDialogues` source hands out one
+        table for the whole run)."""
+        rec = self.recommender
+        if rec.config.finetune_text:
+            return rec.sentence_codes(d)
+        if self._table is not d.tokens:
+            self._table, self._table_codes = d.tokens, rec.sentence_codes(d)
+        return self._table_codes
+
     def forward(self, batch: DialogueBatch) -> tuple[Forward, torch.Tensor]:
         """One pass of the tracker and the policy heads; returns it and the request targets."""
-        rec, d = self.recommender, batch.dialogues
-        codes = rec.sentence_codes(d)
-        states = rec.unroll(d, codes)
-        requests = torch.as_tensor(rec.heard_requests(d, codes.detach())[:, :-1])
+        rec = self.recommender
+        d = batch.dialogues.compact() if rec.config.finetune_text else batch.dialogues
+        codes = self._codes(d)
+        turns = rec.unroll_turns(d, codes)
+        rows, t = turns.rows, turns.turns
+        requests = rec.heard_requests(d, codes.detach())[rows, t]
+        success = batch.terminated.any(axis=1)[rows]
         fwd = Forward(
-            states=states,
-            heads=rec.heads(states),
-            actions=torch.as_tensor(batch.actions),
-            rewards=torch.as_tensor(batch.rewards),
-            dones=torch.as_tensor(batch.dones),
-            terminated=torch.as_tensor(batch.terminated),
-            mask=torch.as_tensor(d.mask),
+            states=turns.states,
+            before=turns.before,
+            after=turns.after,
+            heads=rec.heads(turns.states),
+            actions=torch.as_tensor(batch.actions[rows, t]),
+            rewards=torch.as_tensor(batch.rewards[rows, t]),
+            dones=torch.as_tensor(batch.dones[rows, t]),
+            success=torch.as_tensor(success),
+            mask=torch.ones(len(rows), dtype=torch.bool),
         )
-        return fwd, requests
+        return fwd, torch.as_tensor(requests)
 
     def update(self, batch: DialogueBatch) -> dict[str, float]:
         """One gradient step of the learner's loss plus request tracking on ``batch``."""
         cfg = self.config
         fwd, requests = self.forward(batch)
         loss, parts = self.loss(fwd)
-        asked = fwd.heads.asked[:, :-1]
+        asked = fwd.heads.asked[fwd.before]
         track = request_tracking_loss(fwd.logits, asked, requests, fwd.mask)
         self.optimiser.zero_grad()
         (loss + cfg.track_coef * track).backward()
