@@ -346,21 +346,14 @@ def _spec(
     )
 
 
-def _train(
-    ctx: _Context,
-    algo: str,
-    run_dir: Path,
-    steps: int,
-    log: Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Trained:
-    """Train (or resume) ``algo`` in ``run_dir`` up to ``steps`` updates; the saved agent."""
+def _train(spec: Any) -> Trained:
+    """Train (or resume) the run ``spec`` describes; the saved agent and its curve."""
     from textrec.learners.run import train_agent
 
     began = time.perf_counter()
-    result = train_agent(_spec(ctx, algo, run_dir, steps, log, overrides))
+    result = train_agent(spec)
     seconds = time.perf_counter() - began
-    return Trained(Path(result.agent_dir), read_curve(run_dir), seconds, result.test)
+    return Trained(Path(result.agent_dir), read_curve(spec.out), seconds, result.test)
 
 
 def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
@@ -413,7 +406,7 @@ def _devices(ctx: _Context, number: str) -> list[Path]:
         for i, steps in enumerate(ctx.config.stage_steps()):
             dest = ctx.root / "devices" / f"agent-{i}"
             if not dest.is_dir():
-                trained = _train(ctx, "online", ctx.root / "runs" / "online", steps)
+                trained = _train(_spec(ctx, "online", ctx.root / "runs" / "online", steps))
                 tmp = dest.with_name(dest.name + ".tmp")
                 shutil.rmtree(tmp, ignore_errors=True)
                 shutil.copytree(trained.agent_dir, tmp)
@@ -528,7 +521,7 @@ def _run_seed(
             lambda algo=algo: _agent_row(
                 ctx,
                 algo,
-                _train(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir),
+                _train(_spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir)),
                 f"trained on the log only, {config.offline_steps} updates, last checkpoint",
             ),
         )
@@ -610,9 +603,8 @@ def run_coverage_study(
 def _coverage_run(
     ctx: _Context, algo: str, slug: str, log_dir: Path, overrides: dict[str, Any]
 ) -> dict[str, Any]:
-    trained = _train(
-        ctx, algo, ctx.root / "runs" / slug, ctx.config.offline_steps, log_dir, overrides
-    )
+    run_dir = ctx.root / "runs" / slug
+    trained = _train(_spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir, overrides))
     return {"row": _agent_row(ctx, algo, trained, "").to_json()}
 
 
