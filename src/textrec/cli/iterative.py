@@ -61,6 +61,7 @@ def iterative(
 ) -> None:
     """Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'."""
     from textrec.catalog.build import open_catalog
+    from textrec.errors import InputError
     from textrec.io import claim_output_dir, write_json_atomic
     from textrec.learners.iterative import IterativeConfig, run_iterative
     from textrec.learners.run import TrainSpec
@@ -71,6 +72,9 @@ def iterative(
         sessions_per_round=sessions_per_round,
         noise=tuple(noise),
     )
+    for log in logs:  # before claiming --out: nothing is written for a mistyped log
+        if not (log / "manifest.json").is_file():
+            raise InputError(f"--logs {log}: not an experience log (no manifest.json)")
     root = claim_output_dir(out, "iterative")
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     spec = TrainSpec(
