@@ -1,4 +1,4 @@
-"""Checks every learner must pass (run by each learner's test module).
+"""Checks every registered learner must pass (run by each learner's test module).
 
 ``check_learner`` takes factories so that one suite serves learners with different batch sources:
 ``make_learner(seed)`` builds a fresh learner, ``make_batches(learner)`` its batch source, and
@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from textrec.evaluation import evaluate
-from textrec.learners.loop import CHECKPOINT_NAME, BatchSource, Learner, fit, load_checkpoint
+from textrec.learners.loop import (
+    CHECKPOINT_NAME,
+    BatchSource,
+    Learner,
+    fit,
+    fitter,
+    load_checkpoint,
+)
 from textrec.simulator import BatchedSimulator
 
-__all__ = ["check_learner"]
+__all__ = ["check_learner", "check_resume_after_kill"]
 
 
 class _Counting:
@@ -46,6 +54,79 @@ def _training_metrics(out: list[tuple[int, dict[str, float]]]) -> list[dict[str,
     return [{k: v for k, v in m.items() if not k.startswith("time/")} for _, m in out]
 
 
+def _tensors(state: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of a nested state dict, by dotted path."""
+    if isinstance(state, torch.Tensor):
+        return {prefix: state.detach().clone()}
+    if isinstance(state, dict):
+        out: dict[str, torch.Tensor] = {}
+        for k, v in state.items():
+            out.update(_tensors(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(state, (list, tuple)):
+        out = {}
+        for i, v in enumerate(state):
+            out.update(_tensors(v, f"{prefix}.{i}"))
+        return out
+    return {}
+
+
+def _weights(learner: Learner[Any]) -> dict[str, torch.Tensor]:
+    return {
+        k: v
+        for k, v in _tensors(learner.state_dict()).items()
+        if not k.startswith(("optimiser", "generator")) and v.is_floating_point()
+    }
+
+
+def check_resume_after_kill(
+    make_learner: Callable[[int], Learner[Any]],
+    make_batches: Callable[[Learner[Any]], BatchSource[Any]],
+    tmp_path: Path,
+    n_steps: int = 3,
+) -> None:
+    """A run killed after a checkpoint and resumed ends exactly where the uninterrupted run does."""
+    whole = make_learner(0)
+    out = fit(
+        whole,
+        make_batches(whole),
+        n_steps=n_steps,
+        eval_every=1,
+        checkpoint_dir=tmp_path / "whole",
+        seed=1,
+        progress=False,
+    )
+    killed = make_learner(0)
+    run = fitter(
+        killed,
+        make_batches(killed),
+        n_steps=n_steps,
+        eval_every=1,
+        checkpoint_dir=tmp_path / "killed",
+        seed=1,
+        progress=False,
+    )
+    for _ in range(n_steps - 1):
+        next(run)
+    run.close()  # the process dies here; the checkpoint of step n_steps - 1 is on disk
+    resumed = make_learner(0)
+    rest = fit(
+        resumed,
+        make_batches(resumed),
+        n_steps=n_steps,
+        eval_every=1,
+        checkpoint_dir=tmp_path / "killed",
+        seed=1,
+        progress=False,
+    )
+    assert [s for s, _ in rest] == [n_steps]
+    assert _training_metrics(rest) == _training_metrics(out[-1:])
+    a, b = _weights(whole), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
 def check_learner(
     make_learner: Callable[[int], Learner[Any]],
     make_batches: Callable[[Learner[Any]], BatchSource[Any]],
@@ -53,8 +134,15 @@ def check_learner(
     tmp_path: Path,
     n_steps: int = 2,
 ) -> None:
-    """Fit calls update n times; same seed, same metrics; checkpoint and config round trip;
-    reload acts the same; the greedy policy answers the simulator's protocol per session."""
+    """One update moves the weights; fit calls update n times; same seed, same metrics;
+    checkpoint and config round trip; reload acts the same; the greedy policy answers the
+    simulator's protocol per session; a killed and resumed run equals the uninterrupted one."""
+    probe = make_learner(0)
+    before = _weights(probe)
+    probe.update(make_batches(probe).sample(np.random.default_rng(0)))
+    after = _weights(probe)
+    assert any(not torch.equal(before[k], after[k]) for k in before), "an update must learn"
+
     counting = _Counting(make_learner(0))
     out = fit(
         counting,
@@ -93,3 +181,5 @@ def check_learner(
         ]
     else:
         assert action.values.shape == (8, simulator.catalog.schema.n_attributes)
+
+    check_resume_after_kill(make_learner, make_batches, tmp_path / "resume")

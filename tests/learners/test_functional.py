@@ -6,16 +6,21 @@ import numpy as np
 import torch
 from torch import nn
 
+from textrec.agent.policy import masked_q
 from textrec.learners.functional import (
     clipped_surrogate,
     cql_penalty,
+    expectile_loss,
     gae,
+    head_values,
     latest_requests,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,
     normalise,
     polyak_update,
+    request_tracking_loss,
+    soft_values,
     td_target,
 )
 
@@ -137,3 +142,91 @@ def test_latest_requests_keeps_the_last_request_per_attribute():
     assert out.shape == (2, 5, 2)
     assert out[0].tolist() == [[-1, -1], [2, -1], [2, 1], [2, 0], [4, 0]]
     assert out[1].tolist() == [[-1, 1]] * 5
+
+
+def test_head_values_sum_the_chosen_q_and_skip_missing_heads():
+    rng = np.random.default_rng(2)
+    q = [rng.normal(size=(3, 4)), rng.normal(size=(3, 2))]
+    actions = np.array([[1, 0], [3, -1], [0, 1]])
+    ref = [q[0][0, 1] + q[1][0, 0], q[0][1, 3], q[0][2, 0] + q[1][2, 1]]
+    got = head_values([torch.tensor(x) for x in q], torch.tensor(actions))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+
+
+def test_soft_values_are_the_policy_expectation_of_q_minus_tau_log_pi():
+    rng = np.random.default_rng(3)
+    q = [rng.normal(size=(5, 4)), rng.normal(size=(5, 3))]
+    logits = [rng.normal(size=(5, 4)), rng.normal(size=(5, 3))]
+    tau = 0.3
+    ref = np.zeros(5)
+    for qk, lk in zip(q, logits, strict=True):
+        logp = _log_softmax(lk)
+        ref += (np.exp(logp) * (qk - tau * logp)).sum(-1)
+    got = soft_values([torch.tensor(x) for x in q], [torch.tensor(x) for x in logits], tau)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+    # with pi = softmax(Q / tau) the soft value is tau * logsumexp(Q / tau) per head
+    best = soft_values(
+        [torch.tensor(x) for x in q], [torch.tensor(x / tau) for x in q], tau
+    ).numpy()
+    lse = sum(tau * np.log(np.exp(x / tau).sum(-1)) for x in q)
+    np.testing.assert_allclose(best, lse, rtol=1e-6)
+
+
+def test_expectile_one_half_is_the_mean_and_higher_expectiles_lie_above_it():
+    rng = np.random.default_rng(4)
+    x = torch.tensor(rng.exponential(size=200))
+
+    def minimiser(expectile: float) -> float:
+        v = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([v], max_iter=100, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = expectile_loss(x - v, expectile).mean()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return float(v.detach())
+
+    np.testing.assert_allclose(minimiser(0.5), float(x.mean()), rtol=1e-6)
+    # first-order condition of the 0.9-expectile e: 0.9 * sum(x - e)+ = 0.1 * sum(e - x)+
+    e = minimiser(0.9)
+    xs = x.numpy()
+    above, below = np.clip(xs - e, 0, None).sum(), np.clip(e - xs, 0, None).sum()
+    np.testing.assert_allclose(0.9 * above, 0.1 * below, rtol=1e-4)
+    assert e > xs.mean()
+
+
+def test_request_tracking_loss_matches_numpy():
+    rng = np.random.default_rng(5)
+    logits = [rng.normal(size=(4, 3)), rng.normal(size=(4, 2))]
+    asked = rng.normal(size=(4, 2))
+    requests = np.array([[2, -1], [-1, -1], [0, 1], [1, 0]])
+    mask = np.array([True, True, True, False])
+    ce, n = 0.0, 0
+    for i in range(4):
+        for k in range(2):
+            if mask[i] and requests[i, k] >= 0:
+                ce -= _log_softmax(logits[k][i])[requests[i, k]]
+                n += 1
+    target = (requests >= 0).astype(float)
+    p = 1 / (1 + np.exp(-asked))
+    bce = -(target * np.log(p) + (1 - target) * np.log(1 - p)).mean(-1)
+    ref = ce / n + bce[mask].mean()
+    got = request_tracking_loss(
+        [torch.tensor(x) for x in logits],
+        torch.tensor(asked),
+        torch.tensor(requests),
+        torch.tensor(mask),
+    )
+    np.testing.assert_allclose(got.item(), ref, rtol=1e-6)
+
+
+def test_masked_q_keeps_values_near_the_most_probable_one():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05], [0.25, 0.25, 0.25, 0.25]]))
+    q = torch.tensor([[0.0, 1.0, 2.0, 3.0], [4.0, 3.0, 2.0, 1.0]])
+    out = masked_q(q, logits, 0.4)  # keeps p >= 0.2 in row 0, everything in row 1
+    assert torch.isinf(out[0, 2:]).all() and torch.equal(out[0, :2], q[0, :2])
+    assert torch.equal(out[1], q[1])
+    assert out.argmax(-1).tolist() == [1, 0]

@@ -54,6 +54,7 @@ __all__ = [
     "load_checkpoint",
     "step_rng",
     "read_rows",
+    "check_resume",
 ]
 
 logger = logging.getLogger(__name__)
@@ -175,13 +176,22 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise InputError(f"{path}: malformed learner checkpoint: {exc}") from exc
 
 
-def _resume(
-    learner: Learner[Any], run_dir: Path, seed: int, meta: Mapping[str, Any] | None
-) -> tuple[int, list[dict[str, Any]]]:
-    """Load ``run_dir``'s checkpoint into ``learner``; return its step and metric rows up to it."""
-    path = run_dir / CHECKPOINT_NAME
+def check_resume(
+    run_dir: str | Path,
+    name: str,
+    config: Any,
+    seed: int,
+    meta: Mapping[str, Any] | None = None,
+) -> Checkpoint | None:
+    """The checkpoint of ``run_dir`` if a run of learner ``name`` with ``config``, ``seed`` and
+    ``meta`` may resume from it; ``None`` when there is none.
+
+    Raises :class:`InputError` naming the checkpoint file and both values when it was made by
+    another learner, config, seed or ``meta`` (another algorithm, catalog, log ...).
+    """
+    path = Path(run_dir) / CHECKPOINT_NAME
     if not path.is_file():
-        return 0, []
+        return None
     ckpt = load_checkpoint(path)
     wanted = _meta_json(meta)
     for key in sorted(set(wanted) | set(ckpt.meta)):
@@ -190,17 +200,25 @@ def _resume(
                 f"{path}: saved with {key} {ckpt.meta.get(key)!r}, this run has "
                 f"{key} {wanted.get(key)!r}; use another output directory"
             )
-    if ckpt.type != learner.name:
+    if ckpt.type != name:
+        raise InputError(f"{path}: holds a {ckpt.type!r} learner, cannot resume a {name!r} one")
+    if ckpt.config != _config_json(config):
         raise InputError(
-            f"{path}: holds a {ckpt.type!r} learner, cannot resume a {learner.name!r} one"
-        )
-    if ckpt.config != _config_json(learner.config):
-        raise InputError(
-            f"{path}: saved config {ckpt.config} differs from this run's "
-            f"{_config_json(learner.config)}"
+            f"{path}: saved config {ckpt.config} differs from this run's {_config_json(config)}"
         )
     if ckpt.seed != seed:
         raise InputError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
+    return ckpt
+
+
+def _resume(
+    learner: Learner[Any], run_dir: Path, seed: int, meta: Mapping[str, Any] | None
+) -> tuple[int, list[dict[str, Any]]]:
+    """Load ``run_dir``'s checkpoint into ``learner``; return its step and metric rows up to it."""
+    ckpt = check_resume(run_dir, learner.name, learner.config, seed, meta)
+    if ckpt is None:
+        return 0, []
+    path = run_dir / CHECKPOINT_NAME
     try:
         learner.load_state_dict(ckpt.state_dict)
     except (KeyError, RuntimeError, ValueError) as exc:

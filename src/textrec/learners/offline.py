@@ -16,6 +16,7 @@ groups it trains, any extra networks (target heads, a value head), what to do af
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -30,9 +31,9 @@ from textrec.agent.recommender import Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
-from textrec.learners.functional import request_tracking_loss
+from textrec.learners.functional import polyak_update, request_tracking_loss
 
-__all__ = ["OfflineConfig", "OfflineLearner", "Forward"]
+__all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward"]
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ class Forward:
 class OfflineLearner(ABC):
     """Base of the offline learners of a :class:`Recommender` on :class:`DialogueBatch` of logs.
 
-    Subclasses set :attr:`name`, :attr:`groups`, :attr:`acting`, and implement :meth:`loss`;
-    they may add networks in :meth:`extra_modules` and act after each step in :meth:`after_step`.
+    Subclasses set :attr:`name` and :attr:`groups` and implement :meth:`loss`; they may add
+    networks in :meth:`extra_modules`, act after each step in :meth:`after_step` and choose how
+    their policy acts in :meth:`acting`.
 
     Args:
         recommender: The agent to train (its weights change in place).
@@ -132,8 +134,6 @@ class OfflineLearner(ABC):
     groups: ClassVar[tuple[str, ...]] = ("text", "items", "tracker", "actor")
     """Parameter groups of the recommender this learner trains (see
     :meth:`Recommender.parameter_groups`)."""
-    acting: ClassVar[Mapping[str, Any]] = {}
-    """Keyword arguments of :meth:`Recommender.policy` for the evaluated (greedy) policy."""
 
     def __init__(self, recommender: Recommender, config: OfflineConfig, seed: int = 0) -> None:
         self.config = config
@@ -157,13 +157,18 @@ class OfflineLearner(ABC):
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The learner's loss on one forward pass and its named parts (``loss/...``)."""
 
+    def acting(self) -> dict[str, Any]:
+        """Keyword arguments of :meth:`Recommender.policy` for the evaluated (greedy) policy;
+        default: the policy heads, retrieval by their distributions."""
+        return {}
+
     def after_step(self) -> None:  # noqa: B027 -- an optional hook, not an abstract method
         """Called after each optimiser step (e.g. target-network averaging); default: nothing."""
 
     # ------------------------------------------------------------------ Learner protocol
     def policy(self) -> RecommenderPolicy:
-        """The greedy policy of the current recommender, acting as :attr:`acting` says."""
-        return self.recommender.policy(**self.acting)
+        """The greedy policy of the current recommender, acting as :meth:`acting` says."""
+        return self.recommender.policy(**self.acting())
 
     def _codes(self, d: Dialogues) -> torch.Tensor:
         """Sentence codes of ``d``'s table; with a frozen encoder, a table seen before is not
@@ -240,3 +245,51 @@ class OfflineLearner(ABC):
         self.optimiser.load_state_dict(state["optimiser"])
         self.generator.set_state(state["generator"])
         self.n_updates = int(state["n_updates"])
+
+
+@dataclass(frozen=True)
+class QConfig(OfflineConfig):
+    """Settings of the learners with Q heads and a target network (cql, offpolicy, bcq, iql)."""
+
+    gamma: float = 0.99
+    """Discount factor (paper: 0.99)."""
+    target_update: float = 0.005
+    """Polyak rate of the target Q heads per step (1: copy every step)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_unit("gamma")
+        if not 0.0 < self.target_update <= 1.0:
+            raise InputError(
+                f"{type(self).__name__}.target_update must be in (0, 1], got {self.target_update}"
+            )
+
+
+class QLearner(OfflineLearner):
+    """An offline learner that also trains the recommender's Q heads against a target copy.
+
+    :meth:`q_values` runs the Q heads once over every state of a pass; the target heads
+    (``extra["target_q"]``, a frozen copy Polyak-averaged after each step) read detached states.
+    """
+
+    groups: ClassVar[tuple[str, ...]] = ("text", "items", "tracker", "actor", "q")
+    config: QConfig
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """The target Q heads: a frozen copy of the recommender's."""
+        return {"target_q": copy.deepcopy(self.recommender.q).requires_grad_(False)}
+
+    def q_values(self, fwd: Forward) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """``(Q_k(s_t, .), Q_k(s_{t+1}, .) detached)``, ``K`` tensors ``(N, V_k)`` each, from one
+        pass of the Q heads."""
+        q_all = self.recommender.q(fwd.states)
+        return [q[fwd.before] for q in q_all], [q[fwd.after].detach() for q in q_all]
+
+    @torch.no_grad()
+    def target_q(self, fwd: Forward, rows: torch.Tensor) -> list[torch.Tensor]:
+        """Target heads' ``Q_k`` at ``states[rows]``."""
+        return self.extra["target_q"](fwd.states[rows].detach())
+
+    def after_step(self) -> None:
+        """Polyak-average the target Q heads towards the recommender's."""
+        polyak_update(self.extra["target_q"], self.recommender.q, self.config.target_update)

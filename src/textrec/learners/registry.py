@@ -20,6 +20,9 @@ from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.learners.batches import LogDialogues, SimulatorEpisodes
 from textrec.learners.bc import BCConfig, BCLearner
+from textrec.learners.bcq import BCQConfig, BCQLearner
+from textrec.learners.cql import CQLConfig, CQLLearner
+from textrec.learners.iql import IQLConfig, IQLLearner
 from textrec.learners.loop import BatchSource, Learner
 from textrec.learners.online import OnlineConfig, OnlineLearner
 from textrec.simulator.engine import BatchedSimulator
@@ -68,6 +71,11 @@ class LearnerSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Config values that differ from the dataclass defaults for this name."""
 
+    @property
+    def learner_name(self) -> str:
+        """The learner class's own name (its checkpoint ``type``; ``cql`` for ``offpolicy``)."""
+        return str(self.learner.name)  # type: ignore[attr-defined]
+
     def make_config(self, overrides: Mapping[str, Any] | None = None) -> Any:
         """The config: the defaults of this name, then ``overrides`` (unknown keys refused)."""
         overrides = dict(overrides or {})
@@ -101,6 +109,21 @@ LEARNERS: dict[str, LearnerSpec] = {
             needs_logs=False,
         ),
         LearnerSpec("bc", BCLearner, BCConfig, "imitation of the logged actions"),
+        LearnerSpec(
+            "offpolicy",
+            CQLLearner,
+            CQLConfig,
+            "multi-head soft actor-critic on the log, no correction (cql with alpha 0)",
+            defaults={"alpha": 0.0},
+        ),
+        LearnerSpec(
+            "cql",
+            CQLLearner,
+            CQLConfig,
+            "conservative Q-learning + soft actor-critic (the paper's learner)",
+        ),
+        LearnerSpec("bcq", BCQLearner, BCQConfig, "discrete batch-constrained Q-learning"),
+        LearnerSpec("iql", IQLLearner, IQLConfig, "implicit Q-learning, advantage-weighted heads"),
     )
 }
 """Every learner ``textrec train --algo`` can train, by name."""

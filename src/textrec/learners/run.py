@@ -23,8 +23,9 @@ from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.evaluation import EvaluationResult
 from textrec.io import claim_output_dir
+from textrec.learners.batches import check_log
 from textrec.learners.evaluators import SimulatorEvaluator
-from textrec.learners.loop import METRICS_NAME, fitter, read_rows
+from textrec.learners.loop import METRICS_NAME, check_resume, fitter, read_rows
 from textrec.learners.registry import LEARNERS, BatchContext
 
 __all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
@@ -128,8 +129,22 @@ def train_agent(spec: TrainSpec) -> TrainResult:
 
     learner_spec = LEARNERS[spec.algo]
     config = learner_spec.make_config(spec.overrides)  # bad options fail before any work
-    out = claim_output_dir(spec.out, "run")
     cat = spec.catalog
+    meta = {
+        "algo": spec.algo,
+        "catalog": f"{cat.name} (fingerprint {cat.fingerprint})",
+        "logs": _resolved(spec.logs),
+        "init": None if spec.init is None else str(Path(spec.init).resolve()),
+        "recommender": asdict(spec.recommender),
+        "utterances": spec.utterances,
+        "eval_pool": spec.eval_pool,
+        "eval_sessions": spec.eval_sessions,
+    }
+    out = claim_output_dir(spec.out, "run")
+    # The cheap refusals first: another run's checkpoint, a log of another catalog.
+    check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
+    for log in () if spec.logs is None else _as_tuple(spec.logs):
+        check_log(log, cat)
     encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)
     task = TaskConfig(utterances=spec.utterances)
     bank = build_sentence_bank(cat.schema, source=spec.utterances, seed=spec.seed)
@@ -146,16 +161,6 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     evaluator = SimulatorEvaluator(
         BatchedSimulator(cat, spec.eval_pool, bank, task), spec.eval_sessions, spec.seed
     )
-    meta = {
-        "algo": spec.algo,
-        "catalog": f"{cat.name} (fingerprint {cat.fingerprint})",
-        "logs": _resolved(spec.logs),
-        "init": None if spec.init is None else str(Path(spec.init).resolve()),
-        "recommender": asdict(spec.recommender),
-        "utterances": spec.utterances,
-        "eval_pool": spec.eval_pool,
-        "eval_sessions": spec.eval_sessions,
-    }
     last: dict[str, float] = {}
     started = time.perf_counter()
     for _, metrics in fitter(
@@ -183,6 +188,10 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
         last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
     )
+
+
+def _as_tuple(logs: Path | tuple[Path, ...]) -> tuple[Path, ...]:
+    return (logs,) if isinstance(logs, str | Path) else tuple(logs)
 
 
 def _resolved(logs: Path | tuple[Path, ...] | None) -> str | list[str] | None:

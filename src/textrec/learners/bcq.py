@@ -1,0 +1,74 @@
+r"""Discrete batch-constrained Q-learning over the attribute heads (``bcq``; Fujimoto et al. 2019).
+
+The policy heads are a behaviour clone :math:`G_k` (cross-entropy on the logged values); per
+head only values with :math:`G_k(v|s) \ge \theta \max_u G_k(u|s)` may be chosen. The Q heads
+learn :math:`Q(s, a) = \sum_k Q_k(s, a_k)` towards
+:math:`y = r + \gamma (1 - d) \sum_k \bar Q_k(s', a'_k)`, with :math:`a'_k` the allowed value of
+largest :math:`Q_k(s', \cdot)` (chosen by the online heads, valued by the target heads). The
+policy acts by that same masked argmax (``Recommender.policy(heads="q", threshold=θ)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from textrec.agent.policy import masked_q
+from textrec.agent.recommender import Recommender
+from textrec.learners.functional import head_log_probs, head_values, masked_mean, td_target
+from textrec.learners.offline import Forward, QConfig, QLearner
+
+__all__ = ["BCQConfig", "BCQLearner"]
+
+
+@dataclass(frozen=True)
+class BCQConfig(QConfig):
+    """Discrete BCQ: Q-learning restricted to values the behaviour clone finds likely."""
+
+    threshold: float = 0.3
+    """A value is allowed when its cloned probability is at least this share of the head's most
+    probable value's (0: plain Q-learning, towards 1: imitation)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_unit("threshold", closed=False)
+
+
+class BCQLearner(QLearner):
+    """Discrete multi-head BCQ of a :class:`~textrec.agent.Recommender` on logs."""
+
+    name: ClassVar[str] = "bcq"
+    config: BCQConfig
+
+    def __init__(
+        self, recommender: Recommender, config: BCQConfig | None = None, seed: int = 0
+    ) -> None:
+        super().__init__(recommender, config or BCQConfig(), seed)
+
+    def acting(self) -> dict[str, Any]:
+        """The masked argmax of the Q heads."""
+        return {"heads": "q", "threshold": self.config.threshold, "greedy": "values"}
+
+    def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Bellman error of the masked greedy target + behaviour cloning of the policy heads."""
+        cfg = self.config
+        q, q_next = self.q_values(fwd)
+        q_data = head_values(q, fwd.actions)
+        with torch.no_grad():
+            allowed = [
+                masked_q(qk, lg, cfg.threshold).argmax(-1)
+                for qk, lg in zip(q_next, fwd.next_logits, strict=True)
+            ]
+            v_next = head_values(self.target_q(fwd, fwd.after), torch.stack(allowed, dim=-1))
+            y = td_target(fwd.rewards, v_next, fwd.dones, cfg.gamma)
+        bellman = 0.5 * masked_mean((q_data - y) ** 2, fwd.mask)
+        valid = (fwd.actions >= 0) & fwd.mask.unsqueeze(-1)
+        bc = -(head_log_probs(fwd.logits, fwd.actions) * valid).sum() / valid.sum().clamp_min(1)
+        return bellman + bc, {
+            "loss/bellman": bellman,
+            "loss/bc": bc,
+            "q/data": masked_mean(q_data, fwd.mask),
+            "q/target": masked_mean(y, fwd.mask),
+        }

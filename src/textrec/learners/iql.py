@@ -1,0 +1,94 @@
+r"""Discrete factorised implicit Q-learning (``iql``; Kostrikov et al. 2022).
+
+A state-value head :math:`V(s)` learns an upper expectile of the target heads' logged value
+:math:`\bar Q(s, a) = \sum_k \bar Q_k(s, a_k)` (never querying an unlogged action); the Q heads
+regress :math:`r + \gamma (1 - d) V(s')`; the policy heads are advantage-weighted cross-entropy on
+the logged values, weight :math:`\min(\exp(\beta (\bar Q(s, a) - V(s))), w_{max})` per turn for
+every head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from textrec.agent.policy import ValueHead, reset_parameters
+from textrec.agent.recommender import Recommender
+from textrec.errors import InputError
+from textrec.learners.functional import (
+    expectile_loss,
+    head_values,
+    masked_mean,
+    multi_head_log_prob,
+    td_target,
+)
+from textrec.learners.offline import Forward, QConfig, QLearner
+
+__all__ = ["IQLConfig", "IQLLearner"]
+
+
+@dataclass(frozen=True)
+class IQLConfig(QConfig):
+    """Implicit Q-learning with an expectile value and advantage-weighted heads."""
+
+    expectile: float = 0.7
+    """Expectile of the value regression (0.5: the mean, SARSA-like; towards 1: a max)."""
+    beta: float = 3.0
+    """Inverse temperature of the advantage weights."""
+    max_weight: float = 100.0
+    """Upper clip of the advantage weights."""
+    value_hidden: int = 128
+    """Hidden units of the state-value MLP."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_unit("expectile", closed=False)
+        self.check_positive("beta")
+        self.check_positive("max_weight", strict=True)
+        if self.value_hidden < 1:
+            raise InputError(f"IQLConfig.value_hidden must be >= 1, got {self.value_hidden}")
+
+
+class IQLLearner(QLearner):
+    """Factorised discrete IQL of a :class:`~textrec.agent.Recommender` on logs."""
+
+    name: ClassVar[str] = "iql"
+    config: IQLConfig
+
+    def __init__(
+        self, recommender: Recommender, config: IQLConfig | None = None, seed: int = 0
+    ) -> None:
+        super().__init__(recommender, config or IQLConfig(), seed)
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Target Q heads and the state-value head."""
+        value = ValueHead(self.recommender.state_dim, self.config.value_hidden)
+        reset_parameters(value, self.generator)
+        return {**super().extra_modules(), "value": value}
+
+    def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Bellman error towards V(s') + expectile loss of V + advantage-weighted cloning."""
+        cfg = self.config
+        q, _ = self.q_values(fwd)
+        q_data = head_values(q, fwd.actions)
+        values = self.extra["value"](fwd.states.detach())
+        v, v_next = values[fwd.before], values[fwd.after].detach()
+        with torch.no_grad():
+            q_target = head_values(self.target_q(fwd, fwd.before), fwd.actions)
+            y = td_target(fwd.rewards, v_next, fwd.dones, cfg.gamma)
+        value_loss = masked_mean(expectile_loss(q_target - v, cfg.expectile), fwd.mask)
+        bellman = 0.5 * masked_mean((q_data - y) ** 2, fwd.mask)
+        weight = torch.exp(cfg.beta * (q_target - v.detach())).clamp(max=cfg.max_weight)
+        log_prob = multi_head_log_prob(fwd.logits, fwd.actions)
+        actor = -masked_mean(weight * log_prob, fwd.mask)
+        return bellman + value_loss + actor, {
+            "loss/bellman": bellman,
+            "loss/value": value_loss,
+            "loss/actor": actor,
+            "q/data": masked_mean(q_data, fwd.mask),
+            "value/mean": masked_mean(v, fwd.mask),
+            "policy/weight": masked_mean(weight, fwd.mask),
+        }

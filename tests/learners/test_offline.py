@@ -1,0 +1,86 @@
+"""Every offline learner of the registry: conformance on a toy log, what each update trains, the
+config checks, and the acting mode of its greedy policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tests.learners.conformance import check_learner
+from textrec.errors import InputError
+from textrec.learners import LEARNERS
+from textrec.learners.batches import LogDialogues
+
+OFFLINE = [name for name, spec in LEARNERS.items() if spec.needs_logs]
+
+
+def test_the_registry_has_every_learner_of_the_issue():
+    assert set(LEARNERS) == {"online", "bc", "offpolicy", "cql", "bcq", "iql"}
+    assert OFFLINE == ["bc", "offpolicy", "cql", "bcq", "iql"]
+
+
+def test_offpolicy_is_cql_without_the_penalty():
+    off, cql = LEARNERS["offpolicy"], LEARNERS["cql"]
+    assert off.learner is cql.learner and off.config is cql.config
+    assert off.make_config().alpha == 0.0 and cql.make_config().alpha > 0
+    assert off.make_config({"alpha": 0.5}) == cql.make_config({"alpha": 0.5})
+
+
+@pytest.mark.parametrize("algo", OFFLINE)
+def test_conformance(algo, make_recommender, toy_log, toy_catalog, test_sim, tmp_path):
+    spec = LEARNERS[algo]
+    check_learner(
+        lambda seed: spec.build(make_recommender(seed=seed), {"n_dialogues": 6}, seed=seed),
+        lambda learner: LogDialogues(toy_log, toy_catalog, learner.recommender.vocab, 6),
+        test_sim,
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize("algo", OFFLINE)
+def test_one_large_step_moves_every_trained_group(algo, make_recommender, toy_log, toy_catalog):
+    rec = make_recommender()
+    learner = LEARNERS[algo].build(rec, {"lr": 0.05, "n_dialogues": 16})
+    groups = rec.parameter_groups()
+    before = {g: [p.detach().clone() for p in ps] for g, ps in groups.items()}
+    batch = LogDialogues(toy_log, toy_catalog, rec.vocab, 16).sample(np.random.default_rng(0))
+    learner.update(batch)
+    moved = {
+        g
+        for g, ps in groups.items()
+        if any(not torch.equal(a, p) for a, p in zip(before[g], ps, strict=True))
+    }
+    expected = set(learner.groups) - {"text"}  # the text encoder is frozen by default
+    assert moved == expected
+
+
+@pytest.mark.parametrize(
+    ("algo", "field", "value", "match"),
+    [
+        ("bc", "lr", 0.0, "lr must be > 0"),
+        ("bc", "n_dialogues", 0, "n_dialogues must be >= 1"),
+        ("cql", "alpha", -1.0, "alpha must be >= 0"),
+        ("cql", "gamma", 1.5, r"gamma must be in \[0, 1\]"),
+        ("cql", "tau", 0.0, "tau must be > 0"),
+        ("offpolicy", "target_update", 0.0, "target_update must be in"),
+        ("bcq", "threshold", 1.0, r"threshold must be in \(0, 1\)"),
+        ("iql", "expectile", 0.0, "expectile must be in"),
+        ("iql", "max_weight", 0.0, "max_weight must be > 0"),
+    ],
+)
+def test_bad_config_is_refused(algo, field, value, match):
+    with pytest.raises(InputError, match=match):
+        LEARNERS[algo].make_config({field: value})
+
+
+def test_unknown_option_names_the_learner_and_its_options():
+    with pytest.raises(InputError, match=r"--algo bc has no option\(s\) \['alpha'\]"):
+        LEARNERS["bc"].make_config({"alpha": 1.0})
+
+
+def test_bcq_acts_from_its_masked_q_heads(make_recommender):
+    learner = LEARNERS["bcq"].build(make_recommender(), {"threshold": 0.4})
+    policy = learner.policy()
+    assert policy.acting.heads == "q" and policy.acting.threshold == 0.4
+    assert LEARNERS["cql"].build(make_recommender()).policy().acting.heads == "actor"

@@ -1,0 +1,130 @@
+"""``train_agent`` end to end on the toy log, resuming, and the refusals of ``textrec train``."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from tests.conftest import make_toy_catalog
+from textrec.agent import Recommender
+from textrec.cli import main
+from textrec.errors import InputError
+from textrec.learners.run import TrainSpec, train_agent
+
+
+@pytest.fixture()
+def fast_encoder(monkeypatch, toy_encoder):
+    """train_agent's text encoder is the briefly pretrained toy one (no pretraining in tests)."""
+    monkeypatch.setattr(
+        "textrec.language.encoder.load_or_pretrain",
+        lambda schema, **_: copy.deepcopy(toy_encoder),
+    )
+
+
+def _spec(toy_catalog, toy_log, out, **kw) -> TrainSpec:
+    base = dict(
+        algo="bc",
+        catalog=toy_catalog,
+        out=out,
+        logs=toy_log,
+        steps=4,
+        eval_every=2,
+        eval_sessions=24,
+        overrides={"n_dialogues": 6},
+        progress=False,
+    )
+    return TrainSpec(**{**base, **kw})
+
+
+def test_train_agent_end_to_end_and_resume(fast_encoder, toy_catalog, toy_log, tmp_path):
+    out = tmp_path / "run"
+    result = train_agent(_spec(toy_catalog, toy_log, out))
+    assert [int(r["step"]) for r in result.curve] == [2, 4]
+    assert result.curve[-1]["eval/sr@20"] == pytest.approx(result.test.sr_at_20.mean)
+    assert result.config["learner"]["n_dialogues"] == 6
+    assert json.loads(json.dumps(result.to_json()))["algo"] == "bc"
+    Recommender.load(result.agent_dir, toy_catalog)  # the saved agent loads on its catalog
+
+    longer = train_agent(_spec(toy_catalog, toy_log, out, steps=6))
+    assert [int(r["step"]) for r in longer.curve] == [2, 4, 6]
+    assert longer.curve[:2] == result.curve
+    again = train_agent(_spec(toy_catalog, toy_log, out, steps=6))  # nothing left to do
+    assert again.curve == longer.curve and again.last_update == {}
+    assert again.test.sr_at_20.mean == longer.test.sr_at_20.mean
+
+
+def test_resume_with_another_algo_or_log_is_refused(fast_encoder, toy_catalog, toy_log, tmp_path):
+    out = tmp_path / "run"
+    train_agent(_spec(toy_catalog, toy_log, out, steps=2))
+    with pytest.raises(InputError) as err:
+        train_agent(_spec(toy_catalog, toy_log, out, algo="iql"))
+    assert "checkpoint.pt" in str(err.value) and "'bc'" in str(err.value)
+    assert "'iql'" in str(err.value)
+    with pytest.raises(InputError, match="config"):
+        train_agent(_spec(toy_catalog, toy_log, out, overrides={"n_dialogues": 7}))
+
+
+def test_spec_refuses_missing_or_needless_logs(toy_catalog, toy_log, tmp_path):
+    with pytest.raises(InputError, match="give --logs"):
+        _spec(toy_catalog, None, tmp_path, algo="cql")
+    with pytest.raises(InputError, match="drop --logs"):
+        _spec(toy_catalog, toy_log, tmp_path, algo="online")
+    with pytest.raises(InputError, match="unknown algo"):
+        _spec(toy_catalog, toy_log, tmp_path, algo="dqn")
+    with pytest.raises(InputError, match="eval_pool"):
+        _spec(toy_catalog, toy_log, tmp_path, eval_pool="validation")
+
+
+# ------------------------------------------------------------------ the CLI's bad-input rows
+@pytest.fixture(scope="module")
+def toy_dir(toy_catalog, tmp_path_factory):
+    return str(toy_catalog.save(tmp_path_factory.mktemp("cli") / "toy"))
+
+
+def _fails(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def _train_args(toy_dir, logs, out, algo="bc"):
+    return ["train", "--algo", algo, "--catalog", toy_dir, "--logs", str(logs), "--out", str(out)]
+
+
+def test_cli_refuses_out_that_is_a_file(capsys, toy_dir, toy_log, tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    assert str(target) in _fails(capsys, _train_args(toy_dir, toy_log, target))
+
+
+def test_cli_refuses_a_log_of_another_catalog(capsys, toy_log, tmp_path):
+    other = str(make_toy_catalog(seed=3).save(tmp_path / "other"))
+    err = _fails(capsys, _train_args(other, toy_log, tmp_path / "run"))
+    assert "manifest.json" in err and "collected on catalog" in err
+
+
+def test_cli_refuses_missing_and_damaged_logs(capsys, toy_dir, toy_log, tmp_path):
+    missing = tmp_path / "no-log"
+    assert str(missing) in _fails(capsys, _train_args(toy_dir, missing, tmp_path / "r1"))
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text("{not json")
+    assert "manifest.json" in _fails(capsys, _train_args(toy_dir, damaged, tmp_path / "r2"))
+
+
+def test_cli_refuses_resume_with_another_algo(
+    capsys, fast_encoder, toy_dir, toy_catalog, toy_log, tmp_path
+):
+    out = tmp_path / "run"
+    catalog = type(toy_catalog).load(toy_dir)
+    train_agent(_spec(catalog, toy_log, out, steps=2, overrides={}))
+    err = _fails(capsys, _train_args(toy_dir, toy_log, out, algo="cql"))
+    assert str(out / "checkpoint.pt") in err and "'bc'" in err and "'cql'" in err
+
+
+def test_cli_refuses_an_option_the_learner_lacks(capsys, toy_dir, toy_log, tmp_path):
+    err = _fails(capsys, [*_train_args(toy_dir, toy_log, tmp_path / "r"), "--alpha", "1"])
+    assert "--algo bc has no option(s) ['alpha']" in err
