@@ -14,7 +14,6 @@ from textrec.language.templates import build_sentence_bank
 from textrec.logs.policies import DeviceConfig
 from textrec.report import REPORT_FILES, ROWS
 from textrec.reproduce import (
-    OFFLINE_ROWS,
     RUN_FILE,
     DeviceMix,
     ReproduceConfig,
@@ -113,6 +112,10 @@ def test_coverage_plan():
         ("narrow-10k", "narrow", 10000),
     )
     variants = coverage_variants(ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0)))
+    assert [v[0] for v in coverage_variants(ReproduceConfig(coverage_learners=("iql",)))] == [
+        "iql",
+        "iql, tracking off",
+    ]
     labels = [label for label, _, _ in variants]
     assert len(variants) == 2 * 6 and labels[:6] == [
         "bc",
@@ -141,23 +144,13 @@ TINY = {
 """A run of every stage on a 300-item built-in catalog in well under a minute."""
 
 
-def _registered_offline_rows() -> tuple[str, ...]:
-    from textrec.learners.registry import LEARNERS
-
-    return tuple(k for k in OFFLINE_ROWS if k in LEARNERS)
-
-
 @pytest.mark.slow
 def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
-    learners = _registered_offline_rows()
-    rounds = TINY["iterative_rounds"] if "cql" in learners else 0
-    config = ReproduceConfig.quick(**{**TINY, "learners": learners, "iterative_rounds": rounds})
+    config = ReproduceConfig.quick(**TINY)
     out = tmp_path / "run"
     lines: list[str] = []
     result = reproduce(config, out, progress=False, say=lines.append)
-    expected = [k for k, _ in ROWS if k not in OFFLINE_ROWS or k in learners]
-    if config.iterative_rounds == 0:
-        expected.remove("iterative")
+    expected = [k for k, _ in ROWS]  # every row of Table 2
     for name in REPORT_FILES.values():
         if name != "coverage.png":
             assert (out / name).is_file(), name
@@ -188,3 +181,26 @@ def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
     assert rerun.rows["bc"].metrics == result.rows["bc"].metrics
     with pytest.raises(InputError, match="--resume"):
         reproduce(config, out, progress=False, say=third.append)
+
+
+@pytest.mark.slow
+def test_coverage_study_adds_its_table_and_figure(tmp_path):
+    config = ReproduceConfig.quick(
+        **{
+            **TINY,
+            "learners": ("bc",),
+            "iterative_rounds": 0,
+            "study": "coverage",
+            "coverage_learners": ("bc",),
+        }
+    )
+    result = reproduce(config, tmp_path / "run", progress=False, say=lambda _: None)
+    cells = {(c.log, c.learner) for c in result.coverage}
+    assert cells == {
+        (log, learner)
+        for log in ("default-120", "default-30", "default-12", "narrow-30")
+        for learner in ("bc", "bc, tracking off")
+    }
+    assert (tmp_path / "run" / "coverage.png").is_file()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Coverage study" in report and "| bc, tracking off |" in report

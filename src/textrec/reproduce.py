@@ -117,6 +117,8 @@ class ReproduceConfig:
     """Logit-noise standard deviations of the deployed copies (one device each)."""
     study: str = ""
     """'' or 'coverage' (:func:`run_coverage_study`, first seed only)."""
+    coverage_learners: tuple[str, ...] = ("bc", "offpolicy", "cql", "iql")
+    """Learners of the coverage study (``cql`` once per ``coverage_alphas`` value)."""
     coverage_alphas: tuple[float, ...] = (0.1, 1.0)
     """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
     workers: int = 1
@@ -147,7 +149,7 @@ class ReproduceConfig:
             )
         if self.study not in STUDIES:
             raise InputError(f"reproduce: study must be one of {STUDIES}, got {self.study!r}")
-        unknown = sorted(set(self.learners) - set(OFFLINE_ROWS))
+        unknown = sorted((set(self.learners) | set(self.coverage_learners)) - set(OFFLINE_ROWS))
         if unknown:
             raise InputError(f"reproduce: unknown learners {unknown}; choose from {OFFLINE_ROWS}")
 
@@ -558,11 +560,15 @@ def coverage_logs(config: ReproduceConfig) -> tuple[tuple[str, str, int], ...]:
 
 
 def coverage_variants(config: ReproduceConfig) -> tuple[tuple[str, str, dict[str, Any]], ...]:
-    """``(label, algo, overrides)``: bc, offpolicy (α = 0), cql at each of ``coverage_alphas``
-    and iql, each with request tracking on (the learners' default) and off (``track_coef = 0``)."""
-    base: list[tuple[str, str, dict[str, Any]]] = [("bc", "bc", {}), ("offpolicy", "offpolicy", {})]
-    base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
-    base.append(("iql", "iql", {}))
+    """``(label, algo, overrides)``: each of ``coverage_learners`` (``cql`` at each of
+    ``coverage_alphas``; ``offpolicy`` is α = 0), with request tracking on (the learners' default)
+    and off (``track_coef = 0``)."""
+    base: list[tuple[str, str, dict[str, Any]]] = []
+    for algo in config.coverage_learners:
+        if algo == "cql":
+            base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
+        else:
+            base.append((algo, algo, {}))
     off = [(f"{label}, tracking off", algo, {**o, "track_coef": 0.0}) for label, algo, o in base]
     return tuple(base + off)
 
