@@ -309,7 +309,7 @@ def make_simulator(
     return BatchedSimulator(catalog, pool, bank, TaskConfig(utterances=utterances))
 
 
-def load_policy(spec: str | Path, catalog: Catalog) -> Policy:
+def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
     """The greedy policy named by ``spec``: a baseline name or a saved recommender.
 
     Args:
@@ -317,11 +317,18 @@ def load_policy(spec: str | Path, catalog: Catalog) -> Policy:
             :class:`~textrec.agent.Recommender` (``textrec train``'s ``OUT/final``), or a train run
             directory holding one as ``final/``.
         catalog: the catalog the recommender was trained on (checked by its fingerprint).
+        acting: how a recommender acts (``Recommender.policy``'s ``heads``, ``greedy``,
+            ``threshold``; default: the actor heads, retrieval by their distributions, as every
+            learner but ``bcq`` evaluates its agent).
 
     Raises:
         InputError: naming ``spec`` when it is neither a baseline nor a saved recommender.
     """
     if str(spec) in POLICIES:
+        if acting:
+            raise InputError(
+                f"--policy {spec}: a baseline takes no acting options {sorted(acting)}"
+            )
         return make_policy(str(spec), catalog)
     path = Path(spec)
     if not path.is_dir():
@@ -332,4 +339,4 @@ def load_policy(spec: str | Path, catalog: Catalog) -> Policy:
     from textrec.agent import Recommender
 
     agent_dir = path / "final" if (path / "final").is_dir() else path
-    return Recommender.load(agent_dir, catalog).policy()
+    return Recommender.load(agent_dir, catalog).policy(**acting)

@@ -97,3 +97,14 @@ def test_agent_of_another_catalog_is_refused(run_dir, tmp_path, _evaluate):
 def test_bad_pool_exits_2(toy_dir, _evaluate):
     result = _evaluate("--policy", "random", "--catalog", toy_dir, "--pool", "valid")
     assert result.exit_code == 2 and "--pool" in result.error
+
+
+def test_acting_options_reach_the_agent_and_are_checked(toy_dir, run_dir, _evaluate):
+    common = ["--policy", str(run_dir), "--catalog", toy_dir, "--sessions", "30", "--json"]
+    as_bcq = _evaluate(*common, "--heads", "q", "--greedy", "values", "--threshold", "0.3")
+    assert as_bcq.exit_code == 0, as_bcq.error
+    assert json.loads(as_bcq.output)["n_sessions"] == 30
+    no_q = _evaluate(*common, "--threshold", "0.3")
+    assert no_q.exit_code == 2 and "threshold" in no_q.error
+    baseline = _evaluate("--policy", "random", "--catalog", toy_dir, "--heads", "q")
+    assert baseline.exit_code == 2 and "baseline" in baseline.error

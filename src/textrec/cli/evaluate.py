@@ -56,6 +56,18 @@ def evaluate(
         "--utterances",
         help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
     ),
+    heads: str | None = typer.Option(
+        None,
+        "--heads",
+        help="A saved agent acts from its policy heads ('actor', the default) or from softmax of "
+        "its Q heads ('q'; a bcq agent: --heads q --greedy values --threshold 0.3).",
+    ),
+    greedy: str | None = typer.Option(
+        None, "--greedy", help="Retrieval by the head distributions ('probs') or argmax ('values')."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="With --heads q: BCQ's mask (values below it x the best)."
+    ),
     seed: int = SeedOpt,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     json_out: bool = JsonOpt,
@@ -69,7 +81,12 @@ def evaluate(
     if pool not in POOLS:
         raise InputError(f"--pool must be one of {list(POOLS)}, got {pool!r}")
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    chosen = load_policy(policy, cat)
+    acting = {
+        k: v
+        for k, v in {"heads": heads, "greedy": greedy, "threshold": threshold}.items()
+        if v is not None
+    }
+    chosen = load_policy(policy, cat, **acting)
     simulator = make_simulator(cat, pool, utterances, seed)
     result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
     if json_out:
