@@ -204,3 +204,19 @@ def test_coverage_study_adds_its_table_and_figure(tmp_path):
     assert (tmp_path / "run" / "coverage.png").is_file()
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Coverage study" in report and "| bc, tracking off |" in report
+
+
+@pytest.mark.slow
+def test_two_seeds_are_combined_across_their_means(tmp_path):
+    config = ReproduceConfig.quick(
+        **{**TINY, "learners": ("bc",), "iterative_rounds": 0, "n_seeds": 2}
+    )
+    result = reproduce(config, tmp_path / "run", progress=False, say=lambda _: None)
+    assert sorted(result.per_seed) == [0, 1]
+    assert (tmp_path / "run" / "seed-1" / "stages" / "bc.json").is_file()
+    for key, row in result.rows.items():
+        means = [result.per_seed[s][key].metrics["sr@20"].mean for s in (0, 1)]
+        assert row.n_seeds == 2 and row.metrics["sr@20"].mean == pytest.approx(np.mean(means))
+    assert result.per_seed[0]["bc"].metrics != result.per_seed[1]["bc"].metrics
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "2 seed(s)" in report and "across seeds' means" in report
