@@ -184,9 +184,11 @@ class ReproduceConfig:
         return asdict(self)
 
     def settings(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues (seeds and study may grow)."""
+        """What a resumed run must share with the run it continues: all but the seeds and the
+        study (which may grow), the offline rows to run (a row's stage does not depend on the
+        others) and the collection processes."""
         out = self.to_json()
-        for name in ("n_seeds", "study", "workers"):
+        for name in ("n_seeds", "study", "learners", "workers"):
             out.pop(name)
         return out
 
@@ -649,7 +651,8 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
         if differ:
             raise InputError(
                 f"{path}: the run was started with other settings ({', '.join(differ)}); "
-                "resume with the same options (only --seeds and --study may change)"
+                "resume with the same options (only --seeds, --study, --learners and --workers "
+                "may change)"
             )
         return
     write_json_atomic(path, {"settings": json_settings(config)})
