@@ -202,6 +202,9 @@ def test_coverage_study_adds_its_table_and_figure(tmp_path):
         for learner in ("bc", "bc, tracking off")
     }
     assert (tmp_path / "run" / "coverage.png").is_file()
+    runs = tmp_path / "run" / "seed-0" / "runs"
+    assert not (runs / "coverage-default-120-bc").exists()  # Table 2's bc row serves
+    assert (runs / "coverage-default-120-bc--tracking-off").is_dir()
     report = (tmp_path / "run" / "report.md").read_text()
     assert "Coverage study" in report and "| bc, tracking off |" in report
 

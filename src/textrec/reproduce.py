@@ -185,10 +185,17 @@ class ReproduceConfig:
 
     def settings(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues: all but the seeds and the
-        study (which may grow), the offline rows to run (a row's stage does not depend on the
-        others) and the collection processes."""
+        study (which may grow), the offline rows and study variants to run (a stage does not
+        depend on the others) and the collection processes."""
         out = self.to_json()
-        for name in ("n_seeds", "study", "learners", "workers"):
+        for name in (
+            "n_seeds",
+            "study",
+            "learners",
+            "coverage_learners",
+            "coverage_alphas",
+            "workers",
+        ):
             out.pop(name)
         return out
 
@@ -599,13 +606,22 @@ def run_coverage_study(
         for label, algo, overrides in variants:
             done += 1
             slug = f"coverage-{name}-{_slug(label)}"
-
+            if log_dir == default_log and _is_default(algo, overrides):
+                slug = algo  # the very training of Table 2's row: its stage record serves
             run = partial(_coverage_run, ctx, algo, slug, log_dir, overrides)
             row = _run_stage(ctx, slug, f"c{done}/{total}", run)["row"]
             cells.append(
                 CoverageCell(name, label, MeanSE(row["sr@20"]["mean"], row["sr@20"]["se"]))
             )
     return cells
+
+
+def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
+    """Whether ``overrides`` leave ``algo``'s config at its defaults (the Table 2 row's)."""
+    from textrec.learners.registry import LEARNERS
+
+    spec = LEARNERS[algo]
+    return bool(spec.make_config(overrides) == spec.make_config({}))
 
 
 def _coverage_run(
@@ -651,8 +667,8 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
         if differ:
             raise InputError(
                 f"{path}: the run was started with other settings ({', '.join(differ)}); "
-                "resume with the same options (only --seeds, --study, --learners and --workers "
-                "may change)"
+                "resume with the same options (only --seeds, --study, --learners, --coverage-* and "
+                "--workers may change)"
             )
         return
     write_json_atomic(path, {"settings": json_settings(config)})

@@ -22,6 +22,8 @@ def _run(capsys, *args: str) -> tuple[int, str]:
         (["--study", "ablation"], "study"),
         (["--learners", "cql,dqn"], "dqn"),
         (["--rounds", "-1"], "rounds"),
+        (["--coverage-alphas", "0.1,big"], "--coverage-alphas"),
+        (["--coverage-learners", "bc,dqn"], "dqn"),
     ],
 )
 def test_reproduce_bad_options_exit_2(capsys, tmp_path, args, message):

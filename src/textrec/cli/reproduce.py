@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import CatalogOpt, DataOpt, JsonOpt, SeedOpt, print_json, print_table
+from textrec.errors import InputError
 
 __all__ = ["reproduce"]
 
@@ -63,6 +64,14 @@ def reproduce(
         "--learners",
         help="Comma-separated offline rows to train (default: offpolicy,bc,cql,bcq,iql).",
     ),
+    coverage_learners: str | None = typer.Option(
+        None,
+        "--coverage-learners",
+        help="Comma-separated learners of the coverage study (default: bc,offpolicy,cql,iql).",
+    ),
+    coverage_alphas: str | None = typer.Option(
+        None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.1,1)."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting the logs."),
     utterances: str = typer.Option(
         "templates",
@@ -86,9 +95,9 @@ def reproduce(
         "eval_sessions": eval_sessions,
         "iterative_rounds": rounds,
         "iterative_sessions": round_sessions,
-        "learners": tuple(s.strip() for s in learners.split(",") if s.strip())
-        if learners is not None
-        else None,
+        "learners": _names(learners),
+        "coverage_learners": _names(coverage_learners),
+        "coverage_alphas": _numbers(coverage_alphas, "--coverage-alphas"),
     }
     settings = {k: v for k, v in given.items() if v is not None}
     settings.update(
@@ -127,3 +136,19 @@ def reproduce(
             for key, entry in results_json(result.rows).items()
         ],
     )
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` -> ``("a", "b")``; ``None`` stays ``None`` (the preset's value)."""
+    return None if text is None else tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _numbers(text: str | None, option: str) -> tuple[float, ...] | None:
+    """``"0.1,1"`` -> ``(0.1, 1.0)``; a value that is not a number names the option."""
+    names = _names(text)
+    if names is None:
+        return None
+    try:
+        return tuple(float(x) for x in names)
+    except ValueError:
+        raise InputError(f"{option}: not a comma-separated list of numbers: {text!r}") from None
