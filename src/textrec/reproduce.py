@@ -663,7 +663,7 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
             )
         saved = read_json(path).get("settings", {})
         new = json_settings(config)
-        differ = sorted(k for k in set(saved) | set(new) if saved.get(k) != new.get(k))
+        differ = sorted(k for k in new if saved.get(k) != new[k])  # the binding settings
         if differ:
             raise InputError(
                 f"{path}: the run was started with other settings ({', '.join(differ)}); "
