@@ -188,3 +188,36 @@ def test_tracker_state_size():
     assert tracker.state_dim == 15
     out = tracker.unroll(torch.zeros(2, 6, 8), torch.zeros(2, 6, 4), tracker.initial_state(2))
     assert out.shape == (2, 7, 15)
+
+
+def test_unroll_turns_gives_the_padded_unroll_states_at_real_turns(
+    make_recommender, toy_catalog, toy_bank
+):
+    rec = make_recommender()
+    d = random_dialogues(toy_catalog, toy_bank, n=6)
+    d = Dialogues(
+        d.items, d.feedback, np.array([3, -1, 7, -1, -1, 2]), d.n_turns, d.tokens, d.lengths
+    )
+    padded = rec.unroll(d)
+    turns = rec.unroll_turns(d)
+    rows, t = np.nonzero(d.mask)
+    np.testing.assert_array_equal(turns.rows, rows)
+    np.testing.assert_array_equal(turns.turns, t)
+    torch.testing.assert_close(turns.states[turns.before], padded[rows, t], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        turns.states[turns.after], padded[rows, t + 1], rtol=1e-5, atol=1e-6
+    )
+    assert len(turns.states) == len(rows) + 6  # each state once
+
+
+def test_compact_keeps_only_the_sentences_said(toy_catalog, toy_bank):
+    d = random_dialogues(toy_catalog, toy_bank)
+    opening = np.array([5, -1, -1, -1, -1])
+    d = Dialogues(d.items, d.feedback, opening, d.n_turns, d.tokens, d.lengths)
+    c = d.compact()
+    said = np.unique(np.concatenate([d.feedback[d.feedback >= 0], [5]]))
+    assert len(c.tokens) == len(said)
+    mask = d.feedback >= 0
+    np.testing.assert_array_equal(c.tokens[c.feedback[mask]], d.tokens[d.feedback[mask]])
+    np.testing.assert_array_equal(c.tokens[c.opening[0]], d.tokens[5])
+    assert (c.feedback[~mask] == -1).all() and (c.opening[1:] == -1).all()

@@ -86,39 +86,25 @@ def check_resume_after_kill(
     n_steps: int = 3,
 ) -> None:
     """A run killed after a checkpoint and resumed ends exactly where the uninterrupted run does."""
+    def run(learner: Learner[Any], folder: str) -> Any:
+        return fitter(
+            learner,
+            make_batches(learner),
+            n_steps=n_steps,
+            eval_every=1,
+            checkpoint_dir=tmp_path / folder,
+            seed=1,
+            progress=False,
+        )
+
     whole = make_learner(0)
-    out = fit(
-        whole,
-        make_batches(whole),
-        n_steps=n_steps,
-        eval_every=1,
-        checkpoint_dir=tmp_path / "whole",
-        seed=1,
-        progress=False,
-    )
-    killed = make_learner(0)
-    run = fitter(
-        killed,
-        make_batches(killed),
-        n_steps=n_steps,
-        eval_every=1,
-        checkpoint_dir=tmp_path / "killed",
-        seed=1,
-        progress=False,
-    )
+    out = list(run(whole, "whole"))
+    killed = run(make_learner(0), "killed")
     for _ in range(n_steps - 1):
-        next(run)
-    run.close()  # the process dies here; the checkpoint of step n_steps - 1 is on disk
+        next(killed)
+    killed.close()  # the process dies here; the checkpoint of step n_steps - 1 is on disk
     resumed = make_learner(0)
-    rest = fit(
-        resumed,
-        make_batches(resumed),
-        n_steps=n_steps,
-        eval_every=1,
-        checkpoint_dir=tmp_path / "killed",
-        seed=1,
-        progress=False,
-    )
+    rest = list(run(resumed, "killed"))
     assert [s for s, _ in rest] == [n_steps]
     assert _training_metrics(rest) == _training_metrics(out[-1:])
     a, b = _weights(whole), _weights(resumed)

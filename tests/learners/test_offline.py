@@ -38,9 +38,13 @@ def test_conformance(algo, make_recommender, toy_log, toy_catalog, test_sim, tmp
     )
 
 
-@pytest.mark.parametrize("algo", OFFLINE)
-def test_one_large_step_moves_every_trained_group(algo, make_recommender, toy_log, toy_catalog):
-    rec = make_recommender()
+@pytest.mark.parametrize(
+    ("algo", "finetune_text"), [(a, False) for a in OFFLINE] + [("bc", True), ("cql", True)]
+)
+def test_one_large_step_moves_every_trained_group(
+    algo, finetune_text, make_recommender, toy_log, toy_catalog
+):
+    rec = make_recommender(finetune_text=finetune_text)
     learner = LEARNERS[algo].build(rec, {"lr": 0.05, "n_dialogues": 16})
     groups = rec.parameter_groups()
     before = {g: [p.detach().clone() for p in ps] for g, ps in groups.items()}
@@ -51,7 +55,7 @@ def test_one_large_step_moves_every_trained_group(algo, make_recommender, toy_lo
         for g, ps in groups.items()
         if any(not torch.equal(a, p) for a, p in zip(before[g], ps, strict=True))
     }
-    expected = set(learner.groups) - {"text"}  # the text encoder is frozen by default
+    expected = set(learner.groups) - (set() if finetune_text else {"text"})
     assert moved == expected
 
 

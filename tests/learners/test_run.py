@@ -128,3 +128,36 @@ def test_cli_refuses_resume_with_another_algo(
 def test_cli_refuses_an_option_the_learner_lacks(capsys, toy_dir, toy_log, tmp_path):
     err = _fails(capsys, [*_train_args(toy_dir, toy_log, tmp_path / "r"), "--alpha", "1"])
     assert "--algo bc has no option(s) ['alpha']" in err
+
+
+def test_learner_options_are_generated_from_the_config_docstrings():
+    from textrec.learners.registry import config_fields
+
+    table = {f.name: f for f in config_fields()}
+    assert table["alpha"].text.startswith("Weight of the conservative penalty")
+    assert table["alpha"].defaults == {"offpolicy": 0.0, "cql": 0.01}
+    assert table["expectile"].defaults == {"iql": 0.7}
+    assert set(table["lr"].defaults) == {"online", "bc", "offpolicy", "cql", "bcq", "iql"}
+    assert table["successful_only"].type is bool
+
+
+def test_train_help_lists_every_learner_option(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # room for the longest option names
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--alpha", "--tau", "--threshold", "--expectile", "--successful-only", "--logs"):
+        assert flag in text
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("checkpoint.pt", b"not a checkpoint"), ("metrics.csv", b"garbage\n\x00\x01")],
+)
+def test_damaged_run_files_are_named(fast_encoder, toy_catalog, toy_log, tmp_path, name, content):
+    out = tmp_path / "run"
+    train_agent(_spec(toy_catalog, toy_log, out, steps=2))
+    (out / name).write_bytes(content)
+    with pytest.raises(InputError, match=name):
+        train_agent(_spec(toy_catalog, toy_log, out, steps=4))

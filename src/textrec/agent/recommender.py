@@ -300,6 +300,23 @@ class Recommender(nn.Module):
             torch.as_tensor(dialogues.lengths, dtype=torch.long),
         )
 
+    def _opened(
+        self, d: Dialogues, codes: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sentence codes with a zero row appended (index -1: no sentence) and the state of each
+        dialogue before its first item (after its opening utterance, if any)."""
+        if codes is None:
+            codes = self.sentence_codes(d)
+        codes = torch.cat([codes, torch.zeros(1, self.text.out_dim)])
+        b = d.items.shape[0]
+        state = self.tracker.initial_state(b)
+        opening = torch.as_tensor(d.opening, dtype=torch.long)
+        if bool((opening >= 0).any()):
+            no_item = self.items(torch.full((b,), -1, dtype=torch.long))
+            opened = self.tracker.step(state, codes[opening], no_item)
+            state = torch.where((opening >= 0).unsqueeze(1), opened, state)
+        return codes, state
+
     def unroll(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> torch.Tensor:
         """States ``(B, T + 1, state_dim)`` of padded dialogues.
 
@@ -310,16 +327,7 @@ class Recommender(nn.Module):
         (a frozen text encoder gives the same codes for every minibatch of a batch).
         """
         d = dialogues
-        if codes is None:
-            codes = self.sentence_codes(d)
-        codes = torch.cat([codes, torch.zeros(1, self.text.out_dim)])  # row -1: no sentence
-        b = d.items.shape[0]
-        state = self.tracker.initial_state(b)
-        opening = torch.as_tensor(d.opening, dtype=torch.long)
-        if bool((opening >= 0).any()):
-            no_item = self.items(torch.full((b,), -1, dtype=torch.long))
-            opened = self.tracker.step(state, codes[opening], no_item)
-            state = torch.where((opening >= 0).unsqueeze(1), opened, state)
+        codes, state = self._opened(d, codes)
         text = codes[torch.as_tensor(d.feedback, dtype=torch.long)]
         items = self.items(torch.as_tensor(d.items, dtype=torch.long))
         return self.tracker.unroll(text, items, state)
@@ -331,16 +339,8 @@ class Recommender(nn.Module):
         turns instead of ``B * T`` padded ones.
         """
         d = dialogues
-        if codes is None:
-            codes = self.sentence_codes(d)
-        codes = torch.cat([codes, torch.zeros(1, self.text.out_dim)])  # row -1: no sentence
+        codes, initial = self._opened(d, codes)
         b = d.items.shape[0]
-        initial = self.tracker.initial_state(b)
-        opening = torch.as_tensor(d.opening, dtype=torch.long)
-        if bool((opening >= 0).any()):
-            no_item = self.items(torch.full((b,), -1, dtype=torch.long))
-            opened = self.tracker.step(initial, codes[opening], no_item)
-            initial = torch.where((opening >= 0).unsqueeze(1), opened, initial)
         rows, turn = np.nonzero(d.mask)
         after = self.tracker.unroll_packed(
             codes[torch.as_tensor(d.feedback[rows, turn], dtype=torch.long)],

@@ -176,8 +176,8 @@ class StateTracker(nn.Module):
                 dialogue, turns ascending, as ``np.nonzero(mask)`` gives them).
 
         Returns:
-            ``(N, state_dim)`` the state after each turn (same order). One fused ``torch.gru``
-            call over a packed sequence: the cost grows with the real turns, not the padding.
+            ``(N, state_dim)`` the state after each turn (same order): the same numbers as
+            :meth:`unroll`, at a cost that grows with the real turns, not the padding.
         """
         n_turns = np.asarray(n_turns, dtype=np.int64)
         if text.shape[0] == 0:
@@ -192,20 +192,24 @@ class StateTracker(nn.Module):
         position = torch.as_tensor(offsets[turn] + rank[dialogue])  # packed row of each turn
         x = self.fuse(torch.cat([text, items], dim=-1))
         packed = torch.empty_like(x).index_copy(0, position, x)
-        h0 = initial[torch.as_tensor(order)].unsqueeze(0).contiguous()
-        # torch.gru(data, batch_sizes, hx, params, has_biases, num_layers, dropout, train,
-        # bidirectional): the packed-sequence form.
-        out, _ = torch.gru(
-            packed,
-            torch.as_tensor(batch_sizes, dtype=torch.int64),
-            h0,
-            self._params(),
-            True,
-            1,
-            0.0,
-            self.training,
-            False,
-        )
+        w_ih, w_hh, b_ih, b_hh = self._params()
+        # The GRU recurrence written out over the packed rows: the input gates of all turns in
+        # one product, then per time step only the dialogues still running (the first rows of
+        # the longest-first order). ``split`` hands each step its rows with a backward that is
+        # one concatenation, where torch's packed GRU accumulates a full-size gradient per step.
+        gates_x = nn.functional.linear(packed, w_ih, b_ih)
+        h = initial[torch.as_tensor(order)]
+        outs = []
+        for gx in gates_x.split(batch_sizes.tolist()):
+            prev = h[: gx.shape[0]]
+            gh = nn.functional.linear(prev, w_hh, b_hh)
+            x_r, x_z, x_n = gx.chunk(3, dim=1)
+            h_r, h_z, h_n = gh.chunk(3, dim=1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            h = n + z * (prev - n)  # (1 - z) * n + z * prev, as torch.gru
+            outs.append(h)
+        out = torch.cat(outs)
         return out[position]
 
     def unroll(

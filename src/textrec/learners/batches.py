@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from textrec.agent.tracker import Dialogues
 from textrec.catalog.catalog import Catalog
@@ -288,8 +289,8 @@ def _sentence_table(
 
     ``row`` is each log row's sentence (``-1`` for ``""`` and for text without a single token).
     """
-    texts, inverse = np.unique(feedback.astype(str), return_inverse=True)
-    ids = [vocab.encode(t) for t in texts.tolist()]  # once per distinct sentence
+    inverse, texts = pd.factorize(feedback)  # hashing: O(rows), in order of first appearance
+    ids = [vocab.encode(str(t)) for t in texts.tolist()]  # once per distinct sentence
     lengths = np.array([len(i) for i in ids], dtype=np.int64)
     tokens = np.zeros((len(ids), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
     for u, seq in enumerate(ids):

@@ -237,7 +237,10 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
         return []
     try:
         with path.open(newline="", encoding="utf-8") as f:
-            rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+            reader = csv.DictReader(f)
+            rows = [{k: v for k, v in row.items() if v != ""} for row in reader]
+            if "step" not in (reader.fieldnames or []):
+                raise KeyError("no 'step' column")
         for row in rows:
             int(row["step"])
     except (csv.Error, UnicodeDecodeError, KeyError, ValueError, TypeError) as exc:

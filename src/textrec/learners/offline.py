@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +32,7 @@ from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
 from textrec.learners.functional import polyak_update, request_tracking_loss
+from textrec.learners.state import learner_state, load_learner_state
 
 __all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward"]
 
@@ -224,27 +225,15 @@ class OfflineLearner(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Recommender (and its config), extra networks, optimiser, generator, update count."""
-        return {
-            "recommender_config": asdict(self.recommender.config),
-            "recommender": self.recommender.state_dict(),
-            "extra": self.extra.state_dict(),
-            "optimiser": self.optimiser.state_dict(),
-            "generator": self.generator.get_state(),
-            "n_updates": self.n_updates,
-        }
+        return learner_state(
+            self.recommender, self.extra, self.optimiser, self.generator, self.n_updates
+        )
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
-        if state["recommender_config"] != asdict(self.recommender.config):
-            raise InputError(
-                f"saved recommender config {state['recommender_config']} differs from this "
-                f"learner's {asdict(self.recommender.config)}"
-            )
-        self.recommender.load_state_dict(state["recommender"])
-        self.extra.load_state_dict(state["extra"])
-        self.optimiser.load_state_dict(state["optimiser"])
-        self.generator.set_state(state["generator"])
-        self.n_updates = int(state["n_updates"])
+        self.n_updates = load_learner_state(
+            state, self.recommender, self.extra, self.optimiser, self.generator
+        )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ through the whole dialogue). With ``n_epochs = n_minibatches = 1`` it is exactly
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,7 @@ from textrec.learners.functional import (
     normalise,
     request_tracking_loss,
 )
+from textrec.learners.state import learner_state, load_learner_state
 
 __all__ = ["OnlineConfig", "OnlineLossParts", "OnlineLearner"]
 
@@ -249,27 +250,15 @@ class OnlineLearner:
 
     def state_dict(self) -> dict[str, Any]:
         """Recommender (and its config), critic, optimiser, minibatch generator, update count."""
-        return {
-            "recommender_config": asdict(self.recommender.config),
-            "recommender": self.recommender.state_dict(),
-            "critic": self.critic.state_dict(),
-            "optimiser": self.optimiser.state_dict(),
-            "generator": self.generator.get_state(),
-            "n_updates": self.n_updates,
-        }
+        return learner_state(
+            self.recommender, self.critic, self.optimiser, self.generator, self.n_updates
+        )
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict` (of a learner whose recommender has the same config)."""
-        if state["recommender_config"] != asdict(self.recommender.config):
-            raise InputError(
-                f"saved recommender config {state['recommender_config']} differs from this "
-                f"learner's {asdict(self.recommender.config)}"
-            )
-        self.recommender.load_state_dict(state["recommender"])
-        self.critic.load_state_dict(state["critic"])
-        self.optimiser.load_state_dict(state["optimiser"])
-        self.generator.set_state(state["generator"])
-        self.n_updates = int(state["n_updates"])
+        self.n_updates = load_learner_state(
+            state, self.recommender, self.critic, self.optimiser, self.generator
+        )
 
 
 def _explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
