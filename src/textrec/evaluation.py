@@ -15,15 +15,18 @@ Recommendation"; definitions in :mod:`textrec.simulator.task`). With ``S`` sessi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
-from textrec.simulator.baselines import Policy
+from textrec.simulator.baselines import POLICIES, Policy, make_policy
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes
+from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
 __all__ = [
     "MeanSE",
@@ -35,11 +38,17 @@ __all__ = [
     "success_curve",
     "rollout",
     "evaluate",
+    "load_policy",
+    "make_simulator",
+    "POOLS",
     "SR_TURNS",
 ]
 
 SR_TURNS = (10, 20, 30)
 """The K of the SR@K columns of the paper's Table 2."""
+POOLS = ("test", "train")
+"""Item pools a policy can be evaluated on: 'test' (unlabeled items, AttrNet's predictions) or
+'train' (labeled items)."""
 
 
 @dataclass(frozen=True)
@@ -281,3 +290,53 @@ def evaluate(
         seed=seed,
         dialogues=dialogues,
     )
+
+
+def make_simulator(
+    catalog: Catalog, pool: str = "test", utterances: str = "templates", seed: int = 0
+) -> BatchedSimulator:
+    """Simulated users of ``catalog``'s ``pool`` speaking sentences from ``utterances``.
+
+    The sentence bank is built with ``seed`` (the same bank ``textrec train`` and ``collect`` use).
+    """
+    if pool not in POOLS:
+        raise InputError(f"pool must be one of {list(POOLS)}, got {pool!r}")
+    if utterances not in UTTERANCE_SOURCES:
+        raise InputError(f"utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}")
+    from textrec.language.speech import build_sentence_bank
+
+    bank = build_sentence_bank(catalog.schema, source=utterances, seed=seed)
+    return BatchedSimulator(catalog, pool, bank, TaskConfig(utterances=utterances))
+
+
+def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
+    """The greedy policy named by ``spec``: a baseline name or a saved recommender.
+
+    Args:
+        spec: ``"slot-filler"`` or ``"random"``; or the directory of a saved
+            :class:`~textrec.agent.Recommender` (``textrec train``'s ``OUT/final``), or a train run
+            directory holding one as ``final/``.
+        catalog: the catalog the recommender was trained on (checked by its fingerprint).
+        acting: how a recommender acts (``Recommender.policy``'s ``heads``, ``greedy``,
+            ``threshold``; default: the actor heads, retrieval by their distributions, as every
+            learner but ``bcq`` evaluates its agent).
+
+    Raises:
+        InputError: naming ``spec`` when it is neither a baseline nor a saved recommender.
+    """
+    if str(spec) in POLICIES:
+        if acting:
+            raise InputError(
+                f"--policy {spec}: a baseline takes no acting options {sorted(acting)}"
+            )
+        return make_policy(str(spec), catalog)
+    path = Path(spec)
+    if not path.is_dir():
+        raise InputError(
+            f"--policy {str(spec)!r}: not one of {sorted(POLICIES)} and not a directory "
+            "(give a saved agent, e.g. a train run's final/)"
+        )
+    from textrec.agent import Recommender
+
+    agent_dir = path / "final" if (path / "final").is_dir() else path
+    return Recommender.load(agent_dir, catalog).policy(**acting)

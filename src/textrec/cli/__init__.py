@@ -172,6 +172,15 @@ app.command("train")(_train.train)
 from textrec.cli import quickstart as _quickstart  # noqa: E402
 
 app.command("quickstart")(_quickstart.quickstart)
+from textrec.cli import evaluate as _evaluate  # noqa: E402
+
+app.command("evaluate")(_evaluate.evaluate)
+from textrec.cli import iterative as _iterative  # noqa: E402
+
+app.command("iterative")(_iterative.iterative)
+from textrec.cli import reproduce as _reproduce  # noqa: E402
+
+app.command("reproduce")(_reproduce.reproduce)
 from textrec.cli import chat as _chat  # noqa: E402
 
 app.command("chat")(_chat.chat)

@@ -15,6 +15,7 @@ a run resumed from a checkpoint draws exactly the batches the uninterrupted run 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,7 +206,7 @@ class LogDialogues:
 
     Args:
         log_dir: A log directory (``manifest.json`` + ``experience/``), as ``textrec collect``
-            writes it.
+            writes it, or several (their sessions pooled).
         catalog: The catalog the log was collected on (its fingerprint must match the manifest's).
         vocab: The agent's vocabulary (the pretrained text encoder's).
         n_dialogues: Dialogues per batch.
@@ -217,13 +218,17 @@ class LogDialogues:
     """
 
     def __init__(
-        self, log_dir: str | Path, catalog: Catalog, vocab: Vocabulary, n_dialogues: int = 128
+        self,
+        log_dir: str | Path | Sequence[str | Path],
+        catalog: Catalog,
+        vocab: Vocabulary,
+        n_dialogues: int = 128,
     ) -> None:
         if n_dialogues < 1:
             raise InputError(f"n_dialogues must be >= 1, got {n_dialogues}")
-        root = Path(log_dir)
-        shards = check_log(root, catalog)
-        self.log_dir, self.n_dialogues = root, n_dialogues
+        roots = [Path(log_dir)] if isinstance(log_dir, str | Path) else [Path(p) for p in log_dir]
+        shards = [path for root in roots for path in check_log(root, catalog)]  # D ∪ D′ pooled
+        self.log_dir, self.n_dialogues = roots[0], n_dialogues
         self.catalog_fingerprint = catalog.fingerprint
         index = ItemIndex(catalog)
         parts, items, offsets, base = [], [], [], 0

@@ -48,8 +48,9 @@ class TrainSpec:
     """The catalog to learn on (the log's, for offline learners)."""
     out: Path
     """Run directory: ``checkpoint.pt``, ``metrics.csv``, ``final/``."""
-    logs: Path | None = None
-    """Experience log directory (required by offline learners, refused by ``online``)."""
+    logs: Path | tuple[Path, ...] | None = None
+    """Experience log directory, or several pooled (required by offline learners, refused by
+    ``online``)."""
     steps: int = 500
     """Learner updates (a resumed run continues up to it)."""
     eval_every: int = 100
@@ -68,6 +69,8 @@ class TrainSpec:
     """Pool of the evaluation users: 'test' (reported figures) or 'train' (validation)."""
     progress: bool = True
     """Show progress bars."""
+    init: Path | None = None
+    """Saved recommender whose weights the run starts from (iterative offline rounds)."""
 
     def __post_init__(self) -> None:
         if self.algo not in LEARNERS:
@@ -131,7 +134,8 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     meta = {
         "algo": spec.algo,
         "catalog": f"{cat.name} (fingerprint {cat.fingerprint})",
-        "logs": None if spec.logs is None else str(Path(spec.logs).resolve()),
+        "logs": _resolved(spec.logs),
+        "init": None if spec.init is None else str(Path(spec.init).resolve()),
         "recommender": asdict(spec.recommender),
         "utterances": spec.utterances,
         "eval_pool": spec.eval_pool,
@@ -140,12 +144,14 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     out = claim_output_dir(spec.out, "run")
     # The cheap refusals first: another run's checkpoint, a log of another catalog.
     check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
-    if spec.logs is not None:
-        check_log(spec.logs, cat)
+    for log in () if spec.logs is None else _as_tuple(spec.logs):
+        check_log(log, cat)
     encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)
     task = TaskConfig(utterances=spec.utterances)
     bank = build_sentence_bank(cat.schema, source=spec.utterances, seed=spec.seed)
     recommender = Recommender(cat, encoder, spec.recommender, seed=spec.seed)
+    if spec.init is not None:
+        recommender.load_state_dict(Recommender.load(spec.init, cat).state_dict())
     learner = learner_spec.learner(recommender, config, seed=spec.seed)
     ctx = BatchContext(
         catalog=cat,
@@ -183,3 +189,14 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
         last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
     )
+
+
+def _as_tuple(logs: Path | tuple[Path, ...]) -> tuple[Path, ...]:
+    return (logs,) if isinstance(logs, str | Path) else tuple(logs)
+
+
+def _resolved(logs: Path | tuple[Path, ...] | None) -> str | list[str] | None:
+    """The log path(s) as stored in the checkpoint's meta (absolute)."""
+    if logs is None or isinstance(logs, str | Path):
+        return None if logs is None else str(Path(logs).resolve())
+    return [str(Path(p).resolve()) for p in logs]

@@ -1,0 +1,117 @@
+"""``textrec iterative``: iterative offline training from a log (learn -> deploy -> collect).
+
+A thin front of :func:`textrec.learners.iterative.run_iterative`; ``--out`` receives ``round-r/``
+per round (``run/``: the round's training run, its agent in ``run/final``; ``log/``: what its noisy
+copies collected; ``result.json``) and ``rounds.json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from textrec.cli.common import (
+    CatalogOpt,
+    DataOpt,
+    ItemsOpt,
+    JsonOpt,
+    SeedOpt,
+    print_json,
+    print_table,
+)
+
+__all__ = ["iterative"]
+
+
+def iterative(
+    logs: list[Path] = typer.Option(  # noqa: B008
+        ..., "--logs", help="Base experience log D (repeat for several)."
+    ),
+    out: Path = typer.Option(..., "--out", help="Run directory (round-r/ per round)."),  # noqa: B008
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = SeedOpt,
+    algo: str = typer.Option("cql", "--algo", help="Offline learner trained in every round."),
+    rounds: int = typer.Option(3, "--rounds", min=1, help="Training rounds K."),
+    steps_per_round: int = typer.Option(
+        500, "--steps-per-round", min=1, help="Learner updates per round (cumulative run)."
+    ),
+    sessions_per_round: int = typer.Option(
+        10000, "--sessions-per-round", min=1, help="Sessions the deployed copies collect."
+    ),
+    noise: list[float] = typer.Option(  # noqa: B008
+        [0.5, 1.0, 1.5], "--noise", help="Logit-noise s.d. of one deployed copy (repeat)."
+    ),
+    eval_every: int = typer.Option(
+        100, "--eval-every", min=0, help="Updates between test-pool evaluations."
+    ),
+    eval_sessions: int = typer.Option(
+        500, "--eval-sessions", min=1, help="Test-pool sessions per evaluation."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting each log."),
+    utterances: str = typer.Option(
+        "templates",
+        "--utterances",
+        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'."""
+    from textrec.catalog.build import open_catalog
+    from textrec.errors import InputError
+    from textrec.io import claim_output_dir, write_json_atomic
+    from textrec.learners.iterative import IterativeConfig, run_iterative
+    from textrec.learners.run import TrainSpec
+
+    config = IterativeConfig(
+        rounds=rounds,
+        steps_per_round=steps_per_round,
+        sessions_per_round=sessions_per_round,
+        noise=tuple(noise),
+    )
+    for log in logs:  # before claiming --out: nothing is written for a mistyped log
+        if not (log / "manifest.json").is_file():
+            raise InputError(f"--logs {log}: not an experience log (no manifest.json)")
+    root = claim_output_dir(out, "iterative")
+    cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
+    spec = TrainSpec(
+        algo=algo,
+        catalog=cat,
+        logs=tuple(logs),
+        out=root / "round-0" / "run",
+        steps=steps_per_round,
+        eval_every=eval_every,
+        eval_sessions=eval_sessions,
+        seed=seed,
+        overrides={},
+        utterances=utterances,
+        progress=progress,
+    )
+    results = run_iterative(
+        spec,
+        config,
+        root,
+        workers=workers,
+        say=lambda line: typer.echo(line, err=True),
+    )
+    report = {"out": str(root), "algo": algo, "rounds": [r.to_json() for r in results]}
+    write_json_atomic(root / "rounds.json", report)
+    if json_out:
+        print_json(report)
+        return
+    print_table(
+        f"iterative {algo} on {cat.name} (test pool, {eval_sessions} sessions, seed {seed})",
+        ["round", "updates", "logs", "SR@10", "SR@20", "SR@30", "NI", "NV"],
+        [
+            [
+                r.round + 1,
+                r.steps,
+                r.n_logs,
+                *(str(v) for v in r.evaluation().values()),
+            ]
+            for r in results
+        ],
+    )

@@ -1,0 +1,154 @@
+"""``textrec reproduce``: the paper's Table 2 and Figure 4 rebuilt in one command.
+
+A thin front of :func:`textrec.reproduce.reproduce`: the options pick a preset (the full
+experiment, or ``--quick``) and override single settings of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from textrec.cli.common import CatalogOpt, DataOpt, JsonOpt, SeedOpt, print_json, print_table
+from textrec.errors import InputError
+
+__all__ = ["reproduce"]
+
+
+def reproduce(
+    out: Path = typer.Option(  # noqa: B008
+        ..., "--out", help="Run directory: report.md, results.json, config.json, figures."
+    ),
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int | None = typer.Option(
+        None, "--items", min=50, help="Items of the built-in catalog (default 3000)."
+    ),
+    seed: int = SeedOpt,
+    seeds: int = typer.Option(
+        1, "--seeds", min=1, help="Run seeds seed..seed+N-1; report mean ± s.e. across them."
+    ),
+    quick: bool = typer.Option(
+        False, "--quick", help="A reduced run of a few minutes (smaller log, fewer updates)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the run in --out, skipping every finished stage."
+    ),
+    study: str = typer.Option(
+        "", "--study", help="Also run a study: 'coverage' (learners on logs of other coverage)."
+    ),
+    log_sessions: int | None = typer.Option(
+        None, "--log-sessions", min=1, help="Sessions of the experience log (full: 40000)."
+    ),
+    online_steps: int | None = typer.Option(
+        None, "--online-steps", min=1, help="Updates of the on-policy agent (full: 300)."
+    ),
+    offline_steps: int | None = typer.Option(
+        None, "--offline-steps", min=1, help="Updates of each offline learner (full: 1500)."
+    ),
+    eval_every: int | None = typer.Option(
+        None, "--eval-every", min=0, help="Updates between test-pool evaluations (full: 250)."
+    ),
+    eval_sessions: int | None = typer.Option(
+        None, "--eval-sessions", min=1, help="Test-pool sessions per row (full: 1000)."
+    ),
+    rounds: int | None = typer.Option(
+        None, "--rounds", min=0, help="Rounds of iterative offline training (full: 3; 0: none)."
+    ),
+    round_sessions: int | None = typer.Option(
+        None, "--round-sessions", min=1, help="Sessions collected after each round (full: 10000)."
+    ),
+    learners: str | None = typer.Option(
+        None,
+        "--learners",
+        help="Comma-separated offline rows to train (default: offpolicy,bc,cql,bcq,iql).",
+    ),
+    coverage_learners: str | None = typer.Option(
+        None,
+        "--coverage-learners",
+        help="Comma-separated learners of the coverage study (default: bc,offpolicy,cql,iql).",
+    ),
+    coverage_alphas: str | None = typer.Option(
+        None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.1,1)."
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting the logs."),
+    utterances: str = typer.Option(
+        "templates",
+        "--utterances",
+        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Rebuild Table 2 and Figure 4: devices -> 40k-session log -> every learner -> test pool."""
+    from textrec.report import METRICS, results_json
+    from textrec.reproduce import ReproduceConfig
+    from textrec.reproduce import reproduce as run
+
+    given = {
+        "items": items,
+        "log_sessions": log_sessions,
+        "online_steps": online_steps,
+        "offline_steps": offline_steps,
+        "eval_every": eval_every,
+        "eval_sessions": eval_sessions,
+        "iterative_rounds": rounds,
+        "iterative_sessions": round_sessions,
+        "learners": _names(learners),
+        "coverage_learners": _names(coverage_learners),
+        "coverage_alphas": _numbers(coverage_alphas, "--coverage-alphas"),
+    }
+    settings = {k: v for k, v in given.items() if v is not None}
+    settings.update(
+        catalog=catalog,
+        data=str(data) if data is not None else None,
+        seed=seed,
+        n_seeds=seeds,
+        study=study,
+        workers=workers,
+        utterances=utterances,
+    )
+    config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)
+    result = run(
+        config,
+        out,
+        resume=resume,
+        progress=progress,
+        say=lambda line: typer.echo(line, err=True),
+    )
+    if json_out:
+        print_json(
+            {
+                "out": str(out),
+                "seconds": round(result.seconds, 1),
+                "files": [str(p) for p in result.files],
+                "results": results_json(result.rows),
+            }
+        )
+        return
+    print_table(
+        f"Table 2 on {config.catalog} (test pool; {len(config.seeds)} seed(s)); report: "
+        f"{Path(out) / 'report.md'}",
+        ["row", *METRICS],
+        [
+            [key, *(f"{entry[m]['mean']:.3f}±{entry[m]['se']:.3f}" for m in METRICS)]
+            for key, entry in results_json(result.rows).items()
+        ],
+    )
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` -> ``("a", "b")``; ``None`` stays ``None`` (the preset's value)."""
+    return None if text is None else tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _numbers(text: str | None, option: str) -> tuple[float, ...] | None:
+    """``"0.1,1"`` -> ``(0.1, 1.0)``; a value that is not a number names the option."""
+    names = _names(text)
+    if names is None:
+        return None
+    try:
+        return tuple(float(x) for x in names)
+    except ValueError:
+        raise InputError(f"{option}: not a comma-separated list of numbers: {text!r}") from None

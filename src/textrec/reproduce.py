@@ -1,0 +1,778 @@
+"""``textrec reproduce``: the paper's experiment (Table 2, Figure 4) rebuilt on one catalog.
+
+For each seed ``s`` in ``seed .. seed + n_seeds − 1``, in ``OUT/seed-<s>/``:
+
+1. **devices** — the on-policy agent trains against the simulated users of the train pool; copies
+   saved at :attr:`ReproduceConfig.device_stages` of its training become behaviour devices. Its
+   last checkpoint is the *On-policy* row.
+2. **log** — the device mix (:func:`device_mix`: six heuristic devices and the agent copies, each
+   with its own logit noise) collects ``log_sessions`` sessions on the train pool.
+3. **rows** — each row of Table 2 (:data:`textrec.report.ROWS`) is measured on the **test pool**
+   with the same ``eval_sessions`` sessions and seed: the logged behaviour (as the paper defines
+   it: every logged session), the same devices serving the test pool, the on-policy agent, every
+   offline learner trained on the log for ``offline_steps`` updates (its last checkpoint, never a
+   best test point), iterative offline training, and the slot-filler.
+
+Then the seeds' rows are combined (mean ± s.e. across the seeds' means) and
+:func:`textrec.report.write_report` writes ``report.md``, ``results.json``, ``config.json`` and the
+figures into ``OUT``. With ``study="coverage"`` the coverage study runs on the first seed too
+(:func:`run_coverage_study`).
+
+Every stage saves its result atomically as soon as it finishes (``stages/<name>.json``); training
+runs checkpoint as they go, and collection writes complete shards. ``resume=True`` therefore
+continues a killed run without redoing a finished stage. The catalog and the pretrained text
+encoder are those of the base ``seed`` for every seed (they are the environment, not the learner).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textrec.catalog import Catalog
+from textrec.catalog.retrieval import Action
+from textrec.errors import InputError
+from textrec.evaluation import EvaluationResult, MeanSE, evaluate, load_policy, make_simulator
+from textrec.io import claim_output_dir, read_json, write_json_atomic
+from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices, take_result
+from textrec.report import (
+    ROWS,
+    CoverageCell,
+    CurvePoint,
+    RowResult,
+    combine_seeds,
+    write_report,
+)
+from textrec.simulator.baselines import make_policy
+from textrec.simulator.engine import BatchedSimulator, StepResult
+from textrec.simulator.task import check_training_source
+
+__all__ = [
+    "ReproduceConfig",
+    "DeviceMix",
+    "Trained",
+    "device_mix",
+    "narrow_devices",
+    "read_curve",
+    "ReproduceResult",
+    "coverage_logs",
+    "coverage_variants",
+    "reproduce",
+    "run_coverage_study",
+    "STUDIES",
+]
+
+log = logging.getLogger(__name__)
+
+STUDIES = ("", "coverage")
+"""Extra studies ``reproduce`` can run: none, or ``"coverage"``."""
+OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql")
+"""Table 2's rows learned from the log alone, by their ``--algo`` names."""
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What ``textrec reproduce`` runs. Two presets: the full experiment and ``quick()``."""
+
+    catalog: str = "builtin"
+    """Catalog spec: 'builtin', 'zappos' or a saved catalog directory."""
+    data: str | None = None
+    """UT-Zappos50K folder (catalog 'zappos' only)."""
+    items: int = 3000
+    """Items of the built-in catalog."""
+    seed: int = 0
+    """First seed; the catalog and the text encoder use it for every seed."""
+    n_seeds: int = 1
+    """Seeds run: seed, seed + 1, ... (rows combined across them)."""
+    utterances: str = "templates"
+    """Sentence source of the simulated users."""
+    online_steps: int = 300
+    """Updates of the on-policy agent (the On-policy row and the agent devices)."""
+    device_stages: tuple[float, ...] = (1 / 3, 2 / 3, 1.0)
+    """Fractions of the on-policy training at which an agent copy becomes a device."""
+    log_sessions: int = 40000
+    """Sessions of the experience log (the paper's 40,000)."""
+    chunk_sessions: int = 1000
+    """Sessions per log shard."""
+    offline_steps: int = 1500
+    """Updates of every offline learner (the iterative rounds share this budget)."""
+    eval_every: int = 250
+    """Updates between test-pool evaluations of the training curves."""
+    eval_sessions: int = 1000
+    """Test-pool sessions of every row's evaluation (the same sessions for every row)."""
+    learners: tuple[str, ...] = OFFLINE_ROWS
+    """Offline rows to train (``--algo`` names)."""
+    iterative_rounds: int = 3
+    """Rounds of iterative offline training (0: no Iterative row)."""
+    iterative_sessions: int = 10000
+    """Sessions the deployed copies collect after each round but the last."""
+    iterative_noise: tuple[float, ...] = (0.5, 1.0, 1.5)
+    """Logit-noise standard deviations of the deployed copies (one device each)."""
+    study: str = ""
+    """'' or 'coverage' (:func:`run_coverage_study`, first seed only)."""
+    coverage_learners: tuple[str, ...] = ("bc", "offpolicy", "cql", "iql")
+    """Learners of the coverage study (``cql`` once per ``coverage_alphas`` value)."""
+    coverage_alphas: tuple[float, ...] = (0.1, 1.0)
+    """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
+    workers: int = 1
+    """Processes collecting the logs."""
+
+    def __post_init__(self) -> None:
+        positive = (
+            "items",
+            "n_seeds",
+            "online_steps",
+            "log_sessions",
+            "chunk_sessions",
+            "offline_steps",
+            "eval_sessions",
+            "workers",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise InputError(f"reproduce: {name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_every < 0 or self.iterative_rounds < 0 or self.iterative_sessions < 1:
+            raise InputError(
+                "reproduce: eval_every and iterative_rounds must be >= 0 and "
+                "iterative_sessions >= 1"
+            )
+        check_training_source(self.utterances, "reproduce (it trains and collects logs)")
+        if not self.device_stages or not all(0 < f <= 1 for f in self.device_stages):
+            raise InputError(
+                f"reproduce: device_stages must be fractions in (0, 1], got {self.device_stages}"
+            )
+        if self.study not in STUDIES:
+            raise InputError(f"reproduce: study must be one of {STUDIES}, got {self.study!r}")
+        unknown = sorted((set(self.learners) | set(self.coverage_learners)) - set(OFFLINE_ROWS))
+        if unknown:
+            raise InputError(f"reproduce: unknown learners {unknown}; choose from {OFFLINE_ROWS}")
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> ReproduceConfig:
+        """A reduced run of a few minutes on 2 cores (the README's main command)."""
+        small = {
+            "online_steps": 60,
+            "log_sessions": 4000,
+            "chunk_sessions": 500,
+            "offline_steps": 200,
+            "eval_every": 50,
+            "eval_sessions": 300,
+            "iterative_rounds": 2,
+            "iterative_sessions": 1000,
+            "iterative_noise": (0.5, 1.0),
+        }
+        return cls(**{**small, **overrides})
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seeds run."""
+        return tuple(range(self.seed, self.seed + self.n_seeds))
+
+    def stage_steps(self) -> tuple[int, ...]:
+        """On-policy updates at which the agent copies are taken (increasing, last = all)."""
+        steps = sorted({max(1, round(f * self.online_steps)) for f in self.device_stages})
+        return tuple(steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues: all but the seeds and the
+        study (which may grow), the offline rows and study variants to run (a stage does not
+        depend on the others) and the collection processes."""
+        out = self.to_json()
+        for name in (
+            "n_seeds",
+            "study",
+            "learners",
+            "coverage_learners",
+            "coverage_alphas",
+            "workers",
+        ):
+            out.pop(name)
+        return out
+
+
+# --------------------------------------------------------------------------------------- devices
+def device_mix(agent_dirs: Sequence[str | Path]) -> tuple[DeviceConfig, ...]:
+    """The behaviour devices of the log, fixed before any learner is compared.
+
+    :func:`textrec.logs.policies.default_devices`: six heuristic devices (the slot-filler with
+    little and much logit noise, two that forget requests, an epsilon-random one and a
+    marginal-completion one) and one noisy copy of the on-policy agent per training stage
+    (noise 0.5, 1.0, 1.5 ... in stage order). Why it is plausible: docs/reproduce.md.
+    """
+    return default_devices(agent_dirs)
+
+
+def narrow_devices() -> tuple[DeviceConfig, ...]:
+    """The coverage study's narrow mix: three low-noise, suboptimal heuristic devices."""
+    return (
+        DeviceConfig("narrow-forget-2", "slot-filler", noise=0.1, memory=2),
+        DeviceConfig("narrow-latest-only", "slot-filler", noise=0.1, memory=1),
+        DeviceConfig("narrow-marginal", "marginal", noise=0.1),
+    )
+
+
+class DeviceMix:
+    """The behaviour devices serving a batch of sessions together (the simulator's ``Policy``).
+
+    Session ``i`` of a batch is served by device ``i mod M``, as ``collect``'s round-robin
+    assignment does; each device draws from its own child of the batch's generator.
+    """
+
+    def __init__(self, devices: Sequence[DeviceConfig], catalog: Catalog) -> None:
+        if not devices:
+            raise InputError("DeviceMix needs at least one device")
+        self.policies = [DevicePolicy(d, catalog) for d in devices]
+        self.n_attributes = catalog.schema.n_attributes
+        self.rows: list[np.ndarray] = []
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Give session ``i`` to device ``i mod M`` and reset every device."""
+        m = len(self.policies)
+        self.rows = [np.arange(d, n_sessions, m) for d in range(m)]
+        for policy, rows, child in zip(self.policies, self.rows, rng.spawn(m), strict=True):
+            if len(rows):
+                policy.reset(len(rows), child)
+
+    def act(self, result: StepResult) -> Action:
+        """Each device's values for its own sessions, ``(B, K)``."""
+        values = np.full((result.n_sessions, self.n_attributes), -1, dtype=np.int64)
+        for policy, rows in zip(self.policies, self.rows, strict=True):
+            if len(rows):
+                values[rows] = policy.act(take_result(result, rows)).values
+        return Action(values=values)
+
+
+# ----------------------------------------------------------------------------------------- stages
+@dataclass(frozen=True)
+class Trained:
+    """A finished training run."""
+
+    agent_dir: Path
+    """The saved recommender."""
+    curve: tuple[CurvePoint, ...]
+    """Test SR@20 at each evaluation of the run."""
+    seconds: float
+    """Wall time of the training."""
+    test: EvaluationResult | None = None
+    """The run's final test-pool evaluation (``eval_sessions`` sessions, this seed)."""
+
+
+def read_curve(run_dir: str | Path, offset: int = 0, label: str = "") -> tuple[CurvePoint, ...]:
+    """The training curve of a run directory: ``eval/sr@20`` of each row of its metrics.csv."""
+    path = Path(run_dir) / "metrics.csv"
+    if not path.is_file():
+        return ()
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("eval/sr@20")]
+    return tuple(CurvePoint(int(r["step"]) + offset, float(r["eval/sr@20"]), label) for r in rows)
+
+
+@dataclass
+class _Context:
+    """What every stage of one seed shares (built once per seed)."""
+
+    config: ReproduceConfig
+    catalog: Catalog
+    seed: int
+    root: Path
+    test_sim: BatchedSimulator
+    say: Callable[[str], None]
+    progress: bool
+    done: dict[str, RowResult] = field(default_factory=dict)
+
+    def evaluate(self, policy: Any) -> EvaluationResult:
+        """The row evaluation: the test pool, ``eval_sessions`` sessions, this seed."""
+        return evaluate(policy, self.test_sim, self.config.eval_sessions, self.seed)
+
+
+def _stage_path(root: Path, name: str) -> Path:
+    return root / "stages" / f"{name}.json"
+
+
+def _run_stage(
+    ctx: _Context, name: str, number: str, work: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run ``work`` unless its result is saved; save it atomically; print one progress line."""
+    path = _stage_path(ctx.root, name)
+    prefix = f"[reproduce] seed {ctx.seed} · {number} {name}"
+    if path.is_file():
+        ctx.say(f"{prefix}: done before, skipped")
+        return dict(read_json(path))
+    ctx.say(f"{prefix}: running")
+    began = time.perf_counter()
+    result = work()
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    write_json_atomic(path, result)
+    row = result.get("row")
+    score = f" — SR@20 {row['sr@20']['mean']:.3f}" if row else ""
+    ctx.say(f"{prefix}: finished in {result['seconds']:.0f} s{score}")
+    return result
+
+
+def _row_stage(ctx: _Context, key: str, number: str, work: Callable[[], RowResult]) -> RowResult:
+    def run() -> dict[str, Any]:
+        return {"row": work().to_json()}
+
+    result = _run_stage(ctx, key, number, run)
+    row = RowResult.from_json(result["row"], source=str(_stage_path(ctx.root, key)))
+    row = replace(row, seconds=float(result.get("seconds", 0.0)))
+    ctx.done[key] = row
+    return row
+
+
+# --------------------------------------------------------------------------------------- training
+def _spec(
+    ctx: _Context,
+    algo: str,
+    run_dir: Path,
+    steps: int,
+    log: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Any:
+    """The learner entry point's :class:`~textrec.learners.run.TrainSpec` for this seed."""
+    from textrec.learners.run import TrainSpec
+
+    return TrainSpec(
+        algo=algo,
+        catalog=ctx.catalog,
+        logs=log,
+        out=run_dir,
+        steps=steps,
+        eval_every=ctx.config.eval_every,
+        eval_sessions=ctx.config.eval_sessions,
+        seed=ctx.seed,
+        overrides=dict(overrides or {}),
+        utterances=ctx.config.utterances,
+        progress=ctx.progress,
+    )
+
+
+def _train(spec: Any) -> Trained:
+    """Train (or resume) the run ``spec`` describes; the saved agent and its curve."""
+    from textrec.learners.run import train_agent
+
+    began = time.perf_counter()
+    result = train_agent(spec)
+    seconds = time.perf_counter() - began
+    return Trained(Path(result.agent_dir), read_curve(spec.out), seconds, result.test)
+
+
+def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
+    """Iterative offline training from the default log; the row is its **last** round."""
+    from textrec.learners.iterative import IterativeConfig, run_iterative
+
+    cfg = ctx.config
+    config = IterativeConfig(
+        rounds=cfg.iterative_rounds,
+        steps_per_round=max(1, cfg.offline_steps // cfg.iterative_rounds),
+        sessions_per_round=cfg.iterative_sessions,
+        noise=cfg.iterative_noise,
+        chunk_sessions=cfg.chunk_sessions,
+    )
+    run_dir = ctx.root / "runs" / "iterative"
+    rounds = run_iterative(
+        _spec(ctx, "cql", run_dir, config.steps_per_round, log_dir),
+        config,
+        run_dir,
+        workers=cfg.workers,
+        say=ctx.say,
+    )
+    last = rounds[-1]  # evaluated like every row: test pool, eval_sessions, this seed
+    curve = tuple(CurvePoint(r.steps, r.sr_at_20, f"round {r.round + 1}") for r in rounds)
+    return RowResult(
+        "iterative",
+        last.evaluation(),
+        int(last.test["n_sessions"]),
+        success_curve=tuple(float(x) for x in last.test["success_curve"]),
+        training_curve=curve,
+        note=f"cql, {config.rounds} rounds of {config.steps_per_round} updates; after each round "
+        f"but the last {len(config.noise)} noisy copies (noise {', '.join(map(str, config.noise))})"
+        f" collect {config.sessions_per_round} sessions; last round reported",
+    )
+
+
+def _agent_row(ctx: _Context, key: str, trained: Trained, note: str) -> RowResult:
+    """The row of a trained agent: its final test-pool evaluation (made now when not given)."""
+    result = trained.test or ctx.evaluate(load_policy(trained.agent_dir, ctx.catalog))
+    return RowResult.from_evaluation(key, result, training_curve=trained.curve, note=note)
+
+
+# ---------------------------------------------------------------------------------------- one seed
+def _devices(ctx: _Context, number: str) -> list[Path]:
+    """Stage 1: train the on-policy agent, saving a copy at each device stage."""
+    import shutil
+
+    def run() -> dict[str, Any]:
+        agents = []
+        for i, steps in enumerate(ctx.config.stage_steps()):
+            dest = ctx.root / "devices" / f"agent-{i}"
+            if not dest.is_dir():
+                trained = _train(_spec(ctx, "online", ctx.root / "runs" / "online", steps))
+                tmp = dest.with_name(dest.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(trained.agent_dir, tmp)
+                tmp.rename(dest)
+            agents.append(str(dest))
+        return {"agents": agents, "steps": list(ctx.config.stage_steps())}
+
+    return [Path(p) for p in _run_stage(ctx, "devices", number, run)["agents"]]
+
+
+def _collect(
+    ctx: _Context, name: str, number: str, devices: Sequence[DeviceConfig], n_sessions: int
+) -> Path:
+    """Collect (or finish collecting) a log of the devices on the train pool."""
+    from textrec.logs.collect import collect
+    from textrec.simulator.task import TaskConfig
+
+    log_dir = ctx.root / "logs" / name
+
+    def run() -> dict[str, Any]:
+        result = collect(
+            ctx.catalog,
+            log_dir,
+            n_sessions,
+            ctx.seed,
+            devices,
+            task=TaskConfig(utterances=ctx.config.utterances),
+            workers=ctx.config.workers,
+            chunk_sessions=min(ctx.config.chunk_sessions, n_sessions),
+            resume=True,
+            progress=ctx.progress,
+        )
+        return {"log_dir": str(log_dir), "collect": result.to_json()}
+
+    return Path(_run_stage(ctx, f"log-{name}", number, run)["log_dir"])
+
+
+def _logged_row(log_dir: Path) -> RowResult:
+    from textrec.logs.info import summarize
+
+    summary = summarize(log_dir)
+    nv = summary.nv if summary.nv is not None else MeanSE(float("nan"), float("nan"))
+    metrics = {f"sr@{k}": v for k, v in summary.sr}
+    metrics.update(ni=summary.ni, nv=nv)
+    return RowResult(
+        "behaviour_logged",
+        metrics,
+        summary.n_sessions,
+        note=f"every logged session of the {len(summary.devices)} devices (train pool), "
+        f"as the paper reports its Behaviour row; NV from {summary.nv_source}",
+    )
+
+
+def _run_seed(
+    config: ReproduceConfig,
+    catalog: Catalog,
+    seed: int,
+    root: Path,
+    say: Callable[[str], None],
+    progress: bool,
+) -> dict[str, RowResult]:
+    ctx = _Context(
+        config,
+        catalog,
+        seed,
+        root,
+        make_simulator(catalog, "test", config.utterances, seed),
+        say,
+        progress,
+    )
+    keys = [k for k, _ in ROWS]
+    planned = [
+        k
+        for k in keys
+        if k not in OFFLINE_ROWS or k in config.learners
+        if k != "iterative" or config.iterative_rounds > 0
+    ]
+    n = len(planned) + 2
+
+    def number(name: str) -> str:
+        order = ["devices", "log", *planned]
+        return f"{order.index(name) + 1}/{n}"
+
+    agents = _devices(ctx, number("devices"))
+    devices = device_mix(agents)
+    log_dir = _collect(ctx, "default", number("log"), devices, config.log_sessions)
+    _row_stage(ctx, "behaviour_logged", number("behaviour_logged"), lambda: _logged_row(log_dir))
+    _row_stage(
+        ctx,
+        "behaviour_test",
+        number("behaviour_test"),
+        lambda: RowResult.from_evaluation(
+            "behaviour_test",
+            ctx.evaluate(DeviceMix(devices, catalog)),
+            note=f"the same {len(devices)} devices (round-robin) serving the test pool",
+        ),
+    )
+    online = Trained(agents[-1], read_curve(root / "runs" / "online"), 0.0)
+    _row_stage(
+        ctx,
+        "online",
+        number("online"),
+        lambda: _agent_row(
+            ctx, "online", online, f"PPO against the simulator, {config.online_steps} updates"
+        ),
+    )
+    for algo in (k for k in OFFLINE_ROWS if k in config.learners):
+        _row_stage(
+            ctx,
+            algo,
+            number(algo),
+            lambda algo=algo: _agent_row(
+                ctx,
+                algo,
+                _train(_spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir)),
+                f"trained on the log only, {config.offline_steps} updates, last checkpoint",
+            ),
+        )
+    if config.iterative_rounds > 0:
+        _row_stage(ctx, "iterative", number("iterative"), lambda: _iterative_row(ctx, log_dir))
+    _row_stage(
+        ctx,
+        "slot_filler",
+        number("slot_filler"),
+        lambda: RowResult.from_evaluation(
+            "slot_filler",
+            ctx.evaluate(make_policy("slot-filler", catalog)),
+            note="the non-learned bar: the values the user asked for, train-pool statistics "
+            "for the rest",
+        ),
+    )
+    return dict(ctx.done)
+
+
+# ------------------------------------------------------------------------------- coverage study
+def _sessions_name(n: int) -> str:
+    return f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
+def coverage_logs(config: ReproduceConfig) -> tuple[tuple[str, str, int], ...]:
+    """``(name, mix, sessions)`` of the coverage study's logs: the default mix at the full, a
+    quarter and a tenth of ``log_sessions`` (40k / 10k / 4k in the full run), and the narrow mix
+    (:func:`narrow_devices`) at a quarter."""
+    full = config.log_sessions
+    sizes = (full, max(1, full // 4), max(1, full // 10))
+    logs = [(f"default-{_sessions_name(n)}", "default", n) for n in sizes]
+    logs.append((f"narrow-{_sessions_name(sizes[1])}", "narrow", sizes[1]))
+    return tuple(logs)
+
+
+def coverage_variants(config: ReproduceConfig) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """``(label, algo, overrides)``: each of ``coverage_learners`` (``cql`` at each of
+    ``coverage_alphas``; ``offpolicy`` is α = 0), with request tracking on (the learners' default)
+    and off (``track_coef = 0``)."""
+    base: list[tuple[str, str, dict[str, Any]]] = []
+    for algo in config.coverage_learners:
+        if algo == "cql":
+            base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
+        else:
+            base.append((algo, algo, {}))
+    off = [(f"{label}, tracking off", algo, {**o, "track_coef": 0.0}) for label, algo, o in base]
+    return tuple(base + off)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text.replace("α=", "alpha"))
+
+
+def run_coverage_study(
+    ctx: _Context, agents: Sequence[Path], default_log: Path
+) -> list[CoverageCell]:
+    """Test SR@20 of each learner variant trained on each coverage log (first seed only)."""
+    cfg = ctx.config
+    logs = coverage_logs(cfg)
+    variants = coverage_variants(cfg)
+    total = len(logs) * (len(variants) + 1)
+    done = 0
+    cells = []
+    for name, mix, n_sessions in logs:
+        done += 1
+        if n_sessions == cfg.log_sessions and mix == "default":
+            log_dir = default_log
+        else:
+            devices = device_mix(agents) if mix == "default" else narrow_devices()
+            log_dir = _collect(ctx, f"coverage-{name}", f"c{done}/{total}", devices, n_sessions)
+        for label, algo, overrides in variants:
+            done += 1
+            slug = f"coverage-{name}-{_slug(label)}"
+            if log_dir == default_log and _is_default(algo, overrides):
+                slug = algo  # the very training of Table 2's row: its stage record serves
+            run = partial(_coverage_run, ctx, algo, slug, log_dir, overrides)
+            row = _run_stage(ctx, slug, f"c{done}/{total}", run)["row"]
+            cells.append(
+                CoverageCell(name, label, MeanSE(row["sr@20"]["mean"], row["sr@20"]["se"]))
+            )
+    return cells
+
+
+def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
+    """Whether ``overrides`` leave ``algo``'s config at its defaults (the Table 2 row's)."""
+    from textrec.learners.registry import LEARNERS
+
+    spec = LEARNERS[algo]
+    return bool(spec.make_config(overrides) == spec.make_config({}))
+
+
+def _coverage_run(
+    ctx: _Context, algo: str, slug: str, log_dir: Path, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    run_dir = ctx.root / "runs" / slug
+    trained = _train(_spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir, overrides))
+    return {"row": _agent_row(ctx, algo, trained, "").to_json()}
+
+
+# ------------------------------------------------------------------------------------ the run
+@dataclass(frozen=True)
+class ReproduceResult:
+    """What :func:`reproduce` measured and wrote."""
+
+    rows: dict[str, RowResult]
+    """Table 2's rows, seeds combined."""
+    per_seed: dict[int, dict[str, RowResult]]
+    """Each seed's rows."""
+    coverage: tuple[CoverageCell, ...]
+    """The coverage study's cells (empty unless it ran)."""
+    files: tuple[Path, ...]
+    """The files written into the run directory."""
+    seconds: float
+    """Wall time of this call."""
+
+
+RUN_FILE = "run.json"
+"""The run's settings, written first; a resumed run must match them."""
+
+
+def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
+    path = root / RUN_FILE
+    if path.is_file():
+        if not resume:
+            raise InputError(
+                f"{root}: already holds a reproduce run; pass --resume to continue it "
+                "or choose another --out"
+            )
+        saved = read_json(path).get("settings", {})
+        new = json_settings(config)
+        differ = sorted(k for k in new if saved.get(k) != new[k])  # the binding settings
+        if differ:
+            raise InputError(
+                f"{path}: the run was started with other settings ({', '.join(differ)}); "
+                "resume with the same options (only --seeds, --study, --learners, --coverage-* and "
+                "--workers may change)"
+            )
+        return
+    write_json_atomic(path, {"settings": json_settings(config)})
+
+
+def _modified(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def json_settings(config: ReproduceConfig) -> dict[str, Any]:
+    """:meth:`ReproduceConfig.settings` as it reads back from JSON (tuples as lists)."""
+    import json
+
+    return dict(json.loads(json.dumps(config.settings())))
+
+
+def reproduce(
+    config: ReproduceConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> ReproduceResult:
+    """Run the experiment into ``out`` (see the module docstring); write the report.
+
+    Args:
+        config: what to run.
+        out: the run directory (claimed as a ``reproduce`` artifact before any work).
+        resume: continue the run in ``out``, skipping every finished stage.
+        progress: show progress bars of the long stages.
+        say: receives one line per stage.
+
+    Raises:
+        InputError: ``out`` is not a new/empty directory or a reproduce run; it holds a run and
+            ``resume`` is false; or the run there has other settings.
+    """
+    from textrec.catalog.build import open_catalog
+
+    began = time.perf_counter()
+    root = claim_output_dir(out, "reproduce")
+    _start(root, config, resume)
+    catalog = open_catalog(
+        config.catalog,
+        data=config.data,
+        items=config.items,
+        seed=config.seed,
+        progress=progress,
+    )
+    per_seed = {
+        s: _run_seed(config, catalog, s, root / f"seed-{s}", say, progress) for s in config.seeds
+    }
+    rows = {
+        key: combine_seeds([per_seed[s][key] for s in config.seeds])
+        for key, _ in ROWS
+        if all(key in per_seed[s] for s in config.seeds)
+    }
+    coverage: list[CoverageCell] = []
+    if config.study == "coverage":
+        first = config.seeds[0]
+        seed_root = root / f"seed-{first}"
+        ctx = _Context(
+            config,
+            catalog,
+            first,
+            seed_root,
+            make_simulator(catalog, "test", config.utterances, first),
+            say,
+            progress,
+        )
+        agents = [Path(p) for p in read_json(_stage_path(seed_root, "devices"))["agents"]]
+        default_log = Path(read_json(_stage_path(seed_root, "log-default"))["log_dir"])
+        coverage = run_coverage_study(ctx, agents, default_log)
+    seconds = time.perf_counter() - began
+    devices = device_mix([f"agent-{i}" for i in range(len(config.stage_steps()))])
+    notes = [
+        f"- catalog: {catalog.name} ({catalog.n_items} items); seeds {list(config.seeds)}; "
+        f"wall time of this call {seconds:.0f} s",
+        f"- devices ({len(devices)}): "
+        + ", ".join(f"{d.name} ({d.base}, noise {d.noise:g})" for d in devices)
+        + f"; agent copies after {list(config.stage_steps())} on-policy updates",
+        f"- log: {config.log_sessions} sessions (train pool); offline learners: "
+        f"{config.offline_steps} updates each; every row: {config.eval_sessions} test-pool "
+        "sessions, the same for every row",
+    ]
+    notes += ["", "| seed | stage | seconds |", "|---|---|---|"]
+    notes += [
+        f"| {s} | {path.stem} | {read_json(path).get('seconds', 0):.0f} |"
+        for s in config.seeds
+        for path in sorted((root / f"seed-{s}" / "stages").glob("*.json"), key=_modified)
+    ]
+    files = write_report(
+        root,
+        rows,
+        {
+            **config.to_json(),
+            "catalog_name": catalog.name,
+            "catalog_fingerprint": catalog.fingerprint,
+        },
+        title=f"textrec reproduce on {catalog.name}",
+        coverage=coverage,
+        notes=notes,
+    )
+    say(f"[reproduce] report written to {root / 'report.md'} ({seconds:.0f} s)")
+    return ReproduceResult(rows, per_seed, tuple(coverage), tuple(files), seconds)

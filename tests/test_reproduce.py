@@ -1,0 +1,225 @@
+"""reproduce.py: its configuration, the device mix on the test pool, the run directory's
+claim and resume rules, the coverage study's plan (the end-to-end run is in test_reproduce_e2e)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from textrec.errors import InputError
+from textrec.evaluation import evaluate
+from textrec.language.speech import build_sentence_bank
+from textrec.logs.policies import DeviceConfig
+from textrec.report import REPORT_FILES, ROWS
+from textrec.reproduce import (
+    RUN_FILE,
+    DeviceMix,
+    ReproduceConfig,
+    _start,
+    coverage_logs,
+    coverage_variants,
+    device_mix,
+    narrow_devices,
+    reproduce,
+)
+from textrec.simulator import BatchedSimulator
+
+
+def test_config_presets_and_stages():
+    full = ReproduceConfig()
+    assert full.log_sessions == 40000 and full.stage_steps() == (100, 200, 300)
+    quick = ReproduceConfig.quick(seed=3, n_seeds=2)
+    assert quick.log_sessions < full.log_sessions and quick.offline_steps < full.offline_steps
+    assert quick.seeds == (3, 4) and quick.stage_steps() == (20, 40, 60)
+    assert ReproduceConfig(online_steps=2).stage_steps() == (1, 2)  # merged, never 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("log_sessions", 0, "log_sessions"),
+        ("study", "ablation", "study"),
+        ("learners", ("cql", "dqn"), "dqn"),
+        ("device_stages", (0.0,), "device_stages"),
+        ("eval_every", -1, "eval_every"),
+    ],
+)
+def test_config_refuses_bad_values(field, value, match):
+    with pytest.raises(InputError, match=match):
+        ReproduceConfig(**{field: value})
+
+
+def test_device_mix_is_the_documented_family():
+    devices = device_mix(["a0", "a1", "a2"])
+    assert [d.name for d in devices[:6]] == [
+        "slot-noise-0.3",
+        "slot-noise-1.5",
+        "forget-2",
+        "latest-only",
+        "eps-0.3",
+        "marginal",
+    ]
+    assert [(d.base, d.noise, d.checkpoint) for d in devices[6:]] == [
+        ("agent", 0.5, "a0"),
+        ("agent", 1.0, "a1"),
+        ("agent", 1.5, "a2"),
+    ]
+    assert all(d.noise <= 0.1 and d.base != "agent" for d in narrow_devices())
+
+
+def test_device_mix_serves_round_robin_and_sits_between_its_devices(toy_catalog):
+    sim = BatchedSimulator(toy_catalog, "test", build_sentence_bank(toy_catalog.schema))
+    good = DeviceConfig("good", "slot-filler", noise=0.0)
+    bad = DeviceConfig("bad", "slot-filler", epsilon=1.0)
+    mix = DeviceMix([good, bad], toy_catalog)
+    mix.reset(5, np.random.default_rng(0))
+    assert [r.tolist() for r in mix.rows] == [[0, 2, 4], [1, 3]]
+
+    def sr(devices):
+        return evaluate(DeviceMix(devices, toy_catalog), sim, 300, seed=1).sr_at_10.mean
+
+    both, alone_good, alone_bad = sr([good, bad]), sr([good]), sr([bad])
+    assert alone_bad < both < alone_good
+    assert sr([good, bad]) == both  # same seed, same numbers
+
+
+def test_run_dir_resume_rules(tmp_path):
+    config = ReproduceConfig.quick()
+    _start(tmp_path, config, resume=False)
+    assert (tmp_path / RUN_FILE).is_file()
+    with pytest.raises(InputError, match="--resume"):
+        _start(tmp_path, config, resume=False)
+    _start(tmp_path, ReproduceConfig.quick(n_seeds=3, study="coverage"), resume=True)
+    with pytest.raises(InputError, match="offline_steps"):
+        _start(tmp_path, ReproduceConfig.quick(offline_steps=7), resume=True)
+
+
+def test_foreign_directory_is_refused_before_any_work(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not made by textrec"):
+        reproduce(ReproduceConfig.quick(catalog=str(tmp_path / "missing")), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_coverage_plan():
+    logs = coverage_logs(ReproduceConfig())
+    assert logs == (
+        ("default-40k", "default", 40000),
+        ("default-10k", "default", 10000),
+        ("default-4k", "default", 4000),
+        ("narrow-10k", "narrow", 10000),
+    )
+    variants = coverage_variants(ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0)))
+    assert [v[0] for v in coverage_variants(ReproduceConfig(coverage_learners=("iql",)))] == [
+        "iql",
+        "iql, tracking off",
+    ]
+    labels = [label for label, _, _ in variants]
+    assert len(variants) == 2 * 6 and labels[:6] == [
+        "bc",
+        "offpolicy",
+        "cql α=0.1",
+        "cql α=0.3",
+        "cql α=1",
+        "iql",
+    ]
+    assert all(o["track_coef"] == 0.0 for _, _, o in variants[6:])
+    assert variants[3][2] == {"alpha": 0.3}
+
+
+TINY = {
+    "items": 300,
+    "online_steps": 4,
+    "device_stages": (0.5, 1.0),
+    "log_sessions": 120,
+    "chunk_sessions": 40,
+    "offline_steps": 4,
+    "eval_every": 2,
+    "eval_sessions": 40,
+    "iterative_rounds": 2,
+    "iterative_sessions": 40,
+}
+"""A run of every stage on a 300-item built-in catalog in well under a minute."""
+
+
+@pytest.mark.slow
+def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
+    config = ReproduceConfig.quick(**TINY)
+    out = tmp_path / "run"
+    lines: list[str] = []
+    result = reproduce(config, out, progress=False, say=lines.append)
+    expected = [k for k, _ in ROWS]  # every row of Table 2
+    for name in REPORT_FILES.values():
+        if name != "coverage.png":
+            assert (out / name).is_file(), name
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == set(expected) and list(result.rows) == expected
+    for entry in results.values():
+        for metric in ("sr@10", "sr@20", "sr@30", "ni", "nv"):
+            assert set(entry[metric]) == {"mean", "se"} and np.isfinite(entry[metric]["mean"])
+    assert results["online"]["training_curve"] and results["slot_filler"]["success_curve"]
+    report = (out / "report.md").read_text()
+    assert all(label in report for key, label in ROWS if key in expected)
+    assert sum("running" in line for line in lines) == len(expected) + 2  # + devices, log
+
+    again: list[str] = []
+    resumed = reproduce(config, out, resume=True, progress=False, say=again.append)
+    stage_lines = [line for line in again if "· " in line]
+    assert stage_lines and all("skipped" in line for line in stage_lines)
+    assert resumed.rows == result.rows
+
+    # a run killed after the bc row: its stage record is gone, its training run is complete
+    (out / "seed-0" / "stages" / "bc.json").unlink()
+    third: list[str] = []
+    rerun = reproduce(config, out, resume=True, progress=False, say=third.append)
+    number = f"{['devices', 'log', *expected].index('bc') + 1}/{len(expected) + 2}"
+    assert [line for line in third if "running" in line] == [
+        f"[reproduce] seed 0 · {number} bc: running"
+    ]
+    assert rerun.rows["bc"].metrics == result.rows["bc"].metrics
+    with pytest.raises(InputError, match="--resume"):
+        reproduce(config, out, progress=False, say=third.append)
+
+
+@pytest.mark.slow
+def test_coverage_study_adds_its_table_and_figure(tmp_path):
+    config = ReproduceConfig.quick(
+        **{
+            **TINY,
+            "learners": ("bc",),
+            "iterative_rounds": 0,
+            "study": "coverage",
+            "coverage_learners": ("bc",),
+        }
+    )
+    result = reproduce(config, tmp_path / "run", progress=False, say=lambda _: None)
+    cells = {(c.log, c.learner) for c in result.coverage}
+    assert cells == {
+        (log, learner)
+        for log in ("default-120", "default-30", "default-12", "narrow-30")
+        for learner in ("bc", "bc, tracking off")
+    }
+    assert (tmp_path / "run" / "coverage.png").is_file()
+    runs = tmp_path / "run" / "seed-0" / "runs"
+    assert not (runs / "coverage-default-120-bc").exists()  # Table 2's bc row serves
+    assert (runs / "coverage-default-120-bc--tracking-off").is_dir()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Coverage study" in report and "| bc, tracking off |" in report
+
+
+@pytest.mark.slow
+def test_two_seeds_are_combined_across_their_means(tmp_path):
+    config = ReproduceConfig.quick(
+        **{**TINY, "learners": ("bc",), "iterative_rounds": 0, "n_seeds": 2}
+    )
+    result = reproduce(config, tmp_path / "run", progress=False, say=lambda _: None)
+    assert sorted(result.per_seed) == [0, 1]
+    assert (tmp_path / "run" / "seed-1" / "stages" / "bc.json").is_file()
+    for key, row in result.rows.items():
+        means = [result.per_seed[s][key].metrics["sr@20"].mean for s in (0, 1)]
+        assert row.n_seeds == 2 and row.metrics["sr@20"].mean == pytest.approx(np.mean(means))
+    assert result.per_seed[0]["bc"].metrics != result.per_seed[1]["bc"].metrics
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "2 seed(s)" in report and "across seeds' means" in report
