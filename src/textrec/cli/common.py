@@ -26,6 +26,8 @@ __all__ = [
     "ItemsOpt",
     "SeedOpt",
     "JsonOpt",
+    "ProgressOpt",
+    "TrainingUtterancesOpt",
     "console",
     "print_json",
     "print_table",
@@ -56,6 +58,13 @@ SeedOpt = typer.Option(
     help="Random seed (0 to 2**32-1): same seed, same numbers on the same machine.",
 )
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
+TrainingUtterancesOpt = typer.Option(
+    "templates",
+    "--utterances",
+    help="Sentence source of the simulated users: 'templates', 'model' or 'mix' ('free', the "
+    "held-out phrasings, is for evaluation only).",
+)
 
 
 INVOCATION: list[str] = []

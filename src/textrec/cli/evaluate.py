@@ -16,6 +16,7 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
     print_json,
     print_table,
@@ -69,7 +70,7 @@ def evaluate(
         None, "--threshold", help="With --heads q: BCQ's mask (values below it x the best)."
     ),
     seed: int = SeedOpt,
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Evaluate an agent or a baseline: SR@10/20/30, NI, NV (mean ± s.e.) and success by turn."""

@@ -16,7 +16,9 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
+    TrainingUtterancesOpt,
     print_json,
     print_table,
 )
@@ -51,12 +53,8 @@ def iterative(
         500, "--eval-sessions", min=1, help="Test-pool sessions per evaluation."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting each log."),
-    utterances: str = typer.Option(
-        "templates",
-        "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    utterances: str = TrainingUtterancesOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'."""

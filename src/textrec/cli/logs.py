@@ -13,7 +13,9 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
+    TrainingUtterancesOpt,
     command_line,
     print_json,
     print_table,
@@ -60,12 +62,8 @@ def collect(
         help="Saved agent directory to deploy as a noisy device "
         "(repeat, earliest training stage first).",
     ),
-    utterances: str = typer.Option(
-        "templates",
-        "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    utterances: str = TrainingUtterancesOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Collect an experience log: behaviour devices serve simulated users of the train pool.

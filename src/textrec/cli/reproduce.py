@@ -10,7 +10,16 @@ from pathlib import Path
 
 import typer
 
-from textrec.cli.common import CatalogOpt, DataOpt, JsonOpt, SeedOpt, print_json, print_table
+from textrec.cli.common import (
+    CatalogOpt,
+    DataOpt,
+    JsonOpt,
+    ProgressOpt,
+    SeedOpt,
+    TrainingUtterancesOpt,
+    print_json,
+    print_table,
+)
 from textrec.errors import InputError
 
 __all__ = ["reproduce"]
@@ -73,12 +82,8 @@ def reproduce(
         None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.1,1)."
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting the logs."),
-    utterances: str = typer.Option(
-        "templates",
-        "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    utterances: str = TrainingUtterancesOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Rebuild Table 2 and Figure 4: devices -> 40k-session log -> every learner -> test pool."""

@@ -25,7 +25,9 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
+    TrainingUtterancesOpt,
     print_json,
     print_table,
 )
@@ -89,12 +91,8 @@ def _train(
         "--finetune-text/--frozen-text",
         help="Train the pretrained text encoder with the agent, or keep it frozen.",
     ),
-    utterances: str = typer.Option(
-        "templates",
-        "--utterances",
-        help="Sentence source of the simulated users: 'templates', 'model' or 'mix'.",
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    utterances: str = TrainingUtterancesOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
     **learner_options: Any,
 ) -> None:
