@@ -368,6 +368,17 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish_rates(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    """Labels, a [0, 1] rate axis, a light grid and (when anything is drawn) the legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(title)
+
+
 def _save(fig: Any, path: Path) -> Path:
     with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
@@ -399,13 +410,12 @@ def plot_training_curves(rows: Mapping[str, RowResult], path: str | Path) -> Pat
                 label=label,
                 color="grey" if key == "behaviour_test" else "black",
             )
-    ax.set_xlabel("training updates (iterative: cumulative over rounds)")
-    ax.set_ylabel("test-pool SR@20")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Training curves (Figure 4)")
+    _finish_rates(
+        ax,
+        "training updates (iterative: cumulative over rounds)",
+        "test-pool SR@20",
+        "Training curves (Figure 4)",
+    )
     return _save(fig, Path(path))
 
 
@@ -420,13 +430,7 @@ def plot_success_by_turn(rows: Mapping[str, RowResult], path: str | Path) -> Pat
             ax.plot(turns, row.success_curve, label=label, linewidth=1.2)
     for k in SR_TURNS:
         ax.axvline(k, color="grey", linewidth=0.5, linestyle=":")
-    ax.set_xlabel("turn t")
-    ax.set_ylabel("SR@t (test pool)")
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Success by turn")
+    _finish_rates(ax, "turn t", "SR@t (test pool)", "Success by turn")
     return _save(fig, Path(path))
 
 
