@@ -11,6 +11,21 @@ from textrec.catalog import TEST, TRAIN, Attribute, AttributeSchema, Catalog
 # textrec's networks are small: one torch thread is as fast as two and immune to a busy second core.
 torch.set_num_threads(1)
 
+OPT_IN_SLOW_DIRS = ("tests/logs/", "tests/language/")
+"""Where ``slow`` tests run only with ``-m slow`` (a SIGTERM'd collection, Ray, loading MiniLM:
+minutes on 2 cores); elsewhere ``slow`` only labels the longer end-to-end tests, which CI runs."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the opt-in slow tests unless ``-m slow`` asks for them."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        path = str(item.fspath).replace("\\", "/")
+        if "slow" in item.keywords and any(d in path for d in OPT_IN_SLOW_DIRS):
+            item.add_marker(skip)
+
 
 def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) -> Catalog:
     """A random catalog: 3 attributes (one multi-valued, one with missing labels), 25% test items.

@@ -42,18 +42,6 @@ def real_like(n_brands: int = 685) -> AttributeSchema:
             Attribute("colour", ("Black", "Brown", "White", "Red", "Blue", "Beige")),
         )
     )
-
-
-def pytest_collection_modifyitems(config, items):
-    """Slow language tests (loading MiniLM: over a minute on 2 cores) run only with ``-m slow``."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords and "tests/language/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def six_schema() -> AttributeSchema:
     """See :data:`SIX`."""

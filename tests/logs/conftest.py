@@ -83,13 +83,3 @@ def make_log(catalog: Catalog, root: Path, n_chunks: int = 3, sessions_per_chunk
 def toy_log(toy_catalog: Catalog, tmp_path: Path) -> Path:
     """A 3-chunk, 60-session hand-made log of the toy catalog."""
     return make_log(toy_catalog, tmp_path / "log")
-
-
-def pytest_collection_modifyitems(config, items):
-    """Slow log tests (a SIGTERM'd collection, Ray) run only with ``-m slow``."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords and "tests/logs/" in str(item.fspath).replace("\\", "/"):
-            item.add_marker(skip)
