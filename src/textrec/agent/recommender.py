@@ -282,15 +282,19 @@ class Recommender(nn.Module):
         attribute = schema.value_attribute[value]
         return Recognised(attribute, value - schema.offsets[attribute])
 
-    def heard_requests(self, dialogues: Dialogues, codes: torch.Tensor) -> np.ndarray:
+    def heard_requests(
+        self, dialogues: Dialogues, codes: torch.Tensor, heard: Recognised | None = None
+    ) -> np.ndarray:
         """``(B, T + 1, K)`` latest value asked for per attribute before each state (``-1``: none).
 
         State ``t`` (see :meth:`unroll`) has heard the opening and the sentences after turns
-        ``< t``; what they ask for is read by :meth:`recognise` (no simulator labels). The
+        ``< t``; what they ask for is read by :meth:`recognise` (no simulator labels), or given
+        as ``heard`` (``recognise(codes)`` kept by a caller whose codes do not change). The
         request-tracking target of every learner.
         """
         said = np.concatenate([dialogues.opening[:, None], dialogues.feedback], axis=1)
-        heard = self.recognise(codes)
+        if heard is None:
+            heard = self.recognise(codes)
         return latest_requests(said, heard.attribute, heard.value, self.catalog.schema.n_attributes)
 
     def sentence_codes(self, dialogues: Dialogues) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from textrec.agent.policy import PolicyOutputs
-from textrec.agent.recommender import Recommender, RecommenderPolicy
+from textrec.agent.recommender import Recognised, Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
@@ -147,7 +147,7 @@ class OfflineLearner(ABC):
         self.optimiser = torch.optim.Adam(self.trained, lr=config.lr)
         self.n_updates = 0
         self._table: np.ndarray | None = None
-        self._table_codes = torch.zeros(0)
+        self._table_codes: tuple[torch.Tensor, Recognised | None] = (torch.zeros(0), None)
 
     # ------------------------------------------------------------------ for subclasses
     def extra_modules(self) -> dict[str, nn.Module]:
@@ -171,25 +171,26 @@ class OfflineLearner(ABC):
         """The greedy policy of the current recommender, acting as :meth:`acting` says."""
         return self.recommender.policy(**self.acting())
 
-    def _codes(self, d: Dialogues) -> torch.Tensor:
-        """Sentence codes of ``d``'s table; with a frozen encoder, a table seen before is not
-        encoded again (a :class:`~textrec.learners.batches.LogDialogues` source hands out one
-        table for the whole run)."""
+    def _codes(self, d: Dialogues) -> tuple[torch.Tensor, Recognised | None]:
+        """Sentence codes of ``d``'s table and, with a frozen encoder, what they ask for (read
+        once per table: a :class:`~textrec.learners.batches.LogDialogues` source hands out one
+        table for the whole run, so neither is computed again)."""
         rec = self.recommender
         if rec.config.finetune_text:
-            return rec.sentence_codes(d)
+            return rec.sentence_codes(d), None
         if self._table is not d.tokens:
-            self._table, self._table_codes = d.tokens, rec.sentence_codes(d)
+            codes = rec.sentence_codes(d)
+            self._table, self._table_codes = d.tokens, (codes, rec.recognise(codes))
         return self._table_codes
 
     def forward(self, batch: DialogueBatch) -> tuple[Forward, torch.Tensor]:
         """One pass of the tracker and the policy heads; returns it and the request targets."""
         rec = self.recommender
         d = batch.dialogues.compact() if rec.config.finetune_text else batch.dialogues
-        codes = self._codes(d)
+        codes, heard = self._codes(d)
         turns = rec.unroll_turns(d, codes)
         rows, t = turns.rows, turns.turns
-        requests = rec.heard_requests(d, codes.detach())[rows, t]
+        requests = rec.heard_requests(d, codes.detach(), heard)[rows, t]
         success = batch.terminated.any(axis=1)[rows]
         fwd = Forward(
             states=turns.states,
