@@ -165,3 +165,23 @@ def test_resolve_pool():
         resolve_pool(c, [1, 1])
     with pytest.raises(ValueError, match="unknown pool"):
         resolve_pool(c, "valid")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("pool", ["train", "test"])
+def test_sparse_and_dense_products_give_the_documented_score(toy_catalog, pool):
+    """A labeled pool's few values per item take the sparse (per-pattern) path, an AttrNet pool
+    the dense product; both reach the reference score of every item."""
+    rng = np.random.default_rng(7)
+    r = Retriever(toy_catalog, pool)
+    assert any(s is not None for s in r._sparse) == (pool == "train")
+    heads = [rng.dirichlet(np.ones(s), size=5).astype(np.float32) for s in toy_catalog.schema.sizes]
+    heads[0][3] = np.eye(len(heads[0][3]), dtype=np.float32)[1]  # a one-hot row among soft rows
+    for k in range(len(heads)):
+        term = r._head_term(k, heads[k])
+        lo, hi = toy_catalog.schema.offsets[k], toy_catalog.schema.offsets[k + 1]
+        probs = np.clip(toy_catalog.value_probs[r.pool, lo:hi], r.eps, 1.0).astype(np.float64)
+        np.testing.assert_allclose(term, np.log(heads[k] @ probs.T), rtol=1e-5, atol=1e-5)
+    items = r.by_probs(heads, np.zeros((5, r.n_pool), dtype=bool))
+    for row in range(5):
+        ref = reference_scores(r, heads, row)
+        assert ref[np.flatnonzero(r.pool == items[row])[0]] == pytest.approx(ref.max(), abs=1e-5)

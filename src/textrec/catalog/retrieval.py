@@ -107,6 +107,55 @@ class Action:
         return Action(head_probs=heads, weights=weights)
 
 
+@dataclass(frozen=True, eq=False)
+class _SparseTerm:
+    """One attribute's ``p_k(.|item)`` as ``eps`` plus each item's few values above it, stored
+    once per distinct pattern of those values.
+
+    Clipped at ``eps``, ``p(v|item) = eps + x_v`` with ``x_v > 0`` for only a few values of each
+    item (one for a labeled item with one value), so ``pi @ p(.|item) = eps * sum(pi) +
+    sum_j pi[idx_j] * x_j``: ``m`` gathers instead of a product over all ``V_k`` values. Items
+    with the same values and excesses share a pattern (a labeled pool has about one pattern per
+    value), so the sum and its logarithm are taken per pattern and gathered to the items. Exact
+    up to float rounding.
+    """
+
+    idx: np.ndarray
+    """``(m, U) int64`` value of each pattern's ``j``-th largest excess."""
+    excess: np.ndarray
+    """``(m, U) float32`` ``p(v|item) - eps`` there (0 where the pattern has fewer values)."""
+    pattern: np.ndarray
+    """``(P,) int64`` pattern of each pool item."""
+
+    @classmethod
+    def of(cls, probs: np.ndarray, eps: float) -> _SparseTerm | None:
+        """The sparse form of clipped ``probs (P, V)``; ``None`` when it would not be cheaper
+        (an item with half of the values or more above ``eps``)."""
+        excess = probs - np.float32(eps)
+        m = int(np.count_nonzero(excess > 0, axis=1).max(initial=0))
+        if m == 0 or 2 * m > probs.shape[1]:
+            return None
+        idx = np.sort(np.argpartition(-excess, m - 1, axis=1)[:, :m], axis=1)
+        top = np.take_along_axis(excess, idx, 1)
+        keys = np.concatenate([idx, top.view(np.int32).astype(np.int64)], axis=1)
+        unique, pattern = np.unique(keys, axis=0, return_inverse=True)
+        return cls(
+            np.ascontiguousarray(unique[:, :m].T),
+            np.ascontiguousarray(unique[:, m:].astype(np.int32).view(np.float32).T),
+            pattern.reshape(-1),
+        )
+
+    def log_product(self, head: np.ndarray, eps: float) -> np.ndarray:
+        """``log(head (b, V) @ p (V, P))``."""
+        per = np.empty((len(head), self.idx.shape[1]), dtype=np.float32)
+        per[:] = (np.float32(eps) * head.sum(axis=1, dtype=np.float32))[:, None]
+        for idx, excess in zip(self.idx, self.excess, strict=True):
+            gathered = np.take(head, idx, axis=1)
+            gathered *= excess
+            per += gathered
+        return np.take(np.log(per, out=per), self.pattern, axis=1)
+
+
 class Retriever:
     """Best unseen pool item for a batch of attribute-space choices.
 
@@ -138,6 +187,10 @@ class Retriever:
         offsets = self.schema.offsets
         self._probs_t = [  # per attribute (V_k, P), contiguous for the matrix product
             np.ascontiguousarray(probs[:, offsets[k] : offsets[k + 1]].T)
+            for k in range(self.schema.n_attributes)
+        ]
+        self._sparse = [  # the few values above eps per item, where that is cheaper
+            _SparseTerm.of(probs[:, offsets[k] : offsets[k + 1]], eps)
             for k in range(self.schema.n_attributes)
         ]
         log_t = np.zeros((self.schema.n_values + 1, len(self.pool)), dtype=np.float32)
@@ -226,24 +279,34 @@ class Retriever:
     # ------------------------------------------------------------------ helpers
     def _head_term(self, k: int, head: np.ndarray) -> np.ndarray:
         """``log(pi_k @ p_k(.|item))`` ``(b, P)``: a gather for one-hot rows, else a product."""
-        term = np.empty((len(head), self.n_pool), dtype=np.float32)
         single = np.count_nonzero(head, axis=1) == 1
-        if single.any():  # log(c * p(v)) = log p(v) + log c
-            rows = np.flatnonzero(single)
-            v = head[rows].argmax(axis=1)
-            term[rows] = self._log_t[self.schema.offsets[k] + v] + np.log(head[rows, v])[:, None]
+        if not single.any():
+            return self._log_product(k, head)
+        term = np.empty((len(head), self.n_pool), dtype=np.float32)
+        rows = np.flatnonzero(single)  # log(c * p(v)) = log p(v) + log c
+        v = head[rows].argmax(axis=1)
+        term[rows] = self._log_t[self.schema.offsets[k] + v] + np.log(head[rows, v])[:, None]
         if not single.all():
             rows = np.flatnonzero(~single)
-            term[rows] = np.log(head[rows] @ self._probs_t[k])
+            term[rows] = self._log_product(k, head[rows])
         return term
+
+    def _log_product(self, k: int, head: np.ndarray) -> np.ndarray:
+        """``log(pi_k @ p_k(.|item))`` ``(b, P)``, from the sparse form when ``k`` has one."""
+        sparse = self._sparse[k]
+        if sparse is not None:
+            return sparse.log_product(head, self.eps)
+        product = np.matmul(head, self._probs_t[k])
+        return np.log(product, out=product)
 
     @staticmethod
     def _sum(terms: Iterator[np.ndarray], w: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
-        """``sum_k w_k term_k`` over the attribute terms ``(b, P)``, in attribute order."""
+        """``sum_k w_k term_k`` over the attribute terms ``(b, P)``, in attribute order (each
+        term is a fresh array, weighted and summed in place)."""
         scores: np.ndarray | None = None
         for j, term in enumerate(terms):
             if w is not None:
-                term = term * w[lo:hi, j : j + 1]
+                term *= w[lo:hi, j : j + 1]
             if scores is None:
                 scores = term
             else:
