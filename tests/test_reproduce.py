@@ -4,6 +4,7 @@ claim and resume rules, the coverage study's plan (the end-to-end run is in test
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from textrec.language.speech import build_sentence_bank
 from textrec.logs.policies import DeviceConfig
 from textrec.report import REPORT_FILES, ROWS
 from textrec.reproduce import (
+    OFFLINE_ROWS,
     RUN_FILE,
     DeviceMix,
     ReproduceConfig,
@@ -223,3 +225,31 @@ def test_two_seeds_are_combined_across_their_means(tmp_path):
     assert result.per_seed[0]["bc"].metrics != result.per_seed[1]["bc"].metrics
     report = (tmp_path / "run" / "report.md").read_text()
     assert "2 seed(s)" in report and "across seeds' means" in report
+
+
+def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
+    """workers=2 runs two seeds' stages side by side and a seed's rows at once; every row is the
+    serial run's (all but its wall time), and each stage is said once."""
+    settings = {**TINY, "learners": ("bc",), "iterative_rounds": 0, "n_seeds": 2}
+    serial = reproduce(
+        ReproduceConfig.quick(**settings), tmp_path / "serial", progress=False, say=lambda _: None
+    )
+    lines: list[str] = []
+    pooled = reproduce(
+        ReproduceConfig.quick(**settings, workers=2),
+        tmp_path / "pooled",
+        progress=False,
+        say=lines.append,
+    )
+
+    def untimed(rows):
+        return {k: replace(r, seconds=0.0) for k, r in rows.items()}
+
+    assert untimed(pooled.rows) == untimed(serial.rows)
+    for seed in (0, 1):
+        assert untimed(pooled.per_seed[seed]) == untimed(serial.per_seed[seed])
+    stages = ["devices", "log-default", *[k for k, _ in ROWS if k not in OFFLINE_ROWS or k == "bc"]]
+    stages.remove("iterative")
+    for seed in (0, 1):
+        said = [line for line in lines if f"seed {seed} ·" in line and line.endswith("running")]
+        assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(stages)

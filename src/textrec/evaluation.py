@@ -318,8 +318,9 @@ def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
             directory holding one as ``final/``.
         catalog: the catalog the recommender was trained on (checked by its fingerprint).
         acting: how a recommender acts (``Recommender.policy``'s ``heads``, ``greedy``,
-            ``threshold``; default: the actor heads, retrieval by their distributions, as every
-            learner but ``bcq`` evaluates its agent).
+            ``threshold``); an option not given is the saved agent's own (as the learner that
+            trained it evaluated it: a ``bcq`` agent its masked Q heads, the others their actor
+            heads with retrieval by their distributions).
 
     Raises:
         InputError: naming ``spec`` when it is neither a baseline nor a saved recommender.

@@ -30,6 +30,7 @@ import csv
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ from textrec.errors import InputError
 from textrec.evaluation import EvaluationResult, MeanSE, evaluate, load_policy, make_simulator
 from textrec.io import claim_output_dir, read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices, take_result
+from textrec.processes import process_pool
 from textrec.report import (
     ROWS,
     CoverageCell,
@@ -123,7 +125,8 @@ class ReproduceConfig:
     coverage_alphas: tuple[float, ...] = (0.1, 1.0)
     """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
     workers: int = 1
-    """Processes collecting the logs."""
+    """Processes: above 1, the stages run in a pool of this many (a seed's rows at once, the
+    seeds side by side), and each log is collected by this many."""
 
     def __post_init__(self) -> None:
         positive = (
@@ -302,13 +305,19 @@ def _stage_path(root: Path, name: str) -> Path:
 
 
 def _run_stage(
-    ctx: _Context, name: str, number: str, work: Callable[[], dict[str, Any]]
+    ctx: _Context,
+    name: str,
+    number: str,
+    work: Callable[[], dict[str, Any]],
+    announce: bool = True,
 ) -> dict[str, Any]:
-    """Run ``work`` unless its result is saved; save it atomically; print one progress line."""
+    """Run ``work`` unless its result is saved; save it atomically; print one progress line
+    (none for a saved result read by a later stage: ``announce=False``)."""
     path = _stage_path(ctx.root, name)
     prefix = f"[reproduce] seed {ctx.seed} · {number} {name}"
     if path.is_file():
-        ctx.say(f"{prefix}: done before, skipped")
+        if announce:
+            ctx.say(f"{prefix}: done before, skipped")
         return dict(read_json(path))
     ctx.say(f"{prefix}: running")
     began = time.perf_counter()
@@ -410,7 +419,7 @@ def _agent_row(ctx: _Context, key: str, trained: Trained, note: str) -> RowResul
 
 
 # ---------------------------------------------------------------------------------------- one seed
-def _devices(ctx: _Context, number: str) -> list[Path]:
+def _devices(ctx: _Context, number: str, announce: bool = True) -> list[Path]:
     """Stage 1: train the on-policy agent, saving a copy at each device stage."""
     import shutil
 
@@ -427,11 +436,16 @@ def _devices(ctx: _Context, number: str) -> list[Path]:
             agents.append(str(dest))
         return {"agents": agents, "steps": list(ctx.config.stage_steps())}
 
-    return [Path(p) for p in _run_stage(ctx, "devices", number, run)["agents"]]
+    return [Path(p) for p in _run_stage(ctx, "devices", number, run, announce)["agents"]]
 
 
 def _collect(
-    ctx: _Context, name: str, number: str, devices: Sequence[DeviceConfig], n_sessions: int
+    ctx: _Context,
+    name: str,
+    number: str,
+    devices: Sequence[DeviceConfig],
+    n_sessions: int,
+    announce: bool = True,
 ) -> Path:
     """Collect (or finish collecting) a log of the devices on the train pool."""
     from textrec.logs.collect import collect
@@ -454,7 +468,7 @@ def _collect(
         )
         return {"log_dir": str(log_dir), "collect": result.to_json()}
 
-    return Path(_run_stage(ctx, f"log-{name}", number, run)["log_dir"])
+    return Path(_run_stage(ctx, f"log-{name}", number, run, announce)["log_dir"])
 
 
 def _logged_row(log_dir: Path) -> RowResult:
@@ -473,15 +487,15 @@ def _logged_row(log_dir: Path) -> RowResult:
     )
 
 
-def _run_seed(
+def _seed_context(
     config: ReproduceConfig,
     catalog: Catalog,
     seed: int,
     root: Path,
     say: Callable[[str], None],
     progress: bool,
-) -> dict[str, RowResult]:
-    ctx = _Context(
+) -> _Context:
+    return _Context(
         config,
         catalog,
         seed,
@@ -490,68 +504,159 @@ def _run_seed(
         say,
         progress,
     )
-    keys = [k for k, _ in ROWS]
-    planned = [
-        k
-        for k in keys
-        if k not in OFFLINE_ROWS or k in config.learners
-        if k != "iterative" or config.iterative_rounds > 0
-    ]
+
+
+def _seed_stages(ctx: _Context) -> dict[str, Callable[[], object]]:
+    """Every stage of one seed by name, in order: ``devices``, ``log``, then Table 2's rows.
+
+    Each stage reads what it needs from the stages before it (their saved records once they
+    ran), so the rows of a seed whose log is collected may run in any order or at once.
+    """
+    config, catalog, root = ctx.config, ctx.catalog, ctx.root
+    planned = _planned_rows(config)
     n = len(planned) + 2
 
     def number(name: str) -> str:
         order = ["devices", "log", *planned]
         return f"{order.index(name) + 1}/{n}"
 
-    agents = _devices(ctx, number("devices"))
-    devices = device_mix(agents)
-    log_dir = _collect(ctx, "default", number("log"), devices, config.log_sessions)
-    _row_stage(ctx, "behaviour_logged", number("behaviour_logged"), lambda: _logged_row(log_dir))
-    _row_stage(
-        ctx,
-        "behaviour_test",
-        number("behaviour_test"),
-        lambda: RowResult.from_evaluation(
+    def agents(announce: bool = False) -> list[Path]:
+        return _devices(ctx, number("devices"), announce)
+
+    def log_dir(announce: bool = False) -> Path:
+        mix = device_mix(agents())
+        return _collect(ctx, "default", number("log"), mix, config.log_sessions, announce)
+
+    def row(key: str, work: Callable[[], RowResult]) -> Callable[[], RowResult]:
+        return lambda: _row_stage(ctx, key, number(key), work)
+
+    def offline(algo: str) -> RowResult:
+        run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
+        note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
+        return _agent_row(ctx, algo, _train(run), note)
+
+    def online() -> RowResult:
+        trained = Trained(agents()[-1], read_curve(root / "runs" / "online"), 0.0)
+        note = f"PPO against the simulator, {config.online_steps} updates"
+        return _agent_row(ctx, "online", trained, note)
+
+    def behaviour_test() -> RowResult:
+        devices = device_mix(agents())
+        return RowResult.from_evaluation(
             "behaviour_test",
             ctx.evaluate(DeviceMix(devices, catalog)),
             note=f"the same {len(devices)} devices (round-robin) serving the test pool",
-        ),
-    )
-    online = Trained(agents[-1], read_curve(root / "runs" / "online"), 0.0)
-    _row_stage(
-        ctx,
-        "online",
-        number("online"),
-        lambda: _agent_row(
-            ctx, "online", online, f"PPO against the simulator, {config.online_steps} updates"
-        ),
-    )
-    for algo in (k for k in OFFLINE_ROWS if k in config.learners):
-        _row_stage(
-            ctx,
-            algo,
-            number(algo),
-            lambda algo=algo: _agent_row(
-                ctx,
-                algo,
-                _train(_spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir)),
-                f"trained on the log only, {config.offline_steps} updates, last checkpoint",
-            ),
         )
-    if config.iterative_rounds > 0:
-        _row_stage(ctx, "iterative", number("iterative"), lambda: _iterative_row(ctx, log_dir))
-    _row_stage(
-        ctx,
-        "slot_filler",
-        number("slot_filler"),
-        lambda: RowResult.from_evaluation(
+
+    def slot_filler() -> RowResult:
+        return RowResult.from_evaluation(
             "slot_filler",
             ctx.evaluate(make_policy("slot-filler", catalog)),
             note="the non-learned bar: the values the user asked for, train-pool statistics "
             "for the rest",
-        ),
-    )
+        )
+
+    work: dict[str, Callable[[], RowResult]] = {
+        "behaviour_logged": lambda: _logged_row(log_dir()),
+        "behaviour_test": behaviour_test,
+        "online": online,
+        **{algo: partial(offline, algo) for algo in OFFLINE_ROWS},
+        "iterative": lambda: _iterative_row(ctx, log_dir()),
+        "slot_filler": slot_filler,
+    }
+    return {
+        "devices": partial(agents, True),
+        "log": partial(log_dir, True),
+        **{key: row(key, work[key]) for key in planned},
+    }
+
+
+def _planned_rows(config: ReproduceConfig) -> list[str]:
+    """Table 2's rows this config runs, in table order."""
+    return [
+        k
+        for k, _ in ROWS
+        if k not in OFFLINE_ROWS or k in config.learners
+        if k != "iterative" or config.iterative_rounds > 0
+    ]
+
+
+def _run_seed(ctx: _Context) -> dict[str, RowResult]:
+    """Run (or read) every stage of the seed in order; its rows."""
+    for stage in _seed_stages(ctx).values():
+        stage()
     return dict(ctx.done)
+
+
+# --------------------------------------------------------------------------- stages in processes
+_LONGEST_FIRST = ("iterative", "offpolicy", "cql", "bcq", "iql", "bc")
+"""The rows started first in a pool (the longest in the full built-in run: iterative collects two
+logs and trains three rounds; the Q learners train Q heads beside the actor); the evaluations
+of the other rows fill in after them."""
+
+
+def _silent(line: str) -> None:
+    """A ``say`` that drops the line."""
+
+
+def _next_stages(config: ReproduceConfig, name: str) -> list[str]:
+    """The stages of a seed that may start once its stage ``name`` is done."""
+    if name == "devices":
+        return ["log"]
+    if name == "log":
+        rows = _planned_rows(config)
+        return sorted(rows, key=lambda k: _LONGEST_FIRST.index(k) if k in _LONGEST_FIRST else 99)
+    return []
+
+
+def _run_stages_in_pool(config: ReproduceConfig, root: Path, say: Callable[[str], None]) -> None:
+    """Run every seed's stages in ``config.workers`` processes: each seed's devices at once, its
+    log when they are done, then all its rows (longest first) as workers come free.
+
+    A worker writes each stage's record as the serial run would (the stages of one seed are
+    independent once its log exists, and each is seeded by itself, so the records are the same
+    numbers in any order); the lines it said are said here when its stage is done. The first
+    error stops the pool.
+    """
+    with process_pool(config.workers, _init_stage_worker, (config, str(root))) as pool:
+        pending = {
+            pool.submit(_stage_in_worker, s, "devices"): (s, "devices") for s in config.seeds
+        }
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                seed, name = pending.pop(future)
+                for line in future.result():
+                    say(line)
+                for stage in _next_stages(config, name):
+                    pending[pool.submit(_stage_in_worker, seed, stage)] = (seed, stage)
+
+
+_WORKER: dict[str, Any] = {}
+"""A stage worker's config, run directory, catalog and seed contexts (one per process)."""
+
+
+def _init_stage_worker(config: ReproduceConfig, root: str) -> None:
+    from textrec.catalog.build import open_catalog
+
+    catalog = open_catalog(
+        config.catalog, data=config.data, items=config.items, seed=config.seed, progress=False
+    )
+    _WORKER.update(config=config, root=Path(root), catalog=catalog, contexts={})
+
+
+def _stage_in_worker(seed: int, name: str) -> list[str]:
+    """Run stage ``name`` of ``seed`` in this worker; the lines it said."""
+    lines: list[str] = []
+    contexts: dict[int, _Context] = _WORKER["contexts"]
+    if seed not in contexts:
+        root = _WORKER["root"] / f"seed-{seed}"
+        contexts[seed] = _seed_context(
+            _WORKER["config"], _WORKER["catalog"], seed, root, _silent, False
+        )
+    ctx = replace(contexts[seed], say=lines.append)
+    _seed_stages(ctx)[name]()
+    return lines
 
 
 # ------------------------------------------------------------------------------- coverage study
@@ -720,8 +825,20 @@ def reproduce(
         seed=config.seed,
         progress=progress,
     )
-    per_seed = {
-        s: _run_seed(config, catalog, s, root / f"seed-{s}", say, progress) for s in config.seeds
+    if config.workers > 1:
+        _run_stages_in_pool(config, root, say)
+    per_seed = {  # with a pool, every stage is saved by now: this reads the records
+        s: _run_seed(
+            _seed_context(
+                config,
+                catalog,
+                s,
+                root / f"seed-{s}",
+                say if config.workers == 1 else _silent,
+                progress,
+            )
+        )
+        for s in config.seeds
     }
     rows = {
         key: combine_seeds([per_seed[s][key] for s in config.seeds])
@@ -732,15 +849,7 @@ def reproduce(
     if config.study == "coverage":
         first = config.seeds[0]
         seed_root = root / f"seed-{first}"
-        ctx = _Context(
-            config,
-            catalog,
-            first,
-            seed_root,
-            make_simulator(catalog, "test", config.utterances, first),
-            say,
-            progress,
-        )
+        ctx = _seed_context(config, catalog, first, seed_root, say, progress)
         agents = [Path(p) for p in read_json(_stage_path(seed_root, "devices"))["agents"]]
         default_log = Path(read_json(_stage_path(seed_root, "log-default"))["log_dir"])
         coverage = run_coverage_study(ctx, agents, default_log)

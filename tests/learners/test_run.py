@@ -55,6 +55,29 @@ def test_train_agent_end_to_end_and_resume(fast_encoder, toy_catalog, toy_log, t
     assert again.test.sr_at_20.mean == longer.test.sr_at_20.mean
 
 
+def test_saved_agent_acts_as_its_learner_evaluated_it(fast_encoder, toy_catalog, toy_log, tmp_path):
+    """A bcq agent is evaluated from its masked Q heads; saved and loaded, it acts so by itself
+    (``evaluate --policy DIR`` needs no acting options) and the evaluation is the same."""
+    from textrec.evaluation import evaluate, load_policy, make_simulator
+
+    result = train_agent(_spec(toy_catalog, toy_log, tmp_path / "bcq", algo="bcq"))
+    loaded = Recommender.load(result.agent_dir, toy_catalog)
+    assert (loaded.acting.heads, loaded.acting.greedy) == ("q", "values")
+    assert loaded.acting.threshold > 0
+    policy = load_policy(result.agent_dir, toy_catalog)
+    assert policy.acting == loaded.acting and not policy.acting.sample
+    sim = make_simulator(toy_catalog, "test", "templates", 0)
+    again = evaluate(policy, sim, 24, 0)
+    assert again.sr_at_20.mean == result.test.sr_at_20.mean
+    assert load_policy(
+        result.agent_dir, toy_catalog, heads="actor", threshold=0.0
+    ).acting.heads == ("actor")
+    bc = Recommender.load(
+        train_agent(_spec(toy_catalog, toy_log, tmp_path / "bc")).agent_dir, toy_catalog
+    )
+    assert bc.acting.heads == "actor" and bc.acting.greedy == "probs"
+
+
 def test_resume_with_another_algo_or_log_is_refused(fast_encoder, toy_catalog, toy_log, tmp_path):
     out = tmp_path / "run"
     train_agent(_spec(toy_catalog, toy_log, out, steps=2))

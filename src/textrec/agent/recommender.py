@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +246,10 @@ class Recommender(nn.Module):
             reset_parameters(module, generator)
         self._retrievers: dict[str, Retriever] = {}
         self._index = {item_id: i for i, item_id in enumerate(catalog.item_ids.tolist())}
+        self.acting = Acting()
+        """How :meth:`policy` and :meth:`recommend` act unless told otherwise: as the learner
+        that trained the recommender evaluates it (saved with it; a bcq agent acts from its
+        masked Q heads)."""
 
     @property
     def text(self) -> TextEncoder:
@@ -430,14 +434,15 @@ class Recommender(nn.Module):
         self,
         sample: bool = False,
         *,
-        heads: str = "actor",
-        greedy: str = "probs",
-        threshold: float = 0.0,
+        heads: str | None = None,
+        greedy: str | None = None,
+        threshold: float | None = None,
     ) -> RecommenderPolicy:
-        """This recommender as a simulator batch ``Policy`` acting as :class:`Acting` says."""
-        return RecommenderPolicy(
-            self, Acting(sample=sample, heads=heads, greedy=greedy, threshold=threshold)
-        )
+        """This recommender as a simulator batch ``Policy`` acting as :class:`Acting` says; an
+        option not given is :attr:`acting`'s."""
+        given = {"heads": heads, "greedy": greedy, "threshold": threshold}
+        chosen = {k: v for k, v in given.items() if v is not None}
+        return RecommenderPolicy(self, replace(self.acting, sample=sample, **chosen))
 
     @torch.no_grad()
     def recommend(
@@ -479,17 +484,19 @@ class Recommender(nn.Module):
         state = self.unroll(dialogues)[:, -1]
         retriever = self.retriever(pool)
         excluded = np.isin(retriever.pool, items[0])[None, :]
-        action = self.act(state, Acting(), torch.Generator())
+        action = self.act(state, replace(self.acting, sample=False), torch.Generator())
         item = retriever.retrieve(action, excluded)[0]
         return str(self.catalog.item_ids[item])
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write weights, config, vocabulary and catalog fingerprint to directory ``path``."""
+        """Write weights, config, how it acts (:attr:`acting`), vocabulary and catalog
+        fingerprint to directory ``path``."""
         meta = {
             "format": _FORMAT,
             "version": __version__,
             "config": asdict(self.config),
+            "acting": asdict(replace(self.acting, sample=False)),
             "text_encoder": asdict(self.language.config),
             "catalog": {
                 "name": self.catalog.name,
@@ -537,7 +544,8 @@ class Recommender(nn.Module):
             model = cls(catalog, text, RecommenderConfig(**config))
             weights = read_checkpoint(root / _WEIGHTS_FILE, _FORMAT, ("state_dict",))
             model.load_state_dict(weights["state_dict"])
-        except (KeyError, TypeError, RuntimeError) as exc:
+            model.acting = Acting(**meta.get("acting", {}))  # saved before it was: the default
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
         return model.eval()
 

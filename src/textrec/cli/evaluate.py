@@ -60,8 +60,9 @@ def evaluate(
     heads: str | None = typer.Option(
         None,
         "--heads",
-        help="A saved agent acts from its policy heads ('actor', the default) or from softmax of "
-        "its Q heads ('q'; a bcq agent: --heads q --greedy values --threshold 0.3).",
+        help="A saved agent acts from its policy heads ('actor') or from softmax of its Q heads "
+        "('q'). Options not given: as the agent was evaluated when trained (saved with it; a bcq "
+        "agent: q heads, argmax values, its threshold).",
     ),
     greedy: str | None = typer.Option(
         None, "--greedy", help="Retrieval by the head distributions ('probs') or argmax ('values')."

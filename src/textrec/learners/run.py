@@ -176,6 +176,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         progress=spec.progress,
     ):
         last = metrics
+    recommender.acting = learner.policy().acting  # saved: the agent acts as it was evaluated
     agent_dir = recommender.save(out / FINAL)
     final = evaluator.last or evaluator.evaluate(learner.policy())
     curve = [{k: float(v) for k, v in row.items()} for row in read_rows(out / METRICS_NAME)]

@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
-import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +68,7 @@ from textrec.logs.writer import (
     write_chunk,
     write_manifest,
 )
+from textrec.processes import process_pool
 from textrec.simulator.engine import BatchedSimulator, StepResult
 from textrec.simulator.task import TaskConfig, check_training_source
 
@@ -333,33 +331,9 @@ _RUNNER: _ChunkRunner | None = None
 
 
 def _init_worker(setup: _Setup) -> None:
-    """Build the worker's runner; one BLAS thread per worker process.
-
-    With W workers on W cores, BLAS's own threads only oversubscribe the cores: on the built-in
-    catalog a single-threaded chunk ran at 994 sessions/s against 619 with two BLAS threads.
-    """
-    from threadpoolctl import threadpool_limits
-
+    """Build the worker's runner (after :func:`textrec.processes.init_worker`)."""
     global _RUNNER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _exit_with_parent(os.getppid())
-    threadpool_limits(1)
     _RUNNER = _ChunkRunner(setup)
-
-
-def _exit_with_parent(parent: int, every: float = 0.5) -> None:
-    """Start a daemon thread that ends this worker as soon as its parent process is gone.
-
-    A parent killed with SIGKILL cannot stop its pool; without this its workers would finish
-    their chunks and write shards into a log nobody is collecting any more.
-    """
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(every)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_in_worker(chunk: int, start: int, stop: int) -> ChunkSummary:
@@ -379,23 +353,12 @@ def _run_pool(
     setup: _Setup, jobs: Sequence[tuple[int, int, int]], workers: int
 ) -> Iterator[ChunkSummary]:
     """Chunks in a process pool, each summary yielded as soon as its chunk is written."""
-    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(setup,)
-    )
-    finished = False
-    try:
+    with process_pool(workers, _init_worker, (setup,)) as pool:
         pending = {pool.submit(_run_in_worker, *job) for job in jobs}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield future.result()
-        finished = True
-    finally:
-        if not finished:  # error, Ctrl-C or the consumer stopped: stop the workers now
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _import_ray() -> Any:
