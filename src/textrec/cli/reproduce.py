@@ -81,7 +81,13 @@ def reproduce(
     coverage_alphas: str | None = typer.Option(
         None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.1,1)."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting the logs."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Processes. Above 1 the stages run side by side: the seeds at once, a seed's rows "
+        "once its log is collected; each log is collected by this many. Same numbers as 1.",
+    ),
     utterances: str = TrainingUtterancesOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
