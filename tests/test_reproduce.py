@@ -228,9 +228,17 @@ def test_two_seeds_are_combined_across_their_means(tmp_path):
 
 
 def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
-    """workers=2 runs two seeds' stages side by side and a seed's rows at once; every row is the
-    serial run's (all but its wall time), and each stage is said once."""
-    settings = {**TINY, "learners": ("bc",), "iterative_rounds": 0, "n_seeds": 2}
+    """workers=2 runs two seeds' stages side by side, a seed's rows and the coverage study's cells
+    at once; every row and cell is the serial run's (all but its wall time), and each stage is
+    said once."""
+    settings = {
+        **TINY,
+        "learners": ("bc",),
+        "iterative_rounds": 0,
+        "n_seeds": 2,
+        "study": "coverage",
+        "coverage_learners": ("bc",),
+    }
     serial = reproduce(
         ReproduceConfig.quick(**settings), tmp_path / "serial", progress=False, say=lambda _: None
     )
@@ -248,8 +256,16 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
     assert untimed(pooled.rows) == untimed(serial.rows)
     for seed in (0, 1):
         assert untimed(pooled.per_seed[seed]) == untimed(serial.per_seed[seed])
+    assert pooled.coverage == serial.coverage and len(pooled.coverage) == 8
     stages = ["devices", "log-default", *[k for k, _ in ROWS if k not in OFFLINE_ROWS or k == "bc"]]
     stages.remove("iterative")
+    coverage = [f"log-coverage-{n}" for n in ("default-30", "default-12", "narrow-30")]
+    coverage += [
+        f"coverage-{n}-bc{off}"
+        for n in ("default-30", "default-12", "narrow-30")
+        for off in ("", "--tracking-off")
+    ] + ["coverage-default-120-bc--tracking-off"]
     for seed in (0, 1):
         said = [line for line in lines if f"seed {seed} ·" in line and line.endswith("running")]
-        assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(stages)
+        expected = stages + coverage if seed == 0 else stages  # the study: first seed only
+        assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(expected)

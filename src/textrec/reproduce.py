@@ -15,13 +15,17 @@ For each seed ``s`` in ``seed .. seed + n_seeds − 1``, in ``OUT/seed-<s>/``:
 
 Then the seeds' rows are combined (mean ± s.e. across the seeds' means) and
 :func:`textrec.report.write_report` writes ``report.md``, ``results.json``, ``config.json`` and the
-figures into ``OUT``. With ``study="coverage"`` the coverage study runs on the first seed too
-(:func:`run_coverage_study`).
+figures into ``OUT``. With ``study="coverage"`` the coverage study's logs and cells are stages of
+the first seed too (:func:`run_coverage_study` reads them).
 
 Every stage saves its result atomically as soon as it finishes (``stages/<name>.json``); training
 runs checkpoint as they go, and collection writes complete shards. ``resume=True`` therefore
 continues a killed run without redoing a finished stage. The catalog and the pretrained text
 encoder are those of the base ``seed`` for every seed (they are the environment, not the learner).
+
+Each stage names the one stage whose record it reads (:class:`_Stage`), so with ``workers > 1``
+they run in a process pool as soon as that record exists — the seeds' devices at once, then each
+seed's log, then its rows and cells — writing the same records as the serial run.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +126,7 @@ class ReproduceConfig:
     """'' or 'coverage' (:func:`run_coverage_study`, first seed only)."""
     coverage_learners: tuple[str, ...] = ("bc", "offpolicy", "cql", "iql")
     """Learners of the coverage study (``cql`` once per ``coverage_alphas`` value)."""
-    coverage_alphas: tuple[float, ...] = (0.1, 1.0)
+    coverage_alphas: tuple[float, ...] = (0.01, 0.1, 1.0)
     """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
     workers: int = 1
     """Processes: above 1, the stages run in a pool of this many (a seed's rows at once, the
@@ -290,10 +294,14 @@ class _Context:
     catalog: Catalog
     seed: int
     root: Path
-    test_sim: BatchedSimulator
     say: Callable[[str], None]
     progress: bool
     done: dict[str, RowResult] = field(default_factory=dict)
+
+    @cached_property
+    def test_sim(self) -> BatchedSimulator:
+        """The simulated users of the test pool (built when a stage first evaluates)."""
+        return make_simulator(self.catalog, "test", self.config.utterances, self.seed)
 
     def evaluate(self, policy: Any) -> EvaluationResult:
         """The row evaluation: the test pool, ``eval_sessions`` sessions, this seed."""
@@ -487,30 +495,22 @@ def _logged_row(log_dir: Path) -> RowResult:
     )
 
 
-def _seed_context(
-    config: ReproduceConfig,
-    catalog: Catalog,
-    seed: int,
-    root: Path,
-    say: Callable[[str], None],
-    progress: bool,
-) -> _Context:
-    return _Context(
-        config,
-        catalog,
-        seed,
-        root,
-        make_simulator(catalog, "test", config.utterances, seed),
-        say,
-        progress,
-    )
+@dataclass(frozen=True)
+class _Stage:
+    """One stage of a seed: its name (its record's), the stage it reads, and its work."""
+
+    name: str
+    needs: str | None
+    """The stage whose record this one reads (``None``: none); it may run once that is done."""
+    run: Callable[[], object]
 
 
-def _seed_stages(ctx: _Context) -> dict[str, Callable[[], object]]:
-    """Every stage of one seed by name, in order: ``devices``, ``log``, then Table 2's rows.
+def _seed_stages(ctx: _Context) -> list[_Stage]:
+    """Every stage of one seed, in order: ``devices``, the log, Table 2's rows, and (first seed,
+    ``study="coverage"``) the coverage study's logs and cells.
 
-    Each stage reads what it needs from the stages before it (their saved records once they
-    ran), so the rows of a seed whose log is collected may run in any order or at once.
+    Each stage reads what it needs from the stage it names in ``needs`` (its saved record once it
+    ran), so the stages after the log may run in any order or at once.
     """
     config, catalog, root = ctx.config, ctx.catalog, ctx.root
     planned = _planned_rows(config)
@@ -526,9 +526,6 @@ def _seed_stages(ctx: _Context) -> dict[str, Callable[[], object]]:
     def log_dir(announce: bool = False) -> Path:
         mix = device_mix(agents())
         return _collect(ctx, "default", number("log"), mix, config.log_sessions, announce)
-
-    def row(key: str, work: Callable[[], RowResult]) -> Callable[[], RowResult]:
-        return lambda: _row_stage(ctx, key, number(key), work)
 
     def offline(algo: str) -> RowResult:
         run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
@@ -564,11 +561,21 @@ def _seed_stages(ctx: _Context) -> dict[str, Callable[[], object]]:
         "iterative": lambda: _iterative_row(ctx, log_dir()),
         "slot_filler": slot_filler,
     }
-    return {
-        "devices": partial(agents, True),
-        "log": partial(log_dir, True),
-        **{key: row(key, work[key]) for key in planned},
-    }
+    stages = [
+        _Stage("devices", None, partial(agents, True)),
+        _Stage(LOG_STAGE, "devices", partial(log_dir, True)),
+        *[
+            _Stage(key, LOG_STAGE, partial(_row_stage, ctx, key, number(key), work[key]))
+            for key in planned
+        ],
+    ]
+    if config.study == "coverage" and ctx.seed == config.seeds[0]:
+        stages += _coverage_stages(ctx, agents, log_dir)
+    return stages
+
+
+LOG_STAGE = "log-default"
+"""Name of the stage (and record) of a seed's experience log."""
 
 
 def _planned_rows(config: ReproduceConfig) -> list[str]:
@@ -581,10 +588,21 @@ def _planned_rows(config: ReproduceConfig) -> list[str]:
     ]
 
 
+def _seed_context(
+    config: ReproduceConfig,
+    catalog: Catalog,
+    seed: int,
+    root: Path,
+    say: Callable[[str], None],
+    progress: bool,
+) -> _Context:
+    return _Context(config, catalog, seed, root / f"seed-{seed}", say, progress)
+
+
 def _run_seed(ctx: _Context) -> dict[str, RowResult]:
     """Run (or read) every stage of the seed in order; its rows."""
-    for stage in _seed_stages(ctx).values():
-        stage()
+    for stage in _seed_stages(ctx):
+        stage.run()
     return dict(ctx.done)
 
 
@@ -599,28 +617,31 @@ def _silent(line: str) -> None:
     """A ``say`` that drops the line."""
 
 
-def _next_stages(config: ReproduceConfig, name: str) -> list[str]:
-    """The stages of a seed that may start once its stage ``name`` is done."""
-    if name == "devices":
-        return ["log"]
-    if name == "log":
-        rows = _planned_rows(config)
-        return sorted(rows, key=lambda k: _LONGEST_FIRST.index(k) if k in _LONGEST_FIRST else 99)
-    return []
+def _run_stages_in_pool(
+    config: ReproduceConfig,
+    root: Path,
+    plans: Mapping[int, Sequence[_Stage]],
+    say: Callable[[str], None],
+) -> None:
+    """Run the seeds' stages (``plans``) in ``config.workers`` processes, each as soon as the
+    stage it reads is done: every seed's devices at once, its log when they are done, then its
+    rows (longest first) and coverage cells as workers come free.
 
-
-def _run_stages_in_pool(config: ReproduceConfig, root: Path, say: Callable[[str], None]) -> None:
-    """Run every seed's stages in ``config.workers`` processes: each seed's devices at once, its
-    log when they are done, then all its rows (longest first) as workers come free.
-
-    A worker writes each stage's record as the serial run would (the stages of one seed are
-    independent once its log exists, and each is seeded by itself, so the records are the same
-    numbers in any order); the lines it said are said here when its stage is done. The first
-    error stops the pool.
+    A worker writes each stage's record as the serial run would (each stage is seeded by itself
+    and reads only saved records, so the records are the same numbers in any order); the lines it
+    said are said here when its stage is done. The first error stops the pool.
     """
+    after: dict[tuple[int, str | None], list[str]] = {}
+    for seed, plan in plans.items():
+        for stage in plan:
+            after.setdefault((seed, stage.needs), []).append(stage.name)
+    for names in after.values():
+        names.sort(key=lambda k: _LONGEST_FIRST.index(k) if k in _LONGEST_FIRST else 99)
     with process_pool(config.workers, _init_stage_worker, (config, str(root))) as pool:
         pending = {
-            pool.submit(_stage_in_worker, s, "devices"): (s, "devices") for s in config.seeds
+            pool.submit(_stage_in_worker, seed, name): (seed, name)
+            for seed in plans
+            for name in after.get((seed, None), [])
         }
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -628,8 +649,8 @@ def _run_stages_in_pool(config: ReproduceConfig, root: Path, say: Callable[[str]
                 seed, name = pending.pop(future)
                 for line in future.result():
                     say(line)
-                for stage in _next_stages(config, name):
-                    pending[pool.submit(_stage_in_worker, seed, stage)] = (seed, stage)
+                for nxt in after.get((seed, name), []):
+                    pending[pool.submit(_stage_in_worker, seed, nxt)] = (seed, nxt)
 
 
 _WORKER: dict[str, Any] = {}
@@ -650,12 +671,15 @@ def _stage_in_worker(seed: int, name: str) -> list[str]:
     lines: list[str] = []
     contexts: dict[int, _Context] = _WORKER["contexts"]
     if seed not in contexts:
-        root = _WORKER["root"] / f"seed-{seed}"
         contexts[seed] = _seed_context(
-            _WORKER["config"], _WORKER["catalog"], seed, root, _silent, False
+            _WORKER["config"], _WORKER["catalog"], seed, _WORKER["root"], _silent, False
         )
-    ctx = replace(contexts[seed], say=lines.append)
-    _seed_stages(ctx)[name]()
+    ctx = contexts[seed]
+    ctx.say = lines.append
+    try:
+        next(stage for stage in _seed_stages(ctx) if stage.name == name).run()
+    finally:
+        ctx.say = _silent
     return lines
 
 
@@ -693,34 +717,73 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "-" for c in text.replace("α=", "alpha"))
 
 
-def run_coverage_study(
-    ctx: _Context, agents: Sequence[Path], default_log: Path
-) -> list[CoverageCell]:
-    """Test SR@20 of each learner variant trained on each coverage log (first seed only)."""
-    cfg = ctx.config
-    logs = coverage_logs(cfg)
-    variants = coverage_variants(cfg)
-    total = len(logs) * (len(variants) + 1)
-    done = 0
+def _coverage_cells(config: ReproduceConfig) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """``(log, label, stage, algo, overrides)`` of every cell of the coverage study; ``stage`` is
+    Table 2's row where the cell is that very training (the default log, default config)."""
     cells = []
-    for name, mix, n_sessions in logs:
-        done += 1
-        if n_sessions == cfg.log_sessions and mix == "default":
-            log_dir = default_log
-        else:
-            devices = device_mix(agents) if mix == "default" else narrow_devices()
-            log_dir = _collect(ctx, f"coverage-{name}", f"c{done}/{total}", devices, n_sessions)
-        for label, algo, overrides in variants:
-            done += 1
-            slug = f"coverage-{name}-{_slug(label)}"
-            if log_dir == default_log and _is_default(algo, overrides):
-                slug = algo  # the very training of Table 2's row: its stage record serves
-            run = partial(_coverage_run, ctx, algo, slug, log_dir, overrides)
-            row = _run_stage(ctx, slug, f"c{done}/{total}", run)["row"]
-            cells.append(
-                CoverageCell(name, label, MeanSE(row["sr@20"]["mean"], row["sr@20"]["se"]))
-            )
+    for name, mix, n_sessions in coverage_logs(config):
+        default = n_sessions == config.log_sessions and mix == "default"
+        for label, algo, overrides in coverage_variants(config):
+            stage = f"coverage-{name}-{_slug(label)}"
+            if default and _is_default(algo, overrides):
+                stage = algo  # the very training of Table 2's row: its stage record serves
+            cells.append((name, label, stage, algo, overrides))
     return cells
+
+
+def _coverage_stages(
+    ctx: _Context, agents: Callable[[], list[Path]], default_log: Callable[[], Path]
+) -> list[_Stage]:
+    """The coverage study's stages: each log but the default one, then each cell's training.
+
+    A cell that is Table 2's row (default log and config) is that row's stage when the row runs;
+    otherwise it trains here under the row's name (its record then serves the row too).
+    """
+    cfg = ctx.config
+    logs = {name: (mix, n) for name, mix, n in coverage_logs(cfg)}
+    default = next(
+        name for name, (mix, n) in logs.items() if mix == "default" and n == cfg.log_sessions
+    )
+    rows = set(_planned_rows(cfg))
+    total = len(logs) - 1 + sum(c[2] not in rows for c in _coverage_cells(cfg))
+    stages: list[_Stage] = []
+    log_stage = {default: LOG_STAGE}
+    log_dirs: dict[str, Callable[[], Path]] = {default: default_log}
+    for name, (mix, n_sessions) in logs.items():
+        if name == default:
+            continue
+        number = f"c{len(stages) + 1}/{total}"
+
+        def collect_log(
+            name: str = name,
+            mix: str = mix,
+            n: int = n_sessions,
+            number: str = number,
+            announce: bool = False,
+        ) -> Path:
+            devices = device_mix(agents()) if mix == "default" else narrow_devices()
+            return _collect(ctx, f"coverage-{name}", number, devices, n, announce)
+
+        log_stage[name] = f"log-coverage-{name}"
+        log_dirs[name] = collect_log
+        stages.append(_Stage(log_stage[name], "devices", partial(collect_log, announce=True)))
+    for log, _, stage, algo, overrides in _coverage_cells(cfg):
+        if stage in rows:
+            continue
+        number = f"c{len(stages) + 1}/{total}"
+        run = partial(_coverage_run, ctx, algo, stage, log_dirs[log], overrides)
+        stages.append(_Stage(stage, log_stage[log], partial(_run_stage, ctx, stage, number, run)))
+    return stages
+
+
+def run_coverage_study(root: Path, config: ReproduceConfig) -> list[CoverageCell]:
+    """Test SR@20 of each learner variant trained on each coverage log (first seed's records)."""
+    seed_root = root / f"seed-{config.seeds[0]}"
+    out = []
+    for log, label, stage, _, _ in _coverage_cells(config):
+        row = read_json(_stage_path(seed_root, stage))["row"]
+        out.append(CoverageCell(log, label, MeanSE(row["sr@20"]["mean"], row["sr@20"]["se"])))
+    return out
 
 
 def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
@@ -732,10 +795,10 @@ def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
 
 
 def _coverage_run(
-    ctx: _Context, algo: str, slug: str, log_dir: Path, overrides: dict[str, Any]
+    ctx: _Context, algo: str, slug: str, log_dir: Callable[[], Path], overrides: dict[str, Any]
 ) -> dict[str, Any]:
     run_dir = ctx.root / "runs" / slug
-    trained = _train(_spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir, overrides))
+    trained = _train(_spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir(), overrides))
     return {"row": _agent_row(ctx, algo, trained, "").to_json()}
 
 
@@ -825,34 +888,20 @@ def reproduce(
         seed=config.seed,
         progress=progress,
     )
-    if config.workers > 1:
-        _run_stages_in_pool(config, root, say)
-    per_seed = {  # with a pool, every stage is saved by now: this reads the records
-        s: _run_seed(
-            _seed_context(
-                config,
-                catalog,
-                s,
-                root / f"seed-{s}",
-                say if config.workers == 1 else _silent,
-                progress,
-            )
-        )
+    quiet = config.workers > 1  # with a pool every stage is saved first: the pass below reads
+    contexts = {
+        s: _seed_context(config, catalog, s, root, _silent if quiet else say, progress)
         for s in config.seeds
     }
+    if quiet:
+        _run_stages_in_pool(config, root, {s: _seed_stages(c) for s, c in contexts.items()}, say)
+    per_seed = {s: _run_seed(c) for s, c in contexts.items()}
     rows = {
         key: combine_seeds([per_seed[s][key] for s in config.seeds])
         for key, _ in ROWS
         if all(key in per_seed[s] for s in config.seeds)
     }
-    coverage: list[CoverageCell] = []
-    if config.study == "coverage":
-        first = config.seeds[0]
-        seed_root = root / f"seed-{first}"
-        ctx = _seed_context(config, catalog, first, seed_root, say, progress)
-        agents = [Path(p) for p in read_json(_stage_path(seed_root, "devices"))["agents"]]
-        default_log = Path(read_json(_stage_path(seed_root, "log-default"))["log_dir"])
-        coverage = run_coverage_study(ctx, agents, default_log)
+    coverage = run_coverage_study(root, config) if config.study == "coverage" else []
     seconds = time.perf_counter() - began
     devices = device_mix([f"agent-{i}" for i in range(len(config.stage_steps()))])
     notes = [

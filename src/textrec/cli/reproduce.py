@@ -79,7 +79,7 @@ def reproduce(
         help="Comma-separated learners of the coverage study (default: bc,offpolicy,cql,iql).",
     ),
     coverage_alphas: str | None = typer.Option(
-        None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.1,1)."
+        None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.01,0.1,1)."
     ),
     workers: int = typer.Option(
         1,
