@@ -20,8 +20,9 @@ the first seed too (:func:`run_coverage_study` reads them).
 
 Every stage saves its result atomically as soon as it finishes (``stages/<name>.json``); training
 runs checkpoint as they go, and collection writes complete shards. ``resume=True`` therefore
-continues a killed run without redoing a finished stage. The catalog and the pretrained text
-encoder are those of the base ``seed`` for every seed (they are the environment, not the learner).
+continues a killed run without redoing a finished stage. The catalog is the base ``seed``'s for
+every seed (it is the environment, not the learner); each seed's agents read with a text encoder
+pretrained with that seed (cached), so the spread across seeds includes the encoder's.
 
 Each stage names the one stage whose record it reads (:class:`_Stage`), so with ``workers > 1``
 they run in a process pool as soon as that record exists — the seeds' devices at once, then each
@@ -95,7 +96,7 @@ class ReproduceConfig:
     items: int = 3000
     """Items of the built-in catalog."""
     seed: int = 0
-    """First seed; the catalog and the text encoder use it for every seed."""
+    """First seed; the catalog uses it for every seed."""
     n_seeds: int = 1
     """Seeds run: seed, seed + 1, ... (rows combined across them)."""
     utterances: str = "templates"
