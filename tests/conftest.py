@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,14 @@ def pytest_collection_modifyitems(config, items):
         path = str(item.fspath).replace("\\", "/")
         if "slow" in item.keywords and any(d in path for d in OPT_IN_SLOW_DIRS):
             item.add_marker(skip)
+
+
+CTRL_C_IGNORED = pytest.mark.skipif(
+    signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
+    reason="this test process ignores SIGINT (started in the background by a shell without job "
+    "control), and so does every process it starts: Ctrl-C cannot be simulated here",
+)
+"""Marks a test that sends SIGINT and expects Python's KeyboardInterrupt."""
 
 
 def make_toy_catalog(n_items: int = 120, seed: int = 0, feature_dim: int = 8) -> Catalog:

@@ -12,6 +12,7 @@ import pytest
 
 import textrec
 from tests.cli_run import run_cli
+from tests.conftest import CTRL_C_IGNORED
 from textrec.errors import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -106,7 +107,11 @@ def test_debug_prints_the_traceback(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("signum", "code"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)]
+    ("signum", "code"),
+    [
+        pytest.param(signal.SIGINT, EXIT_INTERRUPTED, marks=CTRL_C_IGNORED),
+        (signal.SIGTERM, EXIT_TERMINATED),
+    ],
 )
 def test_interrupt_and_terminate_exit_codes(capsys, monkeypatch, signum, code):
     import textrec.catalog.build as build

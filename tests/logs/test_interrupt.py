@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import CTRL_C_IGNORED
 from textrec.logs.collect import collect
 from textrec.logs.info import check_log
 from textrec.logs.reader import list_shards
@@ -57,7 +58,7 @@ def saved(toy_catalog, tmp_path_factory):
 @pytest.mark.parametrize(
     ("signum", "code"),
     [
-        pytest.param(signal.SIGINT, 130, id="ctrl-c"),
+        pytest.param(signal.SIGINT, 130, id="ctrl-c", marks=CTRL_C_IGNORED),
         pytest.param(signal.SIGTERM, 143, id="sigterm", marks=pytest.mark.slow),
         pytest.param(signal.SIGKILL, -signal.SIGKILL, id="sigkill"),
     ],
