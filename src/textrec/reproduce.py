@@ -746,7 +746,8 @@ def _coverage_stages(
         name for name, (mix, n) in logs.items() if mix == "default" and n == cfg.log_sessions
     )
     rows = set(_planned_rows(cfg))
-    total = len(logs) - 1 + sum(c[2] not in rows for c in _coverage_cells(cfg))
+    cells = [c for c in _coverage_cells(cfg) if c[2] not in rows]  # the rest are rows
+    total = len(logs) - 1 + len(cells)
     stages: list[_Stage] = []
     log_stage = {default: LOG_STAGE}
     log_dirs: dict[str, Callable[[], Path]] = {default: default_log}
@@ -768,9 +769,7 @@ def _coverage_stages(
         log_stage[name] = f"log-coverage-{name}"
         log_dirs[name] = collect_log
         stages.append(_Stage(log_stage[name], "devices", partial(collect_log, announce=True)))
-    for log, _, stage, algo, overrides in _coverage_cells(cfg):
-        if stage in rows:
-            continue
+    for log, _, stage, algo, overrides in cells:
         number = f"c{len(stages) + 1}/{total}"
         run = partial(_coverage_run, ctx, algo, stage, log_dirs[log], overrides)
         stages.append(_Stage(stage, log_stage[log], partial(_run_stage, ctx, stage, number, run)))

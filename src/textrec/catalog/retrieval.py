@@ -130,7 +130,7 @@ class _SparseTerm:
     @classmethod
     def of(cls, probs: np.ndarray, eps: float) -> _SparseTerm | None:
         """The sparse form of clipped ``probs (P, V)``; ``None`` when it would not be cheaper
-        (an item with half of the values or more above ``eps``)."""
+        (an item with more than half of the values above ``eps``)."""
         excess = probs - np.float32(eps)
         m = int(np.count_nonzero(excess > 0, axis=1).max(initial=0))
         if m == 0 or 2 * m > probs.shape[1]:
