@@ -7,13 +7,13 @@ import torch
 from torch import nn
 
 from textrec.agent.policy import masked_q
+from textrec.agent.tracker import latest_requests
 from textrec.learners.functional import (
     clipped_surrogate,
     cql_penalty,
     expectile_loss,
     gae,
     head_values,
-    latest_requests,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,

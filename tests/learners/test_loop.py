@@ -164,7 +164,7 @@ def test_checkpoint_file_round_trip_and_version_warning(tmp_path, monkeypatch):
     ckpt = load_checkpoint(path)
     assert (ckpt.type, ckpt.config, ckpt.step, ckpt.seed) == ("mean", {"lr": 0.25}, 3, 7)
     torch.testing.assert_close(ckpt.state_dict["w"], learner.w)
-    monkeypatch.setattr("textrec.learners.checkpoint.__version__", "0.0.0-other")
+    monkeypatch.setattr("textrec.checkpoint.__version__", "0.0.0-other")
     with pytest.warns(UserWarning, match="written by textrec"):
         load_checkpoint(path)
 

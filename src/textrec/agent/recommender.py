@@ -41,16 +41,15 @@ from textrec.agent.policy import (
     reset_parameters,
     sample_values,
 )
-from textrec.agent.tracker import Dialogues, StateTracker
+from textrec.agent.tracker import Dialogues, StateTracker, latest_requests
 from textrec.agent.visual import ItemEncoder
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Action, Retriever
+from textrec.checkpoint import read_checkpoint, write_checkpoint
 from textrec.errors import InputError
 from textrec.io import atomic_dir, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
 from textrec.language.tokenizer import Vocabulary
-from textrec.learners.checkpoint import read_checkpoint, write_checkpoint
-from textrec.learners.functional import latest_requests
 from textrec.simulator.engine import StepResult
 
 __all__ = [

@@ -18,7 +18,7 @@ from torch import nn
 
 from textrec.errors import InputError
 
-__all__ = ["Dialogues", "StateTracker"]
+__all__ = ["Dialogues", "StateTracker", "latest_requests"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,3 +240,36 @@ class StateTracker(nn.Module):
             True,
         )
         return torch.cat([initial.unsqueeze(1), out], dim=1)
+
+
+def latest_requests(
+    said: np.ndarray,
+    attribute: np.ndarray,
+    value: np.ndarray,
+    n_attributes: int,
+) -> np.ndarray:
+    """For each state, the latest value the user asked for on each attribute (``-1``: none yet).
+
+    Args:
+        said: ``(B, S) int64`` sentence row said at each position, in dialogue order (``-1``:
+            nothing); state ``t`` has heard positions ``<= t``.
+        attribute, value: per sentence row ``(U,)``: the attribute and local value it asks for.
+        n_attributes: ``K``.
+
+    Returns:
+        ``(B, S, K) int64``.
+
+    Example:
+        >>> said = np.array([[0, -1, 1, 2]])
+        >>> latest_requests(said, np.array([1, 0, 1]), np.array([3, 2, 5]), 2)[0].tolist()
+        [[-1, 3], [-1, 3], [2, 3], [2, 5]]
+    """
+    heard = said >= 0
+    rows = np.where(heard, said, 0)
+    values = value[rows]
+    position = np.arange(said.shape[1])
+    out = np.full((*said.shape, n_attributes), -1, dtype=np.int64)
+    for k in range(n_attributes):
+        last = np.maximum.accumulate(np.where(heard & (attribute[rows] == k), position, -1), 1)
+        out[..., k] = np.where(last >= 0, np.take_along_axis(values, last.clip(0), 1), -1)
+    return out

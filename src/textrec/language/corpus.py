@@ -26,6 +26,7 @@ import numpy as np
 
 from textrec import __version__
 from textrec.catalog.schema import AttributeSchema
+from textrec.checkpoint import read_checkpoint, write_checkpoint
 from textrec.errors import InputError
 from textrec.language.bank import MODES
 from textrec.language.templates import (
@@ -37,7 +38,6 @@ from textrec.language.templates import (
     split_frame,
 )
 from textrec.language.tokenizer import Vocabulary
-from textrec.learners.checkpoint import read_checkpoint, write_checkpoint
 
 logger = logging.getLogger(__name__)
 

@@ -1,58 +1,58 @@
 """Learners: one shared training loop (:mod:`~textrec.learners.loop`), batch sources
-(:mod:`~textrec.learners.batches`), evaluators (:mod:`~textrec.learners.evaluators`), the checkpoint
-format (:mod:`~textrec.learners.checkpoint`), shared maths (:mod:`~textrec.learners.functional`),
-one module per learner holding its config, loss and update, the registry :data:`LEARNERS` and the
-library entry point :func:`train_agent` (:mod:`~textrec.learners.run`).
-
-Names are imported lazily (PEP 562): :mod:`textrec.learners.checkpoint` is used by the language
-models and the agent, which the learners themselves import.
+(:mod:`~textrec.learners.batches`), evaluators (:mod:`~textrec.learners.evaluators`), shared maths
+(:mod:`~textrec.learners.functional`), one module per learner holding its config, loss and update,
+the registry :data:`LEARNERS` and the library entry point :func:`train_agent`
+(:mod:`~textrec.learners.run`). The checkpoint format is :mod:`textrec.checkpoint`, below every
+layer.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from textrec.learners.batches import DialogueBatch, LogDialogues, SimulatorEpisodes
+from textrec.learners.bc import BCConfig, BCLearner
+from textrec.learners.bcq import BCQConfig, BCQLearner
+from textrec.learners.cql import CQLConfig, CQLLearner
+from textrec.learners.evaluators import Evaluator, SimulatorEvaluator
+from textrec.learners.iql import IQLConfig, IQLLearner
+from textrec.learners.loop import (
+    BatchSource,
+    Checkpoint,
+    Learner,
+    fit,
+    fitter,
+    load_checkpoint,
+    save_checkpoint,
+)
+from textrec.learners.online import OnlineConfig, OnlineLearner
+from textrec.learners.registry import LEARNERS, LearnerSpec
+from textrec.learners.run import TrainResult, TrainSpec, train_agent
 
-_EXPORTS = {
-    "BatchSource": "loop",
-    "Checkpoint": "loop",
-    "Learner": "loop",
-    "fit": "loop",
-    "fitter": "loop",
-    "load_checkpoint": "loop",
-    "save_checkpoint": "loop",
-    "DialogueBatch": "batches",
-    "LogDialogues": "batches",
-    "SimulatorEpisodes": "batches",
-    "Evaluator": "evaluators",
-    "SimulatorEvaluator": "evaluators",
-    "OnlineConfig": "online",
-    "OnlineLearner": "online",
-    "BCConfig": "bc",
-    "BCLearner": "bc",
-    "CQLConfig": "cql",
-    "CQLLearner": "cql",
-    "BCQConfig": "bcq",
-    "BCQLearner": "bcq",
-    "IQLConfig": "iql",
-    "IQLLearner": "iql",
-    "LEARNERS": "registry",
-    "LearnerSpec": "registry",
-    "TrainSpec": "run",
-    "TrainResult": "run",
-    "train_agent": "run",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'textrec.learners' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"textrec.learners.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__ = [
+    "BCConfig",
+    "BCLearner",
+    "BCQConfig",
+    "BCQLearner",
+    "BatchSource",
+    "CQLConfig",
+    "CQLLearner",
+    "Checkpoint",
+    "DialogueBatch",
+    "Evaluator",
+    "IQLConfig",
+    "IQLLearner",
+    "LEARNERS",
+    "Learner",
+    "LearnerSpec",
+    "LogDialogues",
+    "OnlineConfig",
+    "OnlineLearner",
+    "SimulatorEpisodes",
+    "SimulatorEvaluator",
+    "TrainResult",
+    "TrainSpec",
+    "fit",
+    "fitter",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train_agent",
+]

@@ -1,7 +1,7 @@
 """Evaluators the training loop runs: anything callable as ``evaluator(policy) -> metrics``.
 
 :class:`SimulatorEvaluator` scores a policy on simulated sessions with
-:func:`textrec.evaluation.evaluate`; the loop prefixes each key with the evaluator's name
+:func:`textrec.simulator.rollout.evaluate`; the loop prefixes each key with the evaluator's name
 (``eval/sr@20``).
 """
 
@@ -11,8 +11,9 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from textrec.catalog.retrieval import Retriever
-from textrec.evaluation import EvaluationResult, evaluate
+from textrec.metrics import EvaluationResult
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.rollout import evaluate
 
 __all__ = ["Evaluator", "SimulatorEvaluator"]
 
@@ -26,7 +27,7 @@ class Evaluator(Protocol):
 
 
 class SimulatorEvaluator:
-    """Scores a policy on ``n_sessions`` simulated sessions (:func:`textrec.evaluation.evaluate`).
+    """Scores a policy on ``n_sessions`` simulated sessions (:func:`.rollout.evaluate`).
 
     Returns ``sr@10``, ``sr@20``, ``sr@30``, ``ni``, ``nv`` and ``return`` means. The same ``seed``
     every time, so successive evaluations of a run meet the same users. :attr:`last` keeps the

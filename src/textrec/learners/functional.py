@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,7 +26,6 @@ __all__ = [
     "polyak_update",
     "cql_penalty",
     "head_values",
-    "latest_requests",
     "request_tracking_loss",
     "soft_values",
     "expectile_loss",
@@ -221,36 +219,3 @@ def request_tracking_loss(
         asked_logits, (requests >= 0).to(asked_logits.dtype), reduction="none"
     )
     return track + masked_mean(asked_bce.mean(-1), mask)
-
-
-def latest_requests(
-    said: np.ndarray,
-    attribute: np.ndarray,
-    value: np.ndarray,
-    n_attributes: int,
-) -> np.ndarray:
-    """For each state, the latest value the user asked for on each attribute (``-1``: none yet).
-
-    Args:
-        said: ``(B, S) int64`` sentence row said at each position, in dialogue order (``-1``:
-            nothing); state ``t`` has heard positions ``<= t``.
-        attribute, value: per sentence row ``(U,)``: the attribute and local value it asks for.
-        n_attributes: ``K``.
-
-    Returns:
-        ``(B, S, K) int64``.
-
-    Example:
-        >>> said = np.array([[0, -1, 1, 2]])
-        >>> latest_requests(said, np.array([1, 0, 1]), np.array([3, 2, 5]), 2)[0].tolist()
-        [[-1, 3], [-1, 3], [2, 3], [2, 5]]
-    """
-    heard = said >= 0
-    rows = np.where(heard, said, 0)
-    values = value[rows]
-    position = np.arange(said.shape[1])
-    out = np.full((*said.shape, n_attributes), -1, dtype=np.int64)
-    for k in range(n_attributes):
-        last = np.maximum.accumulate(np.where(heard & (attribute[rows] == k), position, -1), 1)
-        out[..., k] = np.where(last >= 0, np.take_along_axis(values, last.clip(0), 1), -1)
-    return out

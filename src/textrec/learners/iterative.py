@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from textrec.errors import InputError
-from textrec.evaluation import MeanSE
 from textrec.io import read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig
+from textrec.metrics import MeanSE
 
 __all__ = [
     "IterativeConfig",

@@ -12,7 +12,7 @@
   previous row, evaluation metrics) goes to ``checkpoint_dir/metrics.csv``, rewritten atomically;
 * **checkpoints**: at each evaluation ``checkpoint_dir/checkpoint.pt`` is replaced atomically by
   ``{type, config (JSON), meta (JSON), state_dict, version, step, seed}``
-  (:func:`textrec.learners.checkpoint.write_checkpoint`); a later call with the same
+  (:func:`textrec.checkpoint.write_checkpoint`); a later call with the same
   ``checkpoint_dir`` resumes from it (same learner type, config, seed and ``meta`` required).
 
 A learner is anything with the small :class:`Learner` protocol; a batch source anything with
@@ -37,9 +37,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 from tqdm.auto import tqdm
 
+from textrec.checkpoint import read_checkpoint, write_checkpoint
 from textrec.errors import InputError
 from textrec.io import atomic_file
-from textrec.learners.checkpoint import read_checkpoint, write_checkpoint
 from textrec.learners.evaluators import Evaluator
 
 __all__ = [

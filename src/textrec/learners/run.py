@@ -21,12 +21,12 @@ from typing import Any
 from textrec.agent.recommender import Recommender, RecommenderConfig
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
-from textrec.evaluation import EvaluationResult
 from textrec.io import claim_output_dir
 from textrec.learners.batches import check_log
 from textrec.learners.evaluators import SimulatorEvaluator
 from textrec.learners.loop import METRICS_NAME, check_resume, fitter, read_rows
 from textrec.learners.registry import LEARNERS, BatchContext
+from textrec.metrics import EvaluationResult
 
 __all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
 

@@ -1,7 +1,7 @@
 """What a log directory holds (sessions, devices, the behaviour row of Table 2) and if it is sound.
 
 :func:`summarize` reads one shard at a time and keeps only per-session numbers, so it runs on logs
-far larger than memory. Its behaviour row uses :mod:`textrec.evaluation`'s maths on the logged
+far larger than memory. Its behaviour row uses :mod:`textrec.metrics`' maths on the logged
 sessions: a session's success turn is the turn of its ``terminated`` row (0 when it was truncated),
 NI is that turn or ``max_turns`` for a failure (the manifest's task, else the default), and NV is
 the sum over the session of the oracle sidecar's ``violations`` — the simulator's own count of
@@ -26,7 +26,6 @@ import pandas as pd
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
-from textrec.evaluation import SR_TURNS, MeanSE, mean_se, success_within
 from textrec.logs.reader import ItemIndex, list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
@@ -38,6 +37,7 @@ from textrec.logs.writer import (
     session_ids,
     shard_name,
 )
+from textrec.metrics import SR_TURNS, MeanSE, mean_se, success_within
 from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
 _SHARD_RE = re.compile(r"^shard-(\d+)\.parquet$")
@@ -117,7 +117,7 @@ class LogSummary:
     devices: tuple[DeviceStats, ...]
     """Per-device numbers, by device id."""
     sr: tuple[tuple[int, MeanSE], ...]
-    """``(K, SR@K)`` for K in :data:`textrec.evaluation.SR_TURNS`."""
+    """``(K, SR@K)`` for K in :data:`textrec.metrics.SR_TURNS`."""
     ni: MeanSE
     """Number of interactions, failure = ``max_turns``."""
     nv: MeanSE | None
