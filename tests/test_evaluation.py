@@ -7,15 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from textrec.evaluation import (
-    evaluate,
-    mean_se,
-    rollout,
-    sr_at_k,
-    success_curve,
-    success_within,
-)
+from textrec.evaluation import evaluate, rollout
 from textrec.language.speech import build_sentence_bank
+from textrec.metrics import mean_se, sr_at_k, success_curve, success_within
 from textrec.simulator import BatchedSimulator, RandomPolicy, Retriever, SlotFillerPolicy
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from textrec.errors import InputError
-from textrec.evaluation import MeanSE
+from textrec.metrics import MeanSE
 from textrec.report import (
     METRICS,
     PAPER_TABLE2,

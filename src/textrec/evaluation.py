@@ -2,8 +2,8 @@
 
 The metrics and their records live in :mod:`textrec.metrics`, the rollout and :func:`evaluate` in
 :mod:`textrec.simulator.rollout` (the learners evaluate through them while training); this module
-names the policy and the users to evaluate (:func:`load_policy`, :func:`make_simulator`) and is
-the public face of the three.
+names the policy and the users to evaluate (:func:`load_policy`, :func:`make_simulator`) and
+offers :func:`evaluate` and :func:`rollout` beside them.
 """
 
 from __future__ import annotations
@@ -13,36 +13,12 @@ from typing import Any
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
-from textrec.metrics import (
-    SR_TURNS,
-    Dialogue,
-    EvaluationResult,
-    MeanSE,
-    mean_se,
-    sr_at_k,
-    success_curve,
-    success_within,
-)
 from textrec.simulator.baselines import POLICIES, Policy, make_policy
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.rollout import evaluate, rollout
 from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
-__all__ = [
-    "MeanSE",
-    "Dialogue",
-    "EvaluationResult",
-    "mean_se",
-    "success_within",
-    "sr_at_k",
-    "success_curve",
-    "rollout",
-    "evaluate",
-    "load_policy",
-    "make_simulator",
-    "POOLS",
-    "SR_TURNS",
-]
+__all__ = ["rollout", "evaluate", "load_policy", "make_simulator", "POOLS"]
 
 POOLS = ("test", "train")
 """Item pools a policy can be evaluated on: 'test' (unlabeled items, AttrNet's predictions) or
@@ -57,9 +33,11 @@ def make_simulator(
     The sentence bank is built with ``seed`` (the same bank ``textrec train`` and ``collect`` use).
     """
     if pool not in POOLS:
-        raise InputError(f"pool must be one of {list(POOLS)}, got {pool!r}")
+        raise InputError(f"--pool must be one of {list(POOLS)}, got {pool!r}")
     if utterances not in UTTERANCE_SOURCES:
-        raise InputError(f"utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}")
+        raise InputError(
+            f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
+        )
     from textrec.language.speech import build_sentence_bank
 
     bank = build_sentence_bank(catalog.schema, source=utterances, seed=seed)
@@ -91,7 +69,7 @@ def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
     path = Path(spec)
     if not path.is_dir():
         raise InputError(
-            f"--policy {str(spec)!r}: not one of {sorted(POLICIES)} and not a directory "
+            f"unknown policy {str(spec)!r}: not one of {sorted(POLICIES)} and not a directory "
             "(give a saved agent, e.g. a train run's final/)"
         )
     from textrec.agent import Recommender

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from textrec.errors import InputError
-from textrec.evaluation import SR_TURNS, EvaluationResult, MeanSE, mean_se
 from textrec.io import atomic_file, write_json_atomic
+from textrec.metrics import SR_TURNS, EvaluationResult, MeanSE, mean_se
 
 __all__ = [
     "METRICS",

@@ -46,9 +46,10 @@ import numpy as np
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
-from textrec.evaluation import EvaluationResult, MeanSE, evaluate, load_policy, make_simulator
+from textrec.evaluation import evaluate, load_policy, make_simulator
 from textrec.io import claim_output_dir, read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices, take_result
+from textrec.metrics import EvaluationResult, MeanSE
 from textrec.processes import process_pool
 from textrec.report import (
     ROWS,

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from tests.conftest import make_toy_catalog
 from tests.logs.conftest import make_rows
 from textrec.cli import app
-from textrec.evaluation import mean_se
 from textrec.logs.info import check_log, summarize
 from textrec.logs.reader import list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch, OracleBatch
 from textrec.logs.writer import read_manifest, write_chunk
+from textrec.metrics import mean_se
 
 
 def _all(log):

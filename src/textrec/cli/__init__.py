@@ -1,7 +1,13 @@
-"""The ``textrec`` command: one Typer app with a subcommand per pipeline stage."""
+"""The ``textrec`` command: one Typer app with a subcommand per pipeline stage.
+
+The stages' modules (and with them torch, pandas and the models) are imported only when their
+command runs or shows its ``--help``: ``textrec --help`` lists them from :data:`COMMANDS`, and
+``textrec --help`` and ``textrec version`` import none of them.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -10,6 +16,7 @@ import tempfile
 import traceback
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from textrec import __version__
 from textrec.errors import (
@@ -22,9 +29,97 @@ from textrec.errors import (
     Terminated,
 )
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "COMMANDS"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "catalog": (
+        "textrec.cli.catalog:app",
+        "Build item catalogs (built-in or UT-Zappos50K) and describe them.",
+    ),
+    "collect": (
+        "textrec.cli.logs:collect",
+        "Collect an experience log: behaviour devices serve simulated users of the train pool.",
+    ),
+    "logs": ("textrec.cli.logs:app", "Describe and validate experience logs."),
+    "simulate": (
+        "textrec.cli.simulate:simulate",
+        "Run a policy against simulated users; print SR@10/20/30, NI and NV (and dialogues).",
+    ),
+    "interpret": (
+        "textrec.cli.interpret:interpret",
+        "List every request of each sentence: attribute, value, mode, whether the person rejects "
+        "the value ('negated': \"anything but heels\"), and the confidence; sentences read with "
+        "too little confidence are reported as not understood.",
+    ),
+    "train": (
+        "textrec.cli.train:train",
+        "Train an agent (from a log, or against simulated users); report SR@K, NI, NV.",
+    ),
+    "quickstart": (
+        "textrec.cli.quickstart:quickstart",
+        "Run the whole pipeline on the built-in catalog: catalog, baselines, agent, log, table.",
+    ),
+    "evaluate": (
+        "textrec.cli.evaluate:evaluate",
+        "Evaluate an agent or a baseline: SR@10/20/30, NI, NV (mean ± s.e.) and success by turn.",
+    ),
+    "iterative": (
+        "textrec.cli.iterative:iterative",
+        "Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'.",
+    ),
+    "reproduce": (
+        "textrec.cli.reproduce:reproduce",
+        "Rebuild Table 2 and Figure 4: devices -> 40k-session log -> every learner -> test pool.",
+    ),
+    "chat": (
+        "textrec.cli.chat:chat",
+        "Talk to a recommender in the terminal until you find your shoe; the session is logged.",
+    ),
+    "serve": (
+        "textrec.cli.serve:serve",
+        "Serve a web page (and its JSON API) where people find a shoe by saying what to change.",
+    ),
+}
+"""Each stage's command, in data-flow order: ``name -> ("module:attribute", summary)``. The
+attribute is a command function or a Typer sub-app; the summary is the first paragraph of its help
+(``textrec --help`` shows it without importing the module)."""
+
+
+def load_command(name: str) -> TyperCommand | TyperGroup:
+    """The command ``name`` of :data:`COMMANDS`, built from its module (imported now) exactly as
+    ``app.command(name)`` or ``app.add_typer(sub_app, name=name)`` would build it."""
+    module, attribute = COMMANDS[name][0].split(":")
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(add_completion=False)
+    holder.callback()(lambda: None)  # a group, so that the stage is built as one of its commands
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined,no-any-return]
+
+
+class _Listed(TyperCommand):
+    """A stage's command as ``textrec --help`` lists it; it loads the real one to run."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+        return load_command(self.name or "").make_context(info_name, args, parent, **extra)
+
+
+class _Stages(TyperGroup):
+    """The root group: ``version`` plus the stages of :data:`COMMANDS`, imported on use."""
+
+    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx, name):  # type: ignore[no-untyped-def]
+        if name in COMMANDS:
+            return _Listed(name=name, callback=None, help=COMMANDS[name][1])
+        return super().get_command(ctx, name)
+
 
 app = typer.Typer(
+    cls=_Stages,
     name="textrec",
     help="Text-based interactive recommendation learned offline: "
     "catalog -> simulator -> logs -> learners.",
@@ -40,6 +135,7 @@ _debug = [False]
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details to stderr."),
     debug: bool = typer.Option(
         False, "--debug", help="On an internal error print the traceback instead of saving it."
@@ -53,10 +149,11 @@ def _root(
         "cores.",
     ),
 ) -> None:
-    import torch
-
     _debug[0] = debug
-    torch.set_num_threads(threads)
+    if ctx.invoked_subcommand != "version":  # every stage computes with torch; version does not
+        import torch
+
+        torch.set_num_threads(threads)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -150,40 +247,3 @@ def _save_traceback(exc: BaseException) -> str:
     except OSError:  # nowhere to write: print it rather than lose it
         print(text, file=sys.stderr)
         return "stderr"
-
-
-# Each stage owns its own CLI module; they attach themselves here, in data-flow order.
-from textrec.cli import catalog as _catalog  # noqa: E402
-
-app.add_typer(_catalog.app, name="catalog")
-from textrec.cli import logs as _logs  # noqa: E402
-
-app.command("collect")(_logs.collect)
-app.add_typer(_logs.app, name="logs")
-from textrec.cli import simulate as _simulate  # noqa: E402
-
-app.command("simulate")(_simulate.simulate)
-from textrec.cli import interpret as _interpret  # noqa: E402
-
-app.command("interpret")(_interpret.interpret)
-from textrec.cli import train as _train  # noqa: E402
-
-app.command("train")(_train.train)
-from textrec.cli import quickstart as _quickstart  # noqa: E402
-
-app.command("quickstart")(_quickstart.quickstart)
-from textrec.cli import evaluate as _evaluate  # noqa: E402
-
-app.command("evaluate")(_evaluate.evaluate)
-from textrec.cli import iterative as _iterative  # noqa: E402
-
-app.command("iterative")(_iterative.iterative)
-from textrec.cli import reproduce as _reproduce  # noqa: E402
-
-app.command("reproduce")(_reproduce.reproduce)
-from textrec.cli import chat as _chat  # noqa: E402
-
-app.command("chat")(_chat.chat)
-from textrec.cli import serve as _serve  # noqa: E402
-
-app.command("serve")(_serve.serve)

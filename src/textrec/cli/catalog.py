@@ -14,6 +14,7 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
     command_line,
     console,
@@ -130,6 +131,7 @@ def build(
     encoder_weights: Path | None = WeightsOpt,
     feature_cache: Path | None = FeatureCacheOpt,
     threads: int | None = ThreadsOpt,
+    progress: bool = ProgressOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build a catalog (items, labels, split, image features, AttrNet) and save it to --out.
@@ -159,7 +161,7 @@ def build(
             encoder_weights=encoder_weights,
             feature_cache=feature_cache,
             threads=threads,
-            progress=True,
+            progress=progress,
         )
         built.save(out)
     if not as_json:
@@ -173,9 +175,10 @@ def info(
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
     seed: int = SeedOpt,
+    progress: bool = ProgressOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Describe a catalog: items per split, attributes, label coverage, AttrNet accuracy."""
     from textrec.catalog.build import open_catalog
 
-    _show(open_catalog(catalog, data=data, items=items, seed=seed, progress=True), as_json)
+    _show(open_catalog(catalog, data=data, items=items, seed=seed, progress=progress), as_json)

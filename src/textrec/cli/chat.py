@@ -2,7 +2,7 @@
 
 The person describes what they look for (or just presses Enter), is shown an item, says what to
 change, and so on until they say it is the one ("that's it", "perfect") or leave (Ctrl-D, or
-Ctrl-C: exit 130). The session is then appended to ``--log-dir`` (device ``chat``), in the schema
+Ctrl-C: exit 130). The session is then appended to ``--logs`` (device ``chat``), in the schema
 ``textrec collect`` writes, so that ``textrec train`` can learn from it.
 """
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, SeedOpt
+from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, ProgressOpt, SeedOpt
 from textrec.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from textrec.serve.images import ItemImages
     from textrec.serve.session import Conversation, Picker
 
-__all__ = ["chat", "PolicyOpt", "LogDirOpt", "ReaderOpt", "open_picker"]
+__all__ = ["chat", "PolicyOpt", "LogsOpt", "OldLogsOpt", "ReaderOpt", "open_picker"]
 
 PolicyOpt = typer.Option(
     ...,
@@ -35,12 +35,14 @@ PolicyOpt = typer.Option(
     help="'slot-filler', or the directory of a saved recommender (or a 'textrec train --out' run "
     "directory) trained on --catalog.",
 )
-LogDirOpt = typer.Option(
+LogsOpt = typer.Option(
     None,
-    "--log-dir",
+    "--logs",
     help="Experience-log directory the finished sessions are appended to (created when new; "
     "must be a log of people's sessions of the same catalog). Default: nothing is logged.",
 )
+OldLogsOpt = typer.Option(None, "--log-dir", hidden=True, help="The old spelling of --logs.")
+"""``--log-dir``, what ``--logs`` was called before the log directory had one name everywhere."""
 ReaderOpt = typer.Option(
     "lexicon",
     "--reader",
@@ -56,7 +58,7 @@ ImageOpt = typer.Option(
 
 _GREETING = (
     "What are you looking for? Describe it, or press Enter to just look around.\n"
-    "Then say what to change about each shoe; say \"that's it\" when it is the one. "
+    'Then say what to change about each shoe; say "that\'s it" when it is the one. '
     "Ctrl-D leaves."
 )
 
@@ -83,10 +85,12 @@ def chat(
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
-    log_dir: Path | None = LogDirOpt,
+    log_dir: Path | None = LogsOpt,
+    old_log_dir: Path | None = OldLogsOpt,
     reader: str = ReaderOpt,
     image: str = ImageOpt,
     seed: int = SeedOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = typer.Option(
         False,
         "--json",
@@ -102,7 +106,8 @@ def chat(
 
     if image != "auto" and image not in terminal.PROTOCOLS:
         raise InputError(f"--image must be 'auto' or one of {list(terminal.PROTOCOLS)}")
-    cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
+    cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
+    log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
     protocol = terminal.detect(os.environ, sys.stdout.isatty()) if image == "auto" else image
     show = _Shower(cat, ItemImages(cat), "none" if json_out else protocol, json_out)
@@ -184,9 +189,7 @@ def _tell(message: str, quiet: bool) -> None:
 class _Shower:
     """Prints an item: id, attributes, picture (inline, or where it is)."""
 
-    def __init__(
-        self, catalog: Catalog, images: ItemImages, protocol: str, as_json: bool
-    ) -> None:
+    def __init__(self, catalog: Catalog, images: ItemImages, protocol: str, as_json: bool) -> None:
         from textrec.serve.session import item_positions
 
         self.catalog, self.images, self.protocol, self.as_json = catalog, images, protocol, as_json

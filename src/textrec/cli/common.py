@@ -27,6 +27,7 @@ __all__ = [
     "SeedOpt",
     "JsonOpt",
     "ProgressOpt",
+    "POLICY_HELP",
     "TrainingUtterancesOpt",
     "console",
     "print_json",
@@ -59,6 +60,11 @@ SeedOpt = typer.Option(
 )
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
+POLICY_HELP = (
+    "What acts: 'random', 'slot-filler', 'reader' (the slot-filler reading the user's text) or a "
+    "saved agent (a 'textrec train --out' run directory or its final/)."
+)
+"""Help of ``--policy`` wherever a policy is evaluated (``simulate``, ``evaluate``)."""
 TrainingUtterancesOpt = typer.Option(
     "templates",
     "--utterances",
@@ -111,10 +117,18 @@ def _default(o: Any) -> Any:
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     """Print a rich table with ``columns`` and ``rows``, every cell and the title shown literally
-    (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells)."""
+    (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells).
+
+    A narrow terminal wraps cells between words, never cuts them; a column of one word per cell
+    (names, numbers) is never wrapped, so that no name or number is split across lines (only a
+    terminal narrower than those words together folds them)."""
     table = Table(title=Text(str(title)))
-    for c in columns:
-        table.add_column(Text(str(c)), overflow="fold")  # a narrow terminal wraps, never cuts
-    for r in rows:
-        table.add_row(*[x if isinstance(x, Text) else Text(str(x)) for x in r])
+    cells = [[x if isinstance(x, Text) else Text(str(x)) for x in r] for r in rows]
+    for j, c in enumerate(columns):
+        single_words = all(
+            len(x.plain.split()) <= 1 for x in [Text(str(c)), *(r[j] for r in cells)]
+        )
+        table.add_column(Text(str(c)), overflow="fold", no_wrap=single_words)
+    for r in cells:
+        table.add_row(*r)
     console.print(table)

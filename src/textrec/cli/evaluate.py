@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import (
+    POLICY_HELP,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
@@ -21,7 +22,7 @@ from textrec.cli.common import (
     print_json,
     print_table,
 )
-from textrec.evaluation import POOLS, SR_TURNS, EvaluationResult
+from textrec.metrics import SR_TURNS, EvaluationResult
 
 __all__ = ["evaluate", "CURVE_TURNS", "result_rows"]
 
@@ -36,12 +37,7 @@ def result_rows(result: EvaluationResult) -> list[list[str]]:
 
 
 def evaluate(
-    policy: str = typer.Option(
-        ...,
-        "--policy",
-        help="What to evaluate: a saved agent directory (a train run or its final/), "
-        "'slot-filler' or 'random'.",
-    ),
+    policy: str = typer.Option(..., "--policy", help=POLICY_HELP),
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
@@ -76,12 +72,9 @@ def evaluate(
 ) -> None:
     """Evaluate an agent or a baseline: SR@10/20/30, NI, NV (mean ± s.e.) and success by turn."""
     from textrec.catalog.build import open_catalog
-    from textrec.errors import InputError
     from textrec.evaluation import evaluate as run_evaluation
     from textrec.evaluation import load_policy, make_simulator
 
-    if pool not in POOLS:
-        raise InputError(f"--pool must be one of {list(POOLS)}, got {pool!r}")
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     acting = {
         k: v

@@ -12,6 +12,7 @@ from textrec.cli.common import (
     DataOpt,
     ItemsOpt,
     JsonOpt,
+    ProgressOpt,
     SeedOpt,
     print_json,
     print_table,
@@ -31,9 +32,9 @@ ReaderOpt = typer.Option(
     "text encoder), 'minilm' (needs the 'minilm' extra) or 'lexicon+minilm' (MiniLM where the "
     "lexicon understands nothing).",
 )
-ThresholdOpt = typer.Option(
+MinConfidenceOpt = typer.Option(
     0.5,
-    "--threshold",
+    "--min-confidence",
     min=0.0,
     max=1.0,
     help="Confidence below which a reading is reported as not understood.",
@@ -49,9 +50,10 @@ def interpret(
     data: Path | None = DataOpt,
     items: int = ItemsOpt,
     reader: str = ReaderOpt,
-    threshold: float = ThresholdOpt,
+    min_confidence: float = MinConfidenceOpt,
     cache: Path | None = CacheOpt,
     seed: int = SeedOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """List every request of each sentence: attribute, value, mode, whether the person rejects
@@ -63,11 +65,15 @@ def interpret(
     if reader not in READERS:
         raise InputError(f"--reader must be one of {list(READERS)}, got {reader!r}")
     cat = open_catalog(
-        catalog, data=data, items=items, seed=seed, cache_dir=cache, progress=not json_out
+        catalog,
+        data=data,
+        items=items,
+        seed=seed,
+        cache_dir=cache,
+        progress=progress and not json_out,
     )
-    readings = load_reader(cat, reader, threshold=threshold, seed=seed, cache_dir=cache).read_batch(
-        texts
-    )
+    chosen = load_reader(cat, reader, threshold=min_confidence, seed=seed, cache_dir=cache)
+    readings = chosen.read_batch(texts)
     if json_out:
         print_json(
             [

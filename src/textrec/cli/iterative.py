@@ -37,11 +37,11 @@ def iterative(
     seed: int = SeedOpt,
     algo: str = typer.Option("cql", "--algo", help="Offline learner trained in every round."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Training rounds K."),
-    steps_per_round: int = typer.Option(
-        500, "--steps-per-round", min=1, help="Learner updates per round (cumulative run)."
+    steps: int = typer.Option(
+        500, "--steps", min=1, help="Learner updates per round (cumulative run)."
     ),
-    sessions_per_round: int = typer.Option(
-        10000, "--sessions-per-round", min=1, help="Sessions the deployed copies collect."
+    round_sessions: int = typer.Option(
+        10000, "--round-sessions", min=1, help="Sessions the deployed copies collect each round."
     ),
     noise: list[float] = typer.Option(  # noqa: B008
         [0.5, 1.0, 1.5], "--noise", help="Logit-noise s.d. of one deployed copy (repeat)."
@@ -66,8 +66,8 @@ def iterative(
 
     config = IterativeConfig(
         rounds=rounds,
-        steps_per_round=steps_per_round,
-        sessions_per_round=sessions_per_round,
+        steps_per_round=steps,
+        sessions_per_round=round_sessions,
         noise=tuple(noise),
     )
     for log in logs:  # before claiming --out: nothing is written for a mistyped log
@@ -80,7 +80,7 @@ def iterative(
         catalog=cat,
         logs=tuple(logs),
         out=root / "round-0" / "run",
-        steps=steps_per_round,
+        steps=steps,
         eval_every=eval_every,
         eval_sessions=eval_sessions,
         seed=seed,

@@ -22,8 +22,8 @@ from textrec.cli.common import (
     stop_on_interrupt,
 )
 from textrec.errors import InputError
-from textrec.evaluation import MeanSE
 from textrec.logs.info import LogSummary
+from textrec.metrics import MeanSE
 
 __all__ = ["app", "collect"]
 
@@ -184,6 +184,7 @@ def info(
         max=SEED_MAX,
         help="Seed of the built-in catalog given by --catalog builtin.",
     ),
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Sessions, turns, devices, behaviour row (SR@10/20/30, NI, NV); --check validates the log.
@@ -201,7 +202,7 @@ def info(
         if catalog is not None:
             from textrec.catalog.build import open_catalog
 
-            cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=False)
+            cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
         report = check_log(log_dir, cat)
         out["check"] = report.to_json()
         if not report.ok:

@@ -3,20 +3,25 @@
 It runs the same subcommands a user would type, one after the other, and prints each one's
 report: the catalog (with AttrNet accuracy), the two baselines in the simulator, a small on-policy
 agent, a small experience log collected by the behaviour devices (the agent deployed among them)
-and that log's behaviour table. Nothing here computes anything of its own.
+and that log's behaviour table. Nothing here computes anything of its own. With ``--json`` every
+step runs with ``--json`` and the quickstart prints one JSON object holding each step's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import shlex
 import shutil
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.rule import Rule
 from rich.text import Text
 
-from textrec.cli.common import ItemsOpt, SeedOpt, console
+from textrec.cli.common import ItemsOpt, JsonOpt, ProgressOpt, SeedOpt, console, print_json
 from textrec.errors import InputError
 from textrec.io import ARTIFACT_MARKER, artifact_kind, check_output_dir, claim_output_dir
 
@@ -24,11 +29,28 @@ __all__ = ["quickstart", "quickstart_steps"]
 
 
 def quickstart_steps(
-    out: Path, items: int, seed: int, sessions: int, train_steps: int, log_sessions: int
+    out: Path,
+    items: int,
+    seed: int,
+    sessions: int,
+    steps: int,
+    log_sessions: int,
+    json_out: bool = False,
+    progress: bool = True,
 ) -> list[tuple[str, list[str]]]:
     """The subcommands the quickstart runs, as ``(title, argv)`` pairs."""
     common = ["--catalog", "builtin", "--items", str(items), "--seed", str(seed)]
+    flags = ["--json"] * json_out + ["--no-progress"] * (not progress)
     agent = out / "agent"
+    return [
+        (title, [*argv, *flags])
+        for title, argv in _steps(common, agent, out, sessions, steps, log_sessions)
+    ]
+
+
+def _steps(
+    common: list[str], agent: Path, out: Path, sessions: int, steps: int, log_sessions: int
+) -> list[tuple[str, list[str]]]:
     return [
         ("1/6 catalog: built-in items, features, AttrNet", ["catalog", "info", *common]),
         (
@@ -58,7 +80,7 @@ def quickstart_steps(
                 "--out",
                 str(agent),
                 "--steps",
-                str(train_steps),
+                str(steps),
                 "--eval-sessions",
                 str(sessions),
             ],
@@ -107,12 +129,12 @@ def quickstart(
     sessions: int = typer.Option(
         500, "--sessions", min=1, help="Simulated test sessions per evaluation."
     ),
-    train_steps: int = typer.Option(
-        60, "--train-steps", min=1, help="On-policy updates of the small agent."
-    ),
+    steps: int = typer.Option(60, "--steps", min=1, help="On-policy updates of the small agent."),
     log_sessions: int = typer.Option(
         2000, "--log-sessions", min=1, help="Sessions in the experience log."
     ),
+    progress: bool = ProgressOpt,
+    json_out: bool = JsonOpt,
 ) -> None:
     """Run the whole pipeline on the built-in catalog: catalog, baselines, agent, log, table.
 
@@ -120,16 +142,29 @@ def quickstart(
     finds damage, 2 for bad input, 130 on Ctrl-C).
     """
     _prepare(out)
-    for title, argv in quickstart_steps(out, items, seed, sessions, train_steps, log_sessions):
-        console.print(Rule(Text(title, style="bold")))
-        console.print(Text(f"$ {shlex.join(['textrec', *argv])}", style="dim"), highlight=False)
+    reports: list[dict[str, Any]] = []
+    plan = quickstart_steps(out, items, seed, sessions, steps, log_sessions, json_out, progress)
+    for title, argv in plan:
+        command = shlex.join(["textrec", *argv])
+        if not json_out:
+            console.print(Rule(Text(title, style="bold")))
+            console.print(Text(f"$ {command}", style="dim"), highlight=False)
+        printed = io.StringIO()
         try:
-            code = _run_step(argv)
+            with contextlib.redirect_stdout(printed) if json_out else contextlib.nullcontext():
+                code = _run_step(argv)
         except InputError as exc:
             raise InputError(f"quickstart step {title!r}: {exc}") from exc
         if code != 0:
+            typer.echo(printed.getvalue(), nl=False)
             typer.echo(f"error: quickstart stopped: step {title!r} exited with {code}", err=True)
             raise typer.Exit(code)
+        if json_out:
+            reports.append(
+                {"step": title, "command": command, "result": json.loads(printed.getvalue())}
+            )
+    if json_out:
+        print_json({"out": str(out), "steps": reports})
 
 
 def _prepare(out: Path) -> None:

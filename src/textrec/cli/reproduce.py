@@ -143,7 +143,7 @@ def reproduce(
         f"{Path(out) / 'report.md'}",
         ["row", *METRICS],
         [
-            [key, *(f"{entry[m]['mean']:.3f}±{entry[m]['se']:.3f}" for m in METRICS)]
+            [key, *(f"{entry[m]['mean']:.3f} ±{entry[m]['se']:.3f}" for m in METRICS)]
             for key, entry in results_json(result.rows).items()
         ],
     )

@@ -1,6 +1,6 @@
 """``textrec serve``: the recommender as a web page and a JSON API (FastAPI + uvicorn).
 
-Finished sessions are appended to ``--log-dir`` (device ``web``) as they end; see
+Finished sessions are appended to ``--logs`` (device ``web``) as they end; see
 :mod:`textrec.serve.app` for the API and its limits, ``docs/serving.md`` for a walk-through.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import typer
 
-from textrec.cli.chat import LogDirOpt, PolicyOpt, ReaderOpt, open_picker
-from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, SeedOpt
+from textrec.cli.chat import LogsOpt, OldLogsOpt, PolicyOpt, ReaderOpt, open_picker
+from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, ProgressOpt, SeedOpt
 from textrec.errors import InputError
 
 __all__ = ["serve"]
@@ -32,7 +32,8 @@ def serve(
         "authentication and no TLS: put a proxy in front of it to serve others.",
     ),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-    log_dir: Path | None = LogDirOpt,
+    log_dir: Path | None = LogsOpt,
+    old_log_dir: Path | None = OldLogsOpt,
     reader: str = ReaderOpt,
     max_sessions: int = typer.Option(
         1000, "--max-sessions", min=1, help="Sessions held at once (the longest idle is evicted)."
@@ -41,6 +42,7 @@ def serve(
         30.0, "--idle-minutes", min=0.01, help="Inactivity after which a session expires."
     ),
     seed: int = SeedOpt,
+    progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Serve a web page (and its JSON API) where people find a shoe by saying what to change."""
@@ -51,7 +53,8 @@ def serve(
 
     config = ServeConfig(max_sessions=max_sessions, idle_seconds=idle_minutes * 60.0)
     sock = _listen(host, port)  # before the slow loading: a port in use fails at once
-    cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
+    cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
+    log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
     service = Service(picker, log, config, policy_name=policy)
     shown_host = f"[{host}]" if ":" in host else host

@@ -239,7 +239,7 @@ class SessionLog:
         if manifest.sentences.get("source") != PEOPLE:
             raise InputError(
                 f"{path}: a collected (simulated) log; people's sessions go to a log of their "
-                "own: choose another --log-dir"
+                "own: choose another --logs"
             )
         if manifest.catalog_fingerprint != self.catalog.fingerprint:
             raise InputError(

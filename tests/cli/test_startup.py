@@ -1,0 +1,97 @@
+"""The CLI's start-up and vocabulary: stages load on use; one name per option everywhere."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+from rich.console import Console
+
+from textrec.cli import COMMANDS, common, load_command
+
+HEAVY = ("torch", "pandas", "textrec.learners", "textrec.cli.train", "textrec.cli.catalog")
+
+
+def _imported_after(code: str) -> list[str]:
+    """The modules of :data:`HEAVY` imported by running ``code`` in a fresh interpreter."""
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300
+    )
+    return eval(done.stdout.strip().splitlines()[-1])  # noqa: S307 -- our own print of a list
+
+
+def test_importing_the_cli_imports_no_stage():
+    assert _imported_after("import textrec.cli") == []
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["version"]])
+def test_help_and_version_import_no_stage(argv):
+    run = f"from textrec.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    assert _imported_after(run) == []
+
+
+def test_a_stage_runs_through_its_module():
+    assert "torch" in _imported_after(
+        "from textrec.cli import main\ntry:\n    main(['train', '--help'])\nexcept SystemExit:\n"
+        "    pass"
+    )
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").split("\n\n")[0].split())
+
+
+def _leaves():
+    """``(path, command)`` of every runnable stage command (a group's subcommands)."""
+    for name in COMMANDS:
+        command = load_command(name)
+        for sub, leaf in getattr(command, "commands", {name: command}).items():
+            yield (name if sub == name else f"{name} {sub}"), leaf
+
+
+def _options(command) -> set[str]:
+    return {o for p in command.params if not getattr(p, "hidden", False) for o in p.opts}
+
+
+def test_the_listed_summary_is_the_commands_own_help():
+    for name, (_, summary) in COMMANDS.items():
+        assert summary == _first_paragraph(load_command(name).help), name
+
+
+def test_every_stage_takes_seed_json_and_no_progress():
+    missing = {
+        path: sorted({"--seed", "--json", "--progress"} - _options(command))
+        for path, command in _leaves()
+    }
+    assert {path: flags for path, flags in missing.items() if flags} == {}
+
+
+def test_one_name_for_each_option():
+    options = {path: _options(command) for path, command in _leaves()}
+    old = {"--log-dir", "--steps-per-round", "--sessions-per-round", "--train-steps"}
+    assert {path: sorted(o & old) for path, o in options.items() if o & old} == {}
+    # --threshold is BCQ's mask wherever it appears; the reader's is --min-confidence
+    assert {path for path, o in options.items() if "--threshold" in o} == {"train", "evaluate"}
+    assert {path for path, o in options.items() if "--logs" in o} == {
+        "train",
+        "iterative",
+        "chat",
+        "serve",
+    }
+
+
+def test_tables_fit_80_columns_without_splitting_words(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(common, "console", Console(file=out, width=80, highlight=False))
+    rows = [
+        ["behaviour_logged", "0.823 ±0.006", "0.920 ±0.004", "0.941 ±0.004", "8.957 ±0.162"],
+        ["slot_filler", "0.730 ±0.026", "0.877 ±0.019", "0.950 ±0.013", "10.412 ±0.441"],
+    ]
+    common.print_table("Table 2 on builtin (test pool; 1 seed(s))", ["row", *"abcd"], rows)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    words = {word for line in lines for word in line.replace("│", " ").split()}
+    assert {w for row in rows for cell in row for w in cell.split()} <= words
