@@ -48,7 +48,7 @@ from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
 from textrec.evaluation import evaluate, load_policy, make_simulator
 from textrec.io import claim_output_dir, read_json, write_json_atomic
-from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices, take_result
+from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices
 from textrec.metrics import EvaluationResult, MeanSE
 from textrec.processes import process_pool
 from textrec.report import (
@@ -259,7 +259,7 @@ class DeviceMix:
         values = np.full((result.n_sessions, self.n_attributes), -1, dtype=np.int64)
         for policy, rows in zip(self.policies, self.rows, strict=True):
             if len(rows):
-                values[rows] = policy.act(take_result(result, rows)).values
+                values[rows] = policy.act(result.take(rows)).values
         return Action(values=values)
 
 

@@ -14,7 +14,6 @@ from textrec.logs.policies import (
     _SlotMemory,
     default_devices,
     device_rng,
-    take_result,
 )
 from textrec.simulator.baselines import Policy, SlotFillerPolicy
 from textrec.simulator.engine import BatchedSimulator
@@ -144,10 +143,10 @@ def test_head_cache_is_exact(toy_catalog):
             np.testing.assert_allclose(got, want)
 
 
-def test_take_result_slices_every_field(sim):
+def test_a_step_result_takes_every_field(sim):
     result = _played(sim, 2)[-1]
     rows = np.array([3, 0, 7])
-    sub = take_result(result, rows)
+    sub = result.take(rows)
     assert sub.n_sessions == 3
     np.testing.assert_array_equal(sub.tokens, result.tokens[rows])
     np.testing.assert_array_equal(sub.texts, result.texts[rows])

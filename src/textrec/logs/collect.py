@@ -53,7 +53,6 @@ from textrec.logs.policies import (
     DevicePolicy,
     default_devices,
     device_rng,
-    take_result,
 )
 from textrec.logs.reader import read_experience, read_oracle, shown_actions
 from textrec.logs.schema import ExperienceBatch, OracleBatch
@@ -228,7 +227,7 @@ class _ChunkRunner:
             heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
             for d, policy in enumerate(self.policies):
                 if len(rows_of[d]):
-                    action, probs = policy.act_with_probs(take_result(result, rows_of[d]))
+                    action, probs = policy.act_with_probs(result.take(rows_of[d]))
                     values[rows_of[d]] = action.values
                     heads.append((rows_of[d], probs))
             active = np.flatnonzero(result.active)

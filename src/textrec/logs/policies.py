@@ -57,7 +57,6 @@ __all__ = [
     "default_devices",
     "device_rng",
     "load_agent",
-    "take_result",
 ]
 
 BASES = ("slot-filler", "marginal", "agent")
@@ -147,13 +146,6 @@ def device_rng(seed: int, chunk: int, device_id: int, config: DeviceConfig) -> n
     """The device's generator for a chunk, keyed by ``(seed, chunk, device id, seed_offset)``."""
     return np.random.default_rng(
         np.random.SeedSequence(seed, spawn_key=(chunk, 1, device_id, config.seed_offset))
-    )
-
-
-def take_result(result: StepResult, rows: np.ndarray) -> StepResult:
-    """The :class:`StepResult` of the sessions ``rows`` only (every per-session field sliced)."""
-    return StepResult(
-        **{name: getattr(result, name)[rows] for name in StepResult.__dataclass_fields__}  # type: ignore[arg-type]
     )
 
 

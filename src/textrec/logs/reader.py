@@ -17,9 +17,10 @@ items, missing labels) — the same vector the behaviour policies' oracle log-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textrec.catalog import TRAIN, Catalog
+from textrec.columnar import Columnar
 from textrec.errors import InputError
 from textrec.logs.schema import (
     EXPERIENCE_SCHEMA,
@@ -162,7 +164,7 @@ def shown_actions(catalog: Catalog) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------- records
 @dataclass(frozen=True, eq=False)
-class TransitionBatch:
+class TransitionBatch(Columnar):
     """A batch of ``B`` logged turns with their dialogue history (``H`` turns, ``K`` heads).
 
     Turn ``t`` of a session: the policy saw the history (items shown at earlier turns and the
@@ -205,20 +207,9 @@ class TransitionBatch:
     def __len__(self) -> int:
         return len(self.session_id)
 
-    def take(self, rows: np.ndarray) -> TransitionBatch:
-        """The transitions at positions ``rows``."""
-        return TransitionBatch(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
-    @classmethod
-    def concat(cls, parts: Sequence[TransitionBatch]) -> TransitionBatch:
-        """All transitions of ``parts`` in order."""
-        return cls(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
-        )
-
 
 @dataclass(frozen=True, eq=False)
-class EpisodeBatch:
+class EpisodeBatch(Columnar):
     """A batch of ``B`` whole sessions, right-padded to the longest (``T`` rows, ``K`` heads).
 
     Row ``j`` of an episode is its ``j``-th logged row, an opening utterance (item -1) included.
@@ -251,34 +242,11 @@ class EpisodeBatch:
     mask: np.ndarray
     """``(B, T) bool`` real rows (False on padding)."""
 
+    PADDING: ClassVar[dict[str, Any]] = {"items": -1, "actions": -1, "feedback": ""}
+    """Padded rows show no item and no sentence (0 elsewhere): ``take`` trims, ``concat`` pads."""
+
     def __len__(self) -> int:
         return len(self.session_id)
-
-    def take(self, rows: np.ndarray) -> EpisodeBatch:
-        """The episodes at positions ``rows``, trimmed to their longest."""
-        t = int(self.length[rows].max()) if len(rows) else 0
-        cut = {f.name: getattr(self, f.name)[rows] for f in fields(self)}
-        for f in fields(self):
-            if cut[f.name].ndim >= 2:
-                cut[f.name] = cut[f.name][:, :t]
-        return EpisodeBatch(**cut)
-
-    @classmethod
-    def concat(cls, parts: Sequence[EpisodeBatch]) -> EpisodeBatch:
-        """All episodes of ``parts`` in order, padded to the longest."""
-        t = max(p.mask.shape[1] for p in parts)
-        pad_values = {"items": -1, "actions": -1, "feedback": ""}
-        out = {}
-        for f in fields(cls):
-            arrays = []
-            for p in parts:
-                a = getattr(p, f.name)
-                if a.ndim >= 2 and a.shape[1] < t:
-                    widths = [(0, 0), (0, t - a.shape[1])] + [(0, 0)] * (a.ndim - 2)
-                    a = np.pad(a, widths, constant_values=pad_values.get(f.name, 0))
-                arrays.append(a)
-            out[f.name] = np.concatenate(arrays)
-        return cls(**out)
 
 
 # ---------------------------------------------------------------------------------------- buffer

@@ -38,6 +38,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pyarrow as pa
 
+from textrec.columnar import Columnar
 from textrec.errors import InputError
 
 __all__ = [
@@ -134,7 +135,7 @@ def _strings(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class ExperienceBatch:
+class ExperienceBatch(Columnar):
     """Rows of the experience log (``R`` rows, one per turn).
 
     Shapes: every field is ``(R,)``.
@@ -307,20 +308,9 @@ class ExperienceBatch:
         batch.validate(source)
         return batch
 
-    @classmethod
-    def concat(cls, batches: Sequence[ExperienceBatch]) -> ExperienceBatch:
-        """All rows of ``batches`` in order."""
-        return cls(
-            **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(cls)}
-        )
-
-    def take(self, rows: np.ndarray) -> ExperienceBatch:
-        """The rows at integer positions (or boolean mask) ``rows``."""
-        return type(self)(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
-
 
 @dataclass(frozen=True, eq=False)
-class OracleBatch:
+class OracleBatch(Columnar):
     """Oracle sidecar rows (``R`` rows, ``K`` attribute heads), keyed like the experience rows.
 
     Shapes: ``log_probs`` is ``(R, K)``; every other field is ``(R,)``.
@@ -455,14 +445,3 @@ class OracleBatch:
         )
         batch.validate(source)
         return batch
-
-    @classmethod
-    def concat(cls, batches: Sequence[OracleBatch]) -> OracleBatch:
-        """All rows of ``batches`` in order."""
-        return cls(
-            **{f.name: np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(cls)}
-        )
-
-    def take(self, rows: np.ndarray) -> OracleBatch:
-        """The rows at integer positions (or boolean mask) ``rows``."""
-        return type(self)(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})

@@ -27,6 +27,7 @@ import numpy as np
 
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import resolve_pool
+from textrec.columnar import Columnar
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.simulator.reward import (
@@ -42,7 +43,7 @@ __all__ = ["StepResult", "SessionOutcomes", "BatchedSimulator"]
 
 
 @dataclass(frozen=True, eq=False)
-class StepResult:
+class StepResult(Columnar):
     """What one turn produced for ``B`` sessions; after :meth:`BatchedSimulator.reset` it is turn 0.
 
     Sessions that did not take this step (finished earlier) hold ``-1`` / ``0`` / ``""``.
