@@ -84,11 +84,11 @@ def test_refuses_a_log_of_another_catalog(toy_log, toy_encoder, toy_catalog):
 
 
 def test_missing_and_damaged_logs_name_the_file(toy_log, toy_catalog, toy_encoder, tmp_path):
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(InputError, match="nowhere"):
         LogDialogues(tmp_path / "nowhere", toy_catalog, toy_encoder.vocab)
     copy = shutil.copytree(toy_log, tmp_path / "log")
     (copy / "manifest.json").unlink()
-    with pytest.raises(FileNotFoundError, match="manifest.json"):
+    with pytest.raises(InputError, match="manifest.json"):
         LogDialogues(copy, toy_catalog, toy_encoder.vocab)
     damaged = shutil.copytree(toy_log, tmp_path / "damaged")
     shard = list_shards(damaged)[1]

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tests.conftest import make_toy_catalog
 from tests.logs.conftest import make_rows
 from textrec.cli import app
+from textrec.errors import InputError
 from textrec.logs.info import check_log, summarize
 from textrec.logs.reader import list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch, OracleBatch
@@ -89,6 +90,20 @@ def test_check_finds_unknown_items_and_missing_shards(toy_log):
     assert "column 'item_id'" in text and "is not an item of catalog 'toy'" in text
     assert "chunks [1] are marked done but their experience shards are missing" in text
     assert "oracle shards ['shard-00001.parquet'] have no experience shard" in text
+
+
+def test_the_checks_that_read_no_row_are_the_learners_preflight(toy_catalog, toy_log):
+    shards = list_shards(toy_log)
+    shards[0].write_bytes(b"not parquet")  # found only by reading rows
+    quick = check_log(toy_log, toy_catalog, rows=False)
+    assert quick.ok and quick.sound_shards() == shards
+    assert not check_log(toy_log, toy_catalog).ok
+    with pytest.raises(InputError, match="manifest.json: collected on catalog 'toy'"):
+        check_log(toy_log, make_toy_catalog(seed=3), rows=False).sound_shards()
+    (toy_log / "manifest.json").unlink()
+    assert check_log(toy_log, rows=False).ok  # no catalog to check: the manifest may be absent
+    with pytest.raises(InputError, match="manifest.json: not found"):
+        check_log(toy_log, toy_catalog, rows=False).sound_shards()
 
 
 def test_cli_info_json_and_table(toy_log):

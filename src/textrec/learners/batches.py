@@ -27,13 +27,13 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
 from textrec.language.tokenizer import Vocabulary
-from textrec.logs.reader import ItemIndex, list_shards, read_experience, shown_actions
+from textrec.logs.info import check_log
+from textrec.logs.reader import ItemIndex, read_experience, shown_actions
 from textrec.logs.schema import ExperienceBatch
-from textrec.logs.writer import MANIFEST_NAME, read_manifest
 from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator
 
-__all__ = ["DialogueBatch", "SimulatorEpisodes", "LogDialogues", "check_log"]
+__all__ = ["DialogueBatch", "SimulatorEpisodes", "LogDialogues"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,31 +143,6 @@ class SimulatorEpisodes:
         )
 
 
-def check_log(log_dir: str | Path, catalog: Catalog) -> list[Path]:
-    """The experience shards of log ``log_dir`` after the cheap checks (no row is read).
-
-    Raises:
-        FileNotFoundError: naming the path when the directory, its manifest or its shard folder
-            is missing.
-        InputError: naming the manifest and both catalogs when the log was collected on another
-            catalog; naming the directory when it holds no shard.
-    """
-    root = Path(log_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: log directory not found")
-    manifest = read_manifest(root)
-    if manifest.catalog_fingerprint != catalog.fingerprint:
-        raise InputError(
-            f"{root / MANIFEST_NAME}: the log was collected on catalog "
-            f"{manifest.catalog_name!r} (fingerprint {manifest.catalog_fingerprint}), "
-            f"not on the catalog given, {catalog.name!r} (fingerprint {catalog.fingerprint})"
-        )
-    shards = list_shards(root)
-    if not shards:
-        raise InputError(f"{root}: no experience shards (experience/*.parquet)")
-    return shards
-
-
 @dataclass(frozen=True, eq=False)
 class _LoggedTurns:
     """The log as flat arrays: logged turns (turn >= 1) in session order and per-session offsets."""
@@ -227,7 +202,9 @@ class LogDialogues:
         if n_dialogues < 1:
             raise InputError(f"n_dialogues must be >= 1, got {n_dialogues}")
         roots = [Path(log_dir)] if isinstance(log_dir, str | Path) else [Path(p) for p in log_dir]
-        shards = [path for root in roots for path in check_log(root, catalog)]  # D ∪ D′ pooled
+        shards = [
+            p for r in roots for p in check_log(r, catalog, rows=False).sound_shards()
+        ]  # D ∪ D′
         self.log_dir, self.n_dialogues = roots[0], n_dialogues
         self.catalog_fingerprint = catalog.fingerprint
         index = ItemIndex(catalog)

@@ -22,10 +22,10 @@ from textrec.agent.recommender import Recommender, RecommenderConfig
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
-from textrec.learners.batches import check_log
 from textrec.learners.evaluators import SimulatorEvaluator
 from textrec.learners.loop import METRICS_NAME, check_resume, fitter, read_rows
 from textrec.learners.registry import LEARNERS, BatchContext
+from textrec.logs.info import check_log
 from textrec.metrics import EvaluationResult
 
 __all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
@@ -145,7 +145,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     # The cheap refusals first: another run's checkpoint, a log of another catalog.
     check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
     for log in () if spec.logs is None else _as_tuple(spec.logs):
-        check_log(log, cat)
+        check_log(log, cat, rows=False).sound_shards()
     encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)
     task = TaskConfig(utterances=spec.utterances)
     bank = build_sentence_bank(cat.schema, source=spec.utterances, seed=spec.seed)

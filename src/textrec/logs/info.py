@@ -257,11 +257,23 @@ class CheckReport:
     """Rows in the readable shards."""
     problems: tuple[str, ...]
     """One line per problem found (each names its file)."""
+    shards: tuple[Path, ...] = ()
+    """The experience shards found."""
 
     @property
     def ok(self) -> bool:
         """No problem found."""
         return not self.problems
+
+    def sound_shards(self) -> list[Path]:
+        """The shards of a log without problems.
+
+        Raises:
+            InputError: naming every problem, when there is one.
+        """
+        if self.problems:
+            raise InputError("; ".join(self.problems))
+        return list(self.shards)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -338,12 +350,12 @@ def _check_manifest(
     manifest: Manifest | None,
     catalog: Catalog | None,
     shards: list[Path],
-    n_sessions: int,
+    n_sessions: int | None,
 ) -> list[str]:
-    if manifest is None:
-        return []
-    problems = []
     path = root / MANIFEST_NAME
+    if manifest is None:
+        return [] if catalog is None else [f"{path}: not found, so the log's catalog is unknown"]
+    problems = []
     if catalog is not None and manifest.catalog_fingerprint != catalog.fingerprint:
         problems.append(
             f"{path}: collected on catalog {manifest.catalog_name!r} "
@@ -356,7 +368,7 @@ def _check_manifest(
         problems.append(
             f"{path}: chunks {lost} are marked done but their experience shards are missing"
         )
-    if manifest.complete and n_sessions != manifest.n_sessions:
+    if manifest.complete and n_sessions is not None and n_sessions != manifest.n_sessions:
         problems.append(
             f"{path}: the log is complete with {manifest.n_sessions} sessions, "
             f"shards hold {n_sessions}"
@@ -364,7 +376,9 @@ def _check_manifest(
     return problems
 
 
-def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckReport:
+def check_log(
+    log_dir: str | Path, catalog: Catalog | None = None, *, rows: bool = True
+) -> CheckReport:
     """Validate a log directory; every problem found is one line of the report (none raised).
 
     Checked: the manifest (readable, every field of its type), every shard (readable, whole
@@ -374,8 +388,11 @@ def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckRepor
 
     Args:
         log_dir: the log directory.
-        catalog: when given, item and target ids must be its items and the manifest's catalog
-            fingerprint must be its own.
+        catalog: when given, the log must have a manifest, its catalog fingerprint must be
+            ``catalog``'s, and item and target ids must be its items.
+        rows: read every shard; ``False``: only the checks that read no row (the directory, the
+            manifest, the catalog, shards present), what a learner checks before it trains
+            (:meth:`CheckReport.sound_shards`).
     """
     root = Path(log_dir)
     try:
@@ -394,7 +411,7 @@ def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckRepor
     index = ItemIndex(catalog) if catalog is not None else None
     seen: dict[str, str] = {}
     n_sessions = n_rows = 0
-    for shard in shards:
+    for shard in shards if rows else ():
         try:
             rows, ids = _check_shard(shard, oracle_dir, index, manifest)
         except ValueError as exc:
@@ -408,9 +425,9 @@ def check_log(log_dir: str | Path, catalog: Catalog | None = None) -> CheckRepor
         seen.update(dict.fromkeys(ids.tolist(), shard.name))
         n_sessions += len(ids)
         n_rows += rows.n_rows
-    if oracle_dir is not None:
+    if oracle_dir is not None and rows:
         extra = sorted({p.name for p in list_shards(root, ORACLE_DIR)} - {p.name for p in shards})
         if extra:
             problems.append(f"{oracle_dir}: oracle shards {extra} have no experience shard")
-    problems += _check_manifest(root, manifest, catalog, shards, n_sessions)
-    return CheckReport(str(root), len(shards), n_sessions, n_rows, tuple(problems))
+    problems += _check_manifest(root, manifest, catalog, shards, n_sessions if rows else None)
+    return CheckReport(str(root), len(shards), n_sessions, n_rows, tuple(problems), tuple(shards))
