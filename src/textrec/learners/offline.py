@@ -33,49 +33,21 @@ from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
 from textrec.learners.functional import polyak_update, request_tracking_loss
 from textrec.learners.state import learner_state, load_learner_state
+from textrec.learners.step import StepConfig, adam, gradient_step
 
 __all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward"]
 
 
 @dataclass(frozen=True)
-class OfflineConfig:
+class OfflineConfig(StepConfig):
     """Settings every offline learner shares (a learner's config extends it)."""
 
-    lr: float = 1e-3
-    """Adam learning rate."""
     n_dialogues: int = 128
     """Logged dialogues per update (drawn with replacement from the log)."""
-    track_coef: float = 1.0
-    """Weight of the request-tracking auxiliary loss (0: none)."""
-    max_grad_norm: float = 10.0
-    """Gradient norm clip per step."""
 
     def __post_init__(self) -> None:
-        name = type(self).__name__
-        for key in ("lr", "max_grad_norm"):
-            if not getattr(self, key) > 0:
-                raise InputError(f"{name}.{key} must be > 0, got {getattr(self, key)}")
-        if not self.track_coef >= 0:
-            raise InputError(f"{name}.track_coef must be >= 0, got {self.track_coef}")
-        if self.n_dialogues < 1:
-            raise InputError(f"{name}.n_dialogues must be >= 1, got {self.n_dialogues}")
-
-    def check_unit(self, *keys: str, closed: bool = True) -> None:
-        """Raise unless each field of ``keys`` lies in [0, 1] (``closed``) or (0, 1)."""
-        for key in keys:
-            v = getattr(self, key)
-            ok = 0.0 <= v <= 1.0 if closed else 0.0 < v < 1.0
-            if not ok:
-                span = "[0, 1]" if closed else "(0, 1)"
-                raise InputError(f"{type(self).__name__}.{key} must be in {span}, got {v}")
-
-    def check_positive(self, *keys: str, strict: bool = False) -> None:
-        """Raise unless each field of ``keys`` is >= 0 (``strict``: > 0)."""
-        for key in keys:
-            v = getattr(self, key)
-            if not (v > 0 if strict else v >= 0):
-                bound = "> 0" if strict else ">= 0"
-                raise InputError(f"{type(self).__name__}.{key} must be {bound}, got {v}")
+        super().__post_init__()
+        self.check_count("n_dialogues")
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +116,7 @@ class OfflineLearner(ABC):
         self.trained = recommender.parameters_of(*self.groups) + [
             p for p in self.extra.parameters() if p.requires_grad
         ]
-        self.optimiser = torch.optim.Adam(self.trained, lr=config.lr)
+        self.optimiser = adam(self.trained, config)
         self.n_updates = 0
         self._table: np.ndarray | None = None
         self._table_codes: tuple[torch.Tensor, Recognised | None] = (torch.zeros(0), None)
@@ -212,10 +184,7 @@ class OfflineLearner(ABC):
         loss, parts = self.loss(fwd)
         asked = fwd.heads.asked[fwd.before]
         track = request_tracking_loss(fwd.logits, asked, requests, fwd.mask)
-        self.optimiser.zero_grad()
-        (loss + cfg.track_coef * track).backward()
-        nn.utils.clip_grad_norm_(self.trained, cfg.max_grad_norm)
-        self.optimiser.step()
+        gradient_step(self.optimiser, loss + cfg.track_coef * track, self.trained, cfg)
         self.after_step()
         self.n_updates += 1
         metrics = {k: float(v.detach()) for k, v in parts.items()}
