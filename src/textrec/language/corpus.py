@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -49,9 +48,7 @@ __all__ = [
     "corpus_fingerprint",
     "write_checkpoint",
     "read_checkpoint",
-    "save_language_model",
-    "load_language_model",
-    "cached_language_model",
+    "LanguageModel",
 ]
 
 
@@ -267,70 +264,91 @@ def corpus_fingerprint(
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-_MODEL_FIELDS = ("config", "schema", "vocab", "report", "state_dict")
+class LanguageModel:
+    """The skeleton of the models trained on the corpus (the text encoder, the utterance model).
 
-
-def save_language_model(path: str | Path, kind: str, model: Any, report: Any = None) -> Path:
-    """Write a language model (``config``, ``schema``, ``vocab`` attributes, a ``state_dict``) and
-    its optional report dataclass to one atomic checkpoint of type ``kind``."""
-    return write_checkpoint(
-        path,
-        kind,
-        config=json.dumps(asdict(model.config)),
-        schema=json.dumps(model.schema.to_json()),
-        vocab=json.dumps(model.vocab.to_json()),
-        report=json.dumps(asdict(report) if report is not None else None),
-        state_dict=model.state_dict(),
-    )
-
-
-def load_language_model(
-    path: str | Path,
-    kind: str,
-    build: Callable[[dict[str, Any], AttributeSchema, Vocabulary], Any],
-) -> tuple[Any, dict[str, Any] | None]:
-    """Read a checkpoint written by :func:`save_language_model`.
-
-    ``build(config_json, schema, vocab)`` makes the untrained model whose weights are then loaded.
-    Returns the model (in eval mode) and the report as a JSON dict (``None`` when saved without).
-    Raises ``ValueError`` naming the file when config and weights do not fit together.
+    A subclass is an ``nn.Module`` built as ``cls(config, schema, vocab)``; it names its
+    checkpoint type :attr:`KIND`, its cache file :attr:`NAME`, its config and report dataclasses,
+    and trains in :meth:`fit`. The checkpoint (config, schema, vocabulary, report, weights), its
+    loading and the cache are written here once.
     """
-    raw = read_checkpoint(path, kind, _MODEL_FIELDS)
-    try:
-        schema = AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path))
-        vocab = Vocabulary.from_json(json.loads(raw["vocab"]))
-        model = build(json.loads(raw["config"]), schema, vocab)
-        model.load_state_dict(raw["state_dict"])
-        report = json.loads(raw["report"])
-    except (TypeError, KeyError, RuntimeError, ValueError) as exc:
-        raise InputError(f"{path}: inconsistent {kind} checkpoint: {exc}") from exc
-    return model.eval(), report
 
+    KIND: ClassVar[str]
+    """Checkpoint ``type``."""
+    NAME: ClassVar[str]
+    """Cache file prefix: ``<cache>/language/<NAME>-<key>.pt``."""
+    CONFIG: ClassVar[type]
+    """The config dataclass (sizes, optimisation, ``held_out_fraction``)."""
+    REPORT: ClassVar[type]
+    """The training report dataclass."""
+    FIELDS: ClassVar[tuple[str, ...]] = ("config", "schema", "vocab", "report", "state_dict")
+    """What a checkpoint holds."""
 
-def cached_language_model(
-    schema: AttributeSchema,
-    *,
-    kind: str,
-    name: str,
-    config: Any,
-    seed: int,
-    cache_dir: str | Path | None,
-    load: Callable[[Path], Any],
-    train: Callable[[Corpus], tuple[Any, Any]],
-) -> Any:
-    """The model of type ``kind`` for ``schema``: loaded from the cache, or trained and cached.
+    config: Any
+    schema: AttributeSchema
+    vocab: Vocabulary
 
-    The cache file is ``<cache>/language/<name>-<key>.pt`` (see :func:`resolve_cache_dir`); the
-    key hashes the schema, the phrasing files, the config (a dataclass) and the seed, so a change
-    to any of them trains a new model. ``train(corpus)`` returns ``(model, report)``; the corpus
-    holds out ``config.held_out_fraction`` of the phrasings.
-    """
-    key = corpus_fingerprint(schema, kind=kind, config=asdict(config), seed=seed)
-    path = resolve_cache_dir(cache_dir) / f"{name}-{key}.pt"
-    if path.is_file():
-        return load(path)
-    corpus = build_corpus(schema, held_out_fraction=config.held_out_fraction)
-    model, report = train(corpus)
-    model.save(path, report)
-    logger.info("cached %s at %s", name, path)
-    return model
+    @classmethod
+    def fit(cls, corpus: Corpus, config: Any, *, seed: int, progress: bool) -> tuple[Any, Any]:
+        """Train on ``corpus.train()``, measure on ``corpus.held()``: ``(model, report)``."""
+        raise NotImplementedError
+
+    def save(self, path: str | Path, report: Any = None) -> Path:
+        """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
+        return write_checkpoint(
+            path,
+            self.KIND,
+            config=json.dumps(asdict(self.config)),
+            schema=json.dumps(self.schema.to_json()),
+            vocab=json.dumps(self.vocab.to_json()),
+            report=json.dumps(asdict(report) if report is not None else None),
+            state_dict=self.state_dict(),  # type: ignore[attr-defined]
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[Any, Any]:
+        """Read a model written by :meth:`save` (in eval mode), and its report (``None`` when
+        saved without). Raises ``ValueError`` naming the file when config and weights do not fit
+        together."""
+        raw = read_checkpoint(path, cls.KIND, cls.FIELDS)
+        try:
+            schema = AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path))
+            vocab = Vocabulary.from_json(json.loads(raw["vocab"]))
+            model = cls(cls.CONFIG(**json.loads(raw["config"])), schema, vocab)  # type: ignore[call-arg]
+            model.load_state_dict(raw["state_dict"])
+            report = json.loads(raw["report"])
+        except (TypeError, KeyError, RuntimeError, ValueError) as exc:
+            raise InputError(f"{path}: inconsistent {cls.KIND} checkpoint: {exc}") from exc
+        if report is not None:  # JSON lists back to the report's tuples
+            report = cls.REPORT(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in report.items()}
+            )
+        return model.eval(), report
+
+    @classmethod
+    def cached(
+        cls,
+        schema: AttributeSchema,
+        *,
+        config: Any = None,
+        seed: int = 0,
+        cache_dir: str | Path | None = None,
+        progress: bool = False,
+    ) -> Any:
+        """The model for ``schema``: loaded from the cache, or trained now and cached.
+
+        The cache file is ``<cache>/language/<NAME>-<key>.pt`` (see :func:`resolve_cache_dir`);
+        the key hashes the schema, the phrasing files, the config and the seed, so a change to any
+        of them trains a new model. Training holds out ``config.held_out_fraction`` of the
+        phrasings.
+        """
+        config = config or cls.CONFIG()
+        key = corpus_fingerprint(schema, kind=cls.KIND, config=asdict(config), seed=seed)
+        path = resolve_cache_dir(cache_dir) / f"{cls.NAME}-{key}.pt"
+        if path.is_file():
+            return cls.load(path)[0]
+        corpus = build_corpus(schema, held_out_fraction=config.held_out_fraction)
+        model, report = cls.fit(corpus, config, seed=seed, progress=progress)
+        model.save(path, report)
+        logger.info("cached %s at %s", cls.NAME, path)
+        return model

@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -28,12 +28,7 @@ from tqdm.auto import tqdm
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.bank import MODES, NEGATE
-from textrec.language.corpus import (
-    Corpus,
-    cached_language_model,
-    load_language_model,
-    save_language_model,
-)
+from textrec.language.corpus import Corpus, LanguageModel
 from textrec.language.tokenizer import PAD, UNK, Vocabulary
 
 __all__ = [
@@ -50,8 +45,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_KIND = "textrec.PretrainedTextEncoder"
 
 
 @dataclass(frozen=True)
@@ -225,7 +218,7 @@ class TextEncoder(nn.Module):
         return self.linear(h[-1])
 
 
-class PretrainedTextEncoder(nn.Module):
+class PretrainedTextEncoder(LanguageModel, nn.Module):
     """A :class:`TextEncoder` with its pretraining heads, schema and vocabulary.
 
     Args:
@@ -233,6 +226,11 @@ class PretrainedTextEncoder(nn.Module):
         schema: Attributes and values the heads predict.
         vocab: The schema's shared vocabulary.
     """
+
+    KIND: ClassVar[str] = "textrec.PretrainedTextEncoder"
+    NAME: ClassVar[str] = "encoder"
+    CONFIG: ClassVar[type] = EncoderConfig
+    REPORT: ClassVar[type] = EncoderReport
 
     def __init__(self, config: EncoderConfig, schema: AttributeSchema, vocab: Vocabulary) -> None:
         super().__init__()
@@ -262,25 +260,12 @@ class PretrainedTextEncoder(nn.Module):
         tokens, lengths = self.vocab.encode_batch(texts, max_len)
         return torch.as_tensor(tokens, dtype=torch.long), torch.as_tensor(lengths, dtype=torch.long)
 
-    def save(self, path: str | Path, report: EncoderReport | None = None) -> Path:
-        """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
-        return save_language_model(path, _KIND, self, report)
-
     @classmethod
-    def load(cls, path: str | Path) -> tuple[PretrainedTextEncoder, EncoderReport | None]:
-        """Read an encoder written by :meth:`save`, and its pretraining report if saved with one."""
-        model, report = load_language_model(
-            path, _KIND, lambda config, schema, vocab: cls(EncoderConfig(**config), schema, vocab)
-        )
-        if report is not None:
-            report = EncoderReport(
-                **{
-                    **report,
-                    "losses": tuple(report["losses"]),
-                    "value_accuracy_by_attribute": tuple(report["value_accuracy_by_attribute"]),
-                }
-            )
-        return model, report
+    def fit(
+        cls, corpus: Corpus, config: EncoderConfig, *, seed: int, progress: bool
+    ) -> tuple[PretrainedTextEncoder, EncoderReport]:
+        """:func:`pretrain_encoder`."""
+        return pretrain_encoder(corpus, config, seed=seed, progress=progress)
 
 
 def _batch(corpus: Corpus, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -410,28 +395,6 @@ def _pretrain(
     return model, report
 
 
-def load_or_pretrain(
-    schema: AttributeSchema,
-    *,
-    config: EncoderConfig | None = None,
-    seed: int = 0,
-    cache_dir: str | Path | None = None,
-    progress: bool = False,
-) -> PretrainedTextEncoder:
-    """The pretrained text encoder for ``schema``: cached, or pretrained now and cached.
-
-    The cache file is ``<cache>/language/encoder-<key>.pt`` (see
-    :func:`~textrec.language.corpus.resolve_cache_dir`); the key hashes the schema, the phrasing
-    files, the config and the seed.
-    """
-    config = config or EncoderConfig()
-    return cached_language_model(
-        schema,
-        kind=_KIND,
-        name="encoder",
-        config=config,
-        seed=seed,
-        cache_dir=cache_dir,
-        load=lambda path: PretrainedTextEncoder.load(path)[0],
-        train=lambda corpus: pretrain_encoder(corpus, config, seed=seed, progress=progress),
-    )
+load_or_pretrain = PretrainedTextEncoder.cached
+"""The pretrained text encoder for a schema: cached (``<cache>/language/encoder-<key>.pt``), or
+pretrained now and cached (:meth:`~textrec.language.corpus.LanguageModel.cached`)."""

@@ -19,10 +19,10 @@ import functools
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import torch
@@ -66,8 +66,6 @@ __all__ = [
 
 BACKENDS = ("lstm", "minilm")
 """Interpreters: the paper's pretrained LSTM encoder, or frozen MiniLM sentence embeddings."""
-
-_MINILM_KIND = "textrec.MiniLMInterpreter"
 
 
 @dataclass(frozen=True)
@@ -192,20 +190,24 @@ def _sentence_model() -> Any:
     return load_model("cpu")
 
 
-class MiniLMInterpreter(nn.Module):
-    """Frozen all-MiniLM-L6-v2 embeddings (384-d) with linear attribute, value and mode heads."""
+class MiniLMHeads(nn.Module):
+    """The skeleton of the heads trained over frozen all-MiniLM-L6-v2 embeddings (384-d): the
+    MiniLM interpreter's and the multi-label reader's.
+
+    A subclass is built as ``cls(config, schema)``, names its checkpoint type :attr:`KIND` and
+    its config dataclass :attr:`CONFIG`; the embedding, the minibatch Adam training
+    (:meth:`train_heads`) and the checkpoint (config, schema, weights) are written here once.
+    """
 
     dim = 384
+    KIND: ClassVar[str]
+    """Checkpoint ``type``."""
+    CONFIG: ClassVar[type]
+    """The config dataclass (``steps``, ``batch_size``, ``lr`` among its fields)."""
 
-    def __init__(self, config: MiniLMConfig, schema: AttributeSchema) -> None:
+    def __init__(self, config: Any, schema: AttributeSchema) -> None:
         super().__init__()
         self.config, self._schema = config, schema
-        self.attribute_head = nn.Linear(self.dim, schema.n_attributes)
-        self.value_head = nn.Linear(self.dim, schema.n_values)
-        self.mode_head = nn.Linear(self.dim, len(MODES))
-        self.register_buffer(
-            "value_attribute", torch.as_tensor(schema.value_attribute, dtype=torch.long)
-        )
 
     @property
     def schema(self) -> AttributeSchema:
@@ -220,6 +222,61 @@ class MiniLMInterpreter(nn.Module):
                 list(texts), batch_size=batch_size, show_progress_bar=False
             )
         return torch.as_tensor(np.asarray(emb), dtype=torch.float32)
+
+    def train_heads(
+        self, n: int, loss: Callable[[torch.Tensor], torch.Tensor], generator: torch.Generator
+    ) -> Self:
+        """Initialise the heads from ``generator``, then take ``config.steps`` Adam steps, each on
+        ``loss(rows)`` of ``config.batch_size`` rows drawn from ``range(n)``; in eval mode."""
+        init_parameters(self, generator)
+        optimiser = torch.optim.Adam(self.parameters(), lr=self.config.lr)
+        for _ in range(self.config.steps):
+            rows = torch.randint(0, n, (self.config.batch_size,), generator=generator)
+            value = loss(rows)
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+        return self.eval()
+
+    def save(self, path: str | Path) -> Path:
+        """Write config, schema and head weights to one atomic file."""
+        return write_checkpoint(
+            path,
+            self.KIND,
+            config=json.dumps(asdict(self.config)),
+            schema=json.dumps(self.schema.to_json()),
+            state_dict=self.state_dict(),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read heads written by :meth:`save`."""
+        raw = read_checkpoint(path, cls.KIND, ("config", "schema", "state_dict"))
+        try:
+            model = cls(
+                cls.CONFIG(**json.loads(raw["config"])),
+                AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path)),
+            )
+            model.load_state_dict(raw["state_dict"])
+        except (TypeError, KeyError, RuntimeError) as exc:
+            raise InputError(f"{path}: inconsistent {cls.KIND} checkpoint: {exc}") from exc
+        return model.eval()
+
+
+class MiniLMInterpreter(MiniLMHeads):
+    """Frozen all-MiniLM-L6-v2 embeddings (384-d) with linear attribute, value and mode heads."""
+
+    KIND: ClassVar[str] = "textrec.MiniLMInterpreter"
+    CONFIG: ClassVar[type] = MiniLMConfig
+
+    def __init__(self, config: MiniLMConfig, schema: AttributeSchema) -> None:
+        super().__init__(config, schema)
+        self.attribute_head = nn.Linear(self.dim, schema.n_attributes)
+        self.value_head = nn.Linear(self.dim, schema.n_values)
+        self.mode_head = nn.Linear(self.dim, len(MODES))
+        self.register_buffer(
+            "value_attribute", torch.as_tensor(schema.value_attribute, dtype=torch.long)
+        )
 
     def forward(self, embeddings: torch.Tensor) -> EncoderOutputs:
         """Heads on ``embeddings`` ``(B, 384)``."""
@@ -254,42 +311,14 @@ class MiniLMInterpreter(nn.Module):
         rows = rng.choice(len(train), size=n, replace=False, p=weights / weights.sum())
         x = cls.embed(train.texts[rows].tolist())
         targets = [torch.as_tensor(a[rows]) for a in (train.attribute, train.value, train.mode)]
-        model = cls(config, corpus.schema)
-        init_parameters(model, generator)
-        optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-        for _ in range(config.steps):
-            batch = torch.randint(0, n, (config.batch_size,), generator=generator)
+
+        def loss(batch: torch.Tensor) -> torch.Tensor:
             out = model(x[batch])
             logits = (out.attribute_logits, out.value_logits, out.mode_logits)
-            loss = sum(F.cross_entropy(lg, t[batch]) for lg, t in zip(logits, targets, strict=True))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        return model.eval()
+            return sum(F.cross_entropy(lg, t[batch]) for lg, t in zip(logits, targets, strict=True))
 
-    def save(self, path: str | Path) -> Path:
-        """Write config, schema and head weights to one atomic file."""
-        return write_checkpoint(
-            path,
-            _MINILM_KIND,
-            config=json.dumps(asdict(self.config)),
-            schema=json.dumps(self.schema.to_json()),
-            state_dict=self.state_dict(),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> MiniLMInterpreter:
-        """Read heads written by :meth:`save`."""
-        raw = read_checkpoint(path, _MINILM_KIND, ("config", "schema", "state_dict"))
-        try:
-            model = cls(
-                MiniLMConfig(**json.loads(raw["config"])),
-                AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path)),
-            )
-            model.load_state_dict(raw["state_dict"])
-        except (TypeError, KeyError, RuntimeError) as exc:
-            raise InputError(f"{path}: inconsistent MiniLM-heads checkpoint: {exc}") from exc
-        return model.eval()
+        model = cls(config, corpus.schema)
+        return model.train_heads(n, loss, generator)
 
 
 @functools.lru_cache(maxsize=8)
@@ -299,7 +328,7 @@ def _cached_interpreter(
     if backend == "lstm":
         return LSTMInterpreter(load_or_pretrain(schema, seed=seed, cache_dir=cache_dir))
     config = MiniLMConfig()
-    key = corpus_fingerprint(schema, kind=_MINILM_KIND, config=asdict(config), seed=seed)
+    key = corpus_fingerprint(schema, kind=MiniLMInterpreter.KIND, config=asdict(config), seed=seed)
     path = resolve_cache_dir(cache_dir) / f"minilm-{key}.pt"
     if path.is_file():
         return MiniLMInterpreter.load(path)

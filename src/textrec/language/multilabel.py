@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -25,19 +24,14 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.corpus import (
     corpus_fingerprint,
-    read_checkpoint,
     resolve_cache_dir,
-    write_checkpoint,
 )
-from textrec.language.encoder import init_parameters
-from textrec.language.interpret import MiniLMInterpreter
+from textrec.language.interpret import MiniLMHeads
 from textrec.language.lexicon import LEXICON_PATH
 from textrec.language.reading import THRESHOLD, Reading, Request, split_confident
 from textrec.language.trainset import TRAIN_PHRASINGS_PATH, SentenceSet, build_training_set
 
 __all__ = ["MultiLabelConfig", "MultiLabelMiniLM", "load_multilabel_reader"]
-
-_KIND = "textrec.MultiLabelMiniLM"
 
 
 @dataclass(frozen=True)
@@ -61,20 +55,18 @@ class MultiLabelConfig:
             raise InputError(f"MultiLabelConfig.lr must be > 0, got {self.lr}")
 
 
-class MultiLabelMiniLM(nn.Module):
+class MultiLabelMiniLM(MiniLMHeads):
     """Linear "wanted" and "rejected" heads over frozen all-MiniLM-L6-v2 embeddings."""
+
+    KIND: ClassVar[str] = "textrec.MultiLabelMiniLM"
+    CONFIG: ClassVar[type] = MultiLabelConfig
 
     def __init__(
         self, config: MultiLabelConfig, schema: AttributeSchema, threshold: float = THRESHOLD
     ) -> None:
-        super().__init__()
-        self.config, self._schema, self.threshold = config, schema, threshold
-        self.heads = nn.Linear(MiniLMInterpreter.dim, 2 * schema.n_values)
-
-    @property
-    def schema(self) -> AttributeSchema:
-        """The heads' schema."""
-        return self._schema
+        super().__init__(config, schema)
+        self.threshold = threshold
+        self.heads = nn.Linear(self.dim, 2 * schema.n_values)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``(B, 2, V)`` logits: wanted, rejected."""
@@ -86,19 +78,15 @@ class MultiLabelMiniLM(nn.Module):
     ) -> MultiLabelMiniLM:
         """Train the heads on ``data`` (seeded by ``seed``)."""
         config = config or MultiLabelConfig()
-        x = MiniLMInterpreter.embed(data.texts.tolist())
+        x = cls.embed(data.texts.tolist())
         y = torch.as_tensor(np.stack([data.wanted, data.rejected], 1), dtype=torch.float32)
         model = cls(config, data.schema)
         generator = torch.Generator().manual_seed(seed)
-        init_parameters(model, generator)
-        optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-        for _ in range(config.steps):
-            rows = torch.randint(0, len(x), (config.batch_size,), generator=generator)
-            loss = F.binary_cross_entropy_with_logits(model(x[rows]), y[rows])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        return model.eval()
+        return model.train_heads(
+            len(x),
+            lambda rows: F.binary_cross_entropy_with_logits(model(x[rows]), y[rows]),
+            generator,
+        )
 
     @torch.no_grad()
     def read_batch(self, texts: Sequence[str]) -> list[Reading]:
@@ -107,7 +95,7 @@ class MultiLabelMiniLM(nn.Module):
         texts = list(texts)
         if not texts:
             return []
-        probs = torch.sigmoid(self(MiniLMInterpreter.embed(texts))).numpy()
+        probs = torch.sigmoid(self(self.embed(texts))).numpy()
         out = []
         for text, p in zip(texts, probs, strict=True):
             found = []
@@ -121,30 +109,6 @@ class MultiLabelMiniLM(nn.Module):
             out.append(Reading(text, sure, doubtful))
         return out
 
-    def save(self, path: str | Path) -> Path:
-        """Write config, schema and weights to one atomic file."""
-        return write_checkpoint(
-            path,
-            _KIND,
-            config=json.dumps(asdict(self.config)),
-            schema=json.dumps(self.schema.to_json()),
-            state_dict=self.state_dict(),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> MultiLabelMiniLM:
-        """Read heads written by :meth:`save`."""
-        raw = read_checkpoint(path, _KIND, ("config", "schema", "state_dict"))
-        try:
-            model = cls(
-                MultiLabelConfig(**json.loads(raw["config"])),
-                AttributeSchema.from_json(json.loads(raw["schema"]), source=str(path)),
-            )
-            model.load_state_dict(raw["state_dict"])
-        except (TypeError, KeyError, RuntimeError) as exc:
-            raise InputError(f"{path}: inconsistent multi-label checkpoint: {exc}") from exc
-        return model.eval()
-
 
 @functools.lru_cache(maxsize=4)
 def load_multilabel_reader(
@@ -154,7 +118,9 @@ def load_multilabel_reader(
     config = MultiLabelConfig()
     data_files = [LEXICON_PATH.read_bytes(), TRAIN_PHRASINGS_PATH.read_bytes()]
     digest = hashlib.sha256(b"".join(data_files)).hexdigest()
-    key = corpus_fingerprint(schema, kind=_KIND, config=asdict(config), seed=seed, data=digest)
+    key = corpus_fingerprint(
+        schema, kind=MultiLabelMiniLM.KIND, config=asdict(config), seed=seed, data=digest
+    )
     path = resolve_cache_dir(cache_dir) / f"multilabel-{key}.pt"
     if path.is_file():
         return MultiLabelMiniLM.load(path)

@@ -25,8 +25,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,12 +36,7 @@ from tqdm.auto import tqdm
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.bank import MODES
-from textrec.language.corpus import (
-    Corpus,
-    cached_language_model,
-    load_language_model,
-    save_language_model,
-)
+from textrec.language.corpus import Corpus, LanguageModel
 from textrec.language.encoder import init_parameters, one_thread
 from textrec.language.templates import SLOT_ID, clean_value, load_templates
 from textrec.language.tokenizer import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary
@@ -58,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_KIND = "textrec.UtteranceModel"
 _ATTACH = frozenset(".,?!;:")
 
 
@@ -151,7 +144,7 @@ def frame_text(ids: Sequence[int], vocab: Vocabulary) -> str:
     return text[:1].upper() + text[1:]
 
 
-class UtteranceModel(nn.Module):
+class UtteranceModel(LanguageModel, nn.Module):
     """Conditional GRU language model over sentence frames (see the module docstring).
 
     Args:
@@ -159,6 +152,11 @@ class UtteranceModel(nn.Module):
         schema: The attributes and values it is conditioned on.
         vocab: The schema's shared vocabulary (``templates.shared_vocabulary``).
     """
+
+    KIND: ClassVar[str] = "textrec.UtteranceModel"
+    NAME: ClassVar[str] = "utterance"
+    CONFIG: ClassVar[type] = UtteranceConfig
+    REPORT: ClassVar[type] = UtteranceReport
 
     def __init__(self, config: UtteranceConfig, schema: AttributeSchema, vocab: Vocabulary) -> None:
         super().__init__()
@@ -358,19 +356,12 @@ class UtteranceModel(nn.Module):
         self.train(was_training)
         return math.exp(total / max(count, 1))
 
-    def save(self, path: str | Path, report: UtteranceReport | None = None) -> Path:
-        """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
-        return save_language_model(path, _KIND, self, report)
-
     @classmethod
-    def load(cls, path: str | Path) -> tuple[UtteranceModel, UtteranceReport | None]:
-        """Read a model written by :meth:`save`, and its training report if saved with one."""
-        model, report = load_language_model(
-            path, _KIND, lambda config, schema, vocab: cls(UtteranceConfig(**config), schema, vocab)
-        )
-        if report is not None:
-            report = UtteranceReport(**{**report, "losses": tuple(report["losses"])})
-        return model, report
+    def fit(
+        cls, corpus: Corpus, config: UtteranceConfig, *, seed: int, progress: bool
+    ) -> tuple[UtteranceModel, UtteranceReport]:
+        """:func:`train_utterance_model`."""
+        return train_utterance_model(corpus, config, seed=seed, progress=progress)
 
 
 def _teacher_forcing(
@@ -488,28 +479,6 @@ def _train(
     return model, report
 
 
-def load_or_train(
-    schema: AttributeSchema,
-    *,
-    config: UtteranceConfig | None = None,
-    seed: int = 0,
-    cache_dir: str | Path | None = None,
-    progress: bool = False,
-) -> UtteranceModel:
-    """The utterance model for ``schema``: cached, or trained now and cached.
-
-    The cache file is ``<cache>/language/utterance-<key>.pt`` (see
-    :func:`~textrec.language.corpus.resolve_cache_dir`); the key hashes the schema, the phrasing
-    files, the config and the seed, so a change to any of them trains a new model.
-    """
-    config = config or UtteranceConfig()
-    return cached_language_model(
-        schema,
-        kind=_KIND,
-        name="utterance",
-        config=config,
-        seed=seed,
-        cache_dir=cache_dir,
-        load=lambda path: UtteranceModel.load(path)[0],
-        train=lambda corpus: train_utterance_model(corpus, config, seed=seed, progress=progress),
-    )
+load_or_train = UtteranceModel.cached
+"""The utterance model for a schema: cached (``<cache>/language/utterance-<key>.pt``), or trained
+now and cached (:meth:`~textrec.language.corpus.LanguageModel.cached`)."""
