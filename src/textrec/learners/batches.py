@@ -26,12 +26,14 @@ from textrec.agent.tracker import Dialogues
 from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
+from textrec.language.bank import SentenceBank
 from textrec.language.tokenizer import Vocabulary
 from textrec.logs.info import check_log
 from textrec.logs.reader import ItemIndex, read_experience, shown_actions
 from textrec.logs.schema import ExperienceBatch
 from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.rollout import Step, play
 
 __all__ = ["DialogueBatch", "SimulatorEpisodes", "LogDialogues"]
 
@@ -102,44 +104,54 @@ class SimulatorEpisodes:
     def sample(self, rng: np.random.Generator) -> DialogueBatch:
         """Play ``n_sessions`` new sessions to the end and return them as one batch."""
         sim, b = self.simulator, self.n_sessions
-        t_max, k = sim.config.max_turns, sim.catalog.schema.n_attributes
-        items = np.full((b, t_max), -1, dtype=np.int64)
-        sentence = np.full((b, t_max), -1, dtype=np.int64)
-        actions = np.full((b, t_max, k), -1, dtype=np.int64)
-        rewards = np.zeros((b, t_max), dtype=np.float32)
-        terminated = np.zeros((b, t_max), dtype=bool)
-        truncated = np.zeros((b, t_max), dtype=bool)
+        episodes = _Episodes(b, sim.config.max_turns, sim.catalog.schema.n_attributes)
         result = sim.reset(b, rng)
         self.policy.reset(b, rng)
-        t = 0
-        while result.active.any():
-            rows = np.flatnonzero(result.active)
-            action = self.policy.act(result)
-            if action.values is None:
-                raise InputError(
-                    "SimulatorEpisodes needs a policy that chooses values (Action.values)"
-                )
-            chosen = action.values[rows]
-            shown = np.full(b, -1, dtype=np.int64)
-            shown[rows] = self.retriever.by_values(chosen, sim.shown[rows])
-            result = sim.step(shown)
-            items[rows, t], actions[rows, t] = shown[rows], chosen
-            sentence[rows, t], rewards[rows, t] = result.sentence[rows], result.reward[rows]
-            terminated[rows, t], truncated[rows, t] = (
-                result.terminated[rows],
-                result.truncated[rows],
-            )
-            t += 1
+        play(self.policy, sim, self.retriever, result, [episodes])
+        return episodes.batch(sim.bank)
+
+
+class _Episodes:
+    """Recorder of :func:`~textrec.simulator.rollout.play`: every turn of ``B`` sessions, as
+    padded arrays ``(B, T)`` (the turn's item, action, sentence, reward, end)."""
+
+    def __init__(self, b: int, t_max: int, k: int) -> None:
+        self.items = np.full((b, t_max), -1, dtype=np.int64)
+        self.sentence = np.full((b, t_max), -1, dtype=np.int64)
+        self.actions = np.full((b, t_max, k), -1, dtype=np.int64)
+        self.rewards = np.zeros((b, t_max), dtype=np.float32)
+        self.terminated = np.zeros((b, t_max), dtype=bool)
+        self.truncated = np.zeros((b, t_max), dtype=bool)
+        self.t = 0
+
+    def record(self, step: Step) -> None:
+        """Keep turn ``t`` of the sessions that took it (their chosen values are the actions)."""
+        if step.action.values is None:
+            raise InputError("SimulatorEpisodes needs a policy that chooses values (Action.values)")
+        rows, t, after = step.rows, self.t, step.after
+        self.items[rows, t], self.actions[rows, t] = step.items[rows], step.action.values[rows]
+        self.sentence[rows, t], self.rewards[rows, t] = after.sentence[rows], after.reward[rows]
+        self.terminated[rows, t] = after.terminated[rows]
+        self.truncated[rows, t] = after.truncated[rows]
+        self.t += 1
+
+    def batch(self, bank: SentenceBank) -> DialogueBatch:
+        """The recorded episodes (sentences from ``bank``), cut to the longest."""
+        t = self.t
         dialogues = Dialogues(
-            items=items[:, :t],
-            feedback=sentence[:, :t],
-            opening=np.full(b, -1, dtype=np.int64),
-            n_turns=(items >= 0).sum(axis=1),
-            tokens=sim.bank.tokens,
-            lengths=sim.bank.lengths,
+            items=self.items[:, :t],
+            feedback=self.sentence[:, :t],
+            opening=np.full(len(self.items), -1, dtype=np.int64),
+            n_turns=(self.items >= 0).sum(axis=1),
+            tokens=bank.tokens,
+            lengths=bank.lengths,
         ).compact()
         return DialogueBatch(
-            dialogues, actions[:, :t], rewards[:, :t], terminated[:, :t], truncated[:, :t]
+            dialogues,
+            self.actions[:, :t],
+            self.rewards[:, :t],
+            self.terminated[:, :t],
+            self.truncated[:, :t],
         )
 
 

@@ -44,7 +44,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from textrec.catalog import Catalog
-from textrec.catalog.retrieval import Retriever
+from textrec.catalog.retrieval import Action, Retriever
 from textrec.errors import InputError
 from textrec.io import output_dir
 from textrec.language.bank import SentenceBank
@@ -69,6 +69,7 @@ from textrec.logs.writer import (
 )
 from textrec.processes import process_pool
 from textrec.simulator.engine import BatchedSimulator, StepResult
+from textrec.simulator.rollout import Step, play
 from textrec.simulator.task import TaskConfig, check_training_source
 
 __all__ = [
@@ -221,29 +222,9 @@ class _ChunkRunner:
         for d, policy in enumerate(self.policies):
             if len(rows_of[d]):
                 policy.reset(len(rows_of[d]), device_rng(setup.seed, chunk, d, setup.devices[d]))
-        rec = _Recorder(b, k, t_max)
-        while result.active.any():
-            values = np.full((b, k), -1, dtype=np.int64)
-            heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
-            for d, policy in enumerate(self.policies):
-                if len(rows_of[d]):
-                    action, probs = policy.act_with_probs(result.take(rows_of[d]))
-                    values[rows_of[d]] = action.values
-                    heads.append((rows_of[d], probs))
-            active = np.flatnonzero(result.active)
-            items = np.full(b, -1, dtype=np.int64)
-            items[active] = self.retriever.by_values(values[active], sim.shown[active])
-            shown = self.actions[np.maximum(items, 0)]  # (B, K) action vector of the shown item
-            log_probs = np.zeros((b, k), dtype=np.float64)
-            for rows, probs in heads:
-                for j, p in enumerate(probs):
-                    log_probs[rows, j] = np.log(
-                        np.maximum(p[np.arange(len(rows)), shown[rows, j]], _TINY)
-                    )
-            turn = result.turn.copy()
-            result = sim.step(items)
-            rec.add(turn, active, result, log_probs, (shown == values).all(axis=1))
-        outcomes = sim.outcomes()
+        mix = _DeviceMix(self.policies, rows_of, k)
+        rec = _Recorder(b, k, t_max, self.actions, mix)
+        outcomes = play(mix, sim, self.retriever, result, [rec])
         ids = session_ids(setup.seed, chunk, start, stop)
         names = np.array([d.name for d in setup.devices], dtype=object)
         return rec.rows(
@@ -251,10 +232,40 @@ class _ChunkRunner:
         )
 
 
-class _Recorder:
-    """Per-turn buffers ``(T, B)`` of one chunk, flattened session-major at the end."""
+class _DeviceMix:
+    """The chunk's devices as one policy: each acts on its own sessions (``rows_of[d]``) and
+    keeps the distributions it drew from (:attr:`heads`, for the oracle's behaviour
+    probabilities)."""
 
-    def __init__(self, b: int, k: int, t_max: int) -> None:
+    def __init__(self, policies: Sequence[DevicePolicy], rows_of: list[np.ndarray], k: int) -> None:
+        self.policies, self.rows_of, self.k = policies, rows_of, k
+        self.heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
+        """``(rows, per-head distributions)`` of each device at the last :meth:`act`."""
+
+    def act(self, result: StepResult) -> Action:
+        """Every device's values for its sessions."""
+        values = np.full((result.n_sessions, self.k), -1, dtype=np.int64)
+        self.heads = []
+        for rows, policy in zip(self.rows_of, self.policies, strict=True):
+            if len(rows):
+                action, probs = policy.act_with_probs(result.take(rows))
+                values[rows] = action.values
+                self.heads.append((rows, probs))
+        return Action(values=values)
+
+
+class _Recorder:
+    """Recorder of :func:`~textrec.simulator.rollout.play`: per-turn buffers ``(T, B)`` of one
+    chunk, flattened session-major at the end.
+
+    Args:
+        b, k, t_max: sessions, attributes, turn limit.
+        actions: ``(N, K)`` action vector of each catalog item (:func:`shown_actions`).
+        mix: the devices acting (their distributions give the shown item's log-probabilities).
+    """
+
+    def __init__(self, b: int, k: int, t_max: int, actions: np.ndarray, mix: _DeviceMix) -> None:
+        self.actions, self.mix = actions, mix
         shape = (t_max, b)
         self.taken = np.zeros(shape, dtype=bool)
         self.items = np.zeros(shape, dtype=np.int64)
@@ -268,16 +279,18 @@ class _Recorder:
         self.matched = np.zeros(shape, dtype=bool)
         self.log_probs = np.zeros((t_max, b, k), dtype=np.float32)
 
-    def add(
-        self,
-        turn: np.ndarray,
-        active: np.ndarray,
-        result: StepResult,
-        log_probs: np.ndarray,
-        matched: np.ndarray,
-    ) -> None:
-        """Record the step taken by the sessions ``active`` at 0-based turn ``turn[active]``."""
-        t = turn[active]
+    def record(self, step: Step) -> None:
+        """Record the turn taken by the sessions ``step.rows`` (at 0-based turn ``turn``)."""
+        active, result, values = step.rows, step.after, step.action.values
+        shown = self.actions[np.maximum(step.items, 0)]  # (B, K) action vector of the shown item
+        log_probs = np.zeros(shown.shape, dtype=np.float64)
+        for rows, probs in self.mix.heads:
+            for j, p in enumerate(probs):
+                log_probs[rows, j] = np.log(
+                    np.maximum(p[np.arange(len(rows)), shown[rows, j]], _TINY)
+                )
+        matched = (shown == values).all(axis=1)
+        t = step.before.turn[active]
         self.taken[t, active] = True
         self.items[t, active] = result.items[active]
         self.reward[t, active] = result.reward[active]

@@ -1,4 +1,12 @@
-"""The rollout: a policy, simulated users and item retrieval, session batches run to the end.
+"""The one rollout: a policy, simulated users and item retrieval, session batches run to the end.
+
+:func:`play` is the loop every rollout of textrec goes through: each turn the policy acts on every
+session (:class:`~textrec.simulator.baselines.Policy`), the sessions still running are shown the
+item retrieval picks for their action, the users answer, and each *recorder* sees the turn
+(:class:`Step`). What a caller keeps is a recorder's job: the evaluation's recorded dialogues
+(:class:`DialogueRecorder`), the on-policy learner's episodes
+(:class:`textrec.learners.batches.SimulatorEpisodes`) and the log's rows
+(:mod:`textrec.logs.collect`).
 
 :func:`evaluate` runs ``n_sessions`` sessions in batches, deterministically under ``seed``, and
 reduces them to the metrics of :mod:`textrec.metrics`.
@@ -6,10 +14,14 @@ reduces them to the metrics of :mod:`textrec.metrics`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 from tqdm.auto import tqdm
 
-from textrec.catalog.retrieval import Retriever
+from textrec.catalog.retrieval import Action, Retriever
 from textrec.errors import InputError
 from textrec.metrics import (
     SR_TURNS,
@@ -20,9 +32,108 @@ from textrec.metrics import (
     success_within,
 )
 from textrec.simulator.baselines import Policy
-from textrec.simulator.engine import BatchedSimulator, SessionOutcomes
+from textrec.simulator.engine import BatchedSimulator, SessionOutcomes, StepResult
 
-__all__ = ["rollout", "evaluate"]
+__all__ = ["Step", "Actor", "Recorder", "DialogueRecorder", "play", "rollout", "evaluate"]
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One turn of a batch of ``B`` sessions, as a recorder sees it."""
+
+    before: StepResult
+    """What the policy saw (the previous turn's result; turn 0 after a reset)."""
+    rows: np.ndarray
+    """``(R,) int64`` the sessions that took this turn (still running before it)."""
+    action: Action
+    """The policy's action for every session (only ``rows`` were shown an item)."""
+    items: np.ndarray
+    """``(B,) int64`` the item shown to each session, ``-1`` where none was."""
+    after: StepResult
+    """What the turn produced."""
+
+
+class Actor(Protocol):
+    """What :func:`play` needs of a policy: an action for every session each turn (a
+    :class:`~textrec.simulator.baselines.Policy` is one; resetting it is the caller's job)."""
+
+    def act(self, result: StepResult) -> Action:
+        """The choice for every session given the previous turn (finished rows are ignored)."""
+
+
+class Recorder(Protocol):
+    """Keeps what it needs of each turn of :func:`play`."""
+
+    def record(self, step: Step) -> None:
+        """See one turn."""
+
+
+def play(
+    policy: Actor,
+    simulator: BatchedSimulator,
+    retriever: Retriever,
+    result: StepResult,
+    recorders: Sequence[Recorder] = (),
+) -> SessionOutcomes:
+    """Run the sessions of ``result`` (the simulator and the policy just reset) to the end.
+
+    Args:
+        policy: the recommender; it acts on every session each turn.
+        simulator: the users; its pool must be the retriever's.
+        retriever: turns the actions of the running sessions into items.
+        result: the simulator's reset (turn 0).
+        recorders: each sees every turn, in order.
+
+    Returns:
+        The sessions' outcomes.
+    """
+    if not np.array_equal(simulator.pool, retriever.pool):
+        raise InputError("rollout: the simulator and the retriever must use the same pool")
+    n_sessions = len(result.active)
+    while result.active.any():
+        rows = np.flatnonzero(result.active)
+        action = policy.act(result)
+        items = np.full(n_sessions, -1, dtype=np.int64)
+        items[rows] = retriever.retrieve(action.take(rows), simulator.shown[rows])
+        step = Step(result, rows, action, items, simulator.step(items))
+        for recorder in recorders:
+            recorder.record(step)
+        result = step.after
+    return simulator.outcomes()
+
+
+class DialogueRecorder:
+    """Records the first ``n`` sessions turn by turn (the evaluation's sample dialogues)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def record(self, step: Step) -> None:
+        """Keep the item, the sentence and the reward of the first ``n`` sessions."""
+        if self.n:
+            after = step.after
+            self.steps.append(
+                (after.items[: self.n], after.texts[: self.n], after.reward[: self.n])
+            )
+
+    def dialogues(self, outcomes: SessionOutcomes) -> tuple[Dialogue, ...]:
+        """The recorded sessions, each with its target and whether it succeeded."""
+        out = []
+        for i in range(self.n):
+            taken = [
+                (int(it[i]), str(tx[i]), float(rw[i])) for it, tx, rw in self.steps if it[i] >= 0
+            ]
+            out.append(
+                Dialogue(
+                    target=int(outcomes.targets[i]),
+                    items=tuple(t[0] for t in taken),
+                    texts=tuple(t[1] for t in taken),
+                    rewards=tuple(t[2] for t in taken),
+                    success=bool(outcomes.success[i]),
+                )
+            )
+        return tuple(out)
 
 
 def rollout(
@@ -33,7 +144,7 @@ def rollout(
     rng: np.random.Generator,
     record: int = 0,
 ) -> tuple[SessionOutcomes, tuple[Dialogue, ...]]:
-    """Run ``n_sessions`` sessions to the end, all at once.
+    """Run ``n_sessions`` fresh sessions to the end, all at once (:func:`play`).
 
     Args:
         policy: the recommender.
@@ -46,34 +157,11 @@ def rollout(
     Returns:
         The sessions' outcomes and the recorded dialogues.
     """
-    if not np.array_equal(simulator.pool, retriever.pool):
-        raise InputError("rollout: the simulator and the retriever must use the same pool")
     result = simulator.reset(n_sessions, rng)
     policy.reset(n_sessions, rng)
-    record = min(record, n_sessions)
-    steps = []
-    while result.active.any():
-        rows = np.flatnonzero(result.active)
-        action = policy.act(result).take(rows)
-        items = np.full(n_sessions, -1, dtype=np.int64)
-        items[rows] = retriever.retrieve(action, simulator.shown[rows])
-        result = simulator.step(items)
-        if record:
-            steps.append((result.items[:record], result.texts[:record], result.reward[:record]))
-    outcomes = simulator.outcomes()
-    dialogues = []
-    for i in range(record):
-        taken = [(int(it[i]), str(tx[i]), float(rw[i])) for it, tx, rw in steps if it[i] >= 0]
-        dialogues.append(
-            Dialogue(
-                target=int(outcomes.targets[i]),
-                items=tuple(t[0] for t in taken),
-                texts=tuple(t[1] for t in taken),
-                rewards=tuple(t[2] for t in taken),
-                success=bool(outcomes.success[i]),
-            )
-        )
-    return outcomes, tuple(dialogues)
+    recorder = DialogueRecorder(min(record, n_sessions))
+    outcomes = play(policy, simulator, retriever, result, [recorder])
+    return outcomes, recorder.dialogues(outcomes)
 
 
 def evaluate(
