@@ -12,12 +12,11 @@ import pytest
 from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.language.speech import build_sentence_bank
-from textrec.logs.policies import DeviceConfig
+from textrec.logs.policies import DeviceConfig, DeviceMix
 from textrec.report import REPORT_FILES, ROWS
 from textrec.reproduce import (
     OFFLINE_ROWS,
     RUN_FILE,
-    DeviceMix,
     ReproduceConfig,
     _start,
     coverage_logs,

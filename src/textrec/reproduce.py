@@ -41,14 +41,11 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from textrec.catalog import Catalog
-from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
 from textrec.evaluation import evaluate, load_policy, make_simulator
 from textrec.io import claim_output_dir, read_json, write_json_atomic
-from textrec.logs.policies import DeviceConfig, DevicePolicy, default_devices
+from textrec.logs.policies import DeviceConfig, DeviceMix, default_devices
 from textrec.metrics import EvaluationResult, MeanSE
 from textrec.processes import process_pool
 from textrec.report import (
@@ -60,12 +57,11 @@ from textrec.report import (
     write_report,
 )
 from textrec.simulator.baselines import make_policy
-from textrec.simulator.engine import BatchedSimulator, StepResult
+from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.task import check_training_source
 
 __all__ = [
     "ReproduceConfig",
-    "DeviceMix",
     "Trained",
     "device_mix",
     "narrow_devices",
@@ -230,37 +226,6 @@ def narrow_devices() -> tuple[DeviceConfig, ...]:
         DeviceConfig("narrow-latest-only", "slot-filler", noise=0.1, memory=1),
         DeviceConfig("narrow-marginal", "marginal", noise=0.1),
     )
-
-
-class DeviceMix:
-    """The behaviour devices serving a batch of sessions together (the simulator's ``Policy``).
-
-    Session ``i`` of a batch is served by device ``i mod M``, as ``collect``'s round-robin
-    assignment does; each device draws from its own child of the batch's generator.
-    """
-
-    def __init__(self, devices: Sequence[DeviceConfig], catalog: Catalog) -> None:
-        if not devices:
-            raise InputError("DeviceMix needs at least one device")
-        self.policies = [DevicePolicy(d, catalog) for d in devices]
-        self.n_attributes = catalog.schema.n_attributes
-        self.rows: list[np.ndarray] = []
-
-    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
-        """Give session ``i`` to device ``i mod M`` and reset every device."""
-        m = len(self.policies)
-        self.rows = [np.arange(d, n_sessions, m) for d in range(m)]
-        for policy, rows, child in zip(self.policies, self.rows, rng.spawn(m), strict=True):
-            if len(rows):
-                policy.reset(len(rows), child)
-
-    def act(self, result: StepResult) -> Action:
-        """Each device's values for its own sessions, ``(B, K)``."""
-        values = np.full((result.n_sessions, self.n_attributes), -1, dtype=np.int64)
-        for policy, rows in zip(self.policies, self.rows, strict=True):
-            if len(rows):
-                values[rows] = policy.act(result.take(rows)).values
-        return Action(values=values)
 
 
 # ----------------------------------------------------------------------------------------- stages

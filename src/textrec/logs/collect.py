@@ -44,13 +44,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from textrec.catalog import Catalog
-from textrec.catalog.retrieval import Action, Retriever
+from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
 from textrec.io import output_dir
 from textrec.language.bank import SentenceBank
 from textrec.logs.policies import (
     DeviceConfig,
-    DevicePolicy,
+    DeviceMix,
     default_devices,
     device_rng,
 )
@@ -68,7 +68,7 @@ from textrec.logs.writer import (
     write_manifest,
 )
 from textrec.processes import process_pool
-from textrec.simulator.engine import BatchedSimulator, StepResult
+from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.rollout import Step, play
 from textrec.simulator.task import TaskConfig, check_training_source
 
@@ -186,7 +186,7 @@ class _ChunkRunner:
         catalog = setup.catalog
         self.sim = BatchedSimulator(catalog, "train", setup.bank, setup.task)
         self.retriever = Retriever(catalog, "train")
-        self.policies = [DevicePolicy(d, catalog) for d in setup.devices]
+        self.mix = DeviceMix(setup.devices, catalog)
         self.actions = shown_actions(catalog)
 
     def run(self, chunk: int, start: int, stop: int) -> ChunkSummary:
@@ -215,43 +215,20 @@ class _ChunkRunner:
         setup, sim = self.setup, self.sim
         b, k, t_max = stop - start, setup.catalog.schema.n_attributes, setup.task.max_turns
         device = self._devices_of(chunk, start, stop)
-        rows_of = [np.flatnonzero(device == d) for d in range(len(self.policies))]
         result = sim.reset(
             b, np.random.default_rng(np.random.SeedSequence(setup.seed, spawn_key=(chunk, 0)))
         )
-        for d, policy in enumerate(self.policies):
-            if len(rows_of[d]):
-                policy.reset(len(rows_of[d]), device_rng(setup.seed, chunk, d, setup.devices[d]))
-        mix = _DeviceMix(self.policies, rows_of, k)
-        rec = _Recorder(b, k, t_max, self.actions, mix)
-        outcomes = play(mix, sim, self.retriever, result, [rec])
+        self.mix.serve(
+            [np.flatnonzero(device == d) for d in range(len(setup.devices))],
+            [device_rng(setup.seed, chunk, d, config) for d, config in enumerate(setup.devices)],
+        )
+        rec = _Recorder(b, k, t_max, self.actions, self.mix)
+        outcomes = play(self.mix, sim, self.retriever, result, [rec])
         ids = session_ids(setup.seed, chunk, start, stop)
         names = np.array([d.name for d in setup.devices], dtype=object)
         return rec.rows(
             ids, device, setup.catalog.item_ids, setup.catalog.item_ids[outcomes.targets], names
         )
-
-
-class _DeviceMix:
-    """The chunk's devices as one policy: each acts on its own sessions (``rows_of[d]``) and
-    keeps the distributions it drew from (:attr:`heads`, for the oracle's behaviour
-    probabilities)."""
-
-    def __init__(self, policies: Sequence[DevicePolicy], rows_of: list[np.ndarray], k: int) -> None:
-        self.policies, self.rows_of, self.k = policies, rows_of, k
-        self.heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
-        """``(rows, per-head distributions)`` of each device at the last :meth:`act`."""
-
-    def act(self, result: StepResult) -> Action:
-        """Every device's values for its sessions."""
-        values = np.full((result.n_sessions, self.k), -1, dtype=np.int64)
-        self.heads = []
-        for rows, policy in zip(self.rows_of, self.policies, strict=True):
-            if len(rows):
-                action, probs = policy.act_with_probs(result.take(rows))
-                values[rows] = action.values
-                self.heads.append((rows, probs))
-        return Action(values=values)
 
 
 class _Recorder:
@@ -264,7 +241,7 @@ class _Recorder:
         mix: the devices acting (their distributions give the shown item's log-probabilities).
     """
 
-    def __init__(self, b: int, k: int, t_max: int, actions: np.ndarray, mix: _DeviceMix) -> None:
+    def __init__(self, b: int, k: int, t_max: int, actions: np.ndarray, mix: DeviceMix) -> None:
         self.actions, self.mix = actions, mix
         shape = (t_max, b)
         self.taken = np.zeros(shape, dtype=bool)

@@ -54,6 +54,7 @@ __all__ = [
     "FLOOR",
     "DeviceConfig",
     "DevicePolicy",
+    "DeviceMix",
     "default_devices",
     "device_rng",
     "load_agent",
@@ -147,6 +148,48 @@ def device_rng(seed: int, chunk: int, device_id: int, config: DeviceConfig) -> n
     return np.random.default_rng(
         np.random.SeedSequence(seed, spawn_key=(chunk, 1, device_id, config.seed_offset))
     )
+
+
+class DeviceMix:
+    """Behaviour devices serving a batch of sessions together (the simulator's ``Policy``).
+
+    Device ``d`` serves the sessions ``rows[d]`` (:meth:`serve`; :meth:`reset` deals them round
+    robin, session ``i`` to device ``i mod M``, as ``collect``'s round-robin assignment does), each
+    drawing from its own generator. :attr:`heads` keeps the distributions each device drew its
+    values from at the last :meth:`act` (the log's behaviour probabilities).
+    """
+
+    def __init__(self, devices: Sequence[DeviceConfig], catalog: Catalog) -> None:
+        if not devices:
+            raise InputError("DeviceMix needs at least one device")
+        self.policies = [DevicePolicy(d, catalog) for d in devices]
+        self.n_attributes = catalog.schema.n_attributes
+        self.rows: list[np.ndarray] = []
+        self.heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
+        """``(rows, per-head distributions)`` of each device at the last :meth:`act`."""
+
+    def serve(self, rows: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> None:
+        """Give the sessions ``rows[d]`` to device ``d``, drawing from ``rngs[d]``."""
+        self.rows = list(rows)
+        for policy, mine, rng in zip(self.policies, self.rows, rngs, strict=True):
+            if len(mine):
+                policy.reset(len(mine), rng)
+
+    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
+        """Give session ``i`` to device ``i mod M``, each drawing from its own child of ``rng``."""
+        m = len(self.policies)
+        self.serve([np.arange(d, n_sessions, m) for d in range(m)], rng.spawn(m))
+
+    def act(self, result: StepResult) -> Action:
+        """Each device's values for its own sessions, ``(B, K)``."""
+        values = np.full((result.n_sessions, self.n_attributes), -1, dtype=np.int64)
+        self.heads = []
+        for policy, rows in zip(self.policies, self.rows, strict=True):
+            if len(rows):
+                action, probs = policy.act_with_probs(result.take(rows))
+                values[rows] = action.values
+                self.heads.append((rows, probs))
+        return Action(values=values)
 
 
 class _SlotMemory:
