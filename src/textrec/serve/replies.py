@@ -81,7 +81,10 @@ def reply(
     if u.act == "accept":
         return "Great choice: this pair is the one. Thank you!"
     if u.act == "go_back":
-        return "Here is the previous one again." if new_item else "There is no earlier one."
+        if not new_item:
+            return "There is no earlier one."
+        lacks = f" It does not have {wants_text(schema, u.unmet)}." if u.unmet else ""
+        return f"Here it is again.{lacks}"
     if u.act == "restart":
         out.append("Starting over: your earlier requests are forgotten.")
     if u.act == "reject_all":
