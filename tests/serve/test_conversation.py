@@ -131,3 +131,10 @@ def test_the_log_record_holds_acts_and_what_was_understood(picker):
     assert done.opening_act == "describe" and json.loads(done.opening_understood)["kept"]
     assert done.acts == ("feedback", "accept")
     assert json.loads(done.understood[0])["kept"] == ["gender=Women"]
+
+
+def test_ending_found_after_a_sentence_not_understood_logs_cleanly(picker):
+    c = Conversation(picker, "web", opening="boots")
+    c.say("hello?")
+    done = c.finish(found=True)  # the page's "This is it" after an unanswered sentence
+    assert done.feedback == ("",) and done.acts == ("accept",)

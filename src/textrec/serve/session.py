@@ -536,8 +536,15 @@ class Conversation:
         self.turn_understood.append("")
 
     def finish(self, found: bool) -> FinishedSession:
-        """End the session (found: the current item is the one) and return its record."""
+        """End the session (found: the current item is the one) and return its record.
+
+        A find's last row says nothing about the accepted item (what was said about it before
+        led to no other item: a sentence not understood), as the log requires."""
         self._require_open()
+        if found:
+            self.feedback[-1] = ""
+            self.turn_acts[-1] = "accept"
+            self.turn_understood[-1] = ""
         self.finished = FinishedSession(
             session_id=self.session_id,
             device=self.device,
