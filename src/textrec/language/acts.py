@@ -7,7 +7,8 @@ every value they cover), comparatives over ordered attributes ("a bit higher hee
 item's value) and the attributes the sentence names that the catalog lacks ("in black" on a
 catalog without colour).
 
-Acts, decided in this order:
+A weak phrase ("shoes", read as the category only when nothing else is named) asks for nothing
+after the opening sentence. Acts, decided in this order:
 
 * ``restart`` ("start over", "forget everything"): requests said with it start the new search;
 * ``go_back`` ("no wait go back, the previous one was it");
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 from textrec.catalog.schema import Attribute, AttributeSchema
 from textrec.errors import InputError
-from textrec.language.lexicon import attribute_nouns, normalise, words
+from textrec.language.lexicon import WEAK, attribute_nouns, normalise, words
 from textrec.language.reader import (
     LexiconReader,
     Reader,
@@ -162,6 +163,9 @@ class ActReader:
         lex = self.lexicon
         toks = [w.text for w in words(text) if not w.boundary]
         said = _grams(toks, 4)
+        if not opening:  # "shoes" in "smart shoes for work" changes no category asked for
+            phrases = self.lexicon_reader.index.phrases
+            requests = tuple(r for r in requests if phrases.get(r.words, (None,))[0] != WEAK)
         shifts = self._shifts(text, toks, said, requests)
         if shifts:
             nouns = {n for k in self.ordered for n in self.nouns[self.schema.names[k]]}
