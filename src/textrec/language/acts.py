@@ -48,21 +48,9 @@ from textrec.language.reader import (
     load_reader,
     measurements,
 )
-from textrec.language.reading import Request, make_request
+from textrec.language.reading import ACTS, Request, make_request
 
-__all__ = ["ACTS", "Shift", "ActReading", "ActReader", "wider_schema"]
-
-ACTS = (
-    "describe",
-    "feedback",
-    "accept",
-    "go_back",
-    "reject_all",
-    "restart",
-    "off_topic",
-    "not_understood",
-)
-"""Every act a sentence may be read as (see the module docstring)."""
+__all__ = ["ACTS", "Shift", "ActReading", "ActReader", "wider_schema", "act_labels", "score_act"]
 
 
 @dataclass(frozen=True)
@@ -305,3 +293,29 @@ class ActReader:
 @functools.lru_cache(maxsize=8)
 def _lexicon(schema: AttributeSchema) -> LexiconReader:
     return LexiconReader(schema)
+
+
+def act_labels(reading: ActReading) -> frozenset[str]:
+    """The labels of an :class:`~textrec.language.acts.ActReading`, in ``acts.txt``'s notation."""
+    out = {f"{r.attribute}{'!=' if r.negated else '='}{r.value}" for r in reading.requests}
+    for s in reading.shifts:
+        way = "higher" if s.direction > 0 else "lower"
+        out.add(f"{s.attribute}:{'a bit ' if s.small else ''}{way}")
+    out |= {f"{a}:different" for a in reading.different}
+    out |= {f"missing:{a}" for a in reading.missing}
+    return frozenset(out)
+
+
+def score_act(act: str, labels: frozenset[str], reading: ActReading) -> bool:
+    """``reading`` has the labelled ``act`` and exactly the ``labels`` (:func:`act_labels`'
+    notation); a category that is the parent of a labelled subcategory ("ankle boots": Boots)
+    may be read as well."""
+    from textrec.catalog.zappos import SUBCATEGORY_CATEGORY
+
+    got = act_labels(reading)
+    parents = {
+        f"category={SUBCATEGORY_CATEGORY[lab.split('=', 1)[1]]}"
+        for lab in labels
+        if lab.startswith("subcategory=") and lab.split("=", 1)[1] in SUBCATEGORY_CATEGORY
+    }
+    return reading.act == act and got - (parents - labels) == labels
