@@ -15,7 +15,7 @@ extra ``surfaces`` object: per attribute and value, the everyday ways a person n
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.io import read_json
 from textrec.language.bank import REQUEST
+from textrec.language.reading import ACTS
 from textrec.language.templates import PhrasingSet, parse_phrasings
 from textrec.language.trainset import HELDOUT_DIR, SentenceSet
 
@@ -36,9 +37,15 @@ __all__ = [
     "load_heldout_lines",
     "heldout_sentences",
     "load_free_phrasings",
+    "ACTS_PATH",
+    "ActLine",
+    "load_act_lines",
 ]
 
 SENTENCES_PATH = HELDOUT_DIR / "sentences.txt"
+ACTS_PATH = HELDOUT_DIR / "acts.txt"
+"""Dialogue acts, batch A (the act reader was corrected on it); ``acts_b.txt``: batch B, written
+after the last correction, never used to change the reader."""
 FREE_PATH = HELDOUT_DIR / "free.json"
 SCHEMAS = ("builtin", "zappos")
 
@@ -67,26 +74,36 @@ def _labels(field: str, where: str) -> tuple[tuple[str, str, bool], ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=2)
-def load_heldout_lines(path: str | Path = SENTENCES_PATH) -> tuple[HeldOutLine, ...]:
-    """Every labelled line of a held-out sentence file (comments and blank lines skipped)."""
-    lines = []
+def _rows(path: str | Path, layout: str) -> Iterator[tuple[str, list[str]]]:
+    """``(where, fields)`` of every line of a ``|``-separated held-out file laid out as
+    ``layout`` (e.g. ``"SCHEMA | sentence | labels"``): comments and blank lines skipped, the
+    field count, the schema and a non-empty sentence checked."""
+    n = len(layout.split("|"))
     with open(path, encoding="utf-8") as f:
         for no, raw in enumerate(f, start=1):
             line = raw.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             where = f"{path}:{no}"
-            parts = line.split("|")
-            if len(parts) != 3:
-                raise InputError(f"{where}: expected 'SCHEMA | sentence | labels', got {line!r}")
-            schema, text, labels = (p.strip() for p in parts)
-            if schema not in SCHEMAS:
-                raise InputError(f"{where}: schema must be one of {list(SCHEMAS)}, got {schema!r}")
-            if not text:
+            fields = [p.strip() for p in line.split("|")]
+            if len(fields) != n:
+                raise InputError(f"{where}: expected '{layout}', got {line!r}")
+            if fields[0] not in SCHEMAS:
+                raise InputError(
+                    f"{where}: schema must be one of {list(SCHEMAS)}, got {fields[0]!r}"
+                )
+            if not fields[-2]:
                 raise InputError(f"{where}: empty sentence")
-            lines.append(HeldOutLine(schema, text, _labels(labels, where)))
-    return tuple(lines)
+            yield where, fields
+
+
+@functools.lru_cache(maxsize=2)
+def load_heldout_lines(path: str | Path = SENTENCES_PATH) -> tuple[HeldOutLine, ...]:
+    """Every labelled line of a held-out sentence file (comments and blank lines skipped)."""
+    return tuple(
+        HeldOutLine(schema, text, _labels(labels, where))
+        for where, (schema, text, labels) in _rows(path, "SCHEMA | sentence | labels")
+    )
 
 
 def heldout_sentences(
@@ -114,6 +131,35 @@ def heldout_sentences(
         for v, neg in ids:
             (rejected if neg else wanted)[i, v] = True
     return SentenceSet(schema, texts, wanted, rejected, np.full(n, REQUEST, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class ActLine:
+    """One labelled line of ``acts.txt``: ``SCHEMA | GROUP | ACT | sentence | labels``."""
+
+    schema: str
+    group: str
+    """What the line tests (``accept``, ``comparative``, ``scope``, ...): scored per group."""
+    act: str
+    text: str
+    labels: frozenset[str]
+    """``attribute=value``, ``attribute!=value``, ``attribute:higher`` (``lower``, ``a bit
+    higher``, ``a bit lower``, ``different``), ``missing:attribute``."""
+
+
+@functools.lru_cache(maxsize=4)
+def load_act_lines(path: str | Path = ACTS_PATH) -> tuple[ActLine, ...]:
+    """Every labelled line of a dialogue-act file (comments and blank lines skipped)."""
+    lines = []
+    for where, fields in _rows(path, "SCHEMA | GROUP | ACT | sentence | labels"):
+        schema, group, act, text, labels = fields
+        if act not in ACTS:
+            raise InputError(f"{where}: act must be one of {list(ACTS)}, got {act!r}")
+        if not group:
+            raise InputError(f"{where}: empty group")
+        kept = frozenset(" ".join(p.split()) for p in labels.split(";") if p.strip())
+        lines.append(ActLine(schema, group, act, text, kept))
+    return tuple(lines)
 
 
 @dataclass(frozen=True, eq=False)
