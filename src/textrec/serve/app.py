@@ -9,7 +9,9 @@ API (FastAPI documents it at ``/docs`` and ``/openapi.json``):
 * ``POST /api/sessions/{id}/feedback`` ``{"text": "..."}`` -> the session with the next item (a
   sentence such as "that's it" ends it as found);
 * ``POST /api/sessions/{id}/end`` ``{"found": true|false}`` -> ends and logs it;
-* ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only);
+* ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only; 404 when the
+  catalog has no pictures);
+* ``GET /api/catalog`` -> the catalog's attributes and the page's example sentences;
 * ``GET /api/health`` -> catalog, policy, open sessions.
 
 Every input is bounded: request bodies (``max_body_bytes``, 413), sentences
@@ -26,7 +28,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +38,7 @@ from pydantic import BaseModel, Field
 from textrec.errors import InputError
 from textrec.logs.append import FinishedSession, SessionLog
 from textrec.serve.images import ItemImages
+from textrec.serve.titles import CatalogWords
 from textrec.serve.session import (
     MAX_TEXT_CHARS,
     BatchingPicker,
@@ -101,6 +104,7 @@ class Service:
         self.catalog = picker.catalog
         self.policy_name = policy_name
         self.images = ItemImages(self.catalog)
+        self.words = CatalogWords(self.catalog)
         self.store = SessionStore(StoreConfig(self.config.max_sessions, self.config.idle_seconds))
 
     def start(self, opening: str = "") -> tuple[str, Conversation]:
@@ -178,9 +182,18 @@ class ItemOut(BaseModel):
     """An item as shown."""
 
     item_id: str
-    attributes: dict[str, str]
+    title: str = Field(..., description="A one-line human name: \"Women's ankle boots, zipper\".")
+    attributes: dict[str, str] = Field(..., description="Attribute label -> stored value(s).")
+    labels: dict[str, str] = Field(
+        ..., description="Attribute label -> the value(s) in words (\"lace-up, slip-on\")."
+    )
     image_url: str
     has_picture: bool
+    picture: Literal["photo", "drawing", "none"] = Field(
+        ...,
+        description="A photo (136x102, best shown at an integer scale, pixels kept), a drawing "
+        "(544x408, shown at half size) or none.",
+    )
 
 
 class TurnOut(BaseModel):
@@ -202,6 +215,24 @@ class SessionOut(BaseModel):
     finished: bool
     found: bool | None = Field(None, description="Set once finished.")
     log_session_id: str = Field(..., description="The session's id in the experience log.")
+
+
+class AttributeOut(BaseModel):
+    """One attribute of the catalog."""
+
+    name: str
+    label: str = Field(..., description="In words: \"heel height\".")
+    values: list[str] = Field(..., description="Its values in words.")
+
+
+class CatalogOut(BaseModel):
+    """What the catalog holds, for the page's hints."""
+
+    name: str
+    n_items: int
+    attributes: list[AttributeOut]
+    describe_hint: str = Field(..., description="An example opening sentence from this catalog.")
+    feedback_hint: str = Field(..., description="An example feedback sentence from this catalog.")
 
 
 class HealthOut(BaseModel):
@@ -228,7 +259,11 @@ _PAGE_CSP = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+_STATIC = {
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 def _static(name: str) -> bytes:
@@ -237,11 +272,16 @@ def _static(name: str) -> bytes:
 
 def _item(service: Service, item_id: str) -> ItemOut:
     view = describe(service.catalog, item_id)
+    words = service.words.item(item_positions(service.catalog)[item_id])
+    images = service.images
     return ItemOut(
         item_id=view.item_id,
+        title=words.title,
         attributes=view.attributes,
+        labels=words.labels,
         image_url=f"/api/items/{view.item_id}/image",
-        has_picture=service.images.has_pictures,
+        has_picture=images.has_pictures,
+        picture="drawing" if images.drawn else "photo" if images.has_pictures else "none",
     )
 
 
@@ -325,7 +365,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.add_middleware(_Guard, limit=service.config.max_body_bytes)
     _add_error_handlers(app)
-    _add_page(app)
+    _add_page(app, service)
     _add_api(app, service)
     return app
 
@@ -349,8 +389,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "no such session (unknown, ended or expired)"}, 404)
 
 
-def _add_page(app: FastAPI) -> None:
-    """``/``: the page (with a strict content security policy) and its script and style."""
+def _add_page(app: FastAPI, service: Service) -> None:
+    """``/``: the page (with a strict content security policy), its script, style and icon, and
+    what it says about the catalog."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -361,6 +402,29 @@ def _add_page(app: FastAPI) -> None:
         if name not in _STATIC:
             raise HTTPException(404, "no such file")
         return Response(_static(name), media_type=_STATIC[name])
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(_static("favicon.svg"), media_type=_STATIC["favicon.svg"])
+
+    @app.get("/api/catalog")
+    async def catalog() -> CatalogOut:
+        """The catalog's attributes in words, and example sentences that only use them."""
+        schema, words = service.catalog.schema, service.words
+        return CatalogOut(
+            name=service.catalog.name,
+            n_items=service.catalog.n_items,
+            attributes=[
+                AttributeOut(
+                    name=a.name,
+                    label=words.attribute(a.name),
+                    values=[words.value(a.name, v) for v in a.values],
+                )
+                for a in schema.attributes
+            ],
+            describe_hint=words.describe_hint,
+            feedback_hint=words.feedback_hint,
+        )
 
 
 def _add_api(app: FastAPI, service: Service) -> None:
@@ -416,11 +480,13 @@ def _add_api(app: FastAPI, service: Service) -> None:
         responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
     )
     def image(item_id: str) -> Response:
-        """The picture of a catalog item (a generated placeholder when the catalog has none)."""
+        """The picture of a catalog item: its photo as stored, or its drawing."""
         index = item_positions(service.catalog).get(item_id)
         if index is None:
             raise HTTPException(404, f"item id {item_id!r} is not in the catalog")
         picture = service.images.picture(index)
+        if picture is None:
+            raise HTTPException(404, f"catalog {service.catalog.name!r} has no pictures")
         return Response(
             picture.data,
             media_type=picture.media_type,
