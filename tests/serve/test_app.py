@@ -218,3 +218,30 @@ def test_a_log_that_cannot_be_written_is_a_503_not_a_crash(client, service, monk
     r = client.post(f"/api/sessions/{sid}/end", json={"found": True})
     assert r.status_code == 503 and "could not be logged" in r.json()["detail"]
     assert client.get("/api/health").status_code == 200
+
+
+def test_every_answer_says_what_was_understood_and_what_stands(client):
+    s = client.post("/api/sessions", json={"text": "sandals for women"}).json()
+    assert s["reply"]
+    assert s["understood"]["act"] == "describe"
+    kept = {(r["attribute"], r["value"], r["negated"]) for r in s["understood"]["kept"]}
+    assert kept == {("category", "Sandals", False), ("gender", "Women", False)}
+    assert {r["value_label"] for r in s["standing"]} == {"sandals", "women"}
+    assert s["standing"][0]["attribute_label"] == "category"
+    blank = client.post("/api/sessions", json={}).json()
+    assert blank["understood"] is None and blank["standing"] == [] and blank["reply"]
+
+
+def test_show_puts_an_earlier_item_back_on_show(client, service):
+    s = client.post("/api/sessions", json={"text": "boots"}).json()
+    sid, first = s["session_id"], s["item"]["item_id"]
+    second = client.post(f"/api/sessions/{sid}/feedback", json={"text": "no boots"}).json()
+    assert second["item"]["item_id"] != first
+    r = client.post(f"/api/sessions/{sid}/show", json={"item_id": first})
+    assert r.status_code == 200 and r.json()["item"]["item_id"] == first
+    assert r.json()["reply"]
+    bad = client.post(f"/api/sessions/{sid}/show", json={"item_id": "never-shown"})
+    assert bad.status_code == 422 and "was not shown" in bad.json()["detail"]
+    r = client.post(f"/api/sessions/{sid}/end", json={"found": True})
+    (rows,) = _logged(service)
+    assert rows.item_id.tolist()[-1] == first  # the shoe accepted is the one re-shown

@@ -8,6 +8,8 @@ API (FastAPI documents it at ``/docs`` and ``/openapi.json``):
 * ``GET /api/sessions/{id}/item`` -> the item on show (the next item after the last feedback);
 * ``POST /api/sessions/{id}/feedback`` ``{"text": "..."}`` -> the session with the next item (a
   sentence such as "that's it" ends it as found);
+* ``POST /api/sessions/{id}/show`` ``{"item_id": "..."}`` -> the session with an item it showed
+  before on show again (the page's strip of recent items, "go back");
 * ``POST /api/sessions/{id}/end`` ``{"found": true|false}`` -> ends and logs it;
 * ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only; 404 when the
   catalog has no pictures);
@@ -38,12 +40,15 @@ from pydantic import BaseModel, Field
 from textrec.errors import InputError
 from textrec.logs.append import FinishedSession, SessionLog
 from textrec.serve.images import ItemImages
+from textrec.serve.labels import attribute_label, value_label
 from textrec.serve.titles import CatalogWords
 from textrec.serve.session import (
     MAX_TEXT_CHARS,
     BatchingPicker,
     Conversation,
     Picker,
+    Understood,
+    Want,
     describe,
     item_positions,
 )
@@ -127,6 +132,13 @@ class Service:
             self._close(token, conversation.finished)
         return conversation
 
+    def show(self, token: str, item_id: str) -> Conversation:
+        """Show again an item the session ``token`` showed before."""
+        conversation = self.store.get(token)
+        with conversation.lock:
+            conversation.show(item_id)
+        return conversation
+
     def end(self, token: str, found: bool) -> Conversation:
         """End the session ``token`` (found: the item on show is the one) and log it."""
         conversation = self.store.get(token)
@@ -172,6 +184,12 @@ class FeedbackIn(BaseModel):
     text: str = Field(..., max_length=MAX_TEXT_CHARS, description="Feedback on the item on show.")
 
 
+class ShowIn(BaseModel):
+    """Body of ``POST /api/sessions/{id}/show``."""
+
+    item_id: str = Field(..., max_length=200, description="An item this session showed before.")
+
+
 class EndIn(BaseModel):
     """Body of ``POST /api/sessions/{id}/end``."""
 
@@ -203,6 +221,36 @@ class TurnOut(BaseModel):
     feedback: str
 
 
+class RequestOut(BaseModel):
+    """One request of the shopper ("women", "not: lace-up"), with its human-readable names."""
+
+    attribute: str
+    attribute_label: str
+    value: str
+    value_label: str
+    negated: bool = Field(..., description="The shopper does NOT want this value.")
+
+
+class UnderstoodOut(BaseModel):
+    """What the recommender took from the last sentence."""
+
+    act: str = Field(
+        ...,
+        description="describe | feedback | accept | go_back | reject_all | restart | off_topic "
+        "| not_understood",
+    )
+    kept: list[RequestOut] = Field(..., description="Requests read from the sentence and kept.")
+    dropped: list[RequestOut] = Field(
+        ..., description="Standing requests the sentence retracted or changed."
+    )
+    unsupported: list[str] = Field(
+        ..., description="What the catalog lacks, e.g. 'this catalog has no colour'."
+    )
+    unmet: list[RequestOut] = Field(
+        ..., description="Standing requests the item on show could not satisfy."
+    )
+
+
 class SessionOut(BaseModel):
     """A session's state."""
 
@@ -215,6 +263,11 @@ class SessionOut(BaseModel):
     finished: bool
     found: bool | None = Field(None, description="Set once finished.")
     log_session_id: str = Field(..., description="The session's id in the experience log.")
+    reply: str = Field(..., description="What the recommender says this turn (never empty).")
+    understood: UnderstoodOut | None = Field(
+        None, description="What was taken from the last sentence (None before any sentence)."
+    )
+    standing: list[RequestOut] = Field(..., description="Every request standing now.")
 
 
 class AttributeOut(BaseModel):
@@ -285,6 +338,29 @@ def _item(service: Service, item_id: str) -> ItemOut:
     )
 
 
+def _request(service: Service, want: Want) -> RequestOut:
+    schema = service.catalog.schema
+    return RequestOut(
+        attribute=want.attribute,
+        attribute_label=attribute_label(schema, want.attribute),
+        value=want.value,
+        value_label=value_label(schema, want.attribute, want.value),
+        negated=want.negated,
+    )
+
+
+def _understood(service: Service, u: Understood | None) -> UnderstoodOut | None:
+    if u is None:
+        return None
+    return UnderstoodOut(
+        act=u.act,
+        kept=[_request(service, w) for w in u.kept],
+        dropped=[_request(service, w) for w in u.dropped],
+        unsupported=list(u.unsupported),
+        unmet=[_request(service, w) for w in u.unmet],
+    )
+
+
 def _session_out(service: Service, token: str, c: Conversation) -> SessionOut:
     return SessionOut(
         session_id=token,
@@ -299,6 +375,9 @@ def _session_out(service: Service, token: str, c: Conversation) -> SessionOut:
         finished=c.finished is not None,
         found=None if c.finished is None else c.finished.found,
         log_session_id=c.session_id,
+        reply=c.reply,
+        understood=_understood(service, c.understood),
+        standing=[_request(service, w) for w in c.standing],
     )
 
 
@@ -469,6 +548,11 @@ def _add_api(app: FastAPI, service: Service) -> None:
     def feedback(session_id: str, body: FeedbackIn) -> SessionOut:
         """Say what to change about the item on show; the next item ("that's it" ends it)."""
         return _session_out(service, session_id, service.say(session_id, body.text))
+
+    @app.post("/api/sessions/{session_id}/show")
+    def show(session_id: str, body: ShowIn) -> SessionOut:
+        """Show again an item this session showed before (422 for any other item)."""
+        return _session_out(service, session_id, service.show(session_id, body.item_id))
 
     @app.post("/api/sessions/{session_id}/end")
     def end(session_id: str, body: EndIn) -> SessionOut:

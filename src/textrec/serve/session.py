@@ -46,6 +46,8 @@ __all__ = [
     "SlotFillerPicker",
     "RecommenderPicker",
     "ItemView",
+    "Want",
+    "Understood",
     "Conversation",
     "clean_text",
     "describe",
@@ -349,6 +351,35 @@ def describe(catalog: Catalog, item_id: str) -> ItemView:
     return ItemView(item_id=item_id, attributes=attrs, image_ref=str(catalog.image_refs[i]))
 
 
+@dataclass(frozen=True)
+class Want:
+    """A request of the shopper that stands until changed or retracted ("women", "no laces")."""
+
+    attribute: str
+    """Attribute name, e.g. ``"closure"``."""
+    value: str
+    """Value in the catalog's spelling, e.g. ``"Lace up"``."""
+    negated: bool
+    """The shopper does NOT want this value."""
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What the recommender took from one sentence (the reply says it back)."""
+
+    act: str
+    """``describe`` (opening), ``feedback``, ``accept``, ``go_back``, ``reject_all``,
+    ``restart``, ``off_topic`` or ``not_understood``."""
+    kept: tuple[Want, ...] = ()
+    """Requests read from the sentence and kept."""
+    dropped: tuple[Want, ...] = ()
+    """Standing requests the sentence retracted or changed."""
+    unsupported: tuple[str, ...] = ()
+    """What the catalog lacks ("this catalog has no colour")."""
+    unmet: tuple[Want, ...] = ()
+    """Standing requests the item on show could not satisfy."""
+
+
 class Conversation:
     """One session: opening sentence, shown items and what was said about each.
 
@@ -367,8 +398,17 @@ class Conversation:
         self.max_turns = (task or TaskConfig()).max_turns
         self.session_id = new_session_id(device)
         self.opening = clean_text(opening, what="opening sentence")
+        self.reader = load_reader(picker.catalog, DEFAULT_READER)
+        self.standing: tuple[Want, ...] = ()
+        """Every request standing now."""
+        self.understood: Understood | None = None
+        """What was taken from the last sentence (None before any)."""
+        if self.opening:
+            self._understand(self.opening, "describe")
         self.shown: list[str] = [picker.pick([Context(self.opening, (), ())])[0]]
         self.feedback: list[str] = [""]
+        self.reply = "Here is a first suggestion. Tell me what to change, or say it is the one."
+        """What the recommender says this turn (never empty)."""
         self.finished: FinishedSession | None = None
         self.lock = threading.Lock()
         """Held by a server while it changes this conversation (one request at a time)."""
@@ -400,10 +440,32 @@ class Conversation:
         if len(self.shown) >= self.max_turns:
             self.finish(found=False)
             return None
+        self._understand(text, "feedback")
         context = Context(self.opening, tuple(self.shown), tuple(self.feedback))
         self.shown.append(self.picker.pick([context])[0])
         self.feedback.append("")
+        self.reply = "Here is another one."
         return self.current
+
+    def show(self, item_id: str) -> str:
+        """Show again ``item_id``, an item this session showed before; it is on show now."""
+        self._require_open()
+        if item_id not in self.shown:
+            raise InputError(f"item id {item_id!r} was not shown in this session")
+        if item_id != self.current:
+            self.shown.append(item_id)
+            self.feedback.append("")
+        self.reply = "Here it is again."
+        return self.current
+
+    def _understand(self, text: str, act: str) -> None:
+        """Read ``text``; its requests replace what stood about the same values."""
+        reading = self.reader.read_batch([text])[0]
+        kept = tuple(Want(r.attribute, r.value, r.negated) for r in reading.requests)
+        about = {(w.attribute, w.value) for w in kept}
+        dropped = tuple(w for w in self.standing if (w.attribute, w.value) in about)
+        self.standing = (*(w for w in self.standing if w not in dropped), *kept)
+        self.understood = Understood(act if kept else "not_understood", kept, dropped)
 
     def finish(self, found: bool) -> FinishedSession:
         """End the session (found: the current item is the one) and return its record."""
