@@ -22,7 +22,8 @@ def test_a_title_reads_who_what_then_the_other_values(words):
         "gender": "Women",
         "toe_style": "Almond",
     }
-    assert words.title(stored) == "Women's ankle boots, heel 2 to 3 inches, lace-up & zipper, almond toe"
+    title = "Women's ankle boots, heel 2 to 3 inches, lace-up & zipper, almond toe"
+    assert words.title(stored) == title
     men = {"category": "Shoes", "subcategory": "Oxfords", "gender": "Men;Women", "toe_style": ""}
     assert words.title(men) == "Men's & women's oxfords"
     kids = {"category": "Sandals", "subcategory": "Flat", "gender": "Boys", "heel_height": "Flat"}

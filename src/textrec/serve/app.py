@@ -41,7 +41,6 @@ from textrec.errors import InputError
 from textrec.logs.append import FinishedSession, SessionLog
 from textrec.serve.images import ItemImages
 from textrec.serve.labels import attribute_label, value_label
-from textrec.serve.titles import CatalogWords
 from textrec.serve.session import (
     MAX_TEXT_CHARS,
     BatchingPicker,
@@ -53,6 +52,7 @@ from textrec.serve.session import (
     item_positions,
 )
 from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
+from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig
 
 __all__ = ["ServeConfig", "Service", "create_app"]
