@@ -200,10 +200,10 @@ class ItemOut(BaseModel):
     """An item as shown."""
 
     item_id: str
-    title: str = Field(..., description="A one-line human name: \"Women's ankle boots, zipper\".")
+    title: str = Field(..., description='A one-line human name: "Women\'s ankle boots, zipper".')
     attributes: dict[str, str] = Field(..., description="Attribute label -> stored value(s).")
     labels: dict[str, str] = Field(
-        ..., description="Attribute label -> the value(s) in words (\"lace-up, slip-on\")."
+        ..., description='Attribute label -> the value(s) in words ("lace-up, slip-on").'
     )
     image_url: str
     has_picture: bool
@@ -274,7 +274,7 @@ class AttributeOut(BaseModel):
     """One attribute of the catalog."""
 
     name: str
-    label: str = Field(..., description="In words: \"heel height\".")
+    label: str = Field(..., description='In words: "heel height".')
     values: list[str] = Field(..., description="Its values in words.")
 
 

@@ -100,8 +100,7 @@ class CatalogWords:
     def _item(self, index: int) -> ItemWords:
         stored = self.catalog.label_text(index)
         labels = {
-            self.attribute(name): ", ".join(values)
-            for name, values in self._values(stored).items()
+            self.attribute(name): ", ".join(values) for name, values in self._values(stored).items()
         }
         return ItemWords(self.title(stored), labels)
 
