@@ -13,7 +13,8 @@ Environment:
   ``serve-end.png`` there (``docs/img/make.py`` makes the README's pictures this way), with
   ``TEXTREC_SCREENSHOT_TAG`` inserted before ``.png`` when set;
 * ``TEXTREC_E2E_CATALOG`` / ``TEXTREC_E2E_POLICY`` serve another catalog and policy (e.g. a
-  UT-Zappos catalog and ``slot-filler``);
+  UT-Zappos catalog and ``slot-filler``); ``TEXTREC_E2E_SEED`` seeds the built-in catalog and
+  the server (0);
 * ``TEXTREC_E2E_SENTENCES`` (``|``-separated): the opening sentence, then the feedback typed.
 """
 
@@ -85,14 +86,15 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("serve")
     catalog = os.environ.get("TEXTREC_E2E_CATALOG")
     policy = os.environ.get("TEXTREC_E2E_POLICY", "slot-filler")
+    seed = os.environ.get("TEXTREC_E2E_SEED", "0")
     if catalog is None:
         catalog = str(root / "catalog")
-        build_builtin(n_items=300, seed=0).save(catalog)
+        build_builtin(n_items=300, seed=int(seed)).save(catalog)
     port = _free_port()
     log_dir = root / "log"
     cmd = [sys.executable, "-c", "from textrec.cli import main; main()", "serve"]
     cmd += ["--catalog", catalog, "--policy", policy, "--port", str(port)]
-    cmd += ["--host", "127.0.0.1", "--log-dir", str(log_dir), "--json"]
+    cmd += ["--host", "127.0.0.1", "--log-dir", str(log_dir), "--json", "--seed", seed]
     env = {**os.environ, "TEXTREC_CACHE": str(root / "cache")}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -51,3 +51,22 @@ def test_hints_only_suggest_values_of_the_catalog(words, toy_catalog):
     toy = CatalogWords(toy_catalog)  # no closure, no heel: neither is suggested
     assert "lace" not in toy.feedback_hint and "heel" not in toy.feedback_hint
     assert "colour" not in words.feedback_hint + words.describe_hint
+
+
+def test_a_brand_keeps_its_own_spelling():
+    from types import SimpleNamespace
+
+    from textrec.catalog import Attribute, AttributeSchema
+
+    schema = AttributeSchema(
+        (
+            Attribute("category", ("Boots", "Shoes")),
+            Attribute("subcategory", ("Ankle", "Oxfords")),
+            Attribute("brand", tuple(f"Brand{i:02d}" for i in range(40)) + ("Frye",)),
+            Attribute("colour", ("black", "brown")),
+        )
+    )
+    words = CatalogWords(SimpleNamespace(schema=schema))
+    stored = {"category": "Boots", "subcategory": "Ankle", "brand": "Frye", "colour": "brown"}
+    assert words.title(stored) == "Ankle boots by Frye, brown"
+    assert words.value("brand", "Frye") == "Frye"

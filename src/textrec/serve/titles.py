@@ -28,8 +28,11 @@ from textrec.serve.labels import attribute_label, value_label
 
 __all__ = ["CatalogWords", "ItemWords"]
 
-WHO, WHAT, KIND = "gender", "subcategory", "category"
-"""Attributes a title starts with: who it is for, what it is (subcategory, else category)."""
+WHO, WHAT, KIND, BRAND = "gender", "subcategory", "category", "brand"
+"""Attributes a title starts with: who it is for, what it is (subcategory, else category), and
+by whom (a brand keeps its own spelling: "Frye", not "frye")."""
+_HINT_VALUES = 30
+"""Attributes with more values than this (brands) are left out of the example sentences."""
 _CACHE_ITEMS = 4096
 
 
@@ -60,8 +63,9 @@ class CatalogWords:
         return attribute_label(self.schema, name)
 
     def value(self, name: str, value: str) -> str:
-        """A value in words (``"lace-up"``)."""
-        return value_label(self.schema, name, value)
+        """A value in words (``"lace-up"``); a brand as the brand writes itself."""
+        label = value_label(self.schema, name, value)
+        return value if name == BRAND else label
 
     def _values(self, stored: dict[str, str]) -> dict[str, list[str]]:
         """Attribute name -> its values in words, from ``;``-joined stored values."""
@@ -82,10 +86,12 @@ class CatalogWords:
         if kind and not what.endswith("s") and kind.rstrip("s") not in what:
             what = f"{what} {kind}"  # "ankle" -> "ankle boots"
         head.append(what)
+        if BRAND in words:
+            head.append(f"by {' & '.join(words[BRAND])}")
         rest = [
             " & ".join(self._phrase(name, w) for w in words[name])
             for name in self.schema.names
-            if name in words and name not in (WHO, WHAT, KIND)
+            if name in words and name not in (WHO, WHAT, KIND, BRAND)
         ]
         line = ", ".join([" ".join(head), *rest])
         return line[:1].upper() + line[1:]
@@ -131,7 +137,7 @@ class CatalogWords:
         order = [
             k
             for k in order
-            if len(self._common[k]) > 1
+            if 1 < len(self._common[k]) <= _HINT_VALUES
             and not any(c.isdigit() for v in self._common[k][:2] for c in v)
         ]
         parts = []
