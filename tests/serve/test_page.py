@@ -147,14 +147,29 @@ class Watched:
         expect(self.page.locator("#wish")).to_have_attribute("placeholder", hint)
         self.page.wait_for_load_state("networkidle")
 
-    def say(self, text: str) -> None:
-        """Type a sentence in the box that has the focus and press Enter; wait for the answer."""
-        turn = self.page.locator("#turn").inner_text() if self.page.is_visible("#turn") else ""
-        self.page.keyboard.type(text)
-        self.page.keyboard.press("Enter")
-        expect(self.page.locator("#status")).to_have_text("")
-        if turn:
-            expect(self.page.locator("#turn")).not_to_have_text(turn)
+    def say(self, text: str) -> dict:
+        """Type a sentence in the box that has the focus and press Enter; the page shows what
+        the API answered (returned): the reply, what was understood, the standing requests."""
+        page = self.page
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.keyboard.type(text)
+            page.keyboard.press("Enter")
+        s = answer.value.json()
+        expect(page.locator("#turn")).to_have_text(f"Shoe {s['turn']} of at most {s['max_turns']}")
+        expect(page.locator("#title")).to_have_text(s["item"]["title"])
+        expect(page.locator("#reply")).to_have_text(s["reply"])
+        u = s["understood"] or {"kept": [], "dropped": [], "unsupported": [], "unmet": []}
+        expect(page.locator("#understood .chip.kept")).to_have_count(len(u["kept"]))
+        expect(page.locator("#understood .chip.dropped")).to_have_count(len(u["dropped"]))
+        notes = page.locator("#notes li.unsupported")
+        expect(notes).to_have_text(u["unsupported"])
+        expect(page.locator("#notes li.unmet")).to_have_count(min(1, len(u["unmet"])))
+        chips = [
+            f"{r['attribute_label']}: {'not ' if r['negated'] else ''}{r['value_label']}"
+            for r in s["standing"]
+        ]
+        expect(page.locator("#standing .chip")).to_have_text(chips)
+        return s
 
     def accessible(self) -> None:
         """axe-core finds no serious or critical violation on the page as it is now."""
