@@ -5,10 +5,11 @@ Usage::
     .venv/bin/python benchmarks/screenshots.py --out docs/img [--zappos CATALOG_DIR] [--seed 0]
 
 Runs the page's end-to-end tests in headless Chromium and keeps what the browser showed:
-``serve-desktop.png`` (1280x800, after an opening sentence and two feedback sentences),
-``serve-phone.png`` (390x844) and ``serve-end.png`` (the end screen) on a 300-item built-in
-catalog with the slot-filler; with ``--zappos`` (a saved UT-Zappos catalog whose data folder is
-still there) the same three again with ``-zappos`` before ``.png``. Exits with pytest's status.
+``serve-welcome.png`` (the opening box), ``serve-desktop.png`` (1280x800, after an opening
+sentence and two feedback sentences), ``serve-phone.png`` (390x844) and ``serve-end.png`` (the
+end screen) on a 300-item built-in catalog with the slot-filler; with ``--zappos`` (a saved
+UT-Zappos catalog whose data folder is still there) the same four again with ``-zappos`` before
+``.png``. Exits with pytest's status.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ accept, the end screen), no console error (favicon included), and axe-core's acc
 
 Environment:
 
-* ``TEXTREC_SCREENSHOTS=DIR`` saves ``serve-desktop.png``, ``serve-phone.png`` and
-  ``serve-end.png`` there (``docs/img/make.py`` makes the README's pictures this way), with
+* ``TEXTREC_SCREENSHOTS=DIR`` saves ``serve-welcome.png``, ``serve-desktop.png``,
+  ``serve-phone.png`` and ``serve-end.png`` there (``docs/img/make.py`` makes the README's pictures this way), with
   ``TEXTREC_SCREENSHOT_TAG`` inserted before ``.png`` when set;
 * ``TEXTREC_E2E_CATALOG`` / ``TEXTREC_E2E_POLICY`` serve another catalog and policy (e.g. a
   UT-Zappos catalog and ``slot-filler``); ``TEXTREC_E2E_SEED`` seeds the built-in catalog and
@@ -218,6 +218,7 @@ def test_desktop_describe_feedback_go_back_accept_and_the_log(browser, server):
     w.accessible()
     opening, *feedback = SENTENCES
     assert page.evaluate("document.activeElement.id") == "wish"
+    w.screenshot("serve-welcome")
     w.say(opening)
     expect(page.locator("#shop")).to_be_visible()
     expect(page.locator("#text")).to_have_attribute("placeholder", w.catalog["feedback_hint"])

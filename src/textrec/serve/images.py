@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from textrec.catalog.catalog import Catalog
 from textrec.io import atomic_file
@@ -61,7 +61,13 @@ def _drawing(catalog: Catalog, index: int) -> Picture:
     from textrec.catalog.builtin import render_builtin_image
 
     big = (DRAWING_SIZE[0] * _SUPERSAMPLE, DRAWING_SIZE[1] * _SUPERSAMPLE)
-    img = render_builtin_image(catalog, index, big).resize(DRAWING_SIZE, Image.Resampling.BOX)
+    drawn = render_builtin_image(catalog, index, big)
+    box = ImageOps.invert(drawn).getbbox()  # what is not white; centred, at the same scale
+    if box is not None:
+        shoe = drawn.crop(box)
+        drawn = Image.new("RGB", big, (255, 255, 255))
+        drawn.paste(shoe, ((big[0] - shoe.width) // 2, (big[1] - shoe.height) // 2))
+    img = drawn.resize(DRAWING_SIZE, Image.Resampling.BOX)
     out = io.BytesIO()
     img.quantize(64, method=Image.Quantize.MEDIANCUT).save(out, format="PNG", optimize=True)
     return Picture(out.getvalue(), "image/png")
