@@ -5,13 +5,18 @@ Usage::
     .venv/bin/python benchmarks/language.py --schema builtin --part readers
     .venv/bin/python benchmarks/language.py --schema zappos --data ../shared/data/ut-zap50k
     .venv/bin/python benchmarks/language.py --schema zappos --part models --minilm
+    .venv/bin/python benchmarks/language.py --part acts --data ../shared/data/ut-zap50k
 
 ``--part readers`` (default) scores each reader (``--readers``, default all of
 ``textrec.language.reader.READERS``) on the hand-written held-out sentences (batch A; B, written
 after the reader was corrected on A; C, written after its last correction, never used to change
 it: the honest measure), on the ``free`` sentence bank (held-out free-form
 phrasings, one request each) and on the ``templates`` bank: single-request sentences read
-exactly, multi-attribute sentences fully right, accuracy per attribute. ``--part models``:
+exactly, multi-attribute sentences fully right, accuracy per attribute. ``--part acts`` scores
+the dialogue-act reader (:mod:`textrec.language.acts`) on ``acts.txt`` (batch A, the reader was
+corrected on it) and ``acts_b.txt`` (batch B, written after its last correction): per group, the
+share of sentences with the right act and exactly the labelled requests (``zappos`` lines need
+``--data``; they are skipped without it). ``--part models``:
 
 ``builtin`` is the paper's six attributes (official UT-Zappos50K vocabularies); ``zappos`` the
 real-image catalog's category, subcategory, brand (685) and colour, read from the folder's
@@ -34,10 +39,18 @@ import numpy as np
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.catalog.builtin import BUILTIN_SCHEMA
 from textrec.catalog.zappos import COLOUR_NAMES, OFFICIAL_VOCABULARIES
+from textrec.language.acts import ActReader
 from textrec.language.bank import MODES
 from textrec.language.corpus import build_corpus
 from textrec.language.encoder import EncoderConfig, pretrain_encoder
-from textrec.language.heldout import SENTENCES_PATH, heldout_sentences
+from textrec.language.heldout import (
+    ACTS_PATH,
+    SENTENCES_PATH,
+    act_labels,
+    heldout_sentences,
+    load_act_lines,
+    score_act,
+)
 from textrec.language.interpret import LSTMInterpreter, MiniLMInterpreter, evaluate_interpreter
 from textrec.language.reader import READERS, evaluate_reader, load_reader
 from textrec.language.speech import build_sentence_bank
@@ -106,6 +119,30 @@ def reader_table(args: argparse.Namespace, schema: AttributeSchema) -> list[dict
     return rows
 
 
+def act_table(args: argparse.Namespace) -> list[dict[str, object]]:
+    """One row per (batch, group): sentences, share right, and the ones read wrong."""
+    schemas = {"builtin": BUILTIN_SCHEMA}
+    if (args.data / "image-catalog.csv").is_file():
+        schemas["zappos"] = zappos_schema(args.data)
+    readers = {name: ActReader(s) for name, s in schemas.items()}
+    rows = []
+    for batch, path in (("A", ACTS_PATH), ("B", ACTS_PATH.with_name("acts_b.txt"))):
+        if not path.is_file():
+            continue
+        lines = [ln for ln in load_act_lines(path) if ln.schema in readers]
+        groups: dict[str, list[tuple[bool, str]]] = {}
+        for ln in lines:
+            reading = readers[ln.schema].read_batch([ln.text])[0]
+            right = score_act(ln, reading)
+            wrong = "" if right else f"{ln.text!r} -> {reading.act} {sorted(act_labels(reading))}"
+            groups.setdefault(ln.group, []).append((right, wrong))
+        for group, got in groups.items():
+            rows.append({"batch": batch, "group": group, "n": len(got),
+                         "right": float(np.mean([r for r, _ in got])),
+                         "wrong": [w for r, w in got if not r]})  # fmt: skip
+    return rows
+
+
 def print_reader_table(rows: list[dict[str, object]]) -> None:
     """The table: one line per reader and set."""
     print(f"{'reader':<15} {'set':<14} {'n':>5} {'single':>7} {'found':>6} {'multi':>6} "
@@ -133,7 +170,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed of every model.")
     parser.add_argument(
-        "--part", choices=("readers", "models"), default="readers", help="What to measure."
+        "--part", choices=("readers", "models", "acts"), default="readers", help="What to measure."
     )
     parser.add_argument(
         "--readers", default=",".join(READERS), help="Comma-separated readers to compare."
@@ -146,6 +183,16 @@ def main() -> None:
         "--json", action="store_true", help="Print one JSON object instead of text."
     )
     args = parser.parse_args()
+    if args.part == "acts":
+        rows = act_table(args)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return
+        for r in rows:
+            print(f"batch {r['batch']} {r['group']:<15} n={r['n']:>3} right={r['right']:.3f}")
+            for w in r["wrong"]:  # type: ignore[attr-defined]
+                print(f"    {w}")
+        return
     schema = BUILTIN_SCHEMA if args.schema == "builtin" else zappos_schema(args.data)
     if args.part == "readers":
         rows = reader_table(args, schema)

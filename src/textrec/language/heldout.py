@@ -24,6 +24,7 @@ import numpy as np
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.io import read_json
+from textrec.language.acts import ACTS, ActReading
 from textrec.language.bank import REQUEST
 from textrec.language.templates import PhrasingSet, parse_phrasings
 from textrec.language.trainset import HELDOUT_DIR, SentenceSet
@@ -36,9 +37,17 @@ __all__ = [
     "load_heldout_lines",
     "heldout_sentences",
     "load_free_phrasings",
+    "ACTS_PATH",
+    "ActLine",
+    "load_act_lines",
+    "act_labels",
+    "score_act",
 ]
 
 SENTENCES_PATH = HELDOUT_DIR / "sentences.txt"
+ACTS_PATH = HELDOUT_DIR / "acts.txt"
+"""Dialogue acts, batch A (the act reader was corrected on it); ``acts_b.txt``: batch B, written
+after the last correction, never used to change the reader."""
 FREE_PATH = HELDOUT_DIR / "free.json"
 SCHEMAS = ("builtin", "zappos")
 
@@ -114,6 +123,72 @@ def heldout_sentences(
         for v, neg in ids:
             (rejected if neg else wanted)[i, v] = True
     return SentenceSet(schema, texts, wanted, rejected, np.full(n, REQUEST, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class ActLine:
+    """One labelled line of ``acts.txt``: ``SCHEMA | GROUP | ACT | sentence | labels``."""
+
+    schema: str
+    group: str
+    """What the line tests (``accept``, ``comparative``, ``scope``, ...): scored per group."""
+    act: str
+    text: str
+    labels: frozenset[str]
+    """``attribute=value``, ``attribute!=value``, ``attribute:higher`` (``lower``, ``a bit
+    higher``, ``a bit lower``, ``different``), ``missing:attribute``."""
+
+
+@functools.lru_cache(maxsize=4)
+def load_act_lines(path: str | Path = ACTS_PATH) -> tuple[ActLine, ...]:
+    """Every labelled line of a dialogue-act file (comments and blank lines skipped)."""
+    lines = []
+    with open(path, encoding="utf-8") as f:
+        for no, raw in enumerate(f, start=1):
+            line = raw.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            where = f"{path}:{no}"
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) != 5:
+                raise InputError(
+                    f"{where}: expected 'SCHEMA | GROUP | ACT | sentence | labels', got {line!r}"
+                )
+            schema, group, act, text, labels = parts
+            if schema not in SCHEMAS:
+                raise InputError(f"{where}: schema must be one of {list(SCHEMAS)}, got {schema!r}")
+            if act not in ACTS:
+                raise InputError(f"{where}: act must be one of {list(ACTS)}, got {act!r}")
+            if not text or not group:
+                raise InputError(f"{where}: empty sentence or group")
+            kept = frozenset(" ".join(p.split()) for p in labels.split(";") if p.strip())
+            lines.append(ActLine(schema, group, act, text, kept))
+    return tuple(lines)
+
+
+def act_labels(reading: ActReading) -> frozenset[str]:
+    """The labels of an :class:`~textrec.language.acts.ActReading`, in ``acts.txt``'s notation."""
+    out = {f"{r.attribute}{'!=' if r.negated else '='}{r.value}" for r in reading.requests}
+    for s in reading.shifts:
+        way = "higher" if s.direction > 0 else "lower"
+        out.add(f"{s.attribute}:{'a bit ' if s.small else ''}{way}")
+    out |= {f"{a}:different" for a in reading.different}
+    out |= {f"missing:{a}" for a in reading.missing}
+    return frozenset(out)
+
+
+def score_act(line: ActLine, reading: ActReading) -> bool:
+    """Right act and exactly the labelled requests; a category that is the parent of a labelled
+    subcategory ("ankle boots": Boots) may be read as well."""
+    from textrec.catalog.zappos import SUBCATEGORY_CATEGORY
+
+    got = act_labels(reading)
+    parents = {
+        f"category={SUBCATEGORY_CATEGORY[lab.split('=', 1)[1]]}"
+        for lab in line.labels
+        if lab.startswith("subcategory=") and lab.split("=", 1)[1] in SUBCATEGORY_CATEGORY
+    }
+    return reading.act == line.act and got - (parents - line.labels) == line.labels
 
 
 @dataclass(frozen=True, eq=False)

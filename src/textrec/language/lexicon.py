@@ -40,6 +40,7 @@ __all__ = [
     "normalise",
     "words",
     "phrase_key",
+    "attribute_nouns",
     "load_lexicon",
     "phrase_index",
 ]
@@ -171,6 +172,20 @@ class Lexicon:
     relative_cues: frozenset[str]
     scope_breakers: frozenset[str]
     common_words: frozenset[str]
+    reporting_verbs: frozenset[str]
+    """Words after a person that make them a speaker, not whom the shoes are for ("wife says")."""
+    accept_cues: frozenset[str]
+    go_back_cues: frozenset[str]
+    reject_cues: frozenset[str]
+    restart_cues: frozenset[str]
+    greeting_cues: frozenset[str]
+    question_starts: frozenset[str]
+    """Cue words of the dialogue acts (:mod:`textrec.language.acts`)."""
+    higher_words: frozenset[str]
+    lower_words: frozenset[str]
+    small_cues: frozenset[str]
+    different_cues: frozenset[str]
+    """Comparatives over ordered attributes ("a bit higher") and "a different brand"."""
 
     def entry(self, attribute: Attribute) -> AttributeLexicon | None:
         """The entry serving ``attribute`` (by name, label or alias, ignoring case and
@@ -270,6 +285,17 @@ _CUE_LISTS = (
     "relative_cues",
     "scope_breakers",
     "common_words",
+    "reporting_verbs",
+    "accept_cues",
+    "go_back_cues",
+    "reject_cues",
+    "restart_cues",
+    "greeting_cues",
+    "question_starts",
+    "higher_words",
+    "lower_words",
+    "small_cues",
+    "different_cues",
 )
 
 
@@ -428,7 +454,8 @@ def _parents(
     return out
 
 
-def _attribute_nouns(attr: Attribute, entry: AttributeLexicon | None) -> frozenset[str]:
+def attribute_nouns(attr: Attribute, entry: AttributeLexicon | None) -> frozenset[str]:
+    """The words naming ``attr`` itself ("heel height", "heels", "colour", "color")."""
     names = {phrase_key(attr.name.replace("_", " ")), phrase_key(attr.label)}
     names |= {phrase_key(a) for a in (entry.aliases if entry else ())}
     return frozenset(names | {v for n in names for v in _variants(n)})
@@ -463,7 +490,7 @@ def _phrase_index(schema: AttributeSchema, lexicon: Lexicon) -> PhraseIndex:
         brand_bases=brand_bases,
         common_brand_keys=frozenset(common),
         measures=tuple(measures),
-        nouns=tuple(_attribute_nouns(a, lexicon.entry(a)) for a in schema.attributes),
+        nouns=tuple(attribute_nouns(a, lexicon.entry(a)) for a in schema.attributes),
     )
 
 

@@ -75,6 +75,7 @@ __all__ = [
     "ModelReader",
     "FallbackReader",
     "load_reader",
+    "measurements",
     "read",
     "read_batch",
     "ReaderScores",
@@ -124,7 +125,7 @@ _QUANTITY = re.compile(
     + r"(?:\s*(?:-|–|to|and)\s*"
     + _NUM.format(g="b")
     + rf")?(?:{_UNIT.format(g='b')})"
-    + rf"(?:\s+(?P<after>{_AFTER_ABOVE}|{_AFTER_BELOW}))?"
+    + rf"(?:(?:\s+(?:of\s+)?heels?)?\s+(?P<after>{_AFTER_ABOVE}|{_AFTER_BELOW}))?"
 )
 _STRICT_ABOVE = ("over", "above", "more than", "higher than", "taller than", "greater than")
 _HEEL_NUMBER = re.compile(r"(?P<a>\d+(?:\.\d+)?)\s*-?\s*(?:heel|heels)\b")
@@ -157,12 +158,15 @@ def _inches(value: float, unit: str | None) -> float:
     return value
 
 
-def _measured(measure: Measure, low: str) -> list[tuple[int, int, str]]:
-    """``(start, end, value)`` of every measurement in the lower-case sentence ``low``."""
+def measurements(measure: Measure, low: str) -> list[tuple[int, int, str, int]]:
+    """``(start, end, value, side)`` of every measurement in the lower-case sentence ``low``:
+    ``side`` is 1 for a lower bound ("4 inches or more", "at least 3in"), -1 for an upper bound
+    ("under an inch", "2 inches or less") and 0 for a plain height or a range's start."""
     out = []
     for m in _QUANTITY.finditer(low):
         unit = m.group("b_unit") or m.group("a_unit")
         lo = _inches(_number(m.group("a"), m.group("a_half")), m.group("a_unit") or unit)
+        side = 0
         if m.group("b"):
             inches = lo  # a range: the bin where it starts
         else:
@@ -176,14 +180,15 @@ def _measured(measure: Measure, low: str) -> list[tuple[int, int, str]]:
             inches = lo - 0.01 if below and strict_below else lo
             if strict_above and not below:
                 inches = lo + 0.01
+            side = -1 if below else 1 if (cmp_ or after) else 0
         value = measure.value_for(max(inches, 0.0))
         if value is not None:
-            out.append((m.start(), m.end(), value))
+            out.append((m.start(), m.end(), value, side))
     for m in _HEEL_NUMBER.finditer(low):
-        if not any(s <= m.start() < e for s, e, _ in out):
+        if not any(s <= m.start() < e for s, e, *_ in out):
             value = measure.value_for(float(m.group("a")))
             if value is not None:
-                out.append((m.start(), m.end(), value))
+                out.append((m.start(), m.end(), value, 0))
     return out
 
 
@@ -279,6 +284,7 @@ class LexiconReader:
             spans = [s for s in spans if not s.weak]
         spans = self._brands(spans, texts_, toks, content, folded)
         spans = self._attribute_nouns(spans, texts_, toks, content)
+        spans = self._speakers(spans, texts_)
         spans.sort(key=lambda s: s.start)
         requests = self._polarity(spans, toks, content, texts_)
         sure, doubtful = split_confident(_merge(requests), self.threshold)
@@ -290,7 +296,7 @@ class LexiconReader:
         out = []
         for measure, k in self.index.measures:
             attr = self.schema.attributes[k]
-            for start, end, value in _measured(measure, low):
+            for start, end, value, _ in measurements(measure, low):
                 if value not in attr.values:
                     continue
                 inside = [j for j, i in enumerate(content) if start <= toks[i].start < end]
@@ -463,6 +469,20 @@ class LexiconReader:
                 keep.append(s)
         return keep
 
+    def _speakers(self, spans: list[_Span], texts_: list[str]) -> list[_Span]:
+        """Drop a person who speaks rather than wears: "wife" in "my wife says these are too
+        pointy" asks for nothing (a reporting verb follows the gender phrase)."""
+        gender = {k for k, name in enumerate(self.schema.names) if name == "gender"}
+        verbs = self.lexicon.reporting_verbs
+        return [
+            s
+            for s in spans
+            if not (
+                {int(self.schema.value_attribute[v]) for v in s.values} <= gender
+                and _grams(texts_[s.end : s.end + 2], 2) & verbs
+            )
+        ]
+
     # ------------------------------------------------------------------ negation and mode
     def _polarity(
         self, spans: list[_Span], toks: list[Word], content: list[int], texts_: list[str]
@@ -476,7 +496,7 @@ class LexiconReader:
             same = prev_clause == clause
             gap = texts_[max(prev_end, clause) if same else clause : s.start]
             head = {" ".join(gap[:n]) for n in (1, 2, 3) if len(gap) >= n}
-            negators, cancelled = _count_negators(gap, lex, self._subjects)
+            negators, cancelled = _count_negators(gap, lex, self._subjects, relative=same)
             negators += _after_negation(texts_, s.end, lex)
             if same and gap and all(g in lex.fillers for g in gap):
                 negators, cancelled, negated = prev_count, 0, prev_negated
@@ -528,9 +548,13 @@ def _cue_at(gap: list[str], j: int, cues: frozenset[str]) -> int:
     return 0
 
 
-def _count_negators(gap: list[str], lex: Lexicon, subjects: frozenset[str]) -> tuple[int, int]:
+def _count_negators(
+    gap: list[str], lex: Lexicon, subjects: frozenset[str], relative: bool = False
+) -> tuple[int, int]:
     """Negators in ``gap`` (the words between a request and the previous one or its clause
-    start), and how many of them only say the shown item lacks the value ("these are not X")."""
+    start), and how many of them only say the shown item lacks the value ("these are not X").
+    ``relative``: the gap follows a request of the same clause, so its "that" is a relative
+    pronoun ("boots that don't lace"), never the shown item."""
     # "but" that is not "anything but", or "so" / "because", starts a new thought
     for j in range(len(gap) - 1, -1, -1):
         contrast = gap[j] in _BUT_CONTRAST and (j == 0 or f"{gap[j - 1]} but" not in lex.negators)
@@ -550,7 +574,7 @@ def _count_negators(gap: list[str], lex: Lexicon, subjects: frozenset[str]) -> t
         if n and gap[j] in _ADJACENT_ONLY and j + n != len(gap):
             n = 0  # "too" / "less" negate only the word right after them
         if n:
-            if _about_shown_item(gap, j, lex, subjects):
+            if not relative and _about_shown_item(gap, j, lex, subjects):
                 cancelled += 1
             else:
                 count += 1
