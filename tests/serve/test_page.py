@@ -145,6 +145,8 @@ class Watched:
         # The hints come from the catalog (GET /api/catalog), so they only name what it has.
         hint = self.catalog["describe_hint"]
         expect(self.page.locator("#wish")).to_have_attribute("placeholder", hint)
+        for attribute in self.catalog["attributes"]:
+            expect(self.page.locator("#knows")).to_contain_text(attribute["label"])
         self.page.wait_for_load_state("networkidle")
 
     def say(self, text: str) -> dict:

@@ -225,6 +225,9 @@
     $("catalog").textContent = `${c.n_items.toLocaleString("en")} shoes`;
     $("wish").placeholder = c.describe_hint;
     $("text").placeholder = c.feedback_hint;
+    const names = c.attributes.map((a) => a.label);
+    $("knows").textContent = `This shop knows each shoe's ${names.slice(0, -1).join(", ")}`
+      + `${names.length > 1 ? " and " : ""}${names[names.length - 1]}.`;
   });
   welcome();
 })();
