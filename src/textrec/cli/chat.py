@@ -1,9 +1,14 @@
 """``textrec chat``: find a shoe with a recommender in the terminal; sessions go to a log.
 
 The person describes what they look for (or just presses Enter), is shown an item, says what to
-change, and so on until they say it is the one ("that's it", "perfect") or leave (Ctrl-D, or
-Ctrl-C: exit 130). The session is then appended to ``--log-dir`` (device ``chat``), in the schema
-``textrec collect`` writes, so that ``textrec train`` can learn from it.
+change, and so on until they say it is the one ("that's it", "perfect, thanks") or leave (Ctrl-D,
+or Ctrl-C: exit 130). Every reply says what was understood (and what this catalog lacks), what
+stands so far, and asks when nothing was understood; "go back" shows the previous item again,
+"start over" forgets every request. At start-up the policy's saved test-pool SR@10/20/30 is printed
+beside the slot-filler's (:mod:`textrec.serve.quality`), with a warning when it is below. The
+session is then appended to ``--log-dir`` (device ``chat``), in the schema ``textrec collect``
+writes plus each turn's dialogue act and what was understood, so that ``textrec train`` can learn
+from it.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ if TYPE_CHECKING:
     from textrec.catalog.catalog import Catalog
     from textrec.logs.append import FinishedSession, SessionLog
     from textrec.serve.images import ItemImages
+    from textrec.serve.quality import PolicyQuality
     from textrec.serve.session import Conversation, Picker
+    from textrec.serve.standing import Understood, Want
 
-__all__ = ["chat", "PolicyOpt", "LogDirOpt", "ReaderOpt", "open_picker"]
+__all__ = ["chat", "PolicyOpt", "LogDirOpt", "ReaderOpt", "open_picker", "say_quality"]
 
 PolicyOpt = typer.Option(
     ...,
@@ -56,8 +63,8 @@ ImageOpt = typer.Option(
 
 _GREETING = (
     "What are you looking for? Describe it, or press Enter to just look around.\n"
-    "Then say what to change about each shoe; say \"that's it\" when it is the one. "
-    "Ctrl-D leaves."
+    'Then say what to change about each shoe; say "that\'s the one" when it is, "go back" '
+    'for the previous one, "start over" to begin again. Ctrl-D leaves.'
 )
 
 
@@ -98,12 +105,14 @@ def chat(
     from textrec.logs.append import SessionLog
     from textrec.serve import terminal
     from textrec.serve.images import ItemImages
+    from textrec.serve.quality import policy_quality
     from textrec.serve.session import Conversation
 
     if image != "auto" and image not in terminal.PROTOCOLS:
         raise InputError(f"--image must be 'auto' or one of {list(terminal.PROTOCOLS)}")
     cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
     log = SessionLog(log_dir, cat) if log_dir is not None else None
+    say_quality(policy_quality(policy, cat, seed), policy, json_out)
     protocol = terminal.detect(os.environ, sys.stdout.isatty()) if image == "auto" else image
     show = _Shower(cat, ItemImages(cat), "none" if json_out else protocol, json_out)
     read = _line_reader(json_out)
@@ -111,12 +120,32 @@ def chat(
     if opening is None:
         return
     conversation = Conversation(picker, "chat", opening)
+    show.reply(conversation)
     try:
         left = _talk(conversation, read, show, json_out)
     except KeyboardInterrupt:
         _save(conversation.finish(found=False), log, json_out, left=True)
         raise
     _save(conversation.finished or conversation.finish(found=False), log, json_out, left)
+
+
+def say_quality(quality: PolicyQuality, policy: str, as_json: bool) -> None:
+    """Print the policy's figures and the slot-filler's (one JSON ``policy`` event with
+    ``as_json``); the warning goes to stderr as well when the policy is below."""
+    if as_json:
+        record = {
+            "event": "policy",
+            "policy": policy,
+            "sr": None if quality.policy is None else list(quality.policy),
+            "slot_filler_sr": list(quality.slot_filler),
+            "below_slot_filler": quality.below,
+        }
+        typer.echo(json.dumps(record))
+        return
+    from textrec.cli.common import console
+
+    for line in quality.lines(policy):
+        console.print(line, style="bold yellow" if line.startswith("warning") else "dim")
 
 
 def _line_reader(quiet: bool) -> Callable[[str], str | None]:
@@ -159,7 +188,7 @@ def _talk(
     quiet: bool,
 ) -> bool:
     """Show items and read feedback until the session ends; whether the person left it."""
-    show(conversation.current, conversation.turn, conversation.max_turns)
+    show(conversation)
     while True:
         line = read("> ")
         if line is None:
@@ -169,9 +198,10 @@ def _talk(
         except InputError as exc:
             _tell(str(exc), quiet)
             continue
+        show.reply(conversation)
         if nxt is None:
             return False
-        show(nxt, conversation.turn, conversation.max_turns)
+        show(conversation)
 
 
 def _tell(message: str, quiet: bool) -> None:
@@ -182,17 +212,48 @@ def _tell(message: str, quiet: bool) -> None:
 
 
 class _Shower:
-    """Prints an item: id, attributes, picture (inline, or where it is)."""
+    """Prints the reply, what stands, and each new item: its name, attributes (as a shopper reads
+    them) and picture (inline, or where it is); ``--json``: one event per item and reply."""
 
-    def __init__(
-        self, catalog: Catalog, images: ItemImages, protocol: str, as_json: bool
-    ) -> None:
+    def __init__(self, catalog: Catalog, images: ItemImages, protocol: str, as_json: bool) -> None:
         from textrec.serve.session import item_positions
 
         self.catalog, self.images, self.protocol, self.as_json = catalog, images, protocol, as_json
         self.index = item_positions(catalog)
+        self.last = ""
 
-    def __call__(self, item_id: str, turn: int, max_turns: int) -> None:
+    def reply(self, c: Conversation) -> None:
+        """What the recommender says to the last sentence, and what stands now."""
+        from textrec.serve.replies import wants_text
+
+        u = c.understood
+        if self.as_json:
+            record = {
+                "event": "reply",
+                "reply": c.reply,
+                "act": None if u is None else u.act,
+                "understood": None if u is None else _understood_json(u),
+                "standing": [_want_json(w) for w in c.standing],
+            }
+            typer.echo(json.dumps(record, ensure_ascii=False))
+            return
+        from rich.text import Text
+
+        from textrec.cli.common import console
+
+        console.print(Text(c.reply, style="bold cyan"))
+        if c.standing and c.finished is None:
+            console.print(Text(f"  standing: {wants_text(self.catalog.schema, c.standing)}", "dim"))
+
+    def __call__(self, c: Conversation) -> None:
+        """The item on show, unless it was just printed (a sentence that changed nothing)."""
+        if c.current == self.last:
+            return
+        self.last = c.current
+        self._item(c.current, c.turn, c.max_turns)
+
+    def _item(self, item_id: str, turn: int, max_turns: int) -> None:
+        from textrec.serve.labels import attribute_label, value_label
         from textrec.serve.session import describe
         from textrec.serve.terminal import inline_image
 
@@ -203,14 +264,42 @@ class _Shower:
             record = {"event": "item", "turn": turn, **asdict(view), "picture": where}
             typer.echo(json.dumps(record, ensure_ascii=False))
             return
-        typer.echo(f"\nItem {turn} of at most {max_turns}: {item_id}")
-        width = max(len(k) for k in [*view.attributes, "picture"])
-        for name, value in view.attributes.items():
-            typer.echo(f"  {name:<{width}}  {value}")
-        typer.echo(f"  {'picture':<{width}}  {where}")
+        from rich.table import Table
+
+        from textrec.cli.common import console
+
+        schema = self.catalog.schema
+        table = Table(
+            title=f"Item {turn} of at most {max_turns}: {item_id}",
+            show_header=False,
+            box=None,
+            title_justify="left",
+        )
+        table.add_column(style="dim")
+        table.add_column()
+        for name, value in self.catalog.label_text(i).items():
+            if value:
+                said = ", ".join(value_label(schema, name, v) for v in value.split(";"))
+                table.add_row(attribute_label(schema, name), said)
+        table.add_row("picture", where)
+        console.print()
+        console.print(table)
         if self.images.has_pictures and self.protocol not in ("path", "none"):
             sys.stdout.write(inline_image(self.protocol, self.images.picture(i).data))
             sys.stdout.flush()
+
+
+def _want_json(w: Want) -> dict[str, object]:
+    return {"attribute": w.attribute, "value": w.value, "negated": w.negated}
+
+
+def _understood_json(u: Understood) -> dict[str, object]:
+    return {
+        "kept": [_want_json(w) for w in u.kept],
+        "dropped": [_want_json(w) for w in u.dropped],
+        "unsupported": list(u.unsupported),
+        "unmet": [_want_json(w) for w in u.unmet],
+    }
 
 
 def _save(finished: FinishedSession, log: SessionLog | None, quiet: bool, left: bool) -> None:

@@ -1,7 +1,9 @@
 """``textrec serve``: the recommender as a web page and a JSON API (FastAPI + uvicorn).
 
-Finished sessions are appended to ``--log-dir`` (device ``web``) as they end; see
-:mod:`textrec.serve.app` for the API and its limits, ``docs/serving.md`` for a walk-through.
+At start-up it prints the policy's saved test-pool SR@10/20/30 beside the slot-filler's
+(a warning when below). Finished sessions are appended to ``--log-dir`` (device ``web``) as they
+end; see :mod:`textrec.serve.app` for the API and its limits, ``docs/serving.md`` for a
+walk-through.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from textrec.cli.chat import LogDirOpt, PolicyOpt, ReaderOpt, open_picker
+from textrec.cli.chat import LogDirOpt, PolicyOpt, ReaderOpt, open_picker, say_quality
 from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, SeedOpt
 from textrec.errors import InputError
 
@@ -48,11 +50,13 @@ def serve(
 
     from textrec.logs.append import SessionLog
     from textrec.serve.app import ServeConfig, Service, create_app
+    from textrec.serve.quality import policy_quality
 
     config = ServeConfig(max_sessions=max_sessions, idle_seconds=idle_minutes * 60.0)
     sock = _listen(host, port)  # before the slow loading: a port in use fails at once
     cat, picker = open_picker(policy, catalog, data, items, reader, seed, not json_out)
     log = SessionLog(log_dir, cat) if log_dir is not None else None
+    quality = policy_quality(policy, cat, seed)
     service = Service(picker, log, config, policy_name=policy)
     shown_host = f"[{host}]" if ":" in host else host
     info = {
@@ -64,10 +68,14 @@ def serve(
         "log_dir": None if log_dir is None else str(log_dir),
         "max_sessions": max_sessions,
         "idle_minutes": idle_minutes,
+        "policy_sr": None if quality.policy is None else list(quality.policy),
+        "slot_filler_sr": list(quality.slot_filler),
+        "below_slot_filler": quality.below,
     }
     if json_out:
         typer.echo(json.dumps(info))
     else:
+        say_quality(quality, policy, as_json=False)
         typer.echo(f"Serving {cat.name} ({cat.n_items} items) with {policy} at {info['url']}")
         typer.echo(f"API documentation: {info['api']}; logging to: {info['log_dir'] or 'nowhere'}")
         if not _loopback(host):

@@ -184,8 +184,8 @@ class ActReader:
             act = "describe" if opening else "feedback"
         elif said & lex.reject_cues:
             act = "reject_all"
-        elif said & lex.accept_cues:
-            act = "accept"
+        elif said & lex.accept_cues:  # "not perfect" turns it down
+            act = "reject_all" if said & lex.negators else "accept"
         elif self._off_topic(toks, said, text):
             act = "off_topic"
         else:

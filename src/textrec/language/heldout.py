@@ -15,7 +15,7 @@ extra ``surfaces`` object: per attribute and value, the everyday ways a person n
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,26 +76,36 @@ def _labels(field: str, where: str) -> tuple[tuple[str, str, bool], ...]:
     return tuple(out)
 
 
-@functools.lru_cache(maxsize=2)
-def load_heldout_lines(path: str | Path = SENTENCES_PATH) -> tuple[HeldOutLine, ...]:
-    """Every labelled line of a held-out sentence file (comments and blank lines skipped)."""
-    lines = []
+def _rows(path: str | Path, layout: str) -> Iterator[tuple[str, list[str]]]:
+    """``(where, fields)`` of every line of a ``|``-separated held-out file laid out as
+    ``layout`` (e.g. ``"SCHEMA | sentence | labels"``): comments and blank lines skipped, the
+    field count, the schema and a non-empty sentence checked."""
+    n = len(layout.split("|"))
     with open(path, encoding="utf-8") as f:
         for no, raw in enumerate(f, start=1):
             line = raw.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             where = f"{path}:{no}"
-            parts = line.split("|")
-            if len(parts) != 3:
-                raise InputError(f"{where}: expected 'SCHEMA | sentence | labels', got {line!r}")
-            schema, text, labels = (p.strip() for p in parts)
-            if schema not in SCHEMAS:
-                raise InputError(f"{where}: schema must be one of {list(SCHEMAS)}, got {schema!r}")
-            if not text:
+            fields = [p.strip() for p in line.split("|")]
+            if len(fields) != n:
+                raise InputError(f"{where}: expected '{layout}', got {line!r}")
+            if fields[0] not in SCHEMAS:
+                raise InputError(
+                    f"{where}: schema must be one of {list(SCHEMAS)}, got {fields[0]!r}"
+                )
+            if not fields[-2]:
                 raise InputError(f"{where}: empty sentence")
-            lines.append(HeldOutLine(schema, text, _labels(labels, where)))
-    return tuple(lines)
+            yield where, fields
+
+
+@functools.lru_cache(maxsize=2)
+def load_heldout_lines(path: str | Path = SENTENCES_PATH) -> tuple[HeldOutLine, ...]:
+    """Every labelled line of a held-out sentence file (comments and blank lines skipped)."""
+    return tuple(
+        HeldOutLine(schema, text, _labels(labels, where))
+        for where, (schema, text, labels) in _rows(path, "SCHEMA | sentence | labels")
+    )
 
 
 def heldout_sentences(
@@ -143,26 +153,14 @@ class ActLine:
 def load_act_lines(path: str | Path = ACTS_PATH) -> tuple[ActLine, ...]:
     """Every labelled line of a dialogue-act file (comments and blank lines skipped)."""
     lines = []
-    with open(path, encoding="utf-8") as f:
-        for no, raw in enumerate(f, start=1):
-            line = raw.rstrip("\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            where = f"{path}:{no}"
-            parts = [p.strip() for p in line.split("|")]
-            if len(parts) != 5:
-                raise InputError(
-                    f"{where}: expected 'SCHEMA | GROUP | ACT | sentence | labels', got {line!r}"
-                )
-            schema, group, act, text, labels = parts
-            if schema not in SCHEMAS:
-                raise InputError(f"{where}: schema must be one of {list(SCHEMAS)}, got {schema!r}")
-            if act not in ACTS:
-                raise InputError(f"{where}: act must be one of {list(ACTS)}, got {act!r}")
-            if not text or not group:
-                raise InputError(f"{where}: empty sentence or group")
-            kept = frozenset(" ".join(p.split()) for p in labels.split(";") if p.strip())
-            lines.append(ActLine(schema, group, act, text, kept))
+    for where, fields in _rows(path, "SCHEMA | GROUP | ACT | sentence | labels"):
+        schema, group, act, text, labels = fields
+        if act not in ACTS:
+            raise InputError(f"{where}: act must be one of {list(ACTS)}, got {act!r}")
+        if not group:
+            raise InputError(f"{where}: empty group")
+        kept = frozenset(" ".join(p.split()) for p in labels.split(";") if p.strip())
+        lines.append(ActLine(schema, group, act, text, kept))
     return tuple(lines)
 
 

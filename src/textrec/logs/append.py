@@ -16,6 +16,9 @@ the first item, is a ``turn = 0`` row; then one row per shown item with the sent
   have scored it with that item as the target (:mod:`textrec.simulator.task`): per turn
   ``r = 1 - (1-λ)·d_f - λ·d_g + offset`` against the accepted item, whose last row is
   ``terminated`` with empty feedback and reward ``1 + offset``.
+* Sessions that record them (``textrec chat`` and ``serve`` do) add the optional ``act`` and
+  ``understood`` columns (:data:`~textrec.logs.schema.DIALOGUE_FIELDS`): the dialogue act of each
+  row's sentence and what was understood from it; learners read the log as before.
 * A session left without accepting anything (quit, "start over", expiry) has no known target: each
   of its turns is scored as the farthest possible item (``d_f = d_g = 1``, so ``r = offset``) and
   its last row is ``truncated`` with ``failure_penalty`` added, as a failure in the simulator.
@@ -64,6 +67,7 @@ __all__ = [
     "SessionLog",
     "new_session_id",
     "session_rows",
+    "session_dialogue",
 ]
 
 PEOPLE = "people"
@@ -93,6 +97,16 @@ class FinishedSession:
     """``(T,)`` the sentence said after each item; ``""`` where the person said nothing."""
     found: bool
     """The person accepted the last shown item."""
+    acts: tuple[str, ...] = ()
+    """``(T,)`` the dialogue act of each feedback sentence (``""``: none said), or ``()`` when
+    not recorded (:data:`textrec.language.acts.ACTS`)."""
+    understood: tuple[str, ...] = ()
+    """``(T,)`` what was understood from each feedback sentence (JSON: ``kept``, ``dropped``,
+    ``unsupported``; ``""``: nothing said), or ``()`` when not recorded."""
+    opening_act: str = ""
+    """The act of the opening sentence (``""``: none or not recorded)."""
+    opening_understood: str = ""
+    """What was understood from the opening sentence."""
 
     def __post_init__(self) -> None:
         if not self.session_id:
@@ -106,6 +120,12 @@ class FinishedSession:
                 f"session {self.session_id!r}: {len(self.shown)} shown items but "
                 f"{len(self.feedback)} feedback entries"
             )
+        for name in ("acts", "understood"):
+            if getattr(self, name) and len(getattr(self, name)) != len(self.shown):
+                raise InputError(
+                    f"session {self.session_id!r}: {len(self.shown)} shown items but "
+                    f"{len(getattr(self, name))} {name} entries"
+                )
         if self.found and self.feedback[-1]:
             raise InputError(
                 f"session {self.session_id!r}: the accepted (last) item has feedback "
@@ -168,6 +188,17 @@ def session_rows(
     )
 
 
+def session_dialogue(session: FinishedSession) -> tuple[list[str], list[str]] | None:
+    """The ``(act, understood)`` log columns of a session, one entry per row of
+    :func:`session_rows` (None when the session did not record them)."""
+    if not session.acts:
+        return None
+    understood = session.understood or ("",) * len(session.acts)
+    if not session.opening:
+        return list(session.acts), list(understood)
+    return [session.opening_act, *session.acts], [session.opening_understood, *understood]
+
+
 class SessionLog:
     """An experience-log directory that people's sessions are appended to.
 
@@ -211,7 +242,7 @@ class SessionLog:
             # Announce the session (the log is incomplete until its shard is listed), write the
             # shard, list it: a kill between any two steps leaves a log that checks clean.
             write_manifest(self.root, self._updated(manifest, names, chunk + 1, done))
-            write_shard(path, rows)
+            write_shard(path, rows, dialogue=session_dialogue(session))
             write_manifest(self.root, self._updated(manifest, names, chunk + 1, (*done, chunk)))
         return path
 
@@ -285,6 +316,4 @@ class SessionLog:
                 sentences={"source": PEOPLE},
                 chunks_done=chunks,
             )
-        return replace(
-            manifest, n_sessions=n_sessions, devices=tuple(entries), chunks_done=chunks
-        )
+        return replace(manifest, n_sessions=n_sessions, devices=tuple(entries), chunks_done=chunks)

@@ -47,6 +47,8 @@ __all__ = [
     "SCHEMA_VERSION_KEY",
     "ExperienceBatch",
     "OracleBatch",
+    "DIALOGUE_FIELDS",
+    "with_dialogue",
 ]
 
 SCHEMA_VERSION = 1
@@ -71,6 +73,16 @@ EXPERIENCE_SCHEMA = pa.schema(
 )
 """Arrow schema of an experience shard."""
 
+DIALOGUE_FIELDS = (
+    pa.field("act", pa.string(), nullable=False),
+    pa.field("understood", pa.string(), nullable=False),
+)
+"""Optional experience columns of a people's log (``textrec chat`` / ``serve``), per row: the
+dialogue act of the row's sentence (:data:`textrec.language.acts.ACTS`, ``""``: none said) and
+what was understood from it (JSON with ``kept``, ``dropped`` and ``unsupported`` lists). Shards
+written before them, and simulated logs, have none; readers select :data:`EXPERIENCE_SCHEMA`'s
+columns and ignore them."""
+
 ORACLE_SCHEMA = pa.schema(
     [
         pa.field("session_id", pa.string(), nullable=False),
@@ -88,6 +100,16 @@ ORACLE_SCHEMA = pa.schema(
     metadata={SCHEMA_VERSION_KEY: str(SCHEMA_VERSION).encode()},
 )
 """Arrow schema of an oracle shard."""
+
+
+def with_dialogue(table: pa.Table, act: Sequence[str], understood: Sequence[str]) -> pa.Table:
+    """An experience ``table`` with the :data:`DIALOGUE_FIELDS` columns (one entry per row)."""
+    _check_lengths(
+        "dialogue columns", {"rows": np.empty(table.num_rows), "act": act, "understood": understood}
+    )
+    for field, values in zip(DIALOGUE_FIELDS, (act, understood), strict=True):
+        table = table.append_column(field, pa.array(list(values), pa.string()))
+    return table
 
 
 def _check_lengths(name: str, arrays: dict[str, np.ndarray]) -> int:

@@ -8,7 +8,7 @@ shards. Temporary names start with ``.`` (``pyarrow.dataset`` skips them) and en
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from textrec import __version__
 from textrec.errors import InputError
 from textrec.io import atomic_file, read_json, write_json_atomic
-from textrec.logs.schema import SCHEMA_VERSION, ExperienceBatch, OracleBatch
+from textrec.logs.schema import SCHEMA_VERSION, ExperienceBatch, OracleBatch, with_dialogue
 
 __all__ = [
     "EXPERIENCE_DIR",
@@ -68,12 +68,16 @@ def shard_paths(log_dir: str | Path, chunk: int) -> tuple[Path, Path]:
 
 
 def write_shard(
-    path: str | Path, rows: ExperienceBatch | OracleBatch, row_group_size: int = ROW_GROUP_SIZE
+    path: str | Path,
+    rows: ExperienceBatch | OracleBatch,
+    row_group_size: int = ROW_GROUP_SIZE,
+    dialogue: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> Path:
     """Validate ``rows`` and write them to the Parquet file ``path`` atomically.
 
     Experience rows must hold whole sessions, contiguous and in turn order (checked). On any error
-    no file appears at ``path`` and no temporary file is left behind.
+    no file appears at ``path`` and no temporary file is left behind. ``dialogue``: the optional
+    ``(act, understood)`` columns of a people's log (:data:`~textrec.logs.schema.DIALOGUE_FIELDS`).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -83,6 +87,8 @@ def write_shard(
     if isinstance(rows, ExperienceBatch):
         rows.check_complete(str(target))
     table = rows.to_table()
+    if dialogue is not None:
+        table = with_dialogue(table, *dialogue)
     with atomic_file(target) as tmp:
         pq.write_table(table, tmp, row_group_size=row_group_size, compression="zstd")
     return target

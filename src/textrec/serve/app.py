@@ -46,11 +46,10 @@ from textrec.serve.session import (
     BatchingPicker,
     Conversation,
     Picker,
-    Understood,
-    Want,
     describe,
     item_positions,
 )
+from textrec.serve.standing import Understood, Want
 from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
 from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig

@@ -10,14 +10,15 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 * a :class:`Conversation` holds one session: the opening sentence, the items shown and what the
   person said about each, until it ends as a :class:`~textrec.logs.append.FinishedSession`;
 * :func:`clean_text` is the one check of what a person types (length, encoding, control
-  characters), :func:`is_done` recognises "that's it", "perfect" and the like.
+  characters); what a sentence does ("that's the one", "go back", "start over") is read by
+  :class:`~textrec.language.acts.ActReader`.
 """
 
 from __future__ import annotations
 
 import collections
 import functools
-import re
+import json
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -30,9 +31,13 @@ import numpy as np
 
 from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
+from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
+from textrec.language.acts import ActReader, ActReading
 from textrec.language.reader import Reader, Request, load_reader
 from textrec.logs.append import FinishedSession, new_session_id
+from textrec.serve.replies import reply, unsupported
+from textrec.serve.standing import Change, Understood, Want, satisfying, update
 from textrec.simulator.baselines import SlotFillerPolicy
 from textrec.simulator.task import TaskConfig
 
@@ -46,12 +51,9 @@ __all__ = [
     "SlotFillerPicker",
     "RecommenderPicker",
     "ItemView",
-    "Want",
-    "Understood",
     "Conversation",
     "clean_text",
     "describe",
-    "is_done",
     "item_positions",
     "load_picker",
 ]
@@ -64,14 +66,6 @@ DEFAULT_READER = "lexicon"
 """The slot-filler's reader unless told otherwise (no training, typo-tolerant)."""
 _READ_MEMO = 20000
 """Sentences whose reading a slot-filler remembers before it starts afresh."""
-
-_DONE = re.compile(
-    r"^(?:(?:yes|yeah|yep|great|ok|okay|oh)[ ,]+)*"
-    r"(?:that'?s it|this is it|that is it|that'?s the one|this is the one|that one|this one|"
-    r"perfect|found it|i'?ll take it|i will take it|i'?ll take this one|love it|exactly|"
-    r"done|i'?m done|that'?s perfect|bingo|spot on)"
-    r"(?:[ ,]+(?:thanks|thank you|thx|thanks a lot|cheers))?$"
-)
 
 
 def clean_text(text: object, max_chars: int = MAX_TEXT_CHARS, what: str = "text") -> str:
@@ -96,15 +90,6 @@ def clean_text(text: object, max_chars: int = MAX_TEXT_CHARS, what: str = "text"
     return unicodedata.normalize("NFC", folded)
 
 
-def is_done(text: str) -> bool:
-    """Whether ``text`` says the shown item is the one ("that's it", "perfect!", "yes, this one").
-
-    Only a sentence that says nothing else counts: "perfect but in black" is feedback.
-    """
-    words = re.sub(r"[^\w' ,]", " ", text.lower().replace("\u2019", "'"))
-    return _DONE.match(" ".join(words.split()).strip(" ,")) is not None
-
-
 # ---------------------------------------------------------------------------------------- picking
 @dataclass(frozen=True)
 class Context:
@@ -116,6 +101,9 @@ class Context:
     """``(T,)`` ids of the items shown, in order."""
     feedback: tuple[str, ...]
     """``(T,)`` what the person said about each (``""``: nothing)."""
+    allowed: np.ndarray | None = None
+    """``(N,)`` the catalog items the next one must be among (None: any unseen item); never
+    empty of unseen items."""
 
 
 class Picker(Protocol):
@@ -209,6 +197,9 @@ class SlotFillerPicker:
         excluded = np.zeros((len(contexts), self.retriever.n_pool), dtype=bool)
         seen = [self._index[s] for c in contexts for s in c.shown]
         excluded[np.repeat(np.arange(len(contexts)), [len(c.shown) for c in contexts]), seen] = True
+        for row, c in enumerate(contexts):
+            if c.allowed is not None:
+                excluded[row] |= ~c.allowed
         items = self.retriever.by_probs(tuple(heads), excluded, weights)
         return [str(i) for i in self.catalog.item_ids[items]]
 
@@ -234,11 +225,22 @@ class RecommenderPicker:
         self.catalog = recommender.catalog
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """:meth:`Recommender.recommend` over the whole catalog, per conversation."""
-        return [
+        """:meth:`Recommender.recommend` over the whole catalog, per conversation; where its
+        choice is not ``allowed``, the allowed unseen item closest to it in feature space."""
+        picks = [
             self.recommender.recommend(list(c.shown), list(c.feedback), c.opening, pool="all")
             for c in contexts
         ]
+        positions = item_positions(self.catalog)
+        unit = self.catalog.unit_features
+        for row, c in enumerate(contexts):
+            if c.allowed is None or c.allowed[positions[picks[row]]]:
+                continue
+            ok = c.allowed.copy()
+            ok[[positions[s] for s in c.shown]] = False
+            near = np.where(ok, unit @ unit[positions[picks[row]]], -np.inf)
+            picks[row] = str(self.catalog.item_ids[int(np.argmax(near))])
+        return picks
 
 
 class BatchingPicker:
@@ -351,37 +353,21 @@ def describe(catalog: Catalog, item_id: str) -> ItemView:
     return ItemView(item_id=item_id, attributes=attrs, image_ref=str(catalog.image_refs[i]))
 
 
-@dataclass(frozen=True)
-class Want:
-    """A request of the shopper that stands until changed or retracted ("women", "no laces")."""
-
-    attribute: str
-    """Attribute name, e.g. ``"closure"``."""
-    value: str
-    """Value in the catalog's spelling, e.g. ``"Lace up"``."""
-    negated: bool
-    """The shopper does NOT want this value."""
-
-
-@dataclass(frozen=True)
-class Understood:
-    """What the recommender took from one sentence (the reply says it back)."""
-
-    act: str
-    """``describe`` (opening), ``feedback``, ``accept``, ``go_back``, ``reject_all``,
-    ``restart``, ``off_topic`` or ``not_understood``."""
-    kept: tuple[Want, ...] = ()
-    """Requests read from the sentence and kept."""
-    dropped: tuple[Want, ...] = ()
-    """Standing requests the sentence retracted or changed."""
-    unsupported: tuple[str, ...] = ()
-    """What the catalog lacks ("this catalog has no colour")."""
-    unmet: tuple[Want, ...] = ()
-    """Standing requests the item on show could not satisfy."""
+@functools.lru_cache(maxsize=8)
+def _act_reader(schema: AttributeSchema, reader: Reader | None) -> ActReader:
+    """The act reader of a schema, reading requests with ``reader`` (None: the lexicon)."""
+    return ActReader(schema, reader)
 
 
 class Conversation:
     """One session: opening sentence, shown items and what was said about each.
+
+    Each sentence is read for its dialogue act (:class:`~textrec.language.acts.ActReader`) and
+    changes the standing requests (:func:`~textrec.serve.standing.update`); the next item comes
+    from the picker among the unseen items that satisfy them
+    (:func:`~textrec.serve.standing.satisfying`). "that's the one" ends the session as found with
+    the item on show, "go back" shows the previous item again, "start over" clears the requests;
+    a sentence with nothing understood shows no new item and the reply asks.
 
     Args:
         picker: chooses the items.
@@ -394,24 +380,32 @@ class Conversation:
         self, picker: Picker, device: str, opening: str = "", task: TaskConfig | None = None
     ) -> None:
         self.picker = picker
+        self.catalog = picker.catalog
         self.device = device
         self.max_turns = (task or TaskConfig()).max_turns
         self.session_id = new_session_id(device)
         self.opening = clean_text(opening, what="opening sentence")
-        self.reader = load_reader(picker.catalog, DEFAULT_READER)
+        self.acts = _act_reader(self.catalog.schema, getattr(picker, "reader", None))
         self.standing: tuple[Want, ...] = ()
-        """Every request standing now."""
+        """Every request standing now, oldest first."""
         self.understood: Understood | None = None
         """What was taken from the last sentence (None before any)."""
-        if self.opening:
-            self._understand(self.opening, "describe")
-        self.shown: list[str] = [picker.pick([Context(self.opening, (), ())])[0]]
-        self.feedback: list[str] = [""]
-        self.reply = "Here is a first suggestion. Tell me what to change, or say it is the one."
-        """What the recommender says this turn (never empty)."""
+        self.shown: list[str] = []
+        self.feedback: list[str] = []
+        self.turn_acts: list[str] = []
+        """``(T,)`` the act of the last sentence said about each shown item (``""``: none)."""
+        self.turn_understood: list[str] = []
+        """``(T,)`` what was understood from it, as the reply said it."""
+        self.opening_act = ""
+        self.opening_understood = ""
         self.finished: FinishedSession | None = None
         self.lock = threading.Lock()
         """Held by a server while it changes this conversation (one request at a time)."""
+        reading = self.acts.read_batch([self.opening], opening=True)[0] if self.opening else None
+        self.reply = self._respond(reading, first=True)
+        """What the recommender says this turn (never empty)."""
+        if reading is not None:
+            self.opening_act = reading.act
 
     @property
     def current(self) -> str:
@@ -424,28 +418,26 @@ class Conversation:
         return len(self.shown)
 
     def say(self, text: str) -> str | None:
-        """Record feedback on the current item; the next item, or None when the session ended.
+        """Read what the person says about the item on show; the item on show next, or None
+        when the session ended.
 
-        It ends as found when ``text`` says the item is the one (:func:`is_done`), and as not
-        found when the turn limit is reached.
+        It ends as found when ``text`` accepts the item, and as not found when the turn limit is
+        reached; a sentence with nothing understood keeps the same item (the reply asks).
         """
         self._require_open()
         text = clean_text(text, what="feedback")
         if not text:
             raise InputError("feedback is empty; say what to change, or that this is the one")
-        if is_done(text):
+        reading = self.acts.read_batch([text])[0]
+        self.turn_acts[-1] = reading.act
+        if reading.act == "accept":
+            self.understood = Understood("accept")
+            self.reply = reply(self.catalog.schema, self.understood, ())
             self.finish(found=True)
             return None
         self.feedback[-1] = text
-        if len(self.shown) >= self.max_turns:
-            self.finish(found=False)
-            return None
-        self._understand(text, "feedback")
-        context = Context(self.opening, tuple(self.shown), tuple(self.feedback))
-        self.shown.append(self.picker.pick([context])[0])
-        self.feedback.append("")
-        self.reply = "Here is another one."
-        return self.current
+        self.reply = self._respond(reading) or "That was the last item I may show: goodbye."
+        return None if self.finished is not None else self.current
 
     def show(self, item_id: str) -> str:
         """Show again ``item_id``, an item this session showed before; it is on show now."""
@@ -453,23 +445,106 @@ class Conversation:
         if item_id not in self.shown:
             raise InputError(f"item id {item_id!r} was not shown in this session")
         if item_id != self.current:
-            self.shown.append(item_id)
-            self.feedback.append("")
-        self.reply = "Here it is again."
+            self._show(item_id)
+        self.understood = Understood("go_back", unmet=self._unmet(item_id))
+        self.reply = reply(self.catalog.schema, self.understood, ())
         return self.current
 
-    def _understand(self, text: str, act: str) -> None:
-        """Read ``text``; its requests replace what stood about the same values."""
-        reading = self.reader.read_batch([text])[0]
-        kept = tuple(Want(r.attribute, r.value, r.negated) for r in reading.requests)
-        about = {(w.attribute, w.value) for w in kept}
-        dropped = tuple(w for w in self.standing if (w.attribute, w.value) in about)
-        self.standing = (*(w for w in self.standing if w not in dropped), *kept)
-        self.understood = Understood(act if kept else "not_understood", kept, dropped)
+    def _respond(self, reading: ActReading | None, first: bool = False) -> str:
+        """Apply one sentence (None: no opening sentence); show the next item when it calls
+        for one (ending the session at the turn limit); the reply."""
+        schema = self.catalog.schema
+        if reading is None:
+            self._show(self._pick(())[0])
+            return "Here is a first suggestion. Tell me what to change, or say it is the one."
+        missing = unsupported(reading.missing)
+        if reading.act == "go_back":
+            earlier = [s for s in self.shown if s != self.current]
+            self.understood = Understood("go_back")
+            if not earlier:
+                return reply(schema, self.understood, (), new_item=False)
+            if self._at_limit():
+                return ""
+            self._show(earlier[-1])
+            self.understood = Understood("go_back", unmet=self._unmet(earlier[-1]))
+            return reply(schema, self.understood, ())
+        change = update(schema, self.standing, reading, self._labels())
+        self.standing = change.standing
+        self._record(first, change, missing)
+        moved = bool(change.kept or change.dropped) or reading.act in ("reject_all", "restart")
+        if not first and not moved:  # nothing to act on: the same item, and a question
+            self.understood = Understood(reading.act, unsupported=missing)
+            return reply(
+                schema, self.understood, change.notes, new_item=False, standing=self.standing
+            )
+        if self._at_limit():
+            return ""
+        item, unmet = self._pick(self.standing)
+        self._show(item)
+        self.understood = Understood(reading.act, change.kept, change.dropped, missing, unmet)
+        return reply(schema, self.understood, change.notes)
+
+    def _at_limit(self) -> bool:
+        """End the session as not found when no more items may be shown."""
+        if len(self.shown) < self.max_turns:
+            return False
+        self.understood = Understood("not_understood")
+        self.finish(found=False)
+        return True
+
+    def _record(self, first: bool, change: Change, missing: tuple[str, ...]) -> None:
+        """What was understood from the sentence said about the item on show (for the log)."""
+
+        def codes(wants: tuple[Want, ...]) -> list[str]:
+            return [f"{w.attribute}{'!=' if w.negated else '='}{w.value}" for w in wants]
+
+        said = json.dumps(
+            {"kept": codes(change.kept), "dropped": codes(change.dropped), "unsupported": missing}
+        )
+        if first:
+            self.opening_understood = said
+        else:
+            self.turn_understood[-1] = said
+
+    def _labels(self) -> dict[str, str]:
+        if not self.shown:
+            return {}
+        return self.catalog.label_text(item_positions(self.catalog)[self.current])
+
+    def _pick(self, standing: tuple[Want, ...]) -> tuple[str, tuple[Want, ...]]:
+        """The picker's next item among the unseen ones that satisfy ``standing``, and the
+        requests left unmet."""
+        positions = item_positions(self.catalog)
+        excluded = np.zeros(self.catalog.n_items, dtype=bool)
+        excluded[[positions[s] for s in self.shown]] = True
+        allowed, unmet = satisfying(self.catalog, standing, excluded)
+        if not allowed.any():  # every item shown
+            allowed = ~excluded
+        context = Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
+        return self.picker.pick([context])[0], unmet
+
+    def _unmet(self, item_id: str) -> tuple[Want, ...]:
+        """The standing requests ``item_id`` does not satisfy."""
+        others = np.ones(self.catalog.n_items, dtype=bool)
+        others[item_positions(self.catalog)[item_id]] = False
+        return satisfying(self.catalog, self.standing, others)[1]
+
+    def _show(self, item: str) -> None:
+        self.shown.append(item)
+        self.feedback.append("")
+        self.turn_acts.append("")
+        self.turn_understood.append("")
 
     def finish(self, found: bool) -> FinishedSession:
-        """End the session (found: the current item is the one) and return its record."""
+        """End the session (found: the current item is the one) and return its record.
+
+        A find's last row says nothing about the accepted item (what was said about it before
+        led to no other item: a sentence not understood), as the log requires."""
         self._require_open()
+        if found:
+            self.feedback[-1] = ""
+            self.turn_acts[-1] = "accept"
+            self.turn_understood[-1] = ""
         self.finished = FinishedSession(
             session_id=self.session_id,
             device=self.device,
@@ -477,6 +552,10 @@ class Conversation:
             shown=tuple(self.shown),
             feedback=tuple(self.feedback),
             found=found,
+            acts=tuple(self.turn_acts),
+            understood=tuple(self.turn_understood),
+            opening_act=self.opening_act,
+            opening_understood=self.opening_understood,
         )
         return self.finished
 
