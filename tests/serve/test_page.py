@@ -10,8 +10,8 @@ accept, the end screen), no console error (favicon included), and axe-core's acc
 Environment:
 
 * ``TEXTREC_SCREENSHOTS=DIR`` saves ``serve-welcome.png``, ``serve-desktop.png``,
-  ``serve-phone.png`` and ``serve-end.png`` there (``docs/img/make.py`` makes the README's pictures this way), with
-  ``TEXTREC_SCREENSHOT_TAG`` inserted before ``.png`` when set;
+  ``serve-phone.png`` and ``serve-end.png`` there (``benchmarks/screenshots.py`` makes the
+  README's pictures this way), with ``TEXTREC_SCREENSHOT_TAG`` inserted before ``.png`` when set;
 * ``TEXTREC_E2E_CATALOG`` / ``TEXTREC_E2E_POLICY`` serve another catalog and policy (e.g. a
   UT-Zappos catalog and ``slot-filler``); ``TEXTREC_E2E_SEED`` seeds the built-in catalog and
   the server (0);
@@ -53,7 +53,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 SENTENCES = os.environ.get(
-    "TEXTREC_E2E_SENTENCES", "women's ankle boots|not lace-up please|with a pointed toe"
+    "TEXTREC_E2E_SENTENCES", "women's ankle boots|not lace-up please|a bit higher heel, in black"
 ).split("|")
 """The opening sentence, then the feedback sentences typed (``|``-separated)."""
 
@@ -166,10 +166,7 @@ class Watched:
         notes = page.locator("#notes li.unsupported")
         expect(notes).to_have_text(u["unsupported"])
         expect(page.locator("#notes li.unmet")).to_have_count(min(1, len(u["unmet"])))
-        chips = [
-            f"{r['attribute_label']}: {'not ' if r['negated'] else ''}{r['value_label']}"
-            for r in s["standing"]
-        ]
+        chips = [f"{r['attribute_label']}: {_wish(r)}" for r in s["standing"]]
         expect(page.locator("#standing .chip")).to_have_text(chips)
         return s
 
@@ -195,6 +192,14 @@ class Watched:
         if folder:
             tag = os.environ.get("TEXTREC_SCREENSHOT_TAG", "")
             self.page.screenshot(path=str(Path(folder) / f"{name}{tag}.png"), full_page=True)
+
+
+def _wish(request: dict) -> str:
+    """A request as the page words it: "not lace-up", "heel height 3 to 4 inches"."""
+    value = request["value_label"]
+    if any(c.isdigit() for c in value):
+        value = f"{request['attribute_label']} {value}"
+    return f"not {value}" if request["negated"] else value
 
 
 def _picture_is_sharp(page, selector: str) -> None:

@@ -53,11 +53,18 @@
     for (const [name, value] of Object.entries(labels)) dl.append(el("dt", "", name), el("dd", "", value));
   }
 
-  // A request as a chip: "not lace-up"; the attribute is read out too ("closure: not lace-up").
+  // A request in words: "not lace-up", "heel height 3 to 4 inches" (a number needs its name).
+  function wish(request) {
+    const value = /\d/.test(request.value_label)
+      ? `${request.attribute_label} ${request.value_label}` : request.value_label;
+    return `${request.negated ? "not " : ""}${value}`;
+  }
+
+  // A request as a chip; the attribute is read out too ("closure: not lace-up").
   function chip(request, className) {
     const li = el("li", `chip ${className}`);
     li.append(el("span", "sr", `${request.attribute_label}: `));
-    li.append(document.createTextNode(`${request.negated ? "not " : ""}${request.value_label}`));
+    li.append(document.createTextNode(wish(request)));
     li.title = request.attribute_label;
     return li;
   }
@@ -73,7 +80,7 @@
     for (const r of u.dropped) chips.append(chip(r, "dropped"));
     for (const text of u.unsupported) notes.append(el("li", "unsupported", text));
     if (u.unmet.length) {
-      const wanted = u.unmet.map((r) => `${r.negated ? "not " : ""}${r.value_label}`).join(", ");
+      const wanted = u.unmet.map(wish).join(", ");
       notes.append(el("li", "unmet", `Not met by this shoe: ${wanted}`));
     }
   }
