@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from textrec.catalog.builtin import build_builtin
-from textrec.catalog.zappos import IMAGES_DIR
 from textrec.serve.images import DRAWING_SIZE, ItemImages
+
+from .conftest import zappos_like
 
 
 @pytest.fixture(scope="module")
@@ -20,26 +19,10 @@ def builtin():
     return build_builtin(n_items=60, seed=0)
 
 
-def _jpeg(colour: tuple[int, int, int]) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (136, 102), colour).save(out, format="JPEG", quality=85)
-    return out.getvalue()
-
-
 @pytest.fixture()
 def zipped(tmp_path, toy_catalog):
     """The toy catalog as if built from a UT-Zappos folder whose images are in the zip."""
-    refs = [f"{IMAGES_DIR}/Shoes/Toy/{i}.jpg" for i in range(toy_catalog.n_items)]
-    photos = [_jpeg((2 * i % 256, 90, 160)) for i in range(toy_catalog.n_items)]
-    with zipfile.ZipFile(tmp_path / f"{IMAGES_DIR}-q85.zip", "w") as z:
-        for ref, data in zip(refs, photos, strict=True):
-            z.writestr(ref, data)
-    catalog = dataclasses.replace(
-        toy_catalog,
-        image_refs=np.array(refs, dtype=object),
-        provenance={"source": "zappos", "data": str(tmp_path)},
-    )
-    return catalog, photos
+    return zappos_like(toy_catalog, tmp_path)
 
 
 def test_photos_are_served_as_stored_at_their_resolution(zipped, tmp_path):
@@ -76,3 +59,18 @@ def test_a_catalog_without_pictures_says_so(toy_catalog, tmp_path):
     assert not images.has_pictures and images.picture(0) is None and images.file(0) is None
     assert images.where(0) == "no picture in this catalog"
     assert not any(tmp_path.iterdir())
+
+
+def test_the_image_route_serves_drawings_of_builtin_items(builtin):
+    from fastapi.testclient import TestClient
+
+    from textrec.serve.app import Service, create_app
+    from textrec.serve.session import load_picker
+
+    service = Service(load_picker("slot-filler", builtin, seed=0))
+    with TestClient(create_app(service)) as client:
+        item = client.post("/api/sessions", json={}).json()["item"]
+        assert item["has_picture"] and item["picture"] == "drawing"
+        r = client.get(item["image_url"])
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(r.content)).size == DRAWING_SIZE

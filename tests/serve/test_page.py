@@ -20,6 +20,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -33,6 +34,8 @@ import pytest
 
 from textrec.logs import check_log
 from textrec.logs.reader import list_shards, read_experience
+
+from .conftest import zappos_like
 
 CHROMIUM = os.environ.get("TEXTREC_CHROMIUM") or (
     "/usr/bin/chromium"
@@ -81,6 +84,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """The page on a 300-item built-in catalog (drawings), unless the environment says else."""
     from textrec.catalog.builtin import build_builtin
 
     root = tmp_path_factory.mktemp("serve")
@@ -90,6 +94,22 @@ def server(tmp_path_factory):
     if catalog is None:
         catalog = str(root / "catalog")
         build_builtin(n_items=300, seed=int(seed)).save(catalog)
+    with _serving(root, catalog, policy, seed) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def photo_server(tmp_path_factory, toy_catalog):
+    """The page on the toy catalog with UT-Zappos-like photos (136x102 JPEGs in a zip)."""
+    root = tmp_path_factory.mktemp("photos")
+    zappos_like(toy_catalog, root)[0].save(root / "catalog")
+    with _serving(root, str(root / "catalog"), "slot-filler", "0") as served:
+        yield served
+
+
+@contextlib.contextmanager
+def _serving(root: Path, catalog: str, policy: str, seed: str):
+    """``textrec serve`` on a free loopback port until the block ends: (url, log dir, catalog)."""
     port = _free_port()
     log_dir = root / "log"
     cmd = [sys.executable, "-c", "from textrec.cli import main; main()", "serve"]
@@ -293,3 +313,21 @@ def test_phone_browse_feedback_and_start_over(browser, server):
     page.close()
     abandoned = [read_experience(p) for p in list_shards(log_dir)]
     assert any(r.truncated[-1] and SENTENCES[1] in r.feedback.tolist() for r in abandoned)
+
+
+def test_photos_are_shown_at_twice_their_pixels_never_stretched(browser, photo_server):
+    w = Watched(browser, photo_server, PHONE, mobile=True)
+    page = w.page
+    page.click("#browse")
+    expect(page.locator("#shop")).to_be_visible()
+    _picture_is_sharp(page, "#picture")
+    rendering = page.evaluate("getComputedStyle(document.getElementById('picture')).imageRendering")
+    assert rendering == "pixelated"
+    page.focus("#text")
+    w.say("something else")
+    thumb = page.locator("#recent img").first
+    expect(thumb).to_have_js_property("complete", True)
+    assert thumb.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]") == [136, 136]
+    w.fits()
+    assert w.problems == []
+    page.close()
