@@ -39,18 +39,11 @@ import numpy as np
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.catalog.builtin import BUILTIN_SCHEMA
 from textrec.catalog.zappos import COLOUR_NAMES, OFFICIAL_VOCABULARIES
-from textrec.language.acts import ActReader
+from textrec.language.acts import ActReader, act_labels, score_act
 from textrec.language.bank import MODES
 from textrec.language.corpus import build_corpus
 from textrec.language.encoder import EncoderConfig, pretrain_encoder
-from textrec.language.heldout import (
-    ACTS_PATH,
-    SENTENCES_PATH,
-    act_labels,
-    heldout_sentences,
-    load_act_lines,
-    score_act,
-)
+from textrec.language.heldout import ACTS_PATH, SENTENCES_PATH, heldout_sentences, load_act_lines
 from textrec.language.interpret import LSTMInterpreter, MiniLMInterpreter, evaluate_interpreter
 from textrec.language.reader import READERS, evaluate_reader, load_reader
 from textrec.language.speech import build_sentence_bank
@@ -133,7 +126,7 @@ def act_table(args: argparse.Namespace) -> list[dict[str, object]]:
         groups: dict[str, list[tuple[bool, str]]] = {}
         for ln in lines:
             reading = readers[ln.schema].read_batch([ln.text])[0]
-            right = score_act(ln, reading)
+            right = score_act(ln.act, ln.labels, reading)
             wrong = "" if right else f"{ln.text!r} -> {reading.act} {sorted(act_labels(reading))}"
             groups.setdefault(ln.group, []).append((right, wrong))
         for group, got in groups.items():

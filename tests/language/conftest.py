@@ -42,6 +42,8 @@ def real_like(n_brands: int = 685) -> AttributeSchema:
             Attribute("colour", ("Black", "Brown", "White", "Red", "Blue", "Beige")),
         )
     )
+
+
 @pytest.fixture(scope="session")
 def six_schema() -> AttributeSchema:
     """See :data:`SIX`."""

@@ -6,8 +6,8 @@ import pytest
 
 from textrec.catalog import Attribute, AttributeSchema
 from textrec.catalog.builtin import BUILTIN_SCHEMA
-from textrec.language.acts import ActReader, Shift, wider_schema
-from textrec.language.heldout import ACTS_PATH, act_labels, load_act_lines, score_act
+from textrec.language.acts import ActReader, Shift, act_labels, score_act, wider_schema
+from textrec.language.heldout import ACTS_PATH, load_act_lines
 
 
 @pytest.fixture(scope="module")
@@ -160,5 +160,7 @@ def test_the_heldout_act_file_parses_and_scores(reader):
     assert all(sum(ln.group == g for ln in lines) >= 15 for g in groups - {"comparative"})
     line = next(ln for ln in lines if ln.text == "4 inches or more")
     reading = _read(reader, line.text)
-    assert act_labels(reading) == line.labels and score_act(line, reading)
-    assert not score_act(line, _read(reader, "4 inches"))  # one bin is not the range
+    assert act_labels(reading) == line.labels and score_act(line.act, line.labels, reading)
+    assert not score_act(
+        line.act, line.labels, _read(reader, "4 inches")
+    )  # one bin is not the range

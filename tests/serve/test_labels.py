@@ -29,6 +29,13 @@ def test_values_are_named_as_a_shopper_reads_them(attribute, value, label):
     assert value_label(BUILTIN_SCHEMA, attribute, value) == label
 
 
+def test_brands_keep_their_spelling():
+    from textrec.catalog import Attribute, AttributeSchema
+
+    schema = AttributeSchema((Attribute("brand", ("Dr. Martens", "UGG")),))
+    assert value_label(schema, "brand", "Dr. Martens") == "Dr. Martens"
+
+
 def test_attribute_labels_come_from_the_schema():
     assert attribute_label(BUILTIN_SCHEMA, "heel_height") == "heel height"
     assert attribute_label(BUILTIN_SCHEMA, "toe_style") == "toe style"

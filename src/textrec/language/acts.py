@@ -7,7 +7,8 @@ every value they cover), comparatives over ordered attributes ("a bit higher hee
 item's value) and the attributes the sentence names that the catalog lacks ("in black" on a
 catalog without colour).
 
-Acts, decided in this order:
+A weak phrase ("shoes", read as the category only when nothing else is named) asks for nothing
+after the opening sentence. Acts, decided in this order:
 
 * ``restart`` ("start over", "forget everything"): requests said with it start the new search;
 * ``go_back`` ("no wait go back, the previous one was it");
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 
 from textrec.catalog.schema import Attribute, AttributeSchema
 from textrec.errors import InputError
-from textrec.language.lexicon import attribute_nouns, normalise, words
+from textrec.language.lexicon import WEAK, attribute_nouns, normalise, words
 from textrec.language.reader import (
     LexiconReader,
     Reader,
@@ -47,21 +48,9 @@ from textrec.language.reader import (
     load_reader,
     measurements,
 )
-from textrec.language.reading import Request, make_request
+from textrec.language.reading import ACTS, Request, make_request
 
-__all__ = ["ACTS", "Shift", "ActReading", "ActReader", "wider_schema"]
-
-ACTS = (
-    "describe",
-    "feedback",
-    "accept",
-    "go_back",
-    "reject_all",
-    "restart",
-    "off_topic",
-    "not_understood",
-)
-"""Every act a sentence may be read as (see the module docstring)."""
+__all__ = ["ACTS", "Shift", "ActReading", "ActReader", "wider_schema", "act_labels", "score_act"]
 
 
 @dataclass(frozen=True)
@@ -162,6 +151,9 @@ class ActReader:
         lex = self.lexicon
         toks = [w.text for w in words(text) if not w.boundary]
         said = _grams(toks, 4)
+        if not opening:  # "shoes" in "smart shoes for work" changes no category asked for
+            phrases = self.lexicon_reader.index.phrases
+            requests = tuple(r for r in requests if phrases.get(r.words, (None,))[0] != WEAK)
         shifts = self._shifts(text, toks, said, requests)
         if shifts:
             nouns = {n for k in self.ordered for n in self.nouns[self.schema.names[k]]}
@@ -301,3 +293,29 @@ class ActReader:
 @functools.lru_cache(maxsize=8)
 def _lexicon(schema: AttributeSchema) -> LexiconReader:
     return LexiconReader(schema)
+
+
+def act_labels(reading: ActReading) -> frozenset[str]:
+    """The labels of an :class:`~textrec.language.acts.ActReading`, in ``acts.txt``'s notation."""
+    out = {f"{r.attribute}{'!=' if r.negated else '='}{r.value}" for r in reading.requests}
+    for s in reading.shifts:
+        way = "higher" if s.direction > 0 else "lower"
+        out.add(f"{s.attribute}:{'a bit ' if s.small else ''}{way}")
+    out |= {f"{a}:different" for a in reading.different}
+    out |= {f"missing:{a}" for a in reading.missing}
+    return frozenset(out)
+
+
+def score_act(act: str, labels: frozenset[str], reading: ActReading) -> bool:
+    """``reading`` has the labelled ``act`` and exactly the ``labels`` (:func:`act_labels`'
+    notation); a category that is the parent of a labelled subcategory ("ankle boots": Boots)
+    may be read as well."""
+    from textrec.catalog.zappos import SUBCATEGORY_CATEGORY
+
+    got = act_labels(reading)
+    parents = {
+        f"category={SUBCATEGORY_CATEGORY[lab.split('=', 1)[1]]}"
+        for lab in labels
+        if lab.startswith("subcategory=") and lab.split("=", 1)[1] in SUBCATEGORY_CATEGORY
+    }
+    return reading.act == act and got - (parents - labels) == labels

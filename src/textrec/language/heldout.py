@@ -24,8 +24,8 @@ import numpy as np
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.io import read_json
-from textrec.language.acts import ACTS, ActReading
 from textrec.language.bank import REQUEST
+from textrec.language.reading import ACTS
 from textrec.language.templates import PhrasingSet, parse_phrasings
 from textrec.language.trainset import HELDOUT_DIR, SentenceSet
 
@@ -40,8 +40,6 @@ __all__ = [
     "ACTS_PATH",
     "ActLine",
     "load_act_lines",
-    "act_labels",
-    "score_act",
 ]
 
 SENTENCES_PATH = HELDOUT_DIR / "sentences.txt"
@@ -162,31 +160,6 @@ def load_act_lines(path: str | Path = ACTS_PATH) -> tuple[ActLine, ...]:
         kept = frozenset(" ".join(p.split()) for p in labels.split(";") if p.strip())
         lines.append(ActLine(schema, group, act, text, kept))
     return tuple(lines)
-
-
-def act_labels(reading: ActReading) -> frozenset[str]:
-    """The labels of an :class:`~textrec.language.acts.ActReading`, in ``acts.txt``'s notation."""
-    out = {f"{r.attribute}{'!=' if r.negated else '='}{r.value}" for r in reading.requests}
-    for s in reading.shifts:
-        way = "higher" if s.direction > 0 else "lower"
-        out.add(f"{s.attribute}:{'a bit ' if s.small else ''}{way}")
-    out |= {f"{a}:different" for a in reading.different}
-    out |= {f"missing:{a}" for a in reading.missing}
-    return frozenset(out)
-
-
-def score_act(line: ActLine, reading: ActReading) -> bool:
-    """Right act and exactly the labelled requests; a category that is the parent of a labelled
-    subcategory ("ankle boots": Boots) may be read as well."""
-    from textrec.catalog.zappos import SUBCATEGORY_CATEGORY
-
-    got = act_labels(reading)
-    parents = {
-        f"category={SUBCATEGORY_CATEGORY[lab.split('=', 1)[1]]}"
-        for lab in line.labels
-        if lab.startswith("subcategory=") and lab.split("=", 1)[1] in SUBCATEGORY_CATEGORY
-    }
-    return reading.act == line.act and got - (parents - line.labels) == line.labels
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ from textrec.language.bank import MODES
 
 __all__ = [
     "THRESHOLD",
+    "ACTS",
     "Request",
     "Reading",
     "Reader",
@@ -23,6 +24,18 @@ __all__ = [
 
 THRESHOLD = 0.5
 """Default confidence below which a reading is *not understood*."""
+
+ACTS = (
+    "describe",
+    "feedback",
+    "accept",
+    "go_back",
+    "reject_all",
+    "restart",
+    "off_topic",
+    "not_understood",
+)
+"""Every dialogue act a sentence may be read as (:mod:`textrec.language.acts`)."""
 
 
 @dataclass(frozen=True)

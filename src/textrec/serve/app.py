@@ -46,6 +46,7 @@ from textrec.serve.session import (
     BatchingPicker,
     Conversation,
     Picker,
+    act_reader,
     describe,
     item_positions,
 )
@@ -102,6 +103,7 @@ class Service:
         task: TaskConfig | None = None,
         policy_name: str = "",
     ) -> None:
+        act_reader(picker)  # built now, not by the first sessions, all at once
         self.picker = BatchingPicker(picker)
         self.log, self.config = log_dir, config or ServeConfig()
         self.task = task or TaskConfig()

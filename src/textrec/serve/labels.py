@@ -38,12 +38,15 @@ def attribute_label(schema: AttributeSchema, attribute: str) -> str:
 
 
 def value_label(schema: AttributeSchema, attribute: str, value: str) -> str:
-    """What ``value`` of ``attribute`` is called ("lace-up", "2 to 3 inches", "women").
+    """What ``value`` of ``attribute`` is called ("lace-up", "2 to 3 inches", "women"; brands
+    as spelt).
 
     Raises:
         InputError: ``attribute`` is not in ``schema`` or ``value`` is not one of its values.
     """
     schema.local_value_index(attribute, value)
+    if attribute == "brand":
+        return value  # a name: "Dr. Martens", "UGG"
     low = value.strip().lower()
     if low in _SPECIAL:
         return _SPECIAL[low]

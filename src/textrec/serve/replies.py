@@ -21,6 +21,7 @@ __all__ = ["want_label", "wants_text", "reply", "unsupported"]
 
 _PLAIN = frozenset({"category", "subcategory", "gender"})
 """Attributes whose values name themselves ("boots", "women"); others say the attribute."""
+_LACKS = "this catalog has no "
 
 
 def want_label(schema: AttributeSchema, want: Want) -> str:
@@ -36,7 +37,8 @@ def want_label(schema: AttributeSchema, want: Want) -> str:
 
 
 def wants_text(schema: AttributeSchema, wants: Sequence[Want]) -> str:
-    """Requests joined with `` · ``; the values asked for on one attribute with ``or``."""
+    """Requests joined with `` · ``; the values asked for on one attribute with ``or``, the
+    attribute named once."""
     parts: list[str] = []
     asked: dict[str, list[str]] = {}
     for w in wants:
@@ -44,15 +46,16 @@ def wants_text(schema: AttributeSchema, wants: Sequence[Want]) -> str:
             parts.append(want_label(schema, w))
             continue
         if w.attribute not in asked:
-            asked[w.attribute] = []
+            asked[w.attribute] = [want_label(schema, w)]
             parts.append(w.attribute)
-        asked[w.attribute].append(want_label(schema, w))
+        else:  # "heel height 4 to 5 inches or 5 inches or more"
+            asked[w.attribute].append(value_label(schema, w.attribute, w.value))
     return " · ".join(" or ".join(asked[p]) if p in asked else p for p in parts)
 
 
 def unsupported(missing: Sequence[str]) -> tuple[str, ...]:
     """``"this catalog has no colour"`` per attribute the catalog lacks."""
-    return tuple(f"this catalog has no {name.replace('_', ' ')}" for name in missing)
+    return tuple(_LACKS + name.replace("_", " ") for name in missing)
 
 
 _ASK = "Tell me about the {attrs} you want."
@@ -97,7 +100,11 @@ def reply(
         out.append(f"Understood: {wants_text(schema, u.kept)}.")
     if u.dropped:
         out.append(f"No longer: {wants_text(schema, u.dropped)}.")
-    out += [_sentence(s) for s in (*u.unsupported, *notes)]
+    if u.unsupported:
+        lacks = [s.removeprefix(_LACKS) for s in u.unsupported]
+        names = ", ".join(lacks[:-1]) + (" or " if len(lacks) > 1 else "") + lacks[-1]
+        out.append(_sentence(_LACKS + names))
+    out += [_sentence(s) for s in notes]
     if u.unmet:
         out.append(f"No shoe left also has {wants_text(schema, u.unmet)}; here is the closest.")
     elif new_item:

@@ -52,6 +52,7 @@ __all__ = [
     "RecommenderPicker",
     "ItemView",
     "Conversation",
+    "act_reader",
     "clean_text",
     "describe",
     "item_positions",
@@ -256,6 +257,8 @@ class BatchingPicker:
             raise InputError(f"BatchingPicker: max_batch must be >= 1, got {max_batch}")
         self.picker, self.max_batch = picker, max_batch
         self.catalog = picker.catalog
+        self.reader = getattr(picker, "reader", None)
+        """The wrapped picker's reader (None: it reads for itself), for :func:`act_reader`."""
         self._lock = threading.Lock()
         self._waiting: list[tuple[Context, Future[str]]] = []
         self._serving = False
@@ -353,10 +356,19 @@ def describe(catalog: Catalog, item_id: str) -> ItemView:
     return ItemView(item_id=item_id, attributes=attrs, image_ref=str(catalog.image_refs[i]))
 
 
-@functools.lru_cache(maxsize=8)
-def _act_reader(schema: AttributeSchema, reader: Reader | None) -> ActReader:
-    """The act reader of a schema, reading requests with ``reader`` (None: the lexicon)."""
-    return ActReader(schema, reader)
+_ACT_READERS: dict[tuple[AttributeSchema, Reader | None], ActReader] = {}
+_ACT_READERS_LOCK = threading.Lock()
+
+
+def act_reader(picker: Picker) -> ActReader:
+    """The act reader of ``picker``'s catalog, reading requests with the picker's own reader
+    when it has one (the slot-filler's), else the lexicon. Built once, under a lock: the first
+    sessions of a busy server wait for one construction instead of each making its own."""
+    key = (picker.catalog.schema, getattr(picker, "reader", None))
+    with _ACT_READERS_LOCK:
+        if key not in _ACT_READERS:
+            _ACT_READERS[key] = ActReader(*key)
+        return _ACT_READERS[key]
 
 
 class Conversation:
@@ -385,7 +397,7 @@ class Conversation:
         self.max_turns = (task or TaskConfig()).max_turns
         self.session_id = new_session_id(device)
         self.opening = clean_text(opening, what="opening sentence")
-        self.acts = _act_reader(self.catalog.schema, getattr(picker, "reader", None))
+        self.acts = act_reader(picker)
         self.standing: tuple[Want, ...] = ()
         """Every request standing now, oldest first."""
         self.understood: Understood | None = None

@@ -30,7 +30,7 @@ __all__ = ["CatalogWords", "ItemWords"]
 
 WHO, WHAT, KIND, BRAND = "gender", "subcategory", "category", "brand"
 """Attributes a title starts with: who it is for, what it is (subcategory, else category), and
-by whom (a brand keeps its own spelling: "Frye", not "frye")."""
+by whom ("Ankle boots by Frye")."""
 _HINT_VALUES = 30
 """Attributes with more values than this (brands) are left out of the example sentences."""
 _CACHE_ITEMS = 4096
@@ -63,9 +63,8 @@ class CatalogWords:
         return attribute_label(self.schema, name)
 
     def value(self, name: str, value: str) -> str:
-        """A value in words (``"lace-up"``); a brand as the brand writes itself."""
-        label = value_label(self.schema, name, value)
-        return value if name == BRAND else label
+        """A value in words (``"lace-up"``; a brand as it writes itself)."""
+        return value_label(self.schema, name, value)
 
     def _values(self, stored: dict[str, str]) -> dict[str, list[str]]:
         """Attribute name -> its values in words, from ``;``-joined stored values."""
