@@ -57,3 +57,28 @@ def toy_recommender(toy_catalog):
 
     text, _ = pretrain_encoder(build_corpus(toy_catalog.schema), EncoderConfig(steps=60), seed=0)
     return Recommender(toy_catalog, text, seed=0).eval()
+
+
+def zappos_like(catalog: Catalog, folder) -> tuple[Catalog, list[bytes]]:
+    """``catalog`` as if built from a UT-Zappos folder: one 136x102 JPEG per item in the images
+    zip under ``folder``; returns it and the photos' bytes."""
+    import dataclasses
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    from textrec.catalog.zappos import IMAGES_DIR
+
+    refs = [f"{IMAGES_DIR}/Shoes/Toy/{i}.jpg" for i in range(catalog.n_items)]
+    photos = []
+    with zipfile.ZipFile(folder / f"{IMAGES_DIR}-q85.zip", "w") as z:
+        for i, ref in enumerate(refs):
+            out = io.BytesIO()
+            Image.new("RGB", (136, 102), (2 * i % 256, 90, 160)).save(out, format="JPEG")
+            photos.append(out.getvalue())
+            z.writestr(ref, photos[-1])
+    provenance = {"source": "zappos", "data": str(folder)}
+    refs = np.array(refs, dtype=object)
+    return dataclasses.replace(catalog, image_refs=refs, provenance=provenance), photos

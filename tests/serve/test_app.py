@@ -176,9 +176,9 @@ def test_eviction_at_the_bound_never_fails_and_logs_the_evicted(client, service)
 
 def test_images_only_by_catalog_item_id(client, toy_catalog):
     item = client.post("/api/sessions", json={}).json()["item"]
-    r = client.get(item["image_url"])
-    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
-    assert r.content.startswith(b"\x89PNG") and item["has_picture"] is False
+    assert item["has_picture"] is False and item["picture"] == "none"
+    r = client.get(item["image_url"])  # the toy catalog has no pictures: said, not invented
+    assert r.status_code == 404 and "has no pictures" in r.json()["detail"]
     for bad in ["nope", "..%2F..%2Fetc%2Fpasswd", "%00", "toy-9999"]:
         r = client.get(f"/api/items/{bad}/image")
         assert r.status_code == 404, bad
@@ -190,6 +190,9 @@ def test_page_and_api_docs_are_served(client):
     assert r.status_code == 200 and "Find a shoe" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert client.get("/static/app.js").status_code == 200
+    for icon in ("/favicon.ico", "/static/favicon.svg"):
+        r = client.get(icon)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert client.get("/static/style.css").headers["content-type"].startswith("text/css")
     assert client.get("/static/..%2Fapp.py").status_code == 404
     paths = client.get("/openapi.json").json()["paths"]
@@ -245,3 +248,18 @@ def test_show_puts_an_earlier_item_back_on_show(client, service):
     r = client.post(f"/api/sessions/{sid}/end", json={"found": True})
     (rows,) = _logged(service)
     assert rows.item_id.tolist()[-1] == first  # the shoe accepted is the one re-shown
+
+
+def test_items_have_a_title_and_values_in_words(client):
+    item = client.post("/api/sessions", json={}).json()["item"]
+    assert item["title"] and item["title"][0].isupper()
+    assert set(item["labels"]) == set(item["attributes"])
+    assert all(";" not in v for v in item["labels"].values())
+
+
+def test_the_catalog_route_names_attributes_and_hints(client, toy_catalog):
+    c = client.get("/api/catalog").json()
+    assert c["n_items"] == toy_catalog.n_items
+    assert [a["name"] for a in c["attributes"]] == list(toy_catalog.schema.names)
+    assert c["describe_hint"].startswith("e.g. ") and c["feedback_hint"].startswith("e.g. ")
+    assert "heel" not in c["feedback_hint"]  # the toy catalog has no heel height

@@ -11,7 +11,9 @@ API (FastAPI documents it at ``/docs`` and ``/openapi.json``):
 * ``POST /api/sessions/{id}/show`` ``{"item_id": "..."}`` -> the session with an item it showed
   before on show again (the page's strip of recent items, "go back");
 * ``POST /api/sessions/{id}/end`` ``{"found": true|false}`` -> ends and logs it;
-* ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only);
+* ``GET /api/items/{item_id}/image`` -> the item's picture (catalog items only; 404 when the
+  catalog has no pictures);
+* ``GET /api/catalog`` -> the catalog's attributes and the page's example sentences;
 * ``GET /api/health`` -> catalog, policy, open sessions.
 
 Every input is bounded: request bodies (``max_body_bytes``, 413), sentences
@@ -28,7 +30,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +52,7 @@ from textrec.serve.session import (
 )
 from textrec.serve.standing import Understood, Want
 from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
+from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig
 
 __all__ = ["ServeConfig", "Service", "create_app"]
@@ -107,6 +110,7 @@ class Service:
         self.catalog = picker.catalog
         self.policy_name = policy_name
         self.images = ItemImages(self.catalog)
+        self.words = CatalogWords(self.catalog)
         self.store = SessionStore(StoreConfig(self.config.max_sessions, self.config.idle_seconds))
 
     def start(self, opening: str = "") -> tuple[str, Conversation]:
@@ -197,9 +201,18 @@ class ItemOut(BaseModel):
     """An item as shown."""
 
     item_id: str
-    attributes: dict[str, str]
+    title: str = Field(..., description='A one-line human name: "Women\'s ankle boots, zipper".')
+    attributes: dict[str, str] = Field(..., description="Attribute label -> stored value(s).")
+    labels: dict[str, str] = Field(
+        ..., description='Attribute label -> the value(s) in words ("lace-up, slip-on").'
+    )
     image_url: str
     has_picture: bool
+    picture: Literal["photo", "drawing", "none"] = Field(
+        ...,
+        description="A photo (136x102, best shown at an integer scale, pixels kept), a drawing "
+        "(544x408, shown at half size) or none.",
+    )
 
 
 class TurnOut(BaseModel):
@@ -258,6 +271,24 @@ class SessionOut(BaseModel):
     standing: list[RequestOut] = Field(..., description="Every request standing now.")
 
 
+class AttributeOut(BaseModel):
+    """One attribute of the catalog."""
+
+    name: str
+    label: str = Field(..., description='In words: "heel height".')
+    values: list[str] = Field(..., description="Its values in words.")
+
+
+class CatalogOut(BaseModel):
+    """What the catalog holds, for the page's hints."""
+
+    name: str
+    n_items: int
+    attributes: list[AttributeOut]
+    describe_hint: str = Field(..., description="An example opening sentence from this catalog.")
+    feedback_hint: str = Field(..., description="An example feedback sentence from this catalog.")
+
+
 class HealthOut(BaseModel):
     """What the server serves."""
 
@@ -282,7 +313,11 @@ _PAGE_CSP = (
     "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-_STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+_STATIC = {
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+    "favicon.svg": "image/svg+xml",
+}
 
 
 def _static(name: str) -> bytes:
@@ -291,11 +326,16 @@ def _static(name: str) -> bytes:
 
 def _item(service: Service, item_id: str) -> ItemOut:
     view = describe(service.catalog, item_id)
+    words = service.words.item(item_positions(service.catalog)[item_id])
+    images = service.images
     return ItemOut(
         item_id=view.item_id,
+        title=words.title,
         attributes=view.attributes,
+        labels=words.labels,
         image_url=f"/api/items/{view.item_id}/image",
-        has_picture=service.images.has_pictures,
+        has_picture=images.has_pictures,
+        picture="drawing" if images.drawn else "photo" if images.has_pictures else "none",
     )
 
 
@@ -405,7 +445,7 @@ def create_app(service: Service) -> FastAPI:
     )
     app.add_middleware(_Guard, limit=service.config.max_body_bytes)
     _add_error_handlers(app)
-    _add_page(app)
+    _add_page(app, service)
     _add_api(app, service)
     return app
 
@@ -429,8 +469,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "no such session (unknown, ended or expired)"}, 404)
 
 
-def _add_page(app: FastAPI) -> None:
-    """``/``: the page (with a strict content security policy) and its script and style."""
+def _add_page(app: FastAPI, service: Service) -> None:
+    """``/``: the page (with a strict content security policy), its script, style and icon, and
+    what it says about the catalog."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> HTMLResponse:
@@ -441,6 +482,29 @@ def _add_page(app: FastAPI) -> None:
         if name not in _STATIC:
             raise HTTPException(404, "no such file")
         return Response(_static(name), media_type=_STATIC[name])
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(_static("favicon.svg"), media_type=_STATIC["favicon.svg"])
+
+    @app.get("/api/catalog")
+    async def catalog() -> CatalogOut:
+        """The catalog's attributes in words, and example sentences that only use them."""
+        schema, words = service.catalog.schema, service.words
+        return CatalogOut(
+            name=service.catalog.name,
+            n_items=service.catalog.n_items,
+            attributes=[
+                AttributeOut(
+                    name=a.name,
+                    label=words.attribute(a.name),
+                    values=[words.value(a.name, v) for v in a.values],
+                )
+                for a in schema.attributes
+            ],
+            describe_hint=words.describe_hint,
+            feedback_hint=words.feedback_hint,
+        )
 
 
 def _add_api(app: FastAPI, service: Service) -> None:
@@ -501,11 +565,13 @@ def _add_api(app: FastAPI, service: Service) -> None:
         responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
     )
     def image(item_id: str) -> Response:
-        """The picture of a catalog item (a generated placeholder when the catalog has none)."""
+        """The picture of a catalog item: its photo as stored, or its drawing."""
         index = item_positions(service.catalog).get(item_id)
         if index is None:
             raise HTTPException(404, f"item id {item_id!r} is not in the catalog")
         picture = service.images.picture(index)
+        if picture is None:
+            raise HTTPException(404, f"catalog {service.catalog.name!r} has no pictures")
         return Response(
             picture.data,
             media_type=picture.media_type,
