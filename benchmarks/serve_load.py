@@ -68,7 +68,7 @@ def _start_server(args: argparse.Namespace, log_dir: Path) -> tuple[subprocess.P
     port = _free_port()
     cmd = [sys.executable, "-c", "from textrec.cli import main; main()", "serve"]
     cmd += ["--catalog", args.catalog, "--policy", args.policy, "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--log-dir", str(log_dir), "--json", "--seed", str(args.seed)]
+    cmd += ["--port", str(port), "--logs", str(log_dir), "--json", "--seed", str(args.seed)]
     cmd += ["--max-sessions", str(max(1000, 2 * args.sessions))]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
