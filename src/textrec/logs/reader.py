@@ -336,7 +336,8 @@ class ExperienceReader:
     """Stream training batches from a log directory in bounded memory.
 
     Args:
-        log_dir: a log directory (``LOGDIR`` with ``experience/``) or a folder of experience shards.
+        log_dir: a log directory (``LOGDIR`` with ``experience/``) or a folder of experience shards,
+            or several (their shards pooled).
         catalog: the catalog the item ids refer to.
         batch_size: transitions (or episodes) per batch.
         buffer_size: shuffling-buffer capacity in transitions (or episodes); larger mixes better.
@@ -349,7 +350,7 @@ class ExperienceReader:
 
     def __init__(
         self,
-        log_dir: str | Path,
+        log_dir: str | Path | Sequence[str | Path],
         catalog: Catalog,
         *,
         batch_size: int = 256,
@@ -366,7 +367,8 @@ class ExperienceReader:
         ):
             if value < low:
                 raise InputError(f"ExperienceReader: {name} must be >= {low}, got {value}")
-        self.shards = list_shards(log_dir)
+        roots = [log_dir] if isinstance(log_dir, str | Path) else list(log_dir)
+        self.shards = [path for root in roots for path in list_shards(root)]
         if not self.shards:
             raise InputError(f"{log_dir}: no experience shards (*.parquet)")
         self.catalog = catalog
