@@ -1,4 +1,5 @@
-"""``textrec collect`` (devices fill a log) and ``textrec logs info`` (describe, check)."""
+"""``textrec collect`` (devices fill a log), ``textrec logs info`` (describe, check) and
+``textrec logs compact`` (merge a served log's one-session shards)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from textrec.logs.info import LogSummary
 
 __all__ = ["app", "collect"]
 
-app = typer.Typer(help="Describe and validate experience logs.", no_args_is_help=True)
+app = typer.Typer(help="Describe, validate and compact experience logs.", no_args_is_help=True)
 
 
 def collect(
@@ -223,3 +224,31 @@ def info(
             f"{out['check']['n_rows']} rows"
         )
     _print_summary(summary)
+
+
+@app.command("compact")
+def compact(
+    log_dir: Path = typer.Argument(  # noqa: B008
+        ..., help="A log written by textrec chat/serve --log-dir (one shard per session)."
+    ),
+    shard_sessions: int = typer.Option(
+        10_000, "--shard-sessions", min=2, help="Sessions per merged shard at most."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Merge a served-session log's one-session shards into a few shards, crash-safe.
+
+    A compaction killed at any moment leaves a log that reads whole and passes `logs info
+    --check`; the next `logs compact` completes it. Exit status 2 for a collected log or a
+    damaged shard (nothing is merged or deleted).
+    """
+    from textrec.logs.compact import compact as run
+
+    result = run(log_dir, shard_sessions)
+    if json_out:
+        print_json(result.to_json())
+        return
+    typer.echo(
+        f"{result.log_dir}: {result.shards_before} shards -> {result.shards_after} "
+        f"({result.merged} written) in {result.seconds:.1f} s"
+    )

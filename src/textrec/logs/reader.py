@@ -36,7 +36,7 @@ from textrec.logs.schema import (
     ExperienceBatch,
     OracleBatch,
 )
-from textrec.logs.writer import EXPERIENCE_DIR
+from textrec.logs.writer import EXPERIENCE_DIR, hidden_by_compaction
 
 __all__ = [
     "TransitionBatch",
@@ -53,7 +53,9 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------- shards
 def list_shards(log_dir: str | Path, kind: str = EXPERIENCE_DIR) -> list[Path]:
-    """Sorted ``*.parquet`` shards of ``log_dir/<kind>`` (temporary ``.``-names are skipped).
+    """Sorted ``*.parquet`` shards of ``log_dir/<kind>`` (temporary ``.``-names are skipped, and
+    so are the shards a pending compaction step hides:
+    :func:`~textrec.logs.writer.hidden_by_compaction`).
 
     ``log_dir`` may also be the shard folder itself.
     """
@@ -61,7 +63,12 @@ def list_shards(log_dir: str | Path, kind: str = EXPERIENCE_DIR) -> list[Path]:
     folder = root / kind if (root / kind).is_dir() else root
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: log folder not found")
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
+    hidden = hidden_by_compaction(folder.parent)
+    return sorted(
+        p
+        for p in folder.glob("*.parquet")
+        if not p.name.startswith((".", "_")) and p.name not in hidden
+    )
 
 
 def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.ParquetFile:
