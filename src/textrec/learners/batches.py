@@ -22,8 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from textrec.agent.tracker import Dialogues
 from textrec.catalog.catalog import Catalog
@@ -35,8 +33,8 @@ from textrec.logs.reader import (
     ExperienceReader,
     ItemIndex,
     list_shards,
-    open_shard,
     read_experience,
+    scan_log,
     shown_actions,
 )
 from textrec.logs.schema import ExperienceBatch
@@ -262,7 +260,7 @@ class LogDialogues:
         self.log_dir, self.n_dialogues = roots[0], n_dialogues
         self.catalog_fingerprint = catalog.fingerprint
         self._actions = shown_actions(catalog)
-        scan = _scan(shards)
+        scan = scan_log(shards)
         self.n_sessions, self.n_logged_turns = scan.n_sessions, scan.n_logged_turns
         self._stream: _DialogueStream | None = None
         if self.n_sessions <= buffer_dialogues:
@@ -394,36 +392,6 @@ class _DialogueStream:
         self.drawn += 1
         sentence = self.rows[self.texts.get_indexer(episodes.feedback.ravel())]
         return episodes, sentence.reshape(episodes.feedback.shape)
-
-
-@dataclass(frozen=True)
-class _Scan:
-    """What a first pass over a few columns of every shard finds."""
-
-    n_sessions: int
-    n_logged_turns: int
-    sentences: np.ndarray
-    """``(U,) object`` the distinct ``feedback`` texts (``""`` included)."""
-
-
-def _scan(shards: Sequence[Path]) -> _Scan:
-    """Count sessions and logged turns and list the distinct sentences, one column pass per shard
-    (errors name the shard)."""
-    n_sessions = n_turns = 0
-    texts = []
-    for path in shards:
-        pf = open_shard(path)
-        try:
-            table = pf.read(columns=["turn", "feedback", "terminated", "truncated"])
-            ended = pc.or_(table.column("terminated"), table.column("truncated"))
-            n_sessions += int(pc.sum(ended).as_py() or 0)
-            n_turns += int(pc.sum(pc.greater(table.column("turn"), 0)).as_py() or 0)
-            texts.append(pc.unique(table.column("feedback")).to_numpy(zero_copy_only=False))
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(
-                f"{path}: not a readable Parquet shard (corrupt or truncated?): {exc}"
-            ) from exc
-    return _Scan(n_sessions, n_turns, pd.unique(np.concatenate(texts)))
 
 
 def _read_turns(

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from textrec.catalog import TRAIN, Catalog
@@ -46,6 +47,8 @@ __all__ = [
     "open_shard",
     "read_experience",
     "read_oracle",
+    "LogScan",
+    "scan_log",
     "ItemIndex",
     "shown_actions",
 ]
@@ -123,6 +126,38 @@ def read_oracle(path: str | Path) -> OracleBatch:
     """All rows of one oracle shard, validated (errors name the shard)."""
     p = Path(path)
     return OracleBatch.from_table(_read_table(p, ORACLE_SCHEMA), str(p))
+
+
+# ---------------------------------------------------------------------------------------- scan
+@dataclass(frozen=True)
+class LogScan:
+    """What one pass over a few columns of every shard finds (no row is kept)."""
+
+    n_sessions: int
+    n_logged_turns: int
+    """Rows that show an item (turn >= 1)."""
+    sentences: np.ndarray
+    """``(U,) object`` the distinct ``feedback`` texts (``""`` included), in order of appearance."""
+
+
+def scan_log(shards: Sequence[Path]) -> LogScan:
+    """Count sessions and logged turns and list the distinct sentences of ``shards``, reading
+    four columns of one shard at a time (errors name the shard)."""
+    n_sessions = n_turns = 0
+    texts = []
+    for path in shards:
+        pf = open_shard(path)
+        try:
+            table = pf.read(columns=["turn", "feedback", "terminated", "truncated"])
+            ended = pc.or_(table.column("terminated"), table.column("truncated"))
+            n_sessions += int(pc.sum(ended).as_py() or 0)
+            n_turns += int(pc.sum(pc.greater(table.column("turn"), 0)).as_py() or 0)
+            texts.append(pc.unique(table.column("feedback")).to_numpy(zero_copy_only=False))
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{path}: not a readable Parquet shard (corrupt or truncated?): {exc}"
+            ) from exc
+    return LogScan(n_sessions, n_turns, pd.unique(np.concatenate(texts)))
 
 
 # ---------------------------------------------------------------------------------------- catalog
