@@ -1,5 +1,5 @@
 """``textrec collect`` (devices fill a log), ``textrec logs info`` (describe, check) and
-``textrec logs compact`` (merge a served log's one-session shards)."""
+``textrec logs compact`` / ``export`` (merge a served log's shards; Minari and d3rlpy files)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from textrec.logs.info import LogSummary
 
 __all__ = ["app", "collect"]
 
-app = typer.Typer(help="Describe, validate and compact experience logs.", no_args_is_help=True)
+app = typer.Typer(help="Describe, validate, compact and export experience logs.", no_args_is_help=True)
 
 
 def collect(
@@ -251,4 +251,38 @@ def compact(
     typer.echo(
         f"{result.log_dir}: {result.shards_before} shards -> {result.shards_after} "
         f"({result.merged} written) in {result.seconds:.1f} s"
+    )
+
+
+@app.command("export")
+def export(
+    log_dir: Path = typer.Argument(..., help="Log directory to export."),  # noqa: B008
+    fmt: str = typer.Option(..., "--format", help="'minari' (a dataset dir) or 'd3rlpy' (a file)."),
+    out: Path = typer.Option(..., "--out", help="Where to write (new)."),  # noqa: B008
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=SEED_MAX, help="Seed of the built-in catalog given by --catalog."
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write the log for Minari or d3rlpy users (neither library is needed to export).
+
+    minari: Text observations (what the user said), MultiDiscrete actions (the shown item's
+    attribute values); d3rlpy: bag-of-words observations, the shown item as a discrete action.
+    """
+    from textrec.catalog.build import open_catalog
+    from textrec.learners.batches import check_log
+    from textrec.logs.export import export_log
+
+    cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=False)
+    check_log(log_dir, cat)  # the manifest's catalog must be this one
+    result = export_log(log_dir, cat, fmt, out)
+    if json_out:
+        print_json(result.to_json())
+        return
+    typer.echo(
+        f"{result.out}: {result.episodes} episodes, {result.steps} steps ({result.format}) "
+        f"in {result.seconds:.1f} s"
     )
