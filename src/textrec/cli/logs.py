@@ -28,7 +28,9 @@ from textrec.logs.info import LogSummary
 
 __all__ = ["app", "collect"]
 
-app = typer.Typer(help="Describe, validate, compact and export experience logs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Describe, validate, compact and export experience logs.", no_args_is_help=True
+)
 
 
 def collect(

@@ -28,7 +28,7 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from textrec.errors import InputError
@@ -66,13 +66,7 @@ class CompactResult:
     seconds: float
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "log_dir": self.log_dir,
-            "shards_before": self.shards_before,
-            "shards_after": self.shards_after,
-            "merged": self.merged,
-            "seconds": round(self.seconds, 3),
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
 def compact(log_dir: str | Path, shard_sessions: int = 10_000) -> CompactResult:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +64,7 @@ class ExportResult:
     seconds: float
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "format": self.format,
-            "out": self.out,
-            "episodes": self.episodes,
-            "steps": self.steps,
-            "seconds": round(self.seconds, 3),
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
 
 
 @dataclass(frozen=True)
