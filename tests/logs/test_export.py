@@ -97,7 +97,13 @@ def test_d3rlpy_loads_and_trains_on_the_export(served_log, toy_catalog, tmp_path
     assert [e.size() for e in buffer.episodes] == [3, 2, 4]
     assert buffer.transition_count == 8  # a timeout's last step has no next state in d3rlpy
     cql = d3rlpy.algos.DiscreteCQLConfig(batch_size=4).create(device="cpu:0")
-    cql.fit(buffer, n_steps=2, n_steps_per_epoch=2, show_progress=False, save_interval=10**9)
+    cql.fit(
+        buffer,
+        n_steps=2,
+        n_steps_per_epoch=2,
+        show_progress=False,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+    )
     assert cql.predict(buffer.episodes[0].observations[:1]).shape == (1,)
 
 
