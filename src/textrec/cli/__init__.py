@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "textrec.cli.logs:collect",
         "Collect an experience log: behaviour devices serve simulated users of the train pool.",
     ),
-    "logs": ("textrec.cli.logs:app", "Describe and validate experience logs."),
+    "logs": ("textrec.cli.logs:app", "Describe, validate, compact and export experience logs."),
     "simulate": (
         "textrec.cli.simulate:simulate",
         "Run a policy against simulated users; print SR@10/20/30, NI and NV (and dialogues).",

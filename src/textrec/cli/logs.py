@@ -1,4 +1,5 @@
-"""``textrec collect`` (devices fill a log) and ``textrec logs info`` (describe, check)."""
+"""``textrec collect`` (devices fill a log), ``textrec logs info`` (describe, check) and
+``textrec logs compact`` / ``export`` (merge a served log's shards; Minari and d3rlpy files)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from textrec.metrics import MeanSE
 
 __all__ = ["app", "collect"]
 
-app = typer.Typer(help="Describe and validate experience logs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Describe, validate, compact and export experience logs.", no_args_is_help=True
+)
 
 
 def collect(
@@ -224,3 +227,69 @@ def info(
             f"{out['check']['n_rows']} rows"
         )
     _print_summary(summary)
+
+
+@app.command("compact")
+def compact(
+    log_dir: Path = typer.Argument(  # noqa: B008
+        ..., help="A log written by textrec chat/serve --log-dir (one shard per session)."
+    ),
+    shard_sessions: int = typer.Option(
+        10_000, "--shard-sessions", min=2, help="Sessions per merged shard at most."
+    ),
+    progress: bool = ProgressOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Merge a served-session log's one-session shards into a few shards, crash-safe.
+
+    A compaction killed at any moment leaves a log that reads whole and passes `logs info
+    --check`; the next `logs compact` completes it. Exit status 2 for a collected log or a
+    damaged shard (nothing is merged or deleted).
+    """
+    from textrec.logs.compact import compact as run
+
+    result = run(log_dir, shard_sessions, progress and not json_out)
+    if json_out:
+        print_json(result.to_json())
+        return
+    typer.echo(
+        f"{result.log_dir}: {result.shards_before} shards -> {result.shards_after} "
+        f"({result.merged} written) in {result.seconds:.1f} s"
+    )
+
+
+@app.command("export")
+def export(
+    log_dir: Path = typer.Argument(..., help="Log directory to export."),  # noqa: B008
+    fmt: str = typer.Option(..., "--format", help="'minari' (a dataset dir) or 'd3rlpy' (a file)."),
+    out: Path = typer.Option(..., "--out", help="Where to write (new)."),  # noqa: B008
+    catalog: str = CatalogOpt,
+    data: Path | None = DataOpt,
+    items: int = ItemsOpt,
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=SEED_MAX, help="Seed of the built-in catalog given by --catalog."
+    ),
+    progress: bool = ProgressOpt,
+    json_out: bool = JsonOpt,
+) -> None:
+    """Write the log for Minari or d3rlpy users (neither library is needed to export).
+
+    minari: Text observations (what the user said), MultiDiscrete actions (the shown item's
+    attribute values); d3rlpy: bag-of-words observations, the shown item as a discrete action.
+    """
+    from textrec.catalog.build import open_catalog
+    from textrec.logs.export import export_log
+    from textrec.logs.info import check_log
+
+    cat = open_catalog(
+        catalog, data=data, items=items, seed=seed, progress=progress and not json_out
+    )
+    check_log(log_dir, cat, rows=False).sound_shards()  # the manifest's catalog must be this one
+    result = export_log(log_dir, cat, fmt, out)
+    if json_out:
+        print_json(result.to_json())
+        return
+    typer.echo(
+        f"{result.out}: {result.episodes} episodes, {result.steps} steps ({result.format}) "
+        f"in {result.seconds:.1f} s"
+    )

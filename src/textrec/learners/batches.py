@@ -1,21 +1,22 @@
 """Batch sources of whole dialogues: fresh simulated episodes, or dialogues from an experience log.
 
-Both hand out a :class:`DialogueBatch` from ``sample(rng)``, using only ``rng`` for randomness, so
-a run resumed from a checkpoint draws exactly the batches the uninterrupted run would have drawn
-(the loop derives ``rng`` from ``(seed, step)``).
+Both hand out a :class:`DialogueBatch` from ``sample(rng)``, so a run resumed from a checkpoint
+draws exactly the batches the uninterrupted run would have drawn: the loop derives ``rng`` from
+``(seed, step)``, and tells a streamed log its position (:meth:`LogDialogues.position`).
 
 * :class:`SimulatorEpisodes` plays ``n_sessions`` new simulated sessions with the learner's
   acting policy (on-policy learning).
 * :class:`LogDialogues` draws ``n_dialogues`` logged sessions of an experience log (offline
-  learning). It reads what a device uploads and nothing else: the shown item id, the user's text,
-  reward, terminated, truncated and the device id -- never the oracle sidecar nor the simulator's
-  structured feedback. The action is the shown item's attribute vector
+  learning), from memory or, for a log larger than its shuffle buffer, streamed. It reads what a
+  device uploads and nothing else: the shown item id, the user's text, reward, terminated,
+  truncated and the device id -- never the oracle sidecar nor the simulator's structured
+  feedback. The action is the shown item's attribute vector
   (:func:`textrec.logs.reader.shown_actions`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,14 @@ from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.language.tokenizer import Vocabulary
 from textrec.logs.info import check_log
-from textrec.logs.reader import ItemIndex, read_experience, shown_actions
+from textrec.logs.reader import (
+    EpisodeBatch,
+    ExperienceReader,
+    ItemIndex,
+    read_experience,
+    scan_log,
+    shown_actions,
+)
 from textrec.logs.schema import ExperienceBatch
 from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator
@@ -179,17 +187,31 @@ class _LoggedTurns:
     """``(S,) int32`` device that served the session."""
 
 
-class LogDialogues:
-    """A batch source of whole logged dialogues: ``n_dialogues`` sessions drawn with replacement.
+BUFFER_DIALOGUES = 100_000
+"""Default shuffle-buffer size of :class:`LogDialogues` in dialogues: a log of at most this many
+sessions is held in memory and drawn from uniformly; a larger one is streamed."""
 
-    The experience shards of ``log_dir`` are read once (each validated, every session whole, every
-    item id of ``catalog``); each distinct sentence is tokenised once with ``vocab`` into one
-    sentence table, and :meth:`sample` gathers padded dialogues with array indexing only. Every
-    batch shares that one table (the same ``tokens`` array), so a learner with a frozen text
-    encoder encodes each distinct sentence once per run. The draw
-    is uniform over sessions using only ``rng``, so a resumed run draws the batches the
-    uninterrupted one would have. The in-memory table is per-shard data concatenated; a sharded
-    or streaming source (1M-session logs) can hand out the same :class:`DialogueBatch`.
+
+class LogDialogues:
+    """A batch source of whole logged dialogues, ``n_dialogues`` sessions per batch.
+
+    A log of at most ``buffer_dialogues`` sessions is read once into memory (each shard
+    validated, every session whole, every item id of ``catalog``) and :meth:`sample` draws
+    sessions uniformly with replacement, using only ``rng``, with array indexing only.
+
+    A larger log is **streamed**: :class:`~textrec.logs.reader.ExperienceReader` reads the shards
+    in a shuffled order, a row block at a time, through a bounded shuffle buffer of
+    ``buffer_dialogues`` whole dialogues, and each batch is the next ``n_dialogues`` sessions of
+    that stream (every session once per epoch, the last short batch dropped). Epoch ``e``'s order
+    is drawn from ``(seed, e)`` of the run; :meth:`position` (called by the training loop) sets
+    the seed and the batches already drawn, so a resumed run draws the batches the
+    uninterrupted one would have (by re-reading the current epoch up to that point). The
+    draw differs from the in-memory one (without replacement, mixed within the buffer only).
+
+    Either way each distinct sentence is tokenised once with ``vocab`` into one sentence table
+    (for a streamed log, from a first pass over the ``feedback`` column), and every batch shares
+    that table (the same ``tokens`` array), so a learner with a frozen text encoder encodes each
+    distinct sentence once per run. The source reads what a device uploads and nothing else.
 
     Args:
         log_dir: A log directory (``manifest.json`` + ``experience/``), as ``textrec collect``
@@ -197,6 +219,7 @@ class LogDialogues:
         catalog: The catalog the log was collected on (its fingerprint must match the manifest's).
         vocab: The agent's vocabulary (the pretrained text encoder's).
         n_dialogues: Dialogues per batch.
+        buffer_dialogues: Dialogues held in memory at most (>= ``n_dialogues``).
 
     Raises:
         InputError: naming the manifest and both catalogs when the log was collected on another
@@ -210,42 +233,58 @@ class LogDialogues:
         catalog: Catalog,
         vocab: Vocabulary,
         n_dialogues: int = 128,
+        buffer_dialogues: int = BUFFER_DIALOGUES,
     ) -> None:
         if n_dialogues < 1:
             raise InputError(f"n_dialogues must be >= 1, got {n_dialogues}")
+        if buffer_dialogues < n_dialogues:
+            raise InputError(
+                f"buffer_dialogues must be >= n_dialogues ({n_dialogues}), got {buffer_dialogues}"
+            )
         roots = [Path(log_dir)] if isinstance(log_dir, str | Path) else [Path(p) for p in log_dir]
         shards = [
             p for r in roots for p in check_log(r, catalog, rows=False).sound_shards()
         ]  # D ∪ D′
         self.log_dir, self.n_dialogues = roots[0], n_dialogues
         self.catalog_fingerprint = catalog.fingerprint
-        index = ItemIndex(catalog)
-        parts, items, offsets, base = [], [], [], 0
-        for path in shards:  # one read per shard; errors name the shard
-            part = read_experience(path)
-            offsets.append(part.check_complete(str(path))[:-1] + base)
-            items.append(index(part.item_id, str(path)))
-            parts.append(part)
-            base += part.n_rows
-        rows = ExperienceBatch.concat(parts)
         self._actions = shown_actions(catalog)
-        self.tokens, self.lengths, sentence = _sentence_table(rows.feedback, vocab)
-        self.turns = _logged_turns(
-            rows, np.concatenate(items), sentence, np.append(np.concatenate(offsets), base)
-        )
+        scan = scan_log(shards)
+        self.n_sessions, self.n_logged_turns = scan.n_sessions, scan.n_logged_turns
+        self._stream: _DialogueStream | None = None
+        if self.n_sessions <= buffer_dialogues:
+            self.turns, self.tokens, self.lengths = _read_turns(shards, catalog, vocab)
+        else:
+            self.tokens, self.lengths, rows = _sentence_table(scan.sentences, vocab)
+            self._stream = _DialogueStream(
+                ExperienceReader(
+                    roots,
+                    catalog,
+                    batch_size=n_dialogues,
+                    buffer_size=buffer_dialogues,
+                    read_rows=_READ_ROWS,
+                    drop_last=True,
+                ),
+                pd.Index(scan.sentences),
+                rows,
+                self.n_sessions // n_dialogues,
+            )
 
     @property
-    def n_sessions(self) -> int:
-        """Sessions in the log."""
-        return len(self.turns.n_turns)
+    def streamed(self) -> bool:
+        """The log is streamed through the shuffle buffer (it holds more sessions than it)."""
+        return self._stream is not None
 
-    @property
-    def n_logged_turns(self) -> int:
-        """Logged turns (shown items) in the log."""
-        return len(self.turns.item)
+    def position(self, seed: int, step: int) -> None:
+        """Continue the stream of a run seeded with ``seed`` after ``step`` batches (in memory:
+        nothing to do, each draw depends on its ``rng`` only)."""
+        if self._stream is not None:
+            self._stream.position(seed, step)
 
     def sample(self, rng: np.random.Generator) -> DialogueBatch:
-        """``n_dialogues`` sessions drawn uniformly (with replacement), padded to the longest."""
+        """The next batch: ``n_dialogues`` sessions padded to the longest (drawn uniformly with
+        ``rng`` in memory; the next of the stream when streamed)."""
+        if self._stream is not None:
+            return self._dialogues(self._stream.next())
         lt = self.turns
         pick = rng.integers(self.n_sessions, size=self.n_dialogues)
         n = lt.n_turns[pick]
@@ -253,22 +292,115 @@ class LogDialogues:
         mask = np.arange(t)[None, :] < n[:, None]
         src = np.where(mask, lt.start[pick, None] + np.arange(t)[None, :], 0)
         items = np.where(mask, lt.item[src], -1)
-        actions = np.where(mask[..., None], self._actions[items.clip(0)], -1)
-        dialogues = Dialogues(
-            items=items,
-            feedback=np.where(mask, lt.sentence[src], -1),
-            opening=lt.opening[pick],
-            n_turns=n,
-            tokens=self.tokens,
-            lengths=self.lengths,
-        )
-        return DialogueBatch(
-            dialogues,
-            actions,
+        return self._batch(
+            items,
+            np.where(mask, lt.sentence[src], -1),
+            lt.opening[pick],
+            n,
             np.where(mask, lt.reward[src], 0.0).astype(np.float32),
             mask & lt.terminated[src],
             mask & lt.truncated[src],
         )
+
+    def _dialogues(self, ep: tuple[EpisodeBatch, np.ndarray]) -> DialogueBatch:
+        """A streamed batch of episodes (opening row included) as dialogues of shown items."""
+        episodes, sentence = ep
+        opened = (episodes.items[:, 0] < 0).astype(np.int64)  # row 0 is an opening utterance
+        n = episodes.length.astype(np.int64) - opened
+        if (n == 0).any():
+            bad = int(np.flatnonzero(n == 0)[0])
+            raise InputError(
+                f"session {episodes.session_id[bad]!r} shows no item (only an opening utterance)"
+            )
+        t = int(n.max())
+        mask = np.arange(t)[None, :] < n[:, None]
+        src = np.where(mask, opened[:, None] + np.arange(t)[None, :], 0)
+
+        def turns(a: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(a, src, axis=1)
+
+        return self._batch(
+            np.where(mask, turns(episodes.items), -1),
+            np.where(mask, turns(sentence), -1),
+            np.where(opened > 0, sentence[:, 0], -1),
+            n,
+            np.where(mask, turns(episodes.reward), 0.0).astype(np.float32),
+            mask & turns(episodes.terminated),
+            mask & turns(episodes.truncated),
+        )
+
+    def _batch(
+        self,
+        items: np.ndarray,
+        sentence: np.ndarray,
+        opening: np.ndarray,
+        n_turns: np.ndarray,
+        rewards: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> DialogueBatch:
+        valid = items >= 0
+        actions = np.where(valid[..., None], self._actions[items.clip(0)], -1)
+        dialogues = Dialogues(
+            items=items,
+            feedback=sentence,
+            opening=opening,
+            n_turns=n_turns,
+            tokens=self.tokens,
+            lengths=self.lengths,
+        )
+        return DialogueBatch(dialogues, actions, rewards, terminated, truncated)
+
+
+_READ_ROWS = 65_536
+"""Rows a streamed log reads from a shard at a time (fewer, larger shuffle-buffer refills)."""
+
+
+class _DialogueStream:
+    """A streamed log's epochs as ``(episodes, sentence rows)`` batches, positioned by step."""
+
+    def __init__(
+        self, reader: ExperienceReader, texts: pd.Index, rows: np.ndarray, per_epoch: int
+    ) -> None:
+        self.reader, self.texts, self.rows, self.per_epoch = reader, texts, rows, per_epoch
+        self.seed, self.drawn = 0, 0
+        self._epoch: Iterator[EpisodeBatch] | None = None
+
+    def position(self, seed: int, step: int) -> None:
+        self.seed, self.drawn, self._epoch = seed, step, None
+
+    def next(self) -> tuple[EpisodeBatch, np.ndarray]:
+        epoch, done = divmod(self.drawn, self.per_epoch)
+        if self._epoch is None or done == 0:
+            order = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(epoch,)))
+            self._epoch = self.reader.episodes(order)
+            for _ in range(done):  # resumed mid-epoch: re-read the batches already drawn
+                next(self._epoch)
+        episodes = next(self._epoch)
+        self.drawn += 1
+        sentence = self.rows[self.texts.get_indexer(episodes.feedback.ravel())]
+        return episodes, sentence.reshape(episodes.feedback.shape)
+
+
+def _read_turns(
+    shards: Sequence[Path], catalog: Catalog, vocab: Vocabulary
+) -> tuple[_LoggedTurns, np.ndarray, np.ndarray]:
+    """Every shard read into memory (one read per shard; errors name the shard), with the
+    sentence table: ``(turns, tokens, lengths)``."""
+    index = ItemIndex(catalog)
+    parts, items, offsets, base = [], [], [], 0
+    for path in shards:
+        part = read_experience(path)
+        offsets.append(part.check_complete(str(path))[:-1] + base)
+        items.append(index(part.item_id, str(path)))
+        parts.append(part)
+        base += part.n_rows
+    rows = ExperienceBatch.concat(parts)
+    tokens, lengths, sentence = _sentence_table(rows.feedback, vocab)
+    turns = _logged_turns(
+        rows, np.concatenate(items), sentence, np.append(np.concatenate(offsets), base)
+    )
+    return turns, tokens, lengths
 
 
 def _sentence_table(

@@ -4,7 +4,9 @@
 ``list(fitter(...))``. The loop owns what is the same for every learner:
 
 * **sampling**: ``batches.sample(rng)`` with a generator derived from ``(seed, step)``, so a run
-  resumed from a checkpoint draws exactly the batches the uninterrupted run would have drawn;
+  resumed from a checkpoint draws exactly the batches the uninterrupted run would have drawn; a
+  source whose batches follow a stream (:class:`Positioned`) is first told the run's seed and
+  the steps already taken;
 * **timing**: ``time/sample`` and ``time/update`` (seconds) in every step's metrics;
 * **evaluation**: every ``eval_every`` steps and at the last step each evaluator scores
   ``learner.policy()``; its metrics are namespaced by the evaluator's name (``eval/sr@20``);
@@ -32,7 +34,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -47,6 +49,7 @@ __all__ = [
     "METRICS_NAME",
     "Learner",
     "BatchSource",
+    "Positioned",
     "Checkpoint",
     "fitter",
     "fit",
@@ -98,6 +101,15 @@ class BatchSource(Protocol[BatchT_co]):
 
     def sample(self, rng: np.random.Generator) -> BatchT_co:
         """Draw the next batch using only ``rng`` for randomness."""
+        ...
+
+
+@runtime_checkable
+class Positioned(Protocol):
+    """A batch source whose batches follow a stream (e.g. a log streamed through a buffer)."""
+
+    def position(self, seed: int, step: int) -> None:
+        """Continue the stream of a run seeded with ``seed`` after ``step`` batches."""
         ...
 
 
@@ -308,6 +320,8 @@ def fitter(
     evaluators = dict(evaluators or {})
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     start, rows = _resume(learner, run_dir, seed, meta) if run_dir is not None else (0, [])
+    if isinstance(batches, Positioned):
+        batches.position(seed, start)
     rolling: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
     since_row: dict[str, list[float]] = defaultdict(list)
     began = time.perf_counter() - (float(rows[-1]["time/wall"]) if rows else 0.0)

@@ -35,7 +35,7 @@ from textrec.logs.writer import (
     Manifest,
     read_manifest,
     session_ids,
-    shard_name,
+    shard_chunks,
 )
 from textrec.metrics import SR_TURNS, MeanSE, mean_se, success_within
 from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
@@ -362,8 +362,8 @@ def _check_manifest(
             f"({manifest.catalog_fingerprint}), "
             f"checked against {catalog.name!r} ({catalog.fingerprint})"
         )
-    names = {p.name for p in shards}
-    lost = [c for c in manifest.chunks_done if shard_name(c) not in names]
+    held = {c for p in shards for c in shard_chunks(p.name) or ()}
+    lost = [c for c in manifest.chunks_done if c not in held]
     if lost:
         problems.append(
             f"{path}: chunks {lost} are marked done but their experience shards are missing"

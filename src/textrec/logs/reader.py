@@ -17,7 +17,7 @@ items, missing labels) — the same vector the behaviour policies' oracle log-pr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from textrec.catalog import TRAIN, Catalog
@@ -38,7 +39,7 @@ from textrec.logs.schema import (
     ExperienceBatch,
     OracleBatch,
 )
-from textrec.logs.writer import EXPERIENCE_DIR
+from textrec.logs.writer import EXPERIENCE_DIR, hidden_by_compaction
 
 __all__ = [
     "TransitionBatch",
@@ -48,6 +49,8 @@ __all__ = [
     "open_shard",
     "read_experience",
     "read_oracle",
+    "LogScan",
+    "scan_log",
     "ItemIndex",
     "shown_actions",
 ]
@@ -55,7 +58,9 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------- shards
 def list_shards(log_dir: str | Path, kind: str = EXPERIENCE_DIR) -> list[Path]:
-    """Sorted ``*.parquet`` shards of ``log_dir/<kind>`` (temporary ``.``-names are skipped).
+    """Sorted ``*.parquet`` shards of ``log_dir/<kind>`` (temporary ``.``-names are skipped, and
+    so are the shards a pending compaction step hides:
+    :func:`~textrec.logs.writer.hidden_by_compaction`).
 
     ``log_dir`` may also be the shard folder itself.
     """
@@ -63,7 +68,12 @@ def list_shards(log_dir: str | Path, kind: str = EXPERIENCE_DIR) -> list[Path]:
     folder = root / kind if (root / kind).is_dir() else root
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: log folder not found")
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith((".", "_")))
+    hidden = hidden_by_compaction(folder.parent)
+    return sorted(
+        p
+        for p in folder.glob("*.parquet")
+        if not p.name.startswith((".", "_")) and p.name not in hidden
+    )
 
 
 def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.ParquetFile:
@@ -118,6 +128,38 @@ def read_oracle(path: str | Path) -> OracleBatch:
     """All rows of one oracle shard, validated (errors name the shard)."""
     p = Path(path)
     return OracleBatch.from_table(_read_table(p, ORACLE_SCHEMA), str(p))
+
+
+# ---------------------------------------------------------------------------------------- scan
+@dataclass(frozen=True)
+class LogScan:
+    """What one pass over a few columns of every shard finds (no row is kept)."""
+
+    n_sessions: int
+    n_logged_turns: int
+    """Rows that show an item (turn >= 1)."""
+    sentences: np.ndarray
+    """``(U,) object`` the distinct ``feedback`` texts (``""`` included), in order of appearance."""
+
+
+def scan_log(shards: Sequence[Path]) -> LogScan:
+    """Count sessions and logged turns and list the distinct sentences of ``shards``, reading
+    four columns of one shard at a time (errors name the shard)."""
+    n_sessions = n_turns = 0
+    texts = []
+    for path in shards:
+        pf = open_shard(path)
+        try:
+            table = pf.read(columns=["turn", "feedback", "terminated", "truncated"])
+            ended = pc.or_(table.column("terminated"), table.column("truncated"))
+            n_sessions += int(pc.sum(ended).as_py() or 0)
+            n_turns += int(pc.sum(pc.greater(table.column("turn"), 0)).as_py() or 0)
+            texts.append(pc.unique(table.column("feedback")).to_numpy(zero_copy_only=False))
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(
+                f"{path}: not a readable Parquet shard (corrupt or truncated?): {exc}"
+            ) from exc
+    return LogScan(n_sessions, n_turns, pd.unique(np.concatenate(texts)))
 
 
 # ---------------------------------------------------------------------------------------- catalog
@@ -304,7 +346,8 @@ class ExperienceReader:
     """Stream training batches from a log directory in bounded memory.
 
     Args:
-        log_dir: a log directory (``LOGDIR`` with ``experience/``) or a folder of experience shards.
+        log_dir: a log directory (``LOGDIR`` with ``experience/``) or a folder of experience shards,
+            or several (their shards pooled).
         catalog: the catalog the item ids refer to.
         batch_size: transitions (or episodes) per batch.
         buffer_size: shuffling-buffer capacity in transitions (or episodes); larger mixes better.
@@ -317,7 +360,7 @@ class ExperienceReader:
 
     def __init__(
         self,
-        log_dir: str | Path,
+        log_dir: str | Path | Sequence[str | Path],
         catalog: Catalog,
         *,
         batch_size: int = 256,
@@ -334,7 +377,8 @@ class ExperienceReader:
         ):
             if value < low:
                 raise InputError(f"ExperienceReader: {name} must be >= {low}, got {value}")
-        self.shards = list_shards(log_dir)
+        roots = [log_dir] if isinstance(log_dir, str | Path) else list(log_dir)
+        self.shards = [path for root in roots for path in list_shards(root)]
         if not self.shards:
             raise InputError(f"{log_dir}: no experience shards (*.parquet)")
         self.catalog = catalog

@@ -8,6 +8,7 @@ shards. Temporary names start with ``.`` (``pyarrow.dataset`` skips them) and en
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,12 @@ __all__ = [
     "Manifest",
     "session_ids",
     "shard_name",
+    "range_shard_name",
+    "shard_chunks",
     "shard_paths",
+    "COMPACT_JOURNAL",
+    "CompactJournal",
+    "hidden_by_compaction",
     "write_shard",
     "write_chunk",
     "write_manifest",
@@ -58,6 +64,66 @@ def shard_name(chunk: int) -> str:
     if chunk < 0:
         raise InputError(f"chunk must be >= 0, got {chunk}")
     return f"shard-{chunk:05d}.parquet"
+
+
+def range_shard_name(first: int, last: int) -> str:
+    """Name of the shard compacted from chunks ``first..last``: ``shard-00000-00199.parquet``."""
+    return f"shard-{first:05d}-{last:05d}.parquet"
+
+
+_SHARD_RE = re.compile(r"^shard-(\d+)(?:-(\d+))?\.parquet$")
+
+
+def shard_chunks(name: str) -> range | None:
+    """The chunks a shard named ``name`` holds (one, or a compacted range); None: not a shard."""
+    match = _SHARD_RE.match(name)
+    if match is None:
+        return None
+    first = int(match.group(1))
+    return range(first, int(match.group(2) or first) + 1)
+
+
+COMPACT_JOURNAL = ".compact.json"
+"""A compaction's journal in the log directory (:mod:`textrec.logs.compact`), while it runs."""
+
+
+@dataclass(frozen=True)
+class CompactJournal:
+    """One compaction step: shard ``shard`` (in each shard folder) replaces shards ``replaces``.
+
+    The step is committed once ``shard`` is visible in the experience folder: before, ``shard``
+    does not count (it may be half-renamed); after, ``replaces`` do not (they may be undeleted).
+    """
+
+    shard: str
+    replaces: tuple[str, ...]
+
+    @classmethod
+    def read(cls, log_dir: Path) -> CompactJournal | None:
+        """The journal of ``log_dir``, or None when no compaction step is pending."""
+        path = log_dir / COMPACT_JOURNAL
+        if not path.is_file():
+            return None
+        obj = read_json(path)
+        try:
+            return cls(str(obj["shard"]), tuple(str(n) for n in obj["replaces"]))
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a compaction journal ({exc})") from exc
+
+    def write(self, log_dir: Path) -> None:
+        write_json_atomic(log_dir / COMPACT_JOURNAL, asdict(self))
+
+    def committed(self, log_dir: Path) -> bool:
+        return (log_dir / EXPERIENCE_DIR / self.shard).is_file()
+
+
+def hidden_by_compaction(log_dir: Path) -> frozenset[str]:
+    """Shard names a pending compaction step hides from readers (its uncommitted shard, or the
+    shards its committed shard replaced), so a log reads whole at every moment of a compaction."""
+    journal = CompactJournal.read(log_dir)
+    if journal is None:
+        return frozenset()
+    return frozenset(journal.replaces if journal.committed(log_dir) else (journal.shard,))
 
 
 def shard_paths(log_dir: str | Path, chunk: int) -> tuple[Path, Path]:
