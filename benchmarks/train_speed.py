@@ -251,24 +251,34 @@ def compare_d3rlpy(args: argparse.Namespace) -> dict[str, float]:
     ours = steps_of(critic_cql_step(data, args.seed), args.flat_steps)
     theirs = d3rlpy_fit(data, args.flat_steps, args.seed)
     ours(), theirs()  # warm-up (d3rlpy builds its networks here)
-    times: dict[str, list[float]] = {"textrec": [], "d3rlpy": []}
+    walls: dict[str, list[float]] = {"textrec": [], "d3rlpy": []}
+    cpus: dict[str, list[float]] = {"textrec": [], "d3rlpy": []}
     for _ in range(args.repeats):
         for name, block in (("textrec", ours), ("d3rlpy", theirs)):
-            began = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             block()
-            times[name].append(time.perf_counter() - began)
-    rate = {k: args.flat_steps / statistics.median(v) for k, v in times.items()}
+            walls[name].append(time.perf_counter() - wall)
+            cpus[name].append(time.process_time() - cpu)
+    rate = {
+        k: Rate(
+            args.flat_steps / statistics.median(walls[k]),
+            args.flat_steps / statistics.median(cpus[k]),
+        )
+        for k in walls
+    }
     flops = flops_per_step(critic_cql_step(data, args.seed))
     print(
         f"critic-only CQL, obs {OBS}, 50 actions, batch {BATCH}, Q net 2x{HIDDEN}, sampling "
-        f"included: textrec {rate['textrec']:.1f} steps/s ({flops / 1e6:.0f} MFLOP/step, "
-        f"{rate['textrec'] * flops / 1e9:.1f} GFLOP/s), d3rlpy DiscreteCQL fit() "
-        f"{rate['d3rlpy']:.1f} steps/s"
+        f"included, steps/s: textrec {rate['textrec']} ({flops / 1e6:.0f} MFLOP/step, "
+        f"{rate['textrec'].wall * flops / 1e9:.1f} GFLOP/s), d3rlpy DiscreteCQL fit() "
+        f"{rate['d3rlpy']}"
     )
     return {
-        "textrec_steps_per_s": rate["textrec"],
-        "d3rlpy_steps_per_s": rate["d3rlpy"],
-        "ratio": rate["textrec"] / rate["d3rlpy"],
+        "textrec_steps_per_s": rate["textrec"].wall,
+        "d3rlpy_steps_per_s": rate["d3rlpy"].wall,
+        "ratio": rate["textrec"].wall / rate["d3rlpy"].wall,
+        "ratio_cpu": rate["textrec"].cpu / rate["d3rlpy"].cpu,
+        "threads": torch.get_num_threads(),
     }
 
 

@@ -324,10 +324,12 @@ class Retriever:
         single = np.count_nonzero(head, axis=1) == 1
         if not single.any():
             return self._log_product(k, head)
-        term = np.empty((len(head), self.n_pool), dtype=np.float32)
-        rows = np.flatnonzero(single)  # log(c * p(v)) = log p(v) + log c
-        v = head[rows].argmax(axis=1)
-        term[rows] = self._log_t[self.schema.offsets[k] + v] + np.log(head[rows, v])[:, None]
+        v = head.argmax(axis=1)
+        term = self._log_t[self.schema.offsets[k] + v]  # one gather for every row
+        scale = head[np.arange(len(head)), v]
+        rows = np.flatnonzero(single & (scale != 1))  # log(c * p(v)) = log p(v) + log c
+        if rows.size:
+            term[rows] += np.log(scale[rows])[:, None]
         if not single.all():
             rows = np.flatnonzero(~single)
             term[rows] = self._log_product(k, head[rows])
