@@ -374,7 +374,7 @@ class Retriever:
             with _blas().limit(limits=1, user_api="blas"):
                 for lo in range(0, len(inverse), step):
                     rows = np.arange(lo, min(len(inverse), lo + step))
-                    out[rows] = self._best(score(inverse[rows]), excluded[rows], rows)
+                    out[rows] = self._best(self._scores(score, inverse[rows]), excluded[rows], rows)
             return out
         top = min(_TOP, self.n_pool)
         cand = np.empty((n_actions, top), dtype=np.int64)
@@ -393,8 +393,16 @@ class Retriever:
             out = self.pool[cand[inverse, j]]
             rest = np.flatnonzero(~ok)
             if rest.size:  # seen every candidate, or a tie at the bound: the dense rule
-                out[rest] = self._best(score(inverse[rest]), excluded[rest], rest)
+                out[rest] = self._best(self._scores(score, inverse[rest]), excluded[rest], rest)
         return out
+
+    @staticmethod
+    def _scores(score: Callable[[np.ndarray], np.ndarray], actions: np.ndarray) -> np.ndarray:
+        """``score(actions)``, each distinct action scored once."""
+        distinct, local = np.unique(actions, return_inverse=True)
+        if len(distinct) == len(actions):
+            return score(actions)
+        return score(distinct)[local.reshape(-1)]
 
     @staticmethod
     def _top(scores: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
