@@ -41,7 +41,7 @@ import numpy as np
 from textrec.catalog.build import open_catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.language.speech import build_sentence_bank
-from textrec.simulator import BatchedSimulator
+from textrec.simulator import BatchedSimulator, StepResult
 from textrec.simulator.baselines import SlotFillerPolicy
 
 
@@ -68,66 +68,73 @@ class Clock:
         return out
 
 
-def measure(
-    sim: BatchedSimulator, retriever: Retriever, batch: int, seconds: float, seed: int
-) -> dict:
-    """Play random sessions for about ``seconds``; return session-turns/s of each timed part."""
-    rng = np.random.default_rng(seed)
+Play = tuple[Callable[[], None], Callable[[StepResult, np.ndarray], np.ndarray], dict]
+"""``(reset, choose, parts)``: what a kind of play does at a reset, how it chooses the items of
+the running sessions ``rows`` (timing its parts), and the sums of parts to report."""
+
+
+def random_play(
+    sim: BatchedSimulator, retriever: Retriever, batch: int, rng: np.random.Generator, clock: Clock
+) -> Play:
+    """Random values (shown) and random Dirichlet distributions (retrieved, not shown)."""
     sizes = np.asarray(sim.catalog.schema.sizes)
     heads = [rng.dirichlet(np.ones(s), size=batch).astype(np.float32) for s in sizes]
-    clock = Clock()
-    turns = steps = 0
-    start = time.perf_counter()
-    result = None
-    while time.perf_counter() - start < seconds:
-        if result is None or not result.active.any():
-            result = sim.reset(batch, rng)
-        rows = np.flatnonzero(result.active)
+
+    def choose(result: StepResult, rows: np.ndarray) -> np.ndarray:
         excluded = sim.shown[rows]
         values = rng.integers(0, sizes, size=(len(rows), len(sizes)))
         with clock.part("values"):
             chosen = retriever.by_values(values, excluded)
         with clock.part("probs"):
             retriever.by_probs([h[rows] for h in heads], excluded)
-        items = np.full(batch, -1, dtype=np.int64)
-        items[rows] = chosen
-        with clock.part("engine"):
-            result = sim.step(items)
-        turns += len(rows)
-        steps += 1
+        return chosen
+
     parts = {"engine": ("engine",), "values": ("values",), "probs": ("probs",)}
-    parts["engine+probs"] = ("engine", "probs")
-    row = {"play": "random", "batch": batch, "session_turns": turns, "steps": steps}
-    return row | clock.rates(turns, parts)
+    return lambda: None, choose, parts | {"engine+probs": ("engine", "probs")}
 
 
-def measure_slot_filler(
-    sim: BatchedSimulator, retriever: Retriever, batch: int, seconds: float, seed: int
-) -> dict:
-    """Play slot-filler sessions for about ``seconds``; session-turns/s of each timed part."""
-    rng = np.random.default_rng(seed)
+def slot_filler_play(
+    sim: BatchedSimulator, retriever: Retriever, batch: int, rng: np.random.Generator, clock: Clock
+) -> Play:
+    """The slot filler's choices, retrieved."""
     policy = SlotFillerPolicy(sim.catalog)
+
+    def choose(result: StepResult, rows: np.ndarray) -> np.ndarray:
+        with clock.part("policy"):
+            action = policy.act(result).take(rows)
+        with clock.part("retrieval"):
+            return retriever.retrieve(action, sim.shown[rows])
+
+    parts = {"engine": ("engine",), "policy": ("policy",), "retrieval": ("retrieval",)}
+    parts["engine+retrieval"] = ("engine", "retrieval")
+    return lambda: policy.reset(batch, rng), choose, parts
+
+
+PLAYS = {"random": random_play, "slot-filler": slot_filler_play}
+
+
+def measure(
+    sim: BatchedSimulator, retriever: Retriever, batch: int, seconds: float, seed: int, play: str
+) -> dict:
+    """Play ``play`` sessions for about ``seconds``; session-turns/s of each timed part."""
+    rng = np.random.default_rng(seed)
     clock = Clock()
+    reset, choose, parts = PLAYS[play](sim, retriever, batch, rng, clock)
     turns = steps = 0
     start = time.perf_counter()
     result = None
     while time.perf_counter() - start < seconds:
         if result is None or not result.active.any():
             result = sim.reset(batch, rng)
-            policy.reset(batch, rng)
+            reset()
         rows = np.flatnonzero(result.active)
-        with clock.part("policy"):
-            action = policy.act(result).take(rows)
         items = np.full(batch, -1, dtype=np.int64)
-        with clock.part("retrieval"):
-            items[rows] = retriever.retrieve(action, sim.shown[rows])
+        items[rows] = choose(result, rows)
         with clock.part("engine"):
             result = sim.step(items)
         turns += len(rows)
         steps += 1
-    parts = {"engine": ("engine",), "policy": ("policy",), "retrieval": ("retrieval",)}
-    parts["engine+retrieval"] = ("engine", "retrieval")
-    row = {"play": "slot-filler", "batch": batch, "session_turns": turns, "steps": steps}
+    row = {"play": play, "batch": batch, "session_turns": turns, "steps": steps}
     return row | clock.rates(turns, parts)
 
 
@@ -180,7 +187,6 @@ def main() -> None:
         f"values={catalog.schema.n_values} feature_dim={catalog.feature_dim} cpus={os.cpu_count()} "
         f"load={os.getloadavg()[0]:.1f}"
     )
-    play = measure if args.policy == "random" else measure_slot_filler
     cols = (
         ("engine", "values", "probs", "engine+probs")
         if args.policy == "random"
@@ -192,7 +198,7 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
 
         def run(batch: int = batch) -> dict:
-            return play(sim, retriever, batch, args.seconds, args.seed)
+            return measure(sim, retriever, batch, args.seconds, args.seed, args.policy)
 
         row = profiled(run) if args.profile else run()
         if args.json:
