@@ -23,15 +23,18 @@ Speed, without changing the chosen item:
 
 * **Distinct actions are scored once.** Sessions of a batch often make the same choice (every
   session of the slot filler starts from the same empty slots; later ones share slot patterns), so
-  the scores are computed once per distinct action row, not once per session. (When at least
-  half of the sessions have actions of their own, every session is scored densely, as before.)
+  the scores are computed once per distinct action row, not once per session. (When more than
+  half of a batch's actions are distinct, the top candidates below are skipped: each session
+  takes the dense ``argmax`` over its own unseen items.)
 * **Top candidates, then the session's own exclusions.** For each distinct action the
   ``_TOP`` best items are kept, ordered by (score, pool position), with the score of the best item
   left out (the *bound*). A session shows its first candidate it has not seen; that is exactly
   the dense rule's item whenever the candidate's score is strictly above the bound (every item
   left out scores at most the bound). Otherwise (a session that has seen every candidate, or a tie
   at the bound) the session is scored densely, as before. Exact: the same item as the dense
-  ``argmax`` over the unseen items, ties to the earliest pool position.
+  ``argmax`` over the unseen items, ties to the earliest pool position (up to the float rounding
+  of a matrix product, which may differ in the last bit with the number of rows multiplied at
+  once; gathers and sums, as in :meth:`Retriever.by_values`, are bit for bit).
 * **One BLAS thread.** The products are thin (``V_k`` deep); OpenBLAS's own threads cost far more
   than they give on them (1024 x 9 x 600: 4.8 ms with two threads, 0.12 ms with one, on a loaded
   2-core machine), and they fight the process pools for the cores.
