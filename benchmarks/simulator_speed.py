@@ -6,8 +6,8 @@ Two kinds of play, each turn timed in separate parts on the same state:
 
    * ``engine``  ``BatchedSimulator.step`` (judge, reward, user comment, sentence, bookkeeping);
    * ``values``  ``Retriever.by_values`` for the random values (what the Gymnasium env does);
-   * ``probs``   ``Retriever.by_probs`` for random Dirichlet distributions, one per session (the
-     worst case for retrieval: every session a dense action of its own);
+   * ``probs``   ``Retriever.by_probs`` for random Dirichlet distributions, new for every session
+     and turn (the worst case for retrieval: a dense action never seen before);
 
 2. **slot-filler** sessions (``--policy slot-filler``, the policy of the success-rate checks):
    ``engine``, ``policy`` (``SlotFillerPolicy.act``) and ``retrieval`` (``Retriever.retrieve`` of
@@ -78,15 +78,15 @@ def random_play(
 ) -> Play:
     """Random values (shown) and random Dirichlet distributions (retrieved, not shown)."""
     sizes = np.asarray(sim.catalog.schema.sizes)
-    heads = [rng.dirichlet(np.ones(s), size=batch).astype(np.float32) for s in sizes]
 
     def choose(result: StepResult, rows: np.ndarray) -> np.ndarray:
         excluded = sim.shown[rows]
         values = rng.integers(0, sizes, size=(len(rows), len(sizes)))
+        heads = [rng.dirichlet(np.ones(s), size=len(rows)).astype(np.float32) for s in sizes]
         with clock.part("values"):
             chosen = retriever.by_values(values, excluded)
         with clock.part("probs"):
-            retriever.by_probs([h[rows] for h in heads], excluded)
+            retriever.by_probs(heads, excluded)
         return chosen
 
     parts = {"engine": ("engine",), "values": ("values",), "probs": ("probs",)}

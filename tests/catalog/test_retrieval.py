@@ -247,13 +247,21 @@ def test_pruned_retrieval_returns_the_dense_rules_item(
     which = rng.integers(0, n_actions, b)
     heads = [None if h is None else h[which] for h in action_heads]
     weights = action_w[which] if weighted else None
-    excluded = rng.random((b, r.n_pool)) < rng.random((b, 1))  # from none to nearly all seen
-    excluded[np.arange(b), rng.integers(0, r.n_pool, b)] = False
+    for _ in range(2):  # the second call finds the actions' candidates kept from the first
+        excluded = rng.random((b, r.n_pool)) < rng.random((b, 1))  # none to nearly all seen
+        excluded[np.arange(b), rng.integers(0, r.n_pool, b)] = False
+        check_best_unseen(r, values[which], heads, weights, excluded, soft, weighted)
+
+
+def check_best_unseen(r, values, heads, weights, excluded, soft, weighted) -> None:
+    """The retriever's items for ``excluded`` are best unseen items by the documented score;
+    by values, exactly the dense rule's items."""
+    b, sizes = len(excluded), r.schema.sizes
     if soft:
         got = r.by_probs(heads, excluded, weights)
     else:
-        got = r.by_values(values[which], excluded, weights)
-        rows = np.where(values[which] >= 0, toy_catalog.schema.offsets[:-1] + values[which], -1)
+        got = r.by_values(values, excluded, weights)
+        rows = np.where(values >= 0, r.schema.offsets[:-1] + values, -1)
         terms = (r._log_t[rows[:, k]] for k in range(len(sizes)))
         dense = r._best(r._sum(terms, weights, np.arange(b)), excluded, np.arange(b))
         np.testing.assert_array_equal(got, dense)

@@ -23,9 +23,12 @@ Speed, without changing the chosen item:
 
 * **Distinct actions are scored once.** Sessions of a batch often make the same choice (every
   session of the slot filler starts from the same empty slots; later ones share slot patterns), so
-  the scores are computed once per distinct action row, not once per session. (When more than
-  half of a batch's actions are distinct, the top candidates below are skipped: each session
-  takes the dense ``argmax`` over its own unseen items.)
+  the scores are computed once per distinct action row, not once per session.
+* **Candidates kept across calls.** A session's action repeats from turn to turn once its slots
+  are filled, so each distinct action's top candidates and bound (below) are kept (by the
+  action's bytes, up to ``_CACHED`` actions) and later calls with the same action only check the
+  session's exclusions. (Only when every action of a batch is new and distinct, as random
+  actions are, is every session scored densely instead.)
 * **Top candidates, then the session's own exclusions.** For each distinct action the
   ``_TOP`` best items are kept, ordered by (score, pool position), with the score of the best item
   left out (the *bound*). A session shows its first candidate it has not seen; that is exactly
@@ -65,6 +68,10 @@ _TOP = 64
 """Candidates kept per distinct action; a session is scored densely only when it has seen all of
 them (more than 64 turns) or its first unseen one ties the bound."""
 
+_CACHED = 4096
+"""Distinct actions whose candidates are kept across calls (then the store starts afresh): about
+15 MB on UT-Zappos (an action's bytes and its candidates)."""
+
 
 @cache
 def _blas() -> ThreadpoolController:
@@ -72,14 +79,14 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(first, inverse)``: the first row of each distinct row of ``columns`` side by side (bit
-    for bit), and each row's distinct index."""
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """``(first, inverse, keys)``: the first row of each distinct row of ``columns`` side by side
+    (bit for bit), each row's distinct index, and each distinct row's bytes."""
     raw = [np.ascontiguousarray(c).reshape(len(c), -1).view(np.uint8) for c in columns]
     key = np.ascontiguousarray(np.concatenate(raw, axis=1))
     rows = key.view(np.dtype((np.void, key.shape[1]))).reshape(-1)
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    distinct, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1), [d.tobytes() for d in distinct]
 
 
 def resolve_pool(catalog: Catalog, pool: Pool | Sequence[int] | np.ndarray) -> np.ndarray:
@@ -238,6 +245,8 @@ class Retriever:
         log_t = np.zeros((self.schema.n_values + 1, len(self.pool)), dtype=np.float32)
         log_t[:-1] = np.log(probs).T  # last row: "no preference", adds 0 to every item
         self._log_t = log_t
+        self._candidates: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        """Top candidates, their scores and bound per action seen before (by its bytes)."""
 
     @property
     def n_pool(self) -> int:
@@ -283,13 +292,13 @@ class Retriever:
             )
         w = self._check_weights(weights, b)
         rows = np.where(values >= 0, self.schema.offsets[:-1] + values, self.schema.n_values)
-        first, inverse = _distinct_rows(rows, *(() if w is None else (w,)))
+        first, inverse, keys = _distinct_rows(rows, *(() if w is None else (w,)))
         rows, w = rows[first], None if w is None else w[first]
 
         def score(d: np.ndarray) -> np.ndarray:
             return self._sum((self._log_t[rows[d, j]] for j in range(k)), w, d)
 
-        return self._select(score, len(first), inverse, excluded)
+        return self._select(score, [b"v" + key for key in keys], inverse, excluded)
 
     def by_probs(
         self,
@@ -313,13 +322,13 @@ class Retriever:
         b = self._check_excluded(excluded)
         heads = self._check_heads(head_probs, b)
         w = self._check_weights(weights, b)
-        first, inverse = _distinct_rows(*heads, *(() if w is None else (w,)))
+        first, inverse, keys = _distinct_rows(*heads, *(() if w is None else (w,)))
         heads, w = [h[first] for h in heads], None if w is None else w[first]
 
         def score(d: np.ndarray) -> np.ndarray:
             return self._sum((self._head_term(k, h[d]) for k, h in enumerate(heads)), w, d)
 
-        return self._select(score, len(first), inverse, excluded)
+        return self._select(score, [b"p" + key for key in keys], inverse, excluded)
 
     # ------------------------------------------------------------------ helpers
     def _head_term(self, k: int, head: np.ndarray) -> np.ndarray:
@@ -363,31 +372,34 @@ class Retriever:
     def _select(
         self,
         score: Callable[[np.ndarray], np.ndarray],
-        n_actions: int,
+        keys: list[bytes],
         inverse: np.ndarray,
         excluded: np.ndarray,
     ) -> np.ndarray:
-        """Best unseen item of each session, its action ``inverse[s]`` scored by ``score(rows)``
-        (``(len(rows), P)``): the first unseen of the action's top candidates when it beats the
-        bound, else the dense ``argmax`` (see the module docstring). When most sessions have
-        actions of their own, finding candidates would cost more than it saves: dense for all."""
-        if 2 * n_actions > len(inverse):
+        """Best unseen item of each session, its action ``inverse[s]`` (bytes ``keys[a]``) scored
+        by ``score(rows)`` (``(len(rows), P)``): the first unseen of the action's top candidates
+        (kept from an earlier call when the same action came before) when it beats the bound,
+        else the dense ``argmax`` (see the module docstring). When every action is new and
+        distinct (random actions, never seen again), finding candidates would cost more than it
+        saves: dense for all."""
+        known = [self._candidates.get(key) for key in keys]
+        new = np.array([i for i, c in enumerate(known) if c is None], dtype=np.int64)
+        step = max(1, _CHUNK_ELEMENTS // self.n_pool)
+        if len(new) == len(inverse):
             out = np.empty(len(inverse), dtype=np.int64)
-            step = max(1, _CHUNK_ELEMENTS // self.n_pool)
             with _blas().limit(limits=1, user_api="blas"):
                 for lo in range(0, len(inverse), step):
                     rows = np.arange(lo, min(len(inverse), lo + step))
                     out[rows] = self._best(self._scores(score, inverse[rows]), excluded[rows], rows)
             return out
-        top = min(_TOP, self.n_pool)
-        cand = np.empty((n_actions, top), dtype=np.int64)
-        cand_score = np.empty((n_actions, top), dtype=np.float32)
-        bound = np.full(n_actions, -np.inf, dtype=np.float32)
-        step = max(1, _CHUNK_ELEMENTS // self.n_pool)
+        if len(self._candidates) + len(new) > _CACHED:
+            self._candidates.clear()
         with _blas().limit(limits=1, user_api="blas"):
-            for lo in range(0, n_actions, step):
-                d = np.arange(lo, min(n_actions, lo + step))
-                cand[d], cand_score[d], bound[d] = self._top(score(d), top)
+            for lo in range(0, len(new), step):
+                d = new[lo : lo + step]
+                for i, found in zip(d, zip(*self._top(score(d)), strict=True), strict=True):
+                    self._candidates[keys[i]] = known[i] = found
+            cand, cand_score, bound = (np.stack(x) for x in zip(*known, strict=True))
             sessions = np.arange(len(inverse))
             seen = np.take_along_axis(excluded, cand[inverse], axis=1)
             j = np.argmin(seen, axis=1)  # first unseen candidate (0 when all are seen)
@@ -408,10 +420,11 @@ class Retriever:
         return score(distinct)[local.reshape(-1)]
 
     @staticmethod
-    def _top(scores: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The ``top`` best pool positions of each row by (score desc, position asc), their
+    def _top(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The :data:`_TOP` best pool positions of each row by (score desc, position asc), their
         scores and the bound: the best score left out (``-inf`` when none is)."""
         n, p = scores.shape
+        top = min(_TOP, p)
         if top == p:
             idx = np.broadcast_to(np.arange(p), (n, p))
             bound = np.full(n, -np.inf, dtype=np.float32)
