@@ -9,8 +9,9 @@ import torch
 
 from tests.learners.conformance import check_learner
 from textrec.errors import InputError
-from textrec.learners import LEARNERS
+from textrec.learners import LEARNERS, offline
 from textrec.learners.batches import LogDialogues
+from textrec.learners.functional import request_tracking_loss
 
 OFFLINE = [name for name, spec in LEARNERS.items() if spec.needs_logs]
 
@@ -88,3 +89,38 @@ def test_bcq_acts_from_its_masked_q_heads(make_recommender):
     policy = learner.policy()
     assert policy.acting.heads == "q" and policy.acting.threshold == 0.4
     assert LEARNERS["cql"].build(make_recommender()).policy().acting.heads == "actor"
+
+
+@pytest.mark.parametrize("algo", ["cql", "bc"])
+def test_policy_heads_skip_the_backward_of_the_last_states(
+    algo, make_recommender, toy_log, toy_catalog, monkeypatch
+):
+    """The policy heads run with gradient only on the states that chose a turn; the loss and every
+    gradient equal those of one pass with gradient over all states (the dialogues' last states
+    only feed the detached bootstrap)."""
+    batch = LogDialogues(toy_log, toy_catalog, make_recommender().vocab, 8).sample(
+        np.random.default_rng(0)
+    )
+
+    def loss_and_grads(learner) -> tuple[float, list[torch.Tensor]]:
+        fwd, requests = learner.forward(batch)
+        loss, _ = learner.loss(fwd)
+        track = request_tracking_loss(fwd.logits, fwd.heads.asked[fwd.before], requests, fwd.mask)
+        learner.optimiser.zero_grad()
+        (loss + track).backward()
+        return float((loss + track).detach()), [
+            torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in learner.trained
+        ]
+
+    rows = []
+    rec = make_recommender()
+    heads = rec.heads
+    rec.heads = lambda states: rows.append((len(states), torch.is_grad_enabled())) or heads(states)
+    ours = loss_and_grads(LEARNERS[algo].build(rec, {"n_dialogues": 8}))
+    (live, grad), (last, no_grad) = rows
+    assert grad and not no_grad and last == 8 and live == int(batch.dialogues.n_turns.sum())
+    monkeypatch.setattr(offline, "acting_heads", lambda rec, states, before: rec.heads(states))
+    full = loss_and_grads(LEARNERS[algo].build(make_recommender(), {"n_dialogues": 8}))
+    assert ours[0] == pytest.approx(full[0], rel=1e-6)
+    for a, b in zip(ours[1], full[1], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -8,7 +8,8 @@ groups it trains, any extra networks (target heads, a value head), what to do af
 
 1. the recommender's tracker runs once over the batch's real turns (a packed sequence, no
    padding; :meth:`Recommender.unroll_turns`), and each head network runs once over all the
-   states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass);
+   states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass; the policy heads with
+   gradient only where a turn was chosen, :func:`acting_heads`);
 2. the learner's loss, plus ``track_coef`` times the request-tracking loss
    (:func:`~textrec.learners.functional.request_tracking_loss`, the same term as the on-policy
    learner's), is minimised by one Adam step with gradient-norm clipping.
@@ -35,7 +36,7 @@ from textrec.learners.functional import polyak_update, request_tracking_loss
 from textrec.learners.state import learner_state, load_learner_state
 from textrec.learners.step import StepConfig, adam, gradient_step
 
-__all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward"]
+__all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward", "acting_heads"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,32 @@ class Forward:
     def next_logits(self) -> list[torch.Tensor]:
         """Policy logits ``(N, V_k)`` in ``s_{t+1}``, detached (the bootstrap's policy)."""
         return [lg[self.after].detach() for lg in self.heads.logits]
+
+
+def acting_heads(
+    recommender: Recommender, states: torch.Tensor, before: torch.Tensor
+) -> PolicyOutputs:
+    """The policy heads in every row of ``states``, with gradient only in the rows that chose a
+    logged turn (``before``).
+
+    The other rows, each dialogue's state after its last turn, serve only the bootstrap's policy
+    (:attr:`Forward.next_logits`, detached): run with gradient they would add a backward pass over
+    ``B`` rows whose gradient is zero. Same values and gradients as one pass over every row.
+    """
+    chose = torch.zeros(len(states), dtype=torch.bool)
+    chose[before] = True
+    live = recommender.heads(states[chose])
+    with torch.no_grad():
+        last = recommender.heads(states[~chose])
+
+    def merge(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        out = a.new_empty((len(states), *a.shape[1:]))
+        out[chose] = a
+        out[~chose] = b
+        return out
+
+    logits = [merge(a, b) for a, b in zip(live.logits, last.logits, strict=True)]
+    return PolicyOutputs(logits=logits, asked=merge(live.asked, last.asked))
 
 
 class OfflineLearner(ABC):
@@ -168,7 +195,7 @@ class OfflineLearner(ABC):
             states=turns.states,
             before=turns.before,
             after=turns.after,
-            heads=rec.heads(turns.states),
+            heads=acting_heads(rec, turns.states, turns.before),
             actions=torch.as_tensor(batch.actions[rows, t]),
             rewards=torch.as_tensor(batch.rewards[rows, t]),
             dones=torch.as_tensor(batch.dones[rows, t]),
