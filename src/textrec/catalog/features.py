@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from textrec.catalog.catalog import NPY_ERRORS
 from textrec.errors import InputError
 from textrec.io import atomic_file, write_json_atomic
+from textrec.learners.checkpoint import load_tensors
 
 __all__ = [
     "NATIVE_SIZE",
@@ -310,10 +311,7 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
     if not path.is_file():
         raise FileNotFoundError(f"{path}: ResNet-50 weights file not found")
     h, w = _check_size(image_size)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many exception types for a damaged file
-        raise InputError(f"{path}: cannot read ResNet-50 weights: {exc}") from exc
+    state = load_tensors(path, "ResNet-50 weights file")
     if not isinstance(state, dict):
         raise InputError(f"{path}: expected a state_dict, got {type(state).__name__}")
     net = _ResNet50()

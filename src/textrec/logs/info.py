@@ -27,6 +27,7 @@ import pandas as pd
 from textrec.catalog import Catalog
 from textrec.errors import InputError
 from textrec.evaluation import SR_TURNS, MeanSE, mean_se, success_within
+from textrec.io import config_from_json
 from textrec.logs.reader import ItemIndex, list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
@@ -166,7 +167,13 @@ class LogSummary:
 
 
 def _optional_manifest(log_dir: Path) -> Manifest | None:
-    return read_manifest(log_dir) if (log_dir / MANIFEST_NAME).is_file() else None
+    """The log's manifest (its ``task`` checked to be a ``TaskConfig``), None when it has none."""
+    path = log_dir / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    manifest = read_manifest(log_dir)
+    config_from_json(TaskConfig, manifest.task, f"{path}: field 'task'")
+    return manifest
 
 
 def _oracle_nv(log_dir: Path, shard: Path, table: SessionTable) -> np.ndarray | None:
@@ -205,7 +212,7 @@ def summarize(log_dir: str | Path) -> LogSummary:
     device = np.concatenate([t.device_id for t in tables])
     success_turn = np.concatenate([t.success_turn for t in tables])
     task = manifest.task if manifest is not None else {}
-    max_turns = int(task.get("max_turns", TaskConfig().max_turns))
+    max_turns = config_from_json(TaskConfig, task, "task").max_turns
     ni = np.where(success_turn > 0, success_turn, max_turns).astype(np.float64)
     missing_nv = sum(len(t.session_id) for t, nv in zip(tables, nvs, strict=True) if nv is None)
     if missing_nv:
