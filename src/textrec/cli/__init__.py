@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, prog_name="textrec", standalone_mode=True)
     except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED and _silent_interrupt(exc):
+            _error_line("terminated" if terminated else "interrupted")
         if terminated and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
@@ -108,6 +110,14 @@ def main(argv: list[str] | None = None) -> None:
                 "run again with --debug to print it)"
             )
         sys.exit(EXIT_FAILURE)
+
+
+def _silent_interrupt(exc: SystemExit) -> bool:
+    """Whether ``exc`` is Typer's exit 130 for a Ctrl-C no command reported: Typer turns the
+    ``KeyboardInterrupt`` into ``Exit(130)`` before :func:`main` sees it, and prints nothing (a
+    long command reports it itself, with :func:`textrec.cli.common.stop_on_interrupt`)."""
+    typer_exit = exc.__context__
+    return typer_exit is not None and isinstance(typer_exit.__cause__, KeyboardInterrupt)
 
 
 def _raise_on_sigterm() -> list[bool]:

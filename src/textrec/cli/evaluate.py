@@ -18,8 +18,10 @@ from textrec.cli.common import (
     JsonOpt,
     ProgressOpt,
     SeedOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.evaluation import POOLS, SR_TURNS, EvaluationResult
 
@@ -90,7 +92,10 @@ def evaluate(
     }
     chosen = load_policy(policy, cat, **acting)
     simulator = make_simulator(cat, pool, utterances, seed)
-    result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
+    with stop_on_interrupt(
+        f"nothing was saved (evaluate writes no files); run {command_line()} again"
+    ):
+        result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
     if json_out:
         print_json(
             {

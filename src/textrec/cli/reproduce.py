@@ -17,8 +17,10 @@ from textrec.cli.common import (
     ProgressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.errors import InputError
 
@@ -121,13 +123,16 @@ def reproduce(
         utterances=utterances,
     )
     config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)
-    result = run(
-        config,
-        out,
-        resume=resume,
-        progress=progress,
-        say=lambda line: typer.echo(line, err=True),
-    )
+    with stop_on_interrupt(
+        f"finished stages are kept in {out}; run {command_line('--resume')} to continue"
+    ):
+        result = run(
+            config,
+            out,
+            resume=resume,
+            progress=progress,
+            say=lambda line: typer.echo(line, err=True),
+        )
     if json_out:
         print_json(
             {

@@ -15,9 +15,11 @@ from textrec.cli.common import (
     ItemsOpt,
     JsonOpt,
     SeedOpt,
+    command_line,
     console,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.errors import InputError
 from textrec.evaluation import SR_TURNS, Dialogue, EvaluationResult, evaluate
@@ -73,15 +75,18 @@ def simulate(
     config = TaskConfig(utterances=utterances)
     bank = build_sentence_bank(cat.schema, source=utterances, seed=seed)
     simulator = BatchedSimulator(cat, pool, bank, config)
-    result = evaluate(
-        make_policy(policy, cat),
-        simulator,
-        sessions,
-        seed,
-        batch_size=batch_size,
-        record=show,
-        progress=sessions > batch_size,
-    )
+    with stop_on_interrupt(
+        f"nothing was saved (simulate writes no files); run {command_line()} again"
+    ):
+        result = evaluate(
+            make_policy(policy, cat),
+            simulator,
+            sessions,
+            seed,
+            batch_size=batch_size,
+            record=show,
+            progress=sessions > batch_size,
+        )
     if json_out:
         print_json(
             {
