@@ -248,8 +248,11 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read JSON from ``path``; :class:`~textrec.errors.InputError` naming the file on bad
-    content (not JSON, not UTF-8), ``FileNotFoundError`` when it is missing."""
+    content (not JSON, not UTF-8), ``FileNotFoundError`` when it is missing, ``IsADirectoryError``
+    when it is a directory."""
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(21, "a directory, not a JSON file", str(p))
     if not p.is_file():
         raise FileNotFoundError(2, "file not found", str(p))
     try:

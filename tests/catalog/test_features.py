@@ -127,7 +127,7 @@ def test_resnet50_needs_a_valid_weights_file(tmp_path):
     with pytest.raises(ValueError, match="not a torchvision resnet50 state_dict"):
         make_encoder("resnet50", weights=tmp_path / "bad.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(ValueError, match="cannot read ResNet-50 weights"):
+    with pytest.raises(ValueError, match="not a ResNet-50 weights file: 4 bytes that are not a"):
         make_encoder("resnet50", weights=tmp_path / "junk.pth")
 
 
