@@ -18,6 +18,7 @@ from textrec.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
 __all__ = [
     "INVOCATION",
+    "ITEMS_MAX",
     "SEED_MAX",
     "command_line",
     "stop_on_interrupt",
@@ -46,7 +47,11 @@ CatalogOpt = typer.Option(
 DataOpt = typer.Option(
     None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv)."
 )
-ItemsOpt = typer.Option(3000, "--items", min=50, help="Number of items of the built-in catalog.")
+ITEMS_MAX = 1_000_000
+"""Most items of a built-in catalog (beyond, its arrays would not fit a laptop's memory)."""
+ItemsOpt = typer.Option(
+    3000, "--items", min=50, max=ITEMS_MAX, help="Number of items of the built-in catalog."
+)
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's ``SeedSequence`` and torch take any non-negative integer, but a seed is
 also written into ids and files, so textrec keeps it to 32 bits."""

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import (
+    ITEMS_MAX,
     CatalogOpt,
     DataOpt,
     JsonOpt,
@@ -34,7 +35,7 @@ def reproduce(
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int | None = typer.Option(
-        None, "--items", min=50, help="Items of the built-in catalog (default 3000)."
+        None, "--items", min=50, max=ITEMS_MAX, help="Items of the built-in catalog (default 3000)."
     ),
     seed: int = SeedOpt,
     seeds: int = typer.Option(
