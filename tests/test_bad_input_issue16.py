@@ -28,7 +28,7 @@ import torch
 
 from tests.agent.conftest import toy_encoder
 from tests.conftest import CTRL_C_IGNORED
-from tests.logs.test_interrupt import TEXTREC
+from tests.serve.test_cli import _cli
 from tests.test_bad_input import (
     _IMAGES,
     CAT,
@@ -513,14 +513,13 @@ def test_probe_table_covers_every_cli_cause():
 def test_a_real_ctrl_c_in_simulate_says_nothing_was_saved(tmp_path, toy_catalog):
     toy_catalog.save(tmp_path / "cat")
     args = ["simulate", "--catalog", str(tmp_path / "cat"), "--sessions", "1000000"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        [*TEXTREC, *args, "--batch-size", "16"],
-        env=env,
+    proc = _cli(
+        *args,
+        "--batch-size",
+        "16",
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
+        start_new_session=True,  # its own process group, like a job in a terminal
     )
     try:
         assert proc.stderr.read(1)  # the progress bar is up: the sessions are being played
