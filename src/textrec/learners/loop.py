@@ -212,7 +212,20 @@ def check_resume(
         )
     if ckpt.seed != seed:
         raise InputError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
+    _rows_to(Path(run_dir), ckpt.step)  # a damaged metrics table is refused before long work
     return ckpt
+
+
+def _rows_to(run_dir: Path, step: int) -> list[dict[str, Any]]:
+    """The ``metrics.csv`` rows up to checkpoint ``step``; the last must be that step's."""
+    metrics = run_dir / METRICS_NAME
+    rows = [r for r in read_rows(metrics) if int(r["step"]) <= step]
+    if not rows or int(rows[-1]["step"]) != step or "time/wall" not in rows[-1]:
+        raise InputError(
+            f"{metrics}: no row (with time/wall) for step {step} of {run_dir / CHECKPOINT_NAME}; "
+            "it is not the metrics table of this run (use another output directory)"
+        )
+    return rows
 
 
 def _resume(
@@ -227,13 +240,7 @@ def _resume(
         learner.load_state_dict(ckpt.state_dict)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: cannot restore the learner: {exc}") from exc
-    metrics = run_dir / METRICS_NAME
-    rows = [r for r in read_rows(metrics) if int(r["step"]) <= ckpt.step]
-    if not rows or int(rows[-1]["step"]) != ckpt.step or "time/wall" not in rows[-1]:
-        raise InputError(
-            f"{metrics}: no row (with time/wall) for step {ckpt.step} of {path}; it is not the "
-            "metrics table of this run (use another output directory)"
-        )
+    rows = _rows_to(run_dir, ckpt.step)
     logger.info("resumed %s from %s at step %d", learner.name, path, ckpt.step)
     return ckpt.step, rows
 
