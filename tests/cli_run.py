@@ -30,7 +30,7 @@ class Outcome:
 
 def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Outcome:
     """``textrec ARGV`` through :func:`textrec.cli.main`; its exit status and output."""
-    sigterm = signal.getsignal(signal.SIGTERM)
+    sigterm, sigint = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     capsys.readouterr()
     try:
         main(argv)
@@ -39,6 +39,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> Outcome:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
         signal.signal(signal.SIGTERM, sigterm)
+        signal.signal(signal.SIGINT, sigint)
         from textrec import cli
 
         cli._debug[0] = False

@@ -676,6 +676,11 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
 def test_probe(probe, assets, tmp_path, capsys, monkeypatch):
+    run_probe(probe, assets, tmp_path, capsys, monkeypatch)
+
+
+def run_probe(probe: Probe, assets: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """Run ``probe`` on a copy of ``assets`` and check everything the module docstring says."""
     w = tmp_path / "w"
     shutil.copytree(assets, w)
     (w / "mine").mkdir()

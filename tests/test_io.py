@@ -91,11 +91,17 @@ def test_legacy_artifacts_without_marker_are_recognised(tmp_path):
 def test_atomic_dir_replaces_only_its_own_kind(tmp_path):
     target = tmp_path / "cat"
     with atomic_dir(target, "catalog") as tmp:
-        (tmp / "a.txt").write_text("one")
+        (tmp / "features.npy").write_text("one")
     assert artifact_kind(target) == "catalog"
     with atomic_dir(target, "catalog") as tmp:
-        (tmp / "b.txt").write_text("two")
-    assert sorted(p.name for p in target.iterdir()) == [ARTIFACT_MARKER, "b.txt"]
+        (tmp / "predicted.npy").write_text("two")
+    assert sorted(p.name for p in target.iterdir()) == [ARTIFACT_MARKER, "predicted.npy"]
+    (target / "thesis.tex").write_text("years of work")  # a user's file put into the catalog
+    with pytest.raises(InputError, match=r"holds \['thesis.tex'\], not written by textrec"):
+        with atomic_dir(target, "catalog"):
+            raise AssertionError("never reached: the check comes first")
+    assert (target / "thesis.tex").read_text() == "years of work"
+    (target / "thesis.tex").unlink()
     with pytest.raises(InputError, match="holds a textrec catalog, not a log"):
         with atomic_dir(target, "log"):
             raise AssertionError("never reached: the check comes first")
@@ -112,12 +118,12 @@ def test_atomic_dir_replaces_only_its_own_kind(tmp_path):
 def test_atomic_dir_failure_keeps_the_old_directory(tmp_path):
     target = tmp_path / "cat"
     with atomic_dir(target, "catalog") as tmp:
-        (tmp / "a.txt").write_text("old")
+        (tmp / "catalog.json").write_text("old")
     with pytest.raises(RuntimeError):
         with atomic_dir(target, "catalog") as tmp:
-            (tmp / "a.txt").write_text("new")
+            (tmp / "catalog.json").write_text("new")
             raise RuntimeError("crash mid-write")
-    assert (target / "a.txt").read_text() == "old"
+    assert (target / "catalog.json").read_text() == "old"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

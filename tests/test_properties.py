@@ -294,7 +294,7 @@ def test_pickled_code_in_a_checkpoint_is_never_executed(tmp_path):
     marker.unlink(missing_ok=True)
     path = tmp_path / "checkpoint.pt"
     torch.save({"type": _Boom()}, path, pickle_protocol=pickle.HIGHEST_PROTOCOL)
-    with pytest.raises(InputError, match="checkpoint.pt: not a readable textrec checkpoint"):
+    with pytest.raises(InputError, match="checkpoint.pt: refused to load it as a textrec"):
         load_checkpoint(path)
     assert not marker.exists()
 

@@ -170,6 +170,10 @@ def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
     stage_lines = [line for line in again if "· " in line]
     assert stage_lines and all("skipped" in line for line in stage_lines)
     assert resumed.rows == result.rows
+    calls = json.loads((out / RUN_FILE).read_text())["calls"]
+    assert len(calls) == 2 and calls[0]["seconds"] >= calls[1]["seconds"]
+    total = sum(c["seconds"] for c in calls)
+    assert f"wall time {total:.0f} s over 2 finished call(s)" in (out / "report.md").read_text()
 
     # a run killed after the bc row: its stage record is gone, its training run is complete
     (out / "seed-0" / "stages" / "bc.json").unlink()

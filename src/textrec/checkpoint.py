@@ -12,7 +12,10 @@ every layer may use it.
 
 from __future__ import annotations
 
+import pickle
+import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,7 @@ from textrec import __version__
 from textrec.errors import InputError
 from textrec.io import atomic_file
 
-__all__ = ["write_checkpoint", "read_checkpoint"]
+__all__ = ["write_checkpoint", "read_checkpoint", "load_tensors"]
 
 
 def write_checkpoint(path: str | Path, kind: str, **fields: Any) -> Path:
@@ -48,15 +51,10 @@ def read_checkpoint(
 
     Warns when another textrec version wrote it.
     """
-    import torch
-
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: checkpoint not found")
-    try:
-        raw = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch's weights-only unpickler raises many types on bad bytes
-        raise InputError(f"{p}: not a readable textrec checkpoint: {exc}") from exc
+    raw = load_tensors(p, "textrec checkpoint")
     if not isinstance(raw, dict) or "type" not in raw:
         found = type(raw).__name__
         raise InputError(f"{p}: not a textrec checkpoint (holds a {found} without a type)")
@@ -70,3 +68,35 @@ def read_checkpoint(
             f"{p}: written by textrec {raw['version']}, this is {__version__}", stacklevel=2
         )
     return raw
+
+
+def load_tensors(path: Path, what: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, never code.
+
+    Raises :class:`InputError` naming ``path`` and the reason when it is not a ``torch.save`` file
+    (empty, text, junk bytes) or holds Python objects the weights-only loader refuses. torch's
+    advice to load such a file with ``weights_only=False`` is never passed on: that would run
+    whatever code the file holds.
+    """
+    import torch
+
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        why = "an empty file" if size == 0 else f"{size} bytes that are not a torch.save archive"
+        raise InputError(f"{path}: not a {what}: {why}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(
+            r"WeightsUnpickler error: (.+?)(?:\.\s|\s+Check the documentation|\n|$)", str(exc)
+        )  # its first sentence: what it refused (never torch's advice on how to load it anyway)
+        detail = f" ({found.group(1).strip()})" if found else ""
+        raise InputError(
+            f"{path}: refused to load it as a {what}: it holds Python objects, not only tensors "
+            f"and plain values{detail}; loading those could run code"
+        ) from exc
+    except Exception as exc:  # torch raises many types on a damaged archive
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(
+            f"{path}: not a readable {what}: {type(exc).__name__}: {reason}".rstrip(": ")
+        ) from exc

@@ -19,11 +19,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textrec.errors import InputError
+
+ConfigT = TypeVar("ConfigT")
 
 __all__ = [
     "ARTIFACT_MARKER",
@@ -36,6 +39,7 @@ __all__ = [
     "output_dir",
     "write_json_atomic",
     "read_json",
+    "config_from_json",
 ]
 
 ARTIFACT_MARKER = ".textrec-artifact"
@@ -52,7 +56,8 @@ LEGACY_LAYOUTS: dict[str, tuple[str, frozenset[str]]] = {
 }
 """``kind -> (required entry, allowed entries)`` of the artifacts textrec wrote before it marked
 them: an unmarked directory holding the required entry and nothing but allowed ones is taken for
-that kind (no user's directory looks like that)."""
+that kind (no user's directory looks like that). The allowed entries are also all a directory
+that :func:`atomic_dir` replaces may hold."""
 
 
 def _umask() -> int:
@@ -113,13 +118,15 @@ def artifact_kind(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def check_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
+def check_output_dir(path: str | os.PathLike[str], kind: str, whole: bool = False) -> Path:
     """Check that directory ``path`` may receive a textrec ``kind``, without writing anything.
 
     Accepted: a path that does not exist yet (its nearest existing parent must be a directory),
     an empty directory, or a directory textrec made for the same ``kind``. Refused with
     :class:`~textrec.errors.InputError`: a file, a non-empty directory textrec did not make, and
-    one that holds another kind of artifact.
+    one that holds another kind of artifact. With ``whole`` (the directory is about to be replaced
+    as a whole, :func:`atomic_dir`) also one that holds anything but the kind's own entries
+    (:data:`LEGACY_LAYOUTS`): a file a user put into a saved catalog is never deleted with it.
     """
     target = Path(path)
     if target.exists() and not target.is_dir():
@@ -140,6 +147,8 @@ def check_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
                 f"{target}: holds a textrec {found or 'artifact of unknown kind'}, "
                 f"not a {kind}; choose another output directory"
             )
+        if whole:
+            _refuse_foreign_entries(target, kind)
         return target
     if any(target.iterdir()):
         raise InputError(
@@ -149,13 +158,25 @@ def check_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
     return target
 
 
-def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
+def _refuse_foreign_entries(target: Path, kind: str) -> None:
+    """InputError when ``target`` holds an entry that is not one of ``kind``'s own."""
+    own = LEGACY_LAYOUTS[kind][1] | {ARTIFACT_MARKER}
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in own)
+    if foreign:
+        raise InputError(
+            f"{target}: holds {foreign}, not written by textrec; refusing to replace the {kind} "
+            "and delete them (move them out of it, or choose another output directory)"
+        )
+
+
+def claim_output_dir(path: str | os.PathLike[str], kind: str, whole: bool = False) -> Path:
     """Check, before long work, that directory ``path`` may receive a textrec ``kind``; claim it.
 
     Accepted and refused as :func:`check_output_dir` says -- textrec never writes into, replaces
-    or deletes what it did not create. The directory is created and marked; returns it.
+    or deletes what it did not create (``whole``: as for a directory about to be replaced). The
+    directory is created and marked; returns it.
     """
-    target = check_output_dir(path, kind)
+    target = check_output_dir(path, kind, whole)
     target.mkdir(parents=True, exist_ok=True)
     if not (target / ARTIFACT_MARKER).is_file():
         _chmod(target, 0o777)
@@ -166,13 +187,16 @@ def claim_output_dir(path: str | os.PathLike[str], kind: str) -> Path:
 
 @contextlib.contextmanager
 def output_dir(
-    path: str | os.PathLike[str], kind: str, disposable: frozenset[str] = frozenset()
+    path: str | os.PathLike[str],
+    kind: str,
+    disposable: frozenset[str] = frozenset(),
+    whole: bool = False,
 ) -> Iterator[Path]:
     """:func:`claim_output_dir` for the block; if the block fails and the directory was made by
     this call and holds nothing but its marker, empty folders and ``disposable`` files (e.g. a
     manifest listing no work), it is removed again: a failed command leaves nothing behind."""
     created = not Path(path).exists()
-    target = claim_output_dir(path, kind)
+    target = claim_output_dir(path, kind, whole)
     try:
         yield target
     except BaseException:
@@ -189,12 +213,13 @@ def _only_scaffolding(root: Path, names: frozenset[str]) -> bool:
 def atomic_dir(path: str | os.PathLike[str], kind: str) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it replaces ``path``.
 
-    ``path`` is checked first (:func:`check_output_dir`): only a new path, an empty directory or
-    a directory textrec made for the same ``kind`` is replaced; the new directory is marked with
-    ``kind``. An existing ``path`` is moved aside first and deleted only after the new directory
-    is in place, so at every moment either the old or the new complete directory exists.
+    ``path`` is checked first (:func:`check_output_dir` with ``whole``): only a new path, an empty
+    directory or a directory textrec made for the same ``kind`` holding nothing else is replaced;
+    the new directory is marked with ``kind``. An existing ``path`` is moved aside first and
+    deleted only after the new directory is in place, so at every moment either the old or the new
+    complete directory exists.
     """
-    target = check_output_dir(path, kind)
+    target = check_output_dir(path, kind, whole=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -223,8 +248,11 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read JSON from ``path``; :class:`~textrec.errors.InputError` naming the file on bad
-    content (not JSON, not UTF-8), ``FileNotFoundError`` when it is missing."""
+    content (not JSON, not UTF-8), ``FileNotFoundError`` when it is missing, ``IsADirectoryError``
+    when it is a directory."""
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(21, "a directory, not a JSON file", str(p))
     if not p.is_file():
         raise FileNotFoundError(2, "file not found", str(p))
     try:
@@ -235,3 +263,36 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from exc
+
+
+_JSON_TYPES: dict[type, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    str: ((str,), "a string"),
+}
+"""A config field's default type -> (the JSON values it takes, how an error names them)."""
+
+
+def config_from_json(cls: type[ConfigT], obj: Any, source: str) -> ConfigT:
+    """The frozen config dataclass ``cls`` from its JSON form (``asdict``; missing fields take
+    their defaults); :class:`~textrec.errors.InputError` naming ``source``, the field and its value
+    for anything but a JSON object, an unknown field, a value of another type than the field's
+    default (bool, int, float, str) or one the class itself refuses."""
+    if not isinstance(obj, Mapping):
+        raise InputError(f"{source}: expected a JSON object, got {type(obj).__name__}")
+    defaults = {f.name: f.default for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(obj) - set(defaults))
+    if unknown:
+        raise InputError(f"{source}: unknown fields {unknown}")
+    for name, value in obj.items():
+        default = defaults[name]
+        if default is MISSING or type(default) not in _JSON_TYPES:
+            continue
+        takes, text = _JSON_TYPES[type(default)]
+        if not isinstance(value, takes) or (type(default) is not bool and isinstance(value, bool)):
+            raise InputError(f"{source}: field {name!r} must be {text}, got {value!r}")
+    try:
+        return cls(**obj)
+    except (InputError, TypeError) as exc:
+        raise InputError(f"{source}: {exc}") from exc

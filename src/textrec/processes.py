@@ -26,13 +26,20 @@ from typing import Any
 __all__ = ["process_pool", "init_worker"]
 
 
-def init_worker(initializer: Callable[..., None] | None = None, *initargs: Any) -> None:
-    """What every pool worker does first (see the module docstring), then ``initializer``."""
+def init_worker(
+    parent: int, initializer: Callable[..., None] | None = None, *initargs: Any
+) -> None:
+    """What every pool worker does first (see the module docstring), then ``initializer``.
+
+    ``parent`` is the PID of the process that made the pool, passed from it: read here with
+    ``os.getppid()`` it would be 1 when the parent died before the worker started, and the worker
+    would wait for PID 1 to end, for ever.
+    """
     import torch
     from threadpoolctl import threadpool_limits
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _exit_with_parent(os.getppid())
+    _exit_with_parent(parent)
     threadpool_limits(1)
     torch.set_num_threads(1)
     if initializer is not None:
@@ -47,6 +54,8 @@ def _exit_with_parent(parent: int, every: float = 0.5) -> None:
             time.sleep(every)
         os._exit(1)
 
+    if os.getppid() != parent:  # the parent is gone already
+        os._exit(1)
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
@@ -59,7 +68,7 @@ def process_pool(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
-        initargs=(initializer, *initargs),
+        initargs=(os.getpid(), initializer, *initargs),
     )
     finished = False
     try:

@@ -46,6 +46,7 @@ from textrec.errors import InputError
 from textrec.evaluation import evaluate, load_policy, make_simulator
 from textrec.io import claim_output_dir, read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig, DeviceMix, default_devices
+from textrec.machine import MachineRecord, machine_record
 from textrec.metrics import EvaluationResult, MeanSE
 from textrec.processes import process_pool
 from textrec.report import (
@@ -786,7 +787,8 @@ class ReproduceResult:
 
 
 RUN_FILE = "run.json"
-"""The run's settings, written first; a resumed run must match them."""
+"""The run's settings, written first (a resumed run must match them), and one record per finished
+call: its wall time and the machine it ran on (:func:`textrec.machine.machine_record`)."""
 
 
 def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
@@ -807,7 +809,35 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
                 "--workers may change)"
             )
         return
-    write_json_atomic(path, {"settings": json_settings(config)})
+    write_json_atomic(path, {"settings": json_settings(config), "calls": []})
+
+
+def _finish_call(root: Path, seconds: float) -> list[dict[str, Any]]:
+    """Add this call (wall time, machine) to ``run.json``; every finished call's record."""
+    path = root / RUN_FILE
+    run = read_json(path)
+    calls = [*run.get("calls", []), {"seconds": round(seconds, 1), **machine_record().to_json()}]
+    write_json_atomic(path, {**run, "calls": calls})
+    return calls
+
+
+def run_notes(calls: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Report lines on the wall time over every finished call and the machines they ran on."""
+    times = " + ".join(f"{c['seconds']:.0f} s" for c in calls)
+    total = sum(c["seconds"] for c in calls)
+    lines = [
+        f"- wall time {total:.0f} s over {len(calls)} finished call(s) ({times}; an interrupted "
+        "call is not counted, its finished stages are in the table below)"
+    ]
+    machines = dict.fromkeys(
+        MachineRecord(**{k: v for k, v in c.items() if k != "seconds"}).summary() for c in calls
+    )
+    lines += [f"- made on: {m}" for m in machines]
+    lines.append(
+        "- learned rows depend on torch's CPU kernels: the same seed gives the same numbers on "
+        "the same kind of CPU, other (equally valid) numbers on another"
+    )
+    return lines
 
 
 def _modified(path: Path) -> float:
@@ -871,8 +901,8 @@ def reproduce(
     seconds = time.perf_counter() - began
     devices = device_mix([f"agent-{i}" for i in range(len(config.stage_steps()))])
     notes = [
-        f"- catalog: {catalog.name} ({catalog.n_items} items); seeds {list(config.seeds)}; "
-        f"wall time of this call {seconds:.0f} s",
+        f"- catalog: {catalog.name} ({catalog.n_items} items); seeds {list(config.seeds)}",
+        *run_notes(_finish_call(root, seconds)),
         f"- devices ({len(devices)}): "
         + ", ".join(f"{d.name} ({d.base}, noise {d.noise:g})" for d in devices)
         + f"; agent copies after {list(config.stage_steps())} on-policy updates",

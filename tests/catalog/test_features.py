@@ -86,6 +86,38 @@ def test_cache_resumes_after_an_interrupted_run(tmp_path):
     assert again.seen == 0
 
 
+def _poison_features(folder: Path) -> None:
+    """The right shape, finite, and wrong: what a poisoned or swapped cache file looks like."""
+    feats = np.load(folder / "features.npy")
+    np.save(folder / "features.npy", feats[::-1].copy())
+
+
+def _other_images(folder: Path) -> None:
+    meta = folder / "meta.json"
+    meta.write_text(meta.read_text().replace("solid-a-20", "solid-b-20"))
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (_poison_features, "SHA-256 differs"),
+        (_other_images, "made for other images or another encoder (content_hash differ)"),
+        (lambda folder: (folder / "meta.json").unlink(), "no readable meta.json beside it"),
+    ],
+    ids=["poisoned-features", "meta-of-other-images", "no-meta"],
+)
+def test_a_cache_its_meta_does_not_vouch_for_is_recomputed(tmp_path, caplog, damage, problem):
+    source = Solid(20)
+    first = extract_features(source, MeanColour(), cache_dir=tmp_path, progress=False)
+    damage(tmp_path / feature_cache_key(source.content_hash, MeanColour()))
+    again = MeanColour()
+    with caplog.at_level("WARNING", logger="textrec.catalog.features"):
+        feats = extract_features(source, again, cache_dir=tmp_path, progress=False)
+    assert again.seen == 20  # recomputed, not used as is
+    np.testing.assert_array_equal(feats, first)
+    assert problem in caplog.text
+
+
 def test_cache_key_depends_on_content_encoder_and_size():
     enc = MeanColour()
     other = MeanColour()
@@ -127,7 +159,7 @@ def test_resnet50_needs_a_valid_weights_file(tmp_path):
     with pytest.raises(ValueError, match="not a torchvision resnet50 state_dict"):
         make_encoder("resnet50", weights=tmp_path / "bad.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(ValueError, match="cannot read ResNet-50 weights"):
+    with pytest.raises(ValueError, match="not a ResNet-50 weights file: 4 bytes that are not a"):
         make_encoder("resnet50", weights=tmp_path / "junk.pth")
 
 

@@ -173,5 +173,5 @@ def test_bad_arguments_are_errors(tmp_path):
     with pytest.raises(ValueError, match="n_steps must be >= 1"):
         fit(MeanLearner(), NormalBatches(), n_steps=0)
     (tmp_path / "broken.pt").write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable textrec checkpoint"):
+    with pytest.raises(ValueError, match="not a textrec checkpoint: 16 bytes that are not a"):
         load_checkpoint(tmp_path / "broken.pt")

@@ -47,7 +47,7 @@ from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Action, Retriever
 from textrec.checkpoint import read_checkpoint, write_checkpoint
 from textrec.errors import InputError
-from textrec.io import atomic_dir, read_json
+from textrec.io import atomic_dir, config_from_json, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
 from textrec.language.tokenizer import Vocabulary
 from textrec.simulator.engine import StepResult
@@ -516,37 +516,65 @@ class Recommender(nn.Module):
         """Load a recommender saved by :meth:`save` for ``catalog`` (the one it was trained on)."""
         root = Path(path)
         meta_path = root / _CONFIG_FILE
-        meta: dict[str, Any] = read_json(meta_path)
+        meta = read_json(meta_path)
+        if not isinstance(meta, dict):
+            raise InputError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format") != _FORMAT:
             raise InputError(
                 f"{meta_path}: not a saved textrec recommender (format {meta.get('format')!r})"
             )
+        missing = [k for k in ("catalog", "config", "text_encoder", "vocab") if k not in meta]
+        if missing:
+            raise InputError(f"{meta_path}: missing fields {missing}")
         if meta.get("version") != __version__:
             warnings.warn(
                 f"{root}: saved by textrec {meta.get('version')}, this is {__version__}",
                 stacklevel=2,
             )
         saved = meta["catalog"]
-        if saved["fingerprint"] != catalog.fingerprint:
+        if not isinstance(saved, dict) or saved.get("fingerprint") != catalog.fingerprint:
             raise InputError(
-                f"{root}: trained on catalog {saved['name']!r} "
-                f"(fingerprint {saved['fingerprint']}, "
-                f"{saved['n_items']} items), cannot load it for catalog {catalog.name!r} "
+                f"{root}: trained on catalog {_get(saved, 'name')!r} "
+                f"(fingerprint {_get(saved, 'fingerprint')}, "
+                f"{_get(saved, 'n_items')} items), cannot load it for catalog {catalog.name!r} "
                 f"(fingerprint {catalog.fingerprint}, {catalog.n_items} items)"
             )
+        config = meta["config"]
+        if isinstance(config, dict):
+            config = {k: v for k, v in config.items() if k != "greedy"}  # now Acting's
+        config = config_from_json(RecommenderConfig, config, f"{meta_path}: field 'config'")
+        encoder = config_from_json(
+            EncoderConfig, meta["text_encoder"], f"{meta_path}: field 'text_encoder'"
+        )
+        acting = config_from_json(Acting, meta.get("acting", {}), f"{meta_path}: field 'acting'")
+        weights_path = root / _WEIGHTS_FILE
+        weights = read_checkpoint(weights_path, _FORMAT, ("state_dict",))
+        _check_finite(weights["state_dict"], f"{weights_path}: agent {root}")
         try:
             vocab = Vocabulary.from_json(meta["vocab"])
-            text = PretrainedTextEncoder(
-                EncoderConfig(**meta["text_encoder"]), catalog.schema, vocab
-            )
-            config = {k: v for k, v in meta["config"].items() if k != "greedy"}  # now Acting's
-            model = cls(catalog, text, RecommenderConfig(**config))
-            weights = read_checkpoint(root / _WEIGHTS_FILE, _FORMAT, ("state_dict",))
+            model = cls(catalog, PretrainedTextEncoder(encoder, catalog.schema, vocab), config)
             model.load_state_dict(weights["state_dict"])
-            model.acting = Acting(**meta.get("acting", {}))  # saved before it was: the default
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{root}: inconsistent recommender checkpoint: {exc}") from exc
+        model.acting = acting  # saved before it was: the default
         return model.eval()
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` of a JSON object, ``None`` for anything else (error messages only)."""
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _check_finite(state: dict[str, Any], source: str) -> None:
+    """InputError naming ``source`` and the tensors when a weight is NaN or infinite."""
+    bad = [
+        k
+        for k, v in state.items()
+        if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise InputError(f"{source}: non-finite weights (NaN or inf) in {bad[:3]}{more}")
 
 
 class RecommenderPolicy:

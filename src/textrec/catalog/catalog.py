@@ -333,10 +333,13 @@ class Catalog:
             )
         schema = AttributeSchema.from_json(meta["schema"], source=f"{meta_path}: field 'schema'")
         table_path = root / "items.parquet"
+        if not table_path.is_file():
+            raise InputError(
+                f"{table_path}: {'not a file' if table_path.exists() else 'missing'}; a saved "
+                "catalog holds catalog.json, items.parquet, features.npy and predicted.npy"
+            )
         try:
             df = pq.read_table(table_path).to_pandas()
-        except FileNotFoundError:
-            raise
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"{table_path}: cannot read items table: {exc}") from exc
         required = ["item_id", "split", "image_ref", *schema.names]

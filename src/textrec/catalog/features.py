@@ -30,7 +30,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -40,8 +40,9 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from textrec.catalog.catalog import NPY_ERRORS
+from textrec.checkpoint import load_tensors
 from textrec.errors import InputError
-from textrec.io import atomic_file, write_json_atomic
+from textrec.io import atomic_file, read_json, write_json_atomic
 
 __all__ = [
     "NATIVE_SIZE",
@@ -310,10 +311,7 @@ def resnet50(weights: str | Path | None, image_size: tuple[int, int] = (224, 224
     if not path.is_file():
         raise FileNotFoundError(f"{path}: ResNet-50 weights file not found")
     h, w = _check_size(image_size)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many exception types for a damaged file
-        raise InputError(f"{path}: cannot read ResNet-50 weights: {exc}") from exc
+    state = load_tensors(path, "ResNet-50 weights file")
     if not isinstance(state, dict):
         raise InputError(f"{path}: expected a state_dict, got {type(state).__name__}")
     net = _ResNet50()
@@ -431,11 +429,52 @@ def extract_features(
         return _extract(source, encoder, cache_dir, chunk_size, batch_size, progress)
 
 
-def _load_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+CACHE_META = "meta.json"
+"""Beside a cache's merged ``features.npy``: the images' content hash, the encoder and the
+SHA-256 of ``features.npy`` itself."""
+
+
+def _cache_record(source: ImageSource, encoder: ImageEncoder) -> dict[str, Any]:
+    """What a merged cache's ``meta.json`` must say besides the features' own hash."""
+    return {
+        "encoder": encoder.name,
+        "fingerprint": encoder.fingerprint,
+        "image_size": list(encoder.image_size),
+        "n_images": len(source),
+        "content_hash": source.content_hash,
+    }
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _record_problem(path: Path, record: dict[str, Any]) -> str | None:
+    """Why the merged features at ``path`` are not the ones ``record`` describes, or None."""
+    try:
+        saved = read_json(path.parent / CACHE_META)
+    except (OSError, ValueError) as exc:
+        return f"no readable {CACHE_META} beside it ({exc})"
+    if not isinstance(saved, dict):
+        return f"{CACHE_META} is not a JSON object"
+    differ = sorted(k for k in record if saved.get(k) != record[k])
+    if differ:
+        return f"made for other images or another encoder ({', '.join(differ)} differ)"
+    if saved.get("features_sha256") != _sha256(path):
+        return "its content is not the one written for these images (SHA-256 differs)"
+    return None
+
+
+def _load_cached(
+    path: Path, shape: tuple[int, ...], record: dict[str, Any] | None = None
+) -> np.ndarray | None:
     """A cached feature array, or ``None`` when it is absent or unusable.
 
     A truncated or damaged file (a disk filled up, a copy cut short), one of another shape or
-    one holding non-finite values is not fatal: it is logged, removed and recomputed.
+    one holding non-finite values is not fatal: it is logged, removed and recomputed. With
+    ``record`` (the merged cache) so is one that ``meta.json`` does not vouch for: made for other
+    images (their content hash) or another encoder, or changed since it was written (its hash).
     """
     if not path.is_file():
         return None
@@ -448,6 +487,8 @@ def _load_cached(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
         )
     except NPY_ERRORS as exc:
         problem = f"unreadable ({exc})"
+    if problem is None and record is not None:
+        problem = _record_problem(path, record)
     if problem is None:
         return feats
     logger.warning("feature cache %s: %s; recomputing it", path, problem)
@@ -468,7 +509,7 @@ def _extract(
     if cache_dir is not None:
         folder = Path(cache_dir) / feature_cache_key(source.content_hash, encoder)
         merged = folder / "features.npy"
-        feats = _load_cached(merged, (n, encoder.dim))
+        feats = _load_cached(merged, (n, encoder.dim), _cache_record(source, encoder))
         if feats is not None:
             logger.info("features loaded from %s", merged)
             return feats
@@ -500,14 +541,8 @@ def _extract(
         with atomic_file(folder / "features.npy", suffix=".npy") as tmp:
             np.save(tmp, out)
         write_json_atomic(
-            folder / "meta.json",
-            {
-                "encoder": encoder.name,
-                "fingerprint": encoder.fingerprint,
-                "image_size": list(encoder.image_size),
-                "n_images": n,
-                "content_hash": source.content_hash,
-            },
+            folder / CACHE_META,
+            {**_cache_record(source, encoder), "features_sha256": _sha256(folder / "features.npy")},
         )
         for start in starts:
             (folder / f"rows-{start:07d}-{min(start + chunk_size, n):07d}.npy").unlink(

@@ -463,15 +463,27 @@ def find_meta_data(data_dir: str | Path) -> Path | None:
     for candidate in (root / "ut-zap50k-data" / "meta-data.csv", root / "meta-data.csv"):
         if candidate.is_file():
             return candidate
+        if candidate.exists():
+            raise InputError(f"{candidate}: not a file (the labels' CSV file goes by this name)")
     return None
+
+
+def _data_folder(data_dir: str | Path) -> Path:
+    """``data_dir`` as a path; an error naming it when it is a file or missing."""
+    root = Path(data_dir)
+    if root.exists() and not root.is_dir():
+        raise InputError(
+            f"{root}: a file, not a folder; --data names the UT-Zappos50K folder (holding "
+            f"{IMAGES_DIR}*.zip or {IMAGES_DIR}/)"
+        )
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: UT-Zappos50K folder not found")
+    return root
 
 
 def open_images(data_dir: str | Path, refs: Sequence[str]) -> ZapposImages:
     """Image access for catalog ``image_refs`` (e.g. to serve item images)."""
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: UT-Zappos50K folder not found")
-    return ZapposImages(root, list(refs))
+    return ZapposImages(_data_folder(data_dir), list(refs))
 
 
 def list_images(data_dir: str | Path) -> list[str]:
@@ -481,7 +493,7 @@ def list_images(data_dir: str | Path) -> list[str]:
 
 def data_fingerprint(data_dir: str | Path) -> str:
     """Content hash of a UT-Zappos50K folder: images (zip file or tree) and ``meta-data.csv``."""
-    root = Path(data_dir)
+    root = _data_folder(data_dir)
     archive = _Archive(root)
     h = hashlib.sha256()
     if archive.zip_path is not None:
@@ -590,6 +602,18 @@ def _check_values(path: Path, df: pd.DataFrame, column: str, published: Sequence
         )
 
 
+def _check_agrees(path: Path, df: pd.DataFrame, column: str, folders: np.ndarray) -> None:
+    """Each row's ``column`` is the folder its image is filed under (``folders``, row-aligned)."""
+    bad = np.flatnonzero(df[column].to_numpy(dtype=object) != folders)
+    if len(bad):
+        r = int(bad[0])
+        raise InputError(
+            f"{path}: {_row(r)}, column {column!r}: {df[column].iat[r]!r} contradicts the folder "
+            f"tree, which files CID {df['CID'].iat[r]!r} under {folders[r]!r} ({len(bad)} such "
+            "rows); the images or the CSV are not UT-Zappos50K's own"
+        )
+
+
 def _meta_labels(
     path: Path, df: pd.DataFrame, cids: np.ndarray, folder_labels: Mapping[str, np.ndarray]
 ) -> tuple[AttributeSchema, np.ndarray, np.ndarray]:
@@ -616,6 +640,8 @@ def _meta_labels(
             cells[:] = folder_labels[name]
         if column in df.columns:
             _check_values(path, df, column, OFFICIAL_VOCABULARIES[name])
+            if name in folder_labels:
+                _check_agrees(path, df, column, folder_labels[name][position])
             cells[position] = df[column].to_numpy(dtype=object)
         values = pd.Series(cells).str.split(";").explode().str.strip()
         values = values[values != ""]
@@ -684,9 +710,7 @@ def read_zappos(
             ``meta-data.csv`` column, a row whose CID has no image, or a ``subset`` path that
             is not in the data; the message names the file, row and column.
     """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: UT-Zappos50K folder not found")
+    root = _data_folder(data_dir)
     archive = _Archive(root)
     refs = archive.refs
     if subset is not None:

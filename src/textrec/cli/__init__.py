@@ -174,14 +174,18 @@ def main(argv: list[str] | None = None) -> None:
     exit 130; Typer's usage errors are shown by Typer, exit 2. A command that finds damage (a
     ``--check``) raises ``typer.Exit(1)``.
     """
-    from textrec.cli.common import INVOCATION
+    from textrec.cli.common import INVOCATION, SIGNALLED
 
     args = sys.argv[1:] if argv is None else list(argv)
     INVOCATION[:] = args
+    SIGNALLED.clear()
     terminated = _raise_on_sigterm()
+    _record_ctrl_c(SIGNALLED)
     try:
         app(args=args, prog_name="textrec", standalone_mode=True)
     except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED and _silent_interrupt(exc):
+            _error_line("terminated" if terminated else "interrupted")
         if terminated and exc.code == EXIT_INTERRUPTED:
             sys.exit(EXIT_TERMINATED)
         raise
@@ -195,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
         _error_line(_os_error_text(exc))
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 -- the policy's last resort: report, never a bare crash
+        if SIGNALLED:  # Ctrl-C inside a library that turned it into another error (numpy does)
+            _error_line("terminated" if terminated else "interrupted")
+            sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
         if _debug[0]:
             traceback.print_exc()
             _error_line(f"internal error: {type(exc).__name__}: {exc}")
@@ -207,6 +214,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_FAILURE)
 
 
+def _silent_interrupt(exc: SystemExit) -> bool:
+    """Whether ``exc`` is Typer's exit 130 for a Ctrl-C no command reported: Typer turns the
+    ``KeyboardInterrupt`` into ``Exit(130)`` before :func:`main` sees it, and prints nothing (a
+    long command reports it itself, with :func:`textrec.cli.common.stop_on_interrupt`)."""
+    typer_exit = exc.__context__
+    return typer_exit is not None and isinstance(typer_exit.__cause__, KeyboardInterrupt)
+
+
 def _raise_on_sigterm() -> list[bool]:
     """Make SIGTERM raise :class:`~textrec.errors.Terminated` in the main thread; the returned
     list holds ``True`` once it did (the exit status is then 143, not Ctrl-C's 130)."""
@@ -214,6 +229,9 @@ def _raise_on_sigterm() -> list[bool]:
 
     def handler(signum: int, frame: object) -> None:
         seen.append(True)
+        from textrec.cli.common import SIGNALLED
+
+        SIGNALLED.append(signum)
         raise Terminated
 
     try:
@@ -221,6 +239,21 @@ def _raise_on_sigterm() -> list[bool]:
     except ValueError:  # not the main thread (main() called from a thread): leave SIGTERM alone
         pass
     return seen
+
+
+def _record_ctrl_c(signalled: list[int]) -> None:
+    """Make Ctrl-C raise ``KeyboardInterrupt`` as always, and note it in ``signalled`` (a library
+    may turn the ``KeyboardInterrupt`` into another error: it is still reported as Ctrl-C)."""
+
+    def handler(signum: int, frame: object) -> None:
+        signalled.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    try:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored stays ignored
+            signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave SIGINT alone
+        pass
 
 
 def _error_line(message: str) -> None:

@@ -145,7 +145,7 @@ def build(
         raise InputError(f"--catalog must be one of {list(SOURCES)} to build, got {catalog!r}")
     size = _size(image_size)
     with (
-        output_dir(out, CATALOG_KIND),
+        output_dir(out, CATALOG_KIND, whole=True),
         stop_on_interrupt(
             f"nothing was saved to {out}; finished image features are cached, run "
             f"{command_line()} again to go on"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from textrec.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated
 
 __all__ = [
     "INVOCATION",
+    "ITEMS_MAX",
+    "SIGNALLED",
     "SEED_MAX",
     "command_line",
     "stop_on_interrupt",
@@ -47,7 +50,11 @@ CatalogOpt = typer.Option(
 DataOpt = typer.Option(
     None, "--data", help="UT-Zappos50K folder (the images zip or tree, optional meta-data.csv)."
 )
-ItemsOpt = typer.Option(3000, "--items", min=50, help="Number of items of the built-in catalog.")
+ITEMS_MAX = 1_000_000
+"""Most items of a built-in catalog (beyond, its arrays would not fit a laptop's memory)."""
+ItemsOpt = typer.Option(
+    3000, "--items", min=50, max=ITEMS_MAX, help="Number of items of the built-in catalog."
+)
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's ``SeedSequence`` and torch take any non-negative integer, but a seed is
 also written into ids and files, so textrec keeps it to 32 bits."""
@@ -76,6 +83,9 @@ TrainingUtterancesOpt = typer.Option(
 INVOCATION: list[str] = []
 """The arguments of the running ``textrec`` command (set by :func:`textrec.cli.main`)."""
 
+SIGNALLED: list[int] = []
+"""SIGINT / SIGTERM received by the running command (recorded by :func:`textrec.cli.main`)."""
+
 
 def command_line(extra: str = "") -> str:
     """The running command as a shell line (``extra`` appended unless already there)."""
@@ -90,14 +100,22 @@ def stop_on_interrupt(hint: str) -> Iterator[None]:
     """On Ctrl-C inside the block: print ``interrupted: <hint>`` on stderr and exit 130 (143 and
     ``terminated: <hint>`` on SIGTERM).
 
-    ``hint`` says what was kept and how to go on (e.g. the command to resume with).
+    ``hint`` says what was kept and how to go on (e.g. the command to resume with). An error
+    raised after Ctrl-C or SIGTERM arrived counts as the signal: a library may turn the
+    ``KeyboardInterrupt`` into another error (numpy's comparison of structured arrays does).
     """
     try:
         yield
     except KeyboardInterrupt as exc:
         term = isinstance(exc, Terminated)
-        typer.echo(f"{'terminated' if term else 'interrupted'}: {hint}", err=True)
-        raise typer.Exit(EXIT_TERMINATED if term else EXIT_INTERRUPTED) from None
+    except Exception:
+        if not SIGNALLED:
+            raise
+        term = SIGNALLED[-1] == signal.SIGTERM
+    else:
+        return
+    typer.echo(f"{'terminated' if term else 'interrupted'}: {hint}", err=True)
+    raise typer.Exit(EXIT_TERMINATED if term else EXIT_INTERRUPTED) from None
 
 
 def print_json(obj: Any) -> None:

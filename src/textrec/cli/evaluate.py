@@ -19,8 +19,10 @@ from textrec.cli.common import (
     JsonOpt,
     ProgressOpt,
     SeedOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.metrics import SR_TURNS, EvaluationResult
 
@@ -83,7 +85,10 @@ def evaluate(
     }
     chosen = load_policy(policy, cat, **acting)
     simulator = make_simulator(cat, pool, utterances, seed)
-    result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
+    with stop_on_interrupt(
+        f"nothing was saved (evaluate writes no files); run {command_line()} again"
+    ):
+        result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
     if json_out:
         print_json(
             {

@@ -19,8 +19,10 @@ from textrec.cli.common import (
     ProgressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 
 __all__ = ["iterative"]
@@ -88,13 +90,17 @@ def iterative(
         utterances=utterances,
         progress=progress,
     )
-    results = run_iterative(
-        spec,
-        config,
-        root,
-        workers=workers,
-        say=lambda line: typer.echo(line, err=True),
-    )
+    with stop_on_interrupt(
+        f"finished rounds, checkpoints and log shards are kept in {out}; run {command_line()} "
+        "to continue"
+    ):
+        results = run_iterative(
+            spec,
+            config,
+            root,
+            workers=workers,
+            say=lambda line: typer.echo(line, err=True),
+        )
     report = {"out": str(root), "algo": algo, "rounds": [r.to_json() for r in results]}
     write_json_atomic(root / "rounds.json", report)
     if json_out:

@@ -199,6 +199,8 @@ def info(
 
     if not log_dir.is_dir():
         raise InputError(f"{log_dir}: not a log directory (no such directory)")
+    if catalog is not None and not check:
+        raise InputError("--catalog is what --check checks the item ids against: add --check")
     out: dict[str, Any] = {}
     if check:
         cat = None

@@ -11,14 +11,17 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import (
+    ITEMS_MAX,
     CatalogOpt,
     DataOpt,
     JsonOpt,
     ProgressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.errors import InputError
 
@@ -32,7 +35,7 @@ def reproduce(
     catalog: str = CatalogOpt,
     data: Path | None = DataOpt,
     items: int | None = typer.Option(
-        None, "--items", min=50, help="Items of the built-in catalog (default 3000)."
+        None, "--items", min=50, max=ITEMS_MAX, help="Items of the built-in catalog (default 3000)."
     ),
     seed: int = SeedOpt,
     seeds: int = typer.Option(
@@ -121,13 +124,16 @@ def reproduce(
         utterances=utterances,
     )
     config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)
-    result = run(
-        config,
-        out,
-        resume=resume,
-        progress=progress,
-        say=lambda line: typer.echo(line, err=True),
-    )
+    with stop_on_interrupt(
+        f"finished stages are kept in {out}; run {command_line('--resume')} to continue"
+    ):
+        result = run(
+            config,
+            out,
+            resume=resume,
+            progress=progress,
+            say=lambda line: typer.echo(line, err=True),
+        )
     if json_out:
         print_json(
             {

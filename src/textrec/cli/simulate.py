@@ -18,9 +18,11 @@ from textrec.cli.common import (
     JsonOpt,
     ProgressOpt,
     SeedOpt,
+    command_line,
     console,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.metrics import SR_TURNS, Dialogue, EvaluationResult
 
@@ -62,15 +64,18 @@ def simulate(
 
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     simulator = make_simulator(cat, pool, utterances, seed)
-    result = evaluate(
-        load_policy(policy, cat),
-        simulator,
-        sessions,
-        seed,
-        batch_size=batch_size,
-        record=show,
-        progress=progress and sessions > batch_size,
-    )
+    with stop_on_interrupt(
+        f"nothing was saved (simulate writes no files); run {command_line()} again"
+    ):
+        result = evaluate(
+            load_policy(policy, cat),
+            simulator,
+            sessions,
+            seed,
+            batch_size=batch_size,
+            record=show,
+            progress=progress and sessions > batch_size,
+        )
     if json_out:
         print_json(
             {

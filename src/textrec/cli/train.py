@@ -28,8 +28,10 @@ from textrec.cli.common import (
     ProgressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
+    command_line,
     print_json,
     print_table,
+    stop_on_interrupt,
 )
 from textrec.learners.registry import LEARNERS, config_fields
 
@@ -107,23 +109,26 @@ def _train(
     overrides = {k: v for k, v in learner_options.items() if v is not None}
     LEARNERS[algo].make_config(overrides)  # refuse a foreign option before loading anything
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    result = train_agent(
-        TrainSpec(
-            algo=algo,
-            catalog=cat,
-            out=out,
-            logs=logs,
-            steps=steps,
-            eval_every=eval_every,
-            eval_sessions=eval_sessions,
-            seed=seed,
-            overrides=overrides,
-            recommender=RecommenderConfig(finetune_text=finetune_text, readout=readout),
-            utterances=utterances,
-            eval_pool=eval_pool,
-            progress=progress,
-        )
+    spec = TrainSpec(
+        algo=algo,
+        catalog=cat,
+        out=out,
+        logs=logs,
+        steps=steps,
+        eval_every=eval_every,
+        eval_sessions=eval_sessions,
+        seed=seed,
+        overrides=overrides,
+        recommender=RecommenderConfig(finetune_text=finetune_text, readout=readout),
+        utterances=utterances,
+        eval_pool=eval_pool,
+        progress=progress,
     )
+    with stop_on_interrupt(
+        f"the checkpoints written so far are kept in {out}; run {command_line()} to continue "
+        "from the last one"
+    ):
+        result = train_agent(spec)
     test = result.test
     if json_out:
         report = {"catalog": cat.name, "out": str(out), "steps": steps, "seed": seed}

@@ -24,8 +24,9 @@ and the collections write complete shards, so a killed run resumes where it stop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,48 @@ def round_seed(seed: int, round_index: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(round_index + 1,)).generate_state(1)[0])
 
 
+SETTINGS_FILE = "settings.json"
+"""What an iterative run was started with; a run continued in the same directory must match."""
+
+
+def _settings(spec: Any, config: IterativeConfig, logs: Sequence[Path]) -> dict[str, Any]:
+    """The settings finished rounds depend on, as they read back from JSON (all but ``rounds``,
+    which a continued run may raise, and ``progress``)."""
+    skip = {"catalog", "out", "logs", "steps", "init", "progress"}
+    train = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name not in skip}
+    settings = {
+        **{k: v for k, v in asdict(config).items() if k != "rounds"},
+        **train,
+        "catalog": f"{spec.catalog.name} (fingerprint {spec.catalog.fingerprint})",
+        "logs": [str(p.resolve()) for p in logs],
+        "init": None if spec.init is None else str(Path(spec.init).resolve()),
+    }
+    return dict(json.loads(json.dumps(settings, default=_plain)))
+
+
+def _plain(obj: Any) -> Any:
+    return asdict(obj) if is_dataclass(obj) else dict(obj) if isinstance(obj, Mapping) else str(obj)
+
+
+def _check_settings(path: Path, settings: dict[str, Any]) -> None:
+    """Write ``settings`` to ``path`` on a new run; refuse to continue a run made with others."""
+    if path.is_file():
+        saved = read_json(path)
+        if not isinstance(saved, dict):
+            raise InputError(f"{path}: expected a JSON object, got {type(saved).__name__}")
+        differ = sorted(
+            k for k in settings.keys() | saved.keys() if saved.get(k) != settings.get(k)
+        )
+        if differ:
+            raise InputError(
+                f"{path}: the run was started with other settings ({', '.join(differ)}); "
+                "continue it with the same options (only --rounds may change) or choose another "
+                "--out"
+            )
+        return
+    write_json_atomic(path, settings)
+
+
 def run_iterative(
     spec: Any,
     config: IterativeConfig,
@@ -146,6 +189,7 @@ def run_iterative(
         raise InputError("iterative training needs at least one base log")
     root = Path(out)
     logs = [Path(spec.logs)] if isinstance(spec.logs, str | Path) else [Path(p) for p in spec.logs]
+    _check_settings(root / SETTINGS_FILE, _settings(spec, config, logs))
     results: list[RoundResult] = []
     for r in range(config.rounds):
         saved = root / f"round-{r}" / "result.json"

@@ -175,7 +175,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     """
     raw = read_checkpoint(path, None, _FIELDS)
     try:
-        return Checkpoint(
+        ckpt = Checkpoint(
             type=str(raw["type"]),
             config=json.loads(raw["config"]),
             state_dict=raw["state_dict"],
@@ -186,6 +186,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         )
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: malformed learner checkpoint: {exc}") from exc
+    bad = [f"{k} {v}" for k, v in (("step", ckpt.step), ("seed", ckpt.seed)) if v < 0]
+    if bad:
+        raise InputError(f"{path}: malformed learner checkpoint: negative {', '.join(bad)}")
+    return ckpt
 
 
 def check_resume(
@@ -220,7 +224,20 @@ def check_resume(
         )
     if ckpt.seed != seed:
         raise InputError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
+    _rows_to(Path(run_dir), ckpt.step)  # a damaged metrics table is refused before long work
     return ckpt
+
+
+def _rows_to(run_dir: Path, step: int) -> list[dict[str, Any]]:
+    """The ``metrics.csv`` rows up to checkpoint ``step``; the last must be that step's."""
+    metrics = run_dir / METRICS_NAME
+    rows = [r for r in read_rows(metrics) if int(r["step"]) <= step]
+    if not rows or int(rows[-1]["step"]) != step or "time/wall" not in rows[-1]:
+        raise InputError(
+            f"{metrics}: no row (with time/wall) for step {step} of {run_dir / CHECKPOINT_NAME}; "
+            "it is not the metrics table of this run (use another output directory)"
+        )
+    return rows
 
 
 def _resume(
@@ -235,7 +252,7 @@ def _resume(
         learner.load_state_dict(ckpt.state_dict)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: cannot restore the learner: {exc}") from exc
-    rows = [r for r in read_rows(run_dir / METRICS_NAME) if int(r["step"]) <= ckpt.step]
+    rows = _rows_to(run_dir, ckpt.step)
     logger.info("resumed %s from %s at step %d", learner.name, path, ckpt.step)
     return ckpt.step, rows
 
@@ -252,11 +269,23 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             reader = csv.DictReader(f)
             rows = [{k: v for k, v in row.items() if v != ""} for row in reader]
             if "step" not in (reader.fieldnames or []):
-                raise KeyError("no 'step' column")
-        for row in rows:
-            int(row["step"])
-    except (csv.Error, UnicodeDecodeError, KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable metrics table: {exc!r}") from exc
+                raise InputError(f"{path}: not a readable metrics table: no 'step' column")
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable metrics table: {exc}") from exc
+    for n, row in enumerate(rows, start=1):
+        if None in row:
+            raise InputError(f"{path}: row {n}: more cells than the header has columns")
+        for column, value in row.items():
+            try:
+                number = float(value)
+            except ValueError:
+                raise InputError(
+                    f"{path}: row {n}, column {column!r}: {value!r} is not a number"
+                ) from None
+            if column == "step" and (not number.is_integer() or number < 0):
+                raise InputError(f"{path}: row {n}, column 'step': {value!r} is not a step number")
+        if "step" not in row:
+            raise InputError(f"{path}: row {n}, column 'step': empty")
     return rows
 
 

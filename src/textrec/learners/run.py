@@ -23,7 +23,7 @@ from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
 from textrec.learners.evaluators import SimulatorEvaluator
-from textrec.learners.loop import METRICS_NAME, check_resume, fitter, read_rows
+from textrec.learners.loop import CHECKPOINT_NAME, METRICS_NAME, check_resume, fitter, read_rows
 from textrec.learners.registry import LEARNERS, BatchContext
 from textrec.logs.info import check_log
 from textrec.metrics import EvaluationResult
@@ -143,7 +143,13 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     }
     out = claim_output_dir(spec.out, "run")
     # The cheap refusals first: another run's checkpoint, a log of another catalog.
-    check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
+    done = check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
+    if done is not None and done.step > spec.steps:
+        raise InputError(
+            f"{out / CHECKPOINT_NAME}: the run has {done.step} updates, more than the {spec.steps} "
+            f"asked for; train to {done.step} or more steps to go on from it, or choose another "
+            "output directory"
+        )
     for log in () if spec.logs is None else _as_tuple(spec.logs):
         check_log(log, cat, rows=False).sound_shards()
     encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)

@@ -20,6 +20,17 @@ from textrec.errors import InputError
 __all__ = ["learner_state", "load_learner_state"]
 
 
+_STATE_FIELDS = (
+    "recommender_config",
+    "recommender",
+    "extra",
+    "optimiser",
+    "generator",
+    "n_updates",
+)
+"""The keys of :func:`learner_state`."""
+
+
 def learner_state(
     recommender: Recommender,
     extra: nn.Module,
@@ -49,6 +60,9 @@ def load_learner_state(
 
     Raises :class:`InputError` when the state was saved for a recommender of another config.
     """
+    missing = [k for k in _STATE_FIELDS if k not in state]
+    if missing:
+        raise InputError(f"learner state lacks fields {missing}")
     if state["recommender_config"] != asdict(recommender.config):
         raise InputError(
             f"saved recommender config {state['recommender_config']} differs from this "

@@ -43,7 +43,7 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
-from textrec.logs.reader import ItemIndex
+from textrec.logs.reader import ItemIndex, read_experience
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
     MANIFEST_NAME,
@@ -219,6 +219,7 @@ class SessionLog:
             manifest = self._manifest()
             if manifest is not None:
                 self._check(manifest)
+                self._check_newest_shards(manifest)
 
     # ------------------------------------------------------------------ public API
     def append(self, session: FinishedSession) -> Path | None:
@@ -278,6 +279,22 @@ class SessionLog:
                 f"({manifest.catalog_fingerprint}), not of {self.catalog.name!r} "
                 f"({self.catalog.fingerprint})"
             )
+
+    def _check_newest_shards(self, manifest: Manifest) -> None:
+        """Refuse a log whose newest shards are damaged (e.g. truncated by a full disk or a copy):
+        new sessions are never added to, nor listed beside, a shard that cannot be read."""
+        newest = {manifest.n_sessions - 1, *manifest.chunks_done[-1:]}
+        for chunk in sorted(newest):
+            path = shard_paths(self.root, chunk)[0]
+            if not path.exists():
+                continue
+            try:
+                read_experience(path)
+            except ValueError as exc:
+                raise InputError(
+                    f"{exc}; the log is damaged (textrec logs info --check lists it): move the "
+                    "shard out of the log, or choose another --log-dir"
+                ) from exc
 
     def _resume(self, manifest: Manifest | None) -> tuple[tuple[int, ...], int]:
         """The chunks done and the next chunk's number, without listing the shards.

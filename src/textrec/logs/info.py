@@ -26,6 +26,7 @@ import pandas as pd
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
+from textrec.io import config_from_json
 from textrec.logs.reader import ItemIndex, list_shards, read_experience, read_oracle
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
@@ -51,6 +52,7 @@ __all__ = [
     "summarize",
     "check_log",
     "session_table",
+    "reward_range",
 ]
 
 
@@ -166,7 +168,13 @@ class LogSummary:
 
 
 def _optional_manifest(log_dir: Path) -> Manifest | None:
-    return read_manifest(log_dir) if (log_dir / MANIFEST_NAME).is_file() else None
+    """The log's manifest (its ``task`` checked to be a ``TaskConfig``), None when it has none."""
+    path = log_dir / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    manifest = read_manifest(log_dir)
+    config_from_json(TaskConfig, manifest.task, f"{path}: field 'task'")
+    return manifest
 
 
 def _oracle_nv(log_dir: Path, shard: Path, table: SessionTable) -> np.ndarray | None:
@@ -205,7 +213,7 @@ def summarize(log_dir: str | Path) -> LogSummary:
     device = np.concatenate([t.device_id for t in tables])
     success_turn = np.concatenate([t.success_turn for t in tables])
     task = manifest.task if manifest is not None else {}
-    max_turns = int(task.get("max_turns", TaskConfig().max_turns))
+    max_turns = config_from_json(TaskConfig, task, "task").max_turns
     ni = np.where(success_turn > 0, success_turn, max_turns).astype(np.float64)
     missing_nv = sum(len(t.session_id) for t, nv in zip(tables, nvs, strict=True) if nv is None)
     if missing_nv:
@@ -287,12 +295,36 @@ class CheckReport:
         }
 
 
+def reward_range(task: TaskConfig) -> tuple[float, float]:
+    """The rewards a log made under ``task`` can hold: a turn's lies in ``[offset, 1 + offset]``
+    (distances are in [0, 1]; an opening row's is 0), a failed last turn's adds the penalty."""
+    return task.reward_offset + task.failure_penalty, 1.0 + task.reward_offset
+
+
+def _check_rewards(shard: Path, rows: ExperienceBatch, task: TaskConfig) -> None:
+    low, high = reward_range(task)
+    slack = 1e-4 * max(1.0, abs(low))  # float32 rounding
+    bad = (rows.reward < low - slack) | (rows.reward > high + slack)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{shard}: row {row}, column 'reward': {float(rows.reward[row]):g} is outside "
+            f"[{low:g}, {high:g}], the range of the manifest's task"
+        )
+
+
 def _check_shard(
-    shard: Path, oracle_dir: Path | None, index: ItemIndex | None, manifest: Manifest | None
+    shard: Path,
+    oracle_dir: Path | None,
+    index: ItemIndex | None,
+    manifest: Manifest | None,
+    task: TaskConfig | None,
 ) -> tuple[ExperienceBatch, np.ndarray]:
     """Read and check one experience shard (and its oracle shard); return rows and session ids."""
     rows = read_experience(shard)
     offsets = rows.check_complete(str(shard))
+    if task is not None:
+        _check_rewards(shard, rows, task)
     if index is not None:
         index(rows.item_id, str(shard))
     ids = rows.session_id[offsets[:-1]]
@@ -381,10 +413,11 @@ def check_log(
 ) -> CheckReport:
     """Validate a log directory; every problem found is one line of the report (none raised).
 
-    Checked: the manifest (readable, every field of its type), every shard (readable, whole
-    sessions, device ids among the manifest's devices, and for a collected log exactly the
-    session ids of its chunk), session ids unique across shards, oracle shards matching, and
-    with ``catalog`` item and target ids in it and the manifest's fingerprint its own.
+    Checked: the manifest (readable, every field of its type), every shard (readable, every column
+    of its type, whole sessions, rewards in the range of the task the manifest records, device ids
+    among the manifest's devices, and for a collected log exactly the session ids of its chunk),
+    session ids unique across shards, oracle shards matching, and with ``catalog`` item and target
+    ids in it and the manifest's fingerprint its own.
 
     Args:
         log_dir: the log directory.
@@ -409,11 +442,14 @@ def check_log(
         manifest = None
     oracle_dir = root / ORACLE_DIR if (root / ORACLE_DIR).is_dir() else None
     index = ItemIndex(catalog) if catalog is not None else None
+    task = (  # the rewards' range is known when the manifest records the task
+        config_from_json(TaskConfig, manifest.task, "task") if manifest and manifest.task else None
+    )
     seen: dict[str, str] = {}
     n_sessions = n_rows = 0
     for shard in shards if rows else ():
         try:
-            rows, ids = _check_shard(shard, oracle_dir, index, manifest)
+            rows, ids = _check_shard(shard, oracle_dir, index, manifest, task)
         except ValueError as exc:
             problems.append(str(exc))
             continue

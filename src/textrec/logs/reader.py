@@ -84,6 +84,8 @@ def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.Pa
             written under another schema version.
     """
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: a directory, not a Parquet shard")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: shard not found")
     try:
@@ -96,6 +98,10 @@ def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.Pa
     missing = [n for n in schema.names if n not in arrow_schema.names]
     if missing:
         raise InputError(f"{p}: missing columns {missing}")
+    for want in schema:
+        stored = arrow_schema.field(want.name).type
+        if _type_kind(stored) != _type_kind(want.type):
+            raise InputError(f"{p}: column {want.name!r} is stored as {stored}, not {want.type}")
     meta = arrow_schema.metadata or {}
     if SCHEMA_VERSION_KEY in meta and meta[SCHEMA_VERSION_KEY] != str(SCHEMA_VERSION).encode():
         raise InputError(
@@ -104,6 +110,27 @@ def open_shard(path: str | Path, schema: pa.Schema = EXPERIENCE_SCHEMA) -> pq.Pa
             f"this textrec reads version {SCHEMA_VERSION}"
         )
     return pf
+
+
+def _type_kind(t: pa.DataType) -> str:
+    """What a column holds, whatever its width: integers, floats, text, booleans or other.
+
+    A shard written by another tool may store ``reward`` as float64 (read as float32), never as
+    text (which Arrow would parse).
+    """
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return f"list of {_type_kind(t.value_type)}"
+    for kind, test in (
+        ("integer", pa.types.is_integer),
+        ("floating point", pa.types.is_floating),
+        ("text", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)),
+        ("boolean", pa.types.is_boolean),
+    ):
+        if test(t):
+            return kind
+    return str(t)
 
 
 def _read_table(path: Path, schema: pa.Schema) -> pa.Table:
