@@ -178,6 +178,9 @@ app.command("evaluate")(_evaluate.evaluate)
 from textrec.cli import iterative as _iterative  # noqa: E402
 
 app.command("iterative")(_iterative.iterative)
+from textrec.cli import ope as _ope  # noqa: E402
+
+app.command("ope")(_ope.ope)
 from textrec.cli import reproduce as _reproduce  # noqa: E402
 
 app.command("reproduce")(_reproduce.reproduce)

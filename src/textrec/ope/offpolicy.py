@@ -13,8 +13,9 @@ replicates' standard deviation and ``interval`` their 2.5 % and 97.5 % quantiles
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,12 @@ class Estimate:
     """FQE's final mean squared Bellman error (estimators that use ``Q̂``)."""
     privileged: bool
     """Read the oracle sidecar (no real log allows it)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (diagnostics as a nested object or ``None``)."""
+        out = asdict(self)
+        out["interval"] = list(self.interval)
+        return out
 
 
 class OffPolicyLog:

@@ -38,7 +38,15 @@ from textrec.logs.reader import EpisodeBatch
 from textrec.simulator.baselines import ReaderSlotFillerPolicy
 from textrec.simulator.engine import StepResult
 
-__all__ = ["TargetSpec", "TargetPolicy", "Replay", "replay", "default_targets"]
+__all__ = [
+    "TargetSpec",
+    "TargetPolicy",
+    "Replay",
+    "replay",
+    "decision_mask",
+    "default_targets",
+    "parse_target",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,28 @@ def default_targets() -> tuple[TargetSpec, ...]:
     specs += [TargetSpec(f"sf-temp-{t:g}", temperature=t) for t in (2.0, 4.0)]
     specs += [TargetSpec(f"sf-eps-{e:g}", epsilon=e) for e in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)]
     return (*specs, TargetSpec("random", epsilon=1.0))
+
+
+def parse_target(name: str) -> TargetSpec:
+    """The target named ``"sf"``, ``"random"``, ``"sf-eps-E"`` or ``"sf-temp-T"``.
+
+    Raises:
+        InputError: naming ``name`` when it is none of these.
+    """
+    if name == "sf":
+        return TargetSpec(name)
+    if name == "random":
+        return TargetSpec(name, epsilon=1.0)
+    for prefix, field in (("sf-eps-", "epsilon"), ("sf-temp-", "temperature")):
+        if name.startswith(prefix):
+            try:
+                return TargetSpec(name, **{field: float(name[len(prefix) :])})
+            except ValueError:
+                break
+    raise InputError(
+        f"unknown target policy {name!r}: give 'sf', 'random', 'sf-eps-E' (E in [0, 1]) "
+        "or 'sf-temp-T' (T > 0)"
+    )
 
 
 class TargetPolicy:

@@ -76,7 +76,7 @@ def score(estimates: Sequence[Estimate], truths: np.ndarray) -> Score:
     return Score(
         estimator=estimates[0].estimator,
         relative_error=float(np.mean(np.abs(est - v) / np.abs(v))),
-        spearman=float(pd.Series(est).corr(pd.Series(v), method="spearman")),
+        spearman=float(pd.Series(est).rank().corr(pd.Series(v).rank())),
         regret_at_1=float((v.max() - v[int(np.argmax(est))]) / span) if span > 0 else 0.0,
         coverage=float(np.mean((low <= v) & (v <= high))),
         privileged=estimates[0].privileged,
