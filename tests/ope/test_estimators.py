@@ -12,6 +12,7 @@ from textrec.ope.estimators import (
     PerDecisionIS,
     TrajectoryIS,
     WeightedIS,
+    WeightedPDIS,
     weight_diagnostics,
 )
 
@@ -47,6 +48,11 @@ def test_weighted_is(toy):
 def test_per_decision_is(toy):
     # ((2 * -1 + 1 * -2) + 0.5 * 1) / 2
     assert PerDecisionIS().values(toy, ONE)[0] == pytest.approx(-1.75)
+
+
+def test_weighted_per_decision_is(toy):
+    # turn 0: (2 * -1 + 0.5 * 1) / (2 + 0.5); turn 1, B absorbed but counted: (1 * -2 + 0) / 1.5
+    assert WeightedPDIS().values(toy, ONE)[0] == pytest.approx(-1.5 / 2.5 - 2.0 / 1.5)
 
 
 def test_doubly_robust(toy):
@@ -93,6 +99,10 @@ def test_log_space_weights_do_not_underflow():
     expected = (w * data.reward.sum(axis=1)).sum() / w.sum()
     value = WeightedIS().values(data, np.ones((1, n)))[0]
     assert np.isfinite(value) and value == pytest.approx(expected)
+    cum = np.cumsum(data.log_ratio, axis=1)
+    w_t = np.exp(cum - cum.max(axis=0))
+    per_turn = ((w_t * data.reward).sum(axis=0) / w_t.sum(axis=0)).sum()
+    assert WeightedPDIS().values(data, np.ones((1, n)))[0] == pytest.approx(per_turn)
     d = weight_diagnostics(data)
     assert np.isfinite(d.ess) and d.ess == pytest.approx(w.sum() ** 2 / (w**2).sum())
 

@@ -3,7 +3,7 @@
 * :mod:`textrec.ope.policies` — the target policies and their probabilities on the logged dialogue;
 * :mod:`textrec.ope.sessions` — the logged sessions, and the only join with the oracle sidecar;
 * :mod:`textrec.ope.behaviour` — the behaviour policies cloned from the log, per device and head;
-* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, DR and the direct method, as pure array maths;
+* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, WPDIS, DR and the direct method (array maths);
 * :mod:`textrec.ope.fqe` — fitted-Q evaluation, factorised over heads, by the shared loop;
 * :mod:`textrec.ope.offpolicy` — ``estimate(policy, log, catalog) -> Estimate``;
 * :mod:`textrec.ope.scoring` — each policy's true value in the simulator, and the scores.
@@ -18,6 +18,7 @@ from textrec.ope.estimators import (
     PerDecisionIS,
     TrajectoryIS,
     WeightedIS,
+    WeightedPDIS,
 )
 from textrec.ope.offpolicy import Estimate, OffPolicyLog, estimate
 from textrec.ope.policies import TargetPolicy, TargetSpec, default_targets
@@ -35,6 +36,7 @@ __all__ = [
     "TargetSpec",
     "TrajectoryIS",
     "WeightedIS",
+    "WeightedPDIS",
     "default_targets",
     "estimate",
 ]

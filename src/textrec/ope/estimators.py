@@ -40,6 +40,7 @@ __all__ = [
     "TrajectoryIS",
     "WeightedIS",
     "PerDecisionIS",
+    "WeightedPDIS",
     "DoublyRobust",
     "DirectFQE",
     "ESTIMATORS",
@@ -190,6 +191,24 @@ class PerDecisionIS(Estimator):
 
 
 @dataclass(frozen=True)
+class WeightedPDIS(Estimator):
+    """Weighted per-decision IS: ``V = Σ_t Σ_i w_it r_it / Σ_i w_it``.
+
+    Each turn's rewards are self-normalised by that turn's weights. The normaliser at turn ``t``
+    counts every session, those already absorbed included (their weight frozen, their reward 0):
+    dropping them would make ending early invisible to the estimate. Shifted per turn by the
+    largest weight, so it never underflows.
+    """
+
+    name: ClassVar[str] = "wpdis"
+
+    def values(self, data: OffPolicyData, c: np.ndarray) -> np.ndarray:
+        log_w = data.log_weights(self.clip)
+        w = np.exp(log_w - log_w.max(axis=0, keepdims=True))
+        return ((c @ (w * data.reward)) / (c @ w)).sum(axis=1)
+
+
+@dataclass(frozen=True)
 class DoublyRobust(Estimator):
     """Per-decision doubly robust (Jiang & Li 2016), with FQE's ``Q̂`` as the model::
 
@@ -226,6 +245,7 @@ class DirectFQE(Estimator):
 
 
 ESTIMATORS: dict[str, type[Estimator]] = {
-    e.name: e for e in (TrajectoryIS, WeightedIS, PerDecisionIS, DoublyRobust, DirectFQE)
+    e.name: e
+    for e in (TrajectoryIS, WeightedIS, PerDecisionIS, WeightedPDIS, DoublyRobust, DirectFQE)
 }
 """Name -> estimator class."""
