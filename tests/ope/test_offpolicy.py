@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -47,8 +48,13 @@ def test_estimators_never_read_the_oracle_sidecar(toy_catalog, toy_log, tmp_path
         estimate(SPEC, log, estimator=PerDecisionIS(behaviour="oracle"), n_boot=20)
 
 
-def test_the_privileged_reference_joins_the_oracle_rows(toy_catalog, toy_log):
-    log = OffPolicyLog(toy_log, toy_catalog, **QUICK)
+def test_the_privileged_reference_joins_the_oracle_rows_by_key(toy_catalog, toy_log, tmp_path):
+    shuffled = tmp_path / "log"
+    shutil.copytree(toy_log, shuffled)
+    for path in list_shards(shuffled, "oracle"):  # same rows, reversed order
+        table = pq.read_table(path)
+        pq.write_table(table.take(np.arange(table.num_rows)[::-1]), path)
+    log = OffPolicyLog(shuffled, toy_catalog, **QUICK)
     e = estimate(SPEC, log, estimator=PerDecisionIS(behaviour="oracle"), n_boot=20)
     assert e.privileged and e.estimator == "pdis[oracle]"
     oracle = [read_oracle(p) for p in list_shards(toy_log, "oracle")]
@@ -59,13 +65,10 @@ def test_the_privileged_reference_joins_the_oracle_rows(toy_catalog, toy_log):
     }
     eps = log.episodes
     decide = decision_mask(eps)
-    keys = zip(
-        np.broadcast_to(eps.session_id[:, None], decide.shape)[decide],
-        eps.turn[decide],
-        strict=True,
-    )
+    sessions = np.broadcast_to(eps.session_id[:, None], decide.shape)[decide]
+    keys = zip(sessions, eps.turn[decide], strict=True)
     expected = np.stack([by_key[(s, int(t))] for s, t in keys])
-    np.testing.assert_allclose(oracle_log_probs(toy_log, eps), expected)
+    np.testing.assert_allclose(oracle_log_probs(shuffled, eps), expected)
 
 
 def test_same_seed_same_estimate(toy_catalog, toy_log):
