@@ -79,6 +79,7 @@ def ope(
         truths.append(true_value(spec, logs, cat, sessions, seed))
         for est in estimators:
             rows[est.label].append(estimate(spec, log, estimator=est, seed=seed, n_boot=boot))
+        log.release(spec)
     truth = np.array([t.mean for t in truths])
     scores = [score(rows[e.label], truth) for e in estimators]
     result = {

@@ -111,6 +111,12 @@ class OffPolicyLog:
             self._replays[spec] = replay(TargetPolicy(spec, self.catalog), self.episodes)
         return self._replays[spec]
 
+    def release(self, spec: TargetSpec) -> None:
+        """Drop what was kept for ``spec`` (its replay and FQE fit), e.g. once it is scored."""
+        if spec != BASE:
+            self._replays.pop(spec, None)
+        self._fits.pop(spec, None)
+
     @property
     def behaviour(self) -> BehaviourModel:
         """The behaviour model cloned from the log (fitted on first use)."""
