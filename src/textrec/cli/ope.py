@@ -80,7 +80,7 @@ def ope(
         for est in estimators:
             rows[est.label].append(estimate(spec, log, estimator=est, seed=seed, n_boot=boot))
         log.release(spec)
-    truth = np.array([t.mean for t in truths])
+    truth = np.array([mean for mean, _ in truths])
     scores = [score(rows[e.label], truth) for e in estimators]
     result = {
         "log": str(logs),
@@ -90,8 +90,8 @@ def ope(
         "policies": [
             {
                 "policy": spec.name,
-                "truth": t.mean,
-                "truth_se": t.se,
+                "truth": t[0],
+                "truth_se": t[1],
                 "estimates": {name: r[i].to_json() for name, r in rows.items()},
             }
             for i, (spec, t) in enumerate(zip(specs, truths, strict=True))
@@ -123,7 +123,7 @@ def ope(
         "Values (mean return per session)",
         ["policy", "truth ± s.e.", *rows],
         [
-            [spec.name, str(t), *(f"{r[i].value:.3g}" for r in rows.values())]
+            [spec.name, f"{t[0]:.3f} ± {t[1]:.3f}", *(f"{r[i].value:.3g}" for r in rows.values())]
             for i, (spec, t) in enumerate(zip(specs, truths, strict=True))
         ],
     )

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from textrec.catalog import Catalog
-from textrec.evaluation import MeanSE, evaluate
+from textrec.evaluation import evaluate
 from textrec.io import atomic_file
 from textrec.logs.writer import read_manifest
 from textrec.ope.offpolicy import Estimate
@@ -35,8 +35,8 @@ __all__ = ["Score", "true_value", "score", "plot_estimates"]
 
 def true_value(
     spec: TargetSpec, log_dir: str | Path, catalog: Catalog, n_sessions: int, seed: int
-) -> MeanSE:
-    """Mean return ± s.e. of ``spec`` run on ``n_sessions`` of the log's simulated users."""
+) -> tuple[float, float]:
+    """Mean return and its standard error: ``spec`` run on ``n_sessions`` of the log's users."""
     from textrec.language.speech import build_sentence_bank
 
     manifest = read_manifest(log_dir)
@@ -45,7 +45,8 @@ def true_value(
         catalog.schema, source=task.utterances, seed=int(manifest.sentences.get("seed", seed))
     )
     simulator = BatchedSimulator(catalog, manifest.pool, bank, task)
-    return evaluate(TargetPolicy(spec, catalog), simulator, n_sessions, seed).returns
+    returns = evaluate(TargetPolicy(spec, catalog), simulator, n_sessions, seed).returns
+    return returns.mean, returns.se
 
 
 @dataclass(frozen=True)
