@@ -85,6 +85,7 @@ def test_one_name_for_each_option():
     assert {path for path, o in options.items() if "--logs" in o} == {
         "train",
         "iterative",
+        "ope",
         "chat",
         "serve",
     }

@@ -67,6 +67,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "textrec.cli.iterative:iterative",
         "Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'.",
     ),
+    "ope": (
+        "textrec.cli.ope:ope",
+        "Off-policy estimates of target policies from a log, scored against the simulator's truth.",
+    ),
     "reproduce": (
         "textrec.cli.reproduce:reproduce",
         "Rebuild Table 2 and Figure 4: devices -> 40k-session log -> every learner -> test pool.",

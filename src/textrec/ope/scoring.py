@@ -1,0 +1,120 @@
+"""Estimators scored against the simulator's truth: true values, four scores, a figure.
+
+The truth of a target policy is its mean return per session when it runs in the simulator on the
+log's users: the log's pool, task and sentence source (from its manifest), through
+:func:`textrec.evaluation.evaluate`. Over ``P`` policies with true values ``v_p``, an estimator's
+estimates ``v̂_p`` and intervals ``[l_p, u_p]`` score:
+
+* relative error: ``mean_p |v̂_p − v_p| / |v_p|``;
+* Spearman ρ: the rank correlation of ``v̂`` and ``v`` (ties get average ranks);
+* normalised regret@1: ``(max_p v_p − v_{argmax v̂}) / (max_p v_p − min_p v_p)``, the share of the
+  true range lost by deploying the estimator's top pick;
+* coverage: the fraction of policies whose truth lies in the interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from textrec.catalog import Catalog
+from textrec.evaluation import evaluate
+from textrec.io import atomic_file
+from textrec.logs.writer import read_manifest
+from textrec.ope.offpolicy import Estimate
+from textrec.ope.policies import TargetPolicy, TargetSpec
+from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.task import TaskConfig
+
+__all__ = ["Score", "true_value", "score", "plot_estimates"]
+
+
+def true_value(
+    spec: TargetSpec, log_dir: str | Path, catalog: Catalog, n_sessions: int, seed: int
+) -> tuple[float, float]:
+    """Mean return and its standard error: ``spec`` run on ``n_sessions`` of the log's users."""
+    from textrec.language.speech import build_sentence_bank
+
+    manifest = read_manifest(log_dir)
+    task = TaskConfig(**manifest.task)
+    bank = build_sentence_bank(
+        catalog.schema, source=task.utterances, seed=int(manifest.sentences.get("seed", seed))
+    )
+    simulator = BatchedSimulator(catalog, manifest.pool, bank, task)
+    returns = evaluate(TargetPolicy(spec, catalog), simulator, n_sessions, seed).returns
+    return returns.mean, returns.se
+
+
+@dataclass(frozen=True)
+class Score:
+    """One estimator's scores over the target policies."""
+
+    estimator: str
+    """Row name."""
+    relative_error: float
+    """Mean ``|v̂ − v| / |v|``."""
+    spearman: float
+    """Rank correlation of estimates and truths."""
+    regret_at_1: float
+    """Normalised regret of the top pick."""
+    coverage: float
+    """Fraction of truths inside the 95 % interval."""
+    privileged: bool
+    """A reference row that read the oracle sidecar."""
+
+
+def score(estimates: Sequence[Estimate], truths: np.ndarray) -> Score:
+    """Score one estimator's ``estimates`` (one per policy, in ``truths``' order)."""
+    v = np.asarray(truths, dtype=np.float64)
+    est = np.array([e.value for e in estimates])
+    low = np.array([e.interval[0] for e in estimates])
+    high = np.array([e.interval[1] for e in estimates])
+    span = v.max() - v.min()
+    return Score(
+        estimator=estimates[0].estimator,
+        relative_error=float(np.mean(np.abs(est - v) / np.abs(v))),
+        spearman=float(pd.Series(est).rank().corr(pd.Series(v).rank())),
+        regret_at_1=float((v.max() - v[int(np.argmax(est))]) / span) if span > 0 else 0.0,
+        coverage=float(np.mean((low <= v) & (v <= high))),
+        privileged=estimates[0].privileged,
+    )
+
+
+def plot_estimates(
+    rows: dict[str, Sequence[Estimate]], truths: np.ndarray, path: str | Path
+) -> Path:
+    """``ope.png``: estimate (with its interval) against truth, one panel per estimator."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    cols = min(4, len(names))
+    n_rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(n_rows, cols, figsize=(3.2 * cols, 3.0 * n_rows), squeeze=False)
+    lo, hi = float(np.min(truths)), float(np.max(truths))
+    pad = 0.1 * (hi - lo or 1.0)
+    for ax, name in zip(axes.flat, names, strict=False):
+        est = rows[name]
+        y = np.array([e.value for e in est])
+        err = np.array([[e.value - e.interval[0], e.interval[1] - e.value] for e in est]).T
+        ax.errorbar(truths, y, yerr=np.maximum(err, 0), fmt="o", ms=3, capsize=2)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=0.8)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - 3 * pad, hi + 3 * pad)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("true value", fontsize=8)
+        ax.set_ylabel("estimate", fontsize=8)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_file(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return out
