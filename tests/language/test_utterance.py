@@ -137,7 +137,7 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
         UtteranceModel.load(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pt: not a readable textrec checkpoint"):
+    with pytest.raises(ValueError, match="junk.pt: not a textrec checkpoint: 16 bytes that"):
         UtteranceModel.load(junk)
     other = tmp_path / "other.pt"
     torch.save({"type": "something else"}, other)
