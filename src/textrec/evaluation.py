@@ -13,8 +13,9 @@ from typing import Any
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
-from textrec.simulator.baselines import POLICIES, Policy, make_policy
+from textrec.simulator.baselines import POLICIES, make_policy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.policy import Policy
 from textrec.simulator.rollout import evaluate, rollout
 from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 

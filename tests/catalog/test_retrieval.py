@@ -129,10 +129,21 @@ def test_action_take_and_validation():
     assert a.take(np.array([1])).values.tolist() == [[3, 4, 5]] and a.n_sessions == 2
     heads = Action(head_probs=(np.ones((2, 3)), np.ones((2, 2))))
     assert heads.take(np.array([True, False])).head_probs[1].shape == (1, 2)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="or both"):
         Action()
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="disagree"):
         Action(values=values, head_probs=(np.ones((2, 3)),))
+
+
+def test_action_log_prob_scores_the_normalised_heads():
+    heads = (np.array([[1.0, 3.0], [2.0, 2.0]]), np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]))
+    a = Action(values=np.array([[1, 2], [0, 0]]), head_probs=heads)
+    got = a.log_prob(np.array([[1, 2], [0, 1]]))
+    want = [[np.log(0.75), np.log(0.5)], [np.log(0.5), -np.inf]]
+    np.testing.assert_allclose(got, want)
+    assert a.take(np.array([1])).log_prob(np.array([[1, 0]])).tolist() == [[np.log(0.5), 0.0]]
+    with pytest.raises(ValueError, match="values only"):
+        Action(values=np.zeros((1, 2), dtype=int)).log_prob(np.zeros((1, 2), dtype=int))
 
 
 def test_bad_input(toy_catalog):

@@ -15,8 +15,9 @@ from textrec.logs.policies import (
     default_devices,
     device_rng,
 )
-from textrec.simulator.baselines import Policy, SlotFillerPolicy
+from textrec.simulator.baselines import SlotFillerPolicy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.policy import Policy
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def test_devices_follow_the_policy_protocol_and_give_distributions(toy_catalog, 
         assert isinstance(device, Policy)
         device.reset(64, device_rng(0, 0, 0, config))
         for result in results:
-            action, heads = device.act_with_probs(result)
+            action = device.act(result)
+            heads = action.head_probs
             assert action.values.shape == (64, 3)
             assert ((action.values >= 0) & (action.values < np.asarray(sizes))).all()
             for p, size in zip(heads, sizes, strict=True):
@@ -108,12 +110,12 @@ def test_noise_free_device_samples_the_slot_filler_and_epsilon_one_is_uniform(to
             np.maximum(q, FLOOR) / np.maximum(q, FLOOR).sum(axis=1, keepdims=True)
             for q in base.act(r).head_probs
         ]
-        _, heads = plain.act_with_probs(r)
+        heads = plain.act(r).head_probs
         for p, q in zip(heads, expected, strict=True):
             np.testing.assert_allclose(p, q, rtol=1e-5)
     uniform = DevicePolicy(DeviceConfig("u", noise=2.0, epsilon=1.0), toy_catalog)
     uniform.reset(64, np.random.default_rng(0))
-    _, heads = uniform.act_with_probs(results[-1])
+    heads = uniform.act(results[-1]).head_probs
     for p, size in zip(heads, toy_catalog.schema.sizes, strict=True):
         np.testing.assert_allclose(p, 1.0 / size)
 

@@ -419,15 +419,14 @@ class Recommender(nn.Module):
     def act(self, states: torch.Tensor, acting: Acting, generator: torch.Generator) -> Action:
         """The choice in ``states (B, state_dim)`` as ``acting`` says (draws from ``generator``)."""
         logits = self.acting_logits(states, acting)
+        probs = tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits)
         if acting.sample:
-            return Action(values=sample_values(logits, generator).numpy())
+            return Action(values=sample_values(logits, generator).numpy(), head_probs=probs)
         asked = torch.sigmoid(self.heads(states).asked)
         weights = (asked + (1.0 - asked) * self.config.guess_weight).numpy()
         if acting.greedy == "values":
-            return Action(values=greedy_values(logits).numpy(), weights=weights)
-        return Action(
-            head_probs=tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits), weights=weights
-        )
+            return Action(values=greedy_values(logits).numpy(), head_probs=probs, weights=weights)
+        return Action(head_probs=probs, weights=weights)
 
     def policy(
         self,
@@ -578,7 +577,8 @@ def _check_finite(state: dict[str, Any], source: str) -> None:
 
 
 class RecommenderPolicy:
-    """A :class:`Recommender` playing a batch of simulated sessions (the simulator's ``Policy``).
+    """A :class:`Recommender` playing a batch of simulated sessions (a
+    :class:`~textrec.simulator.policy.Policy`).
 
     Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker
     of every session that took it, then chooses for all sessions as ``acting`` says: greedily, or

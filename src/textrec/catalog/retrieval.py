@@ -121,11 +121,14 @@ def resolve_pool(catalog: Catalog, pool: Pool | Sequence[int] | np.ndarray) -> n
 class Action:
     """A recommender's choice for a batch of ``B`` sessions, in attribute space.
 
-    Exactly one field is set:
+    At least one of the two is set:
 
     * ``values``     ``(B, K) int`` one local value index per attribute (``-1``: no preference).
     * ``head_probs`` ``K`` arrays ``(B, V_k)``: one non-negative weight vector per attribute
       (need not be normalised; only ratios within a row matter).
+
+    With both, ``values`` is the choice (retrieval shows the item with those values) and
+    ``head_probs`` the distributions they were drawn from (:meth:`log_prob` scores them).
 
     ``weights`` (optional, ``(B, K)``, non-negative) scales each attribute's term of the score,
     e.g. to let values the user asked for outrank guesses (see :class:`Retriever`).
@@ -139,8 +142,15 @@ class Action:
     """``(B, K)`` weight of each attribute's log-term; ``None`` = all 1."""
 
     def __post_init__(self) -> None:
-        if (self.values is None) == (self.head_probs is None):
-            raise InputError("Action needs exactly one of 'values' or 'head_probs'")
+        if self.values is None and self.head_probs is None:
+            raise InputError("Action needs 'values', 'head_probs' or both")
+        if self.values is not None and self.head_probs is not None:
+            b = [len(p) for p in self.head_probs]
+            if len(self.head_probs) != self.values.shape[1] or set(b) != {len(self.values)}:
+                raise InputError(
+                    f"Action: values {self.values.shape} and head_probs "
+                    f"{[p.shape for p in self.head_probs]} disagree on sessions or attributes"
+                )
 
     @property
     def n_sessions(self) -> int:
@@ -150,10 +160,34 @@ class Action:
     def take(self, rows: np.ndarray) -> Action:
         """The same choice restricted to the sessions ``rows`` (indices or boolean mask)."""
         weights = None if self.weights is None else self.weights[rows]
-        if self.values is not None:
-            return Action(values=self.values[rows], weights=weights)
-        heads = tuple(p[rows] for p in self.head_probs)  # type: ignore[union-attr]
-        return Action(head_probs=heads, weights=weights)
+        values = None if self.values is None else self.values[rows]
+        heads = None if self.head_probs is None else tuple(p[rows] for p in self.head_probs)
+        return Action(values=values, head_probs=heads, weights=weights)
+
+    def log_prob(self, values: np.ndarray) -> np.ndarray:
+        """``(B, K) float64``: ``log pi_k(values[:, k])``, each head normalised to sum 1.
+
+        Raises:
+            InputError: the action has no ``head_probs``, or ``values`` is not ``(B, K)``.
+        """
+        if self.head_probs is None:
+            raise InputError("Action.log_prob needs head_probs; this action has values only")
+        values = np.asarray(values)
+        if values.shape != (self.n_sessions, len(self.head_probs)):
+            raise InputError(
+                f"Action.log_prob: values must be {(self.n_sessions, len(self.head_probs))}, "
+                f"got {values.shape}"
+            )
+        rows = np.arange(len(values))
+        with np.errstate(divide="ignore"):
+            return np.stack(
+                [
+                    np.log(np.asarray(p[rows, values[:, k]], dtype=np.float64))
+                    - np.log(np.asarray(p, dtype=np.float64).sum(axis=1))
+                    for k, p in enumerate(self.head_probs)
+                ],
+                axis=1,
+            )
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,8 +39,8 @@ from textrec.logs.reader import (
     shown_actions,
 )
 from textrec.logs.schema import ExperienceBatch
-from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.policy import Policy
 from textrec.simulator.rollout import Step, play
 
 __all__ = ["DialogueBatch", "SimulatorEpisodes", "LogDialogues"]

@@ -222,7 +222,7 @@ class _ChunkRunner:
             [np.flatnonzero(device == d) for d in range(len(setup.devices))],
             [device_rng(setup.seed, chunk, d, config) for d, config in enumerate(setup.devices)],
         )
-        rec = _Recorder(b, k, t_max, self.actions, self.mix)
+        rec = _Recorder(b, k, t_max, self.actions)
         outcomes = play(self.mix, sim, self.retriever, result, [rec])
         ids = session_ids(setup.seed, chunk, start, stop)
         names = np.array([d.name for d in setup.devices], dtype=object)
@@ -238,11 +238,10 @@ class _Recorder:
     Args:
         b, k, t_max: sessions, attributes, turn limit.
         actions: ``(N, K)`` action vector of each catalog item (:func:`shown_actions`).
-        mix: the devices acting (their distributions give the shown item's log-probabilities).
     """
 
-    def __init__(self, b: int, k: int, t_max: int, actions: np.ndarray, mix: DeviceMix) -> None:
-        self.actions, self.mix = actions, mix
+    def __init__(self, b: int, k: int, t_max: int, actions: np.ndarray) -> None:
+        self.actions = actions
         shape = (t_max, b)
         self.taken = np.zeros(shape, dtype=bool)
         self.items = np.zeros(shape, dtype=np.int64)
@@ -257,15 +256,18 @@ class _Recorder:
         self.log_probs = np.zeros((t_max, b, k), dtype=np.float32)
 
     def record(self, step: Step) -> None:
-        """Record the turn taken by the sessions ``step.rows`` (at 0-based turn ``turn``)."""
+        """Record the turn taken by the sessions ``step.rows`` (at 0-based turn ``turn``); the
+        shown item's log-probabilities under the devices' distributions (``action.head_probs``)."""
         active, result, values = step.rows, step.after, step.action.values
         shown = self.actions[np.maximum(step.items, 0)]  # (B, K) action vector of the shown item
-        log_probs = np.zeros(shown.shape, dtype=np.float64)
-        for rows, probs in self.mix.heads:
-            for j, p in enumerate(probs):
-                log_probs[rows, j] = np.log(
-                    np.maximum(p[np.arange(len(rows)), shown[rows, j]], _TINY)
-                )
+        every = np.arange(len(shown))
+        log_probs = np.stack(
+            [
+                np.log(np.maximum(p[every, shown[:, j]], _TINY))
+                for j, p in enumerate(step.action.head_probs)  # type: ignore[arg-type]
+            ],
+            axis=1,
+        )
         matched = (shown == values).all(axis=1)
         t = step.before.turn[active]
         self.taken[t, active] = True

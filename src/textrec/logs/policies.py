@@ -4,7 +4,7 @@ The paper's log is collected by ``M`` personalised, unknown on-device policies (
 iterative training by deployed copies of the recommender "injected with Gaussian noise when
 choosing actions" ("Model Deployment"). Each device here is a frozen :class:`DeviceConfig` turned
 into a :class:`DevicePolicy` that follows the simulator's batch
-:class:`~textrec.simulator.baselines.Policy` protocol.
+:class:`~textrec.simulator.policy.Policy` protocol.
 
 A device works in three steps per turn, all batched over its sessions:
 
@@ -46,8 +46,9 @@ import numpy as np
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
-from textrec.simulator.baselines import Policy, SlotFillerPolicy, fill_slots
+from textrec.simulator.baselines import SlotFillerPolicy, fill_slots
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Policy
 
 __all__ = [
     "BASES",
@@ -151,22 +152,21 @@ def device_rng(seed: int, chunk: int, device_id: int, config: DeviceConfig) -> n
 
 
 class DeviceMix:
-    """Behaviour devices serving a batch of sessions together (the simulator's ``Policy``).
+    """Behaviour devices serving a batch of sessions together (one
+    :class:`~textrec.simulator.policy.Policy`).
 
     Device ``d`` serves the sessions ``rows[d]`` (:meth:`serve`; :meth:`reset` deals them round
     robin, session ``i`` to device ``i mod M``, as ``collect``'s round-robin assignment does), each
-    drawing from its own generator. :attr:`heads` keeps the distributions each device drew its
-    values from at the last :meth:`act` (the log's behaviour probabilities).
+    drawing from its own generator. The action's ``head_probs`` are, row by row, the
+    distributions the serving device drew from (the log's behaviour probabilities).
     """
 
     def __init__(self, devices: Sequence[DeviceConfig], catalog: Catalog) -> None:
         if not devices:
             raise InputError("DeviceMix needs at least one device")
         self.policies = [DevicePolicy(d, catalog) for d in devices]
-        self.n_attributes = catalog.schema.n_attributes
+        self.sizes = np.asarray(catalog.schema.sizes)
         self.rows: list[np.ndarray] = []
-        self.heads: list[tuple[np.ndarray, tuple[np.ndarray, ...]]] = []
-        """``(rows, per-head distributions)`` of each device at the last :meth:`act`."""
 
     def serve(self, rows: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]) -> None:
         """Give the sessions ``rows[d]`` to device ``d``, drawing from ``rngs[d]``."""
@@ -181,15 +181,17 @@ class DeviceMix:
         self.serve([np.arange(d, n_sessions, m) for d in range(m)], rng.spawn(m))
 
     def act(self, result: StepResult) -> Action:
-        """Each device's values for its own sessions, ``(B, K)``."""
-        values = np.full((result.n_sessions, self.n_attributes), -1, dtype=np.int64)
-        self.heads = []
+        """Each device's values ``(B, K)`` and distributions for its own sessions."""
+        b = result.n_sessions
+        values = np.full((b, len(self.sizes)), -1, dtype=np.int64)
+        heads = tuple(np.zeros((b, int(v))) for v in self.sizes)
         for policy, rows in zip(self.policies, self.rows, strict=True):
             if len(rows):
-                action, probs = policy.act_with_probs(result.take(rows))
+                action = policy.act(result.take(rows))
                 values[rows] = action.values
-                self.heads.append((rows, probs))
-        return Action(values=values)
+                for head, p in zip(heads, action.head_probs, strict=True):  # type: ignore[arg-type]
+                    head[rows] = p
+        return Action(values=values, head_probs=heads)
 
 
 class _SlotMemory:
@@ -302,15 +304,11 @@ class DevicePolicy:
             self._memory.reset(n_sessions)  # type: ignore[union-attr]
 
     def act(self, result: StepResult) -> Action:
-        """Sampled values ``(B, K)`` for every session (see :meth:`act_with_probs`)."""
-        return self.act_with_probs(result)[0]
-
-    def act_with_probs(self, result: StepResult) -> tuple[Action, tuple[np.ndarray, ...]]:
-        """The action and the distributions it was drawn from.
+        """Sampled values ``(B, K)`` for every session and the distributions they were drawn from.
 
         Returns:
-            ``Action(values=(B, K))`` and ``K`` arrays ``(B, V_k) float64``: ``π_k(· | s)`` of
-            each head after noise and mixing (rows sum to 1).
+            ``Action(values=(B, K), head_probs=...)``: ``K`` arrays ``(B, V_k) float64``,
+            ``π_k(· | s)`` of each head after noise and mixing (rows sum to 1).
         """
         base = self._base_probs(result)
         cfg, rng = self.config, self._rng
@@ -333,7 +331,7 @@ class DevicePolicy:
             ],
             axis=1,
         )
-        return Action(values=values.astype(np.int64)), tuple(heads)
+        return Action(values=values.astype(np.int64), head_probs=tuple(heads))
 
     def _base_probs(self, result: StepResult) -> tuple[np.ndarray, ...]:
         if self._agent is not None:

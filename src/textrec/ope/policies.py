@@ -111,7 +111,7 @@ def parse_target(name: str) -> TargetSpec:
 
 
 class TargetPolicy:
-    """A :class:`TargetSpec` acting in the simulator (the batch ``Policy`` protocol)."""
+    """A :class:`TargetSpec` acting in the simulator (a simulator ``Policy``)."""
 
     def __init__(self, spec: TargetSpec, catalog: Catalog) -> None:
         self.spec = spec
@@ -128,14 +128,14 @@ class TargetPolicy:
         return self.spec.heads(self.base.act(result).head_probs)  # type: ignore[arg-type]
 
     def act(self, result: StepResult) -> Action:
-        """One value per head drawn from ``π_k``."""
+        """One value per head drawn from ``π_k`` (the action's ``head_probs``)."""
         heads = self.head_probs(result)
         u = self._rng.random((result.n_sessions, len(heads)))
         values = [
             np.minimum((np.cumsum(p, axis=1) < u[:, [k]]).sum(axis=1), p.shape[1] - 1)
             for k, p in enumerate(heads)
         ]
-        return Action(values=np.stack(values, axis=1).astype(np.int64))
+        return Action(values=np.stack(values, axis=1).astype(np.int64), head_probs=heads)
 
 
 @dataclass(frozen=True, eq=False)

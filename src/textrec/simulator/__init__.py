@@ -16,13 +16,13 @@ import gymnasium
 from textrec.catalog.retrieval import Action, Retriever
 from textrec.simulator.baselines import (
     POLICIES,
-    Policy,
     RandomPolicy,
     SlotFillerPolicy,
     make_policy,
 )
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes, StepResult
 from textrec.simulator.env import TextRecEnv
+from textrec.simulator.policy import Policy
 from textrec.simulator.task import TaskConfig
 from textrec.simulator.vector_env import TextRecVectorEnv
 

@@ -1,20 +1,4 @@
-"""Recommenders that need no learning, and the :class:`Policy` protocol every recommender follows.
-
-The protocol works on batches of sessions driven by
-:class:`~textrec.simulator.engine.BatchedSimulator`::
-
-    result = sim.reset(B, rng)          # turn 0
-    policy.reset(B, rng)
-    while result.active.any():
-        action = policy.act(result)     # an Action in attribute space for all B sessions
-        items = retriever.retrieve(action.take(result.active), sim.shown[result.active])
-        ...                             # scatter into a (B,) array, -1 for finished sessions
-        result = sim.step(items)
-
-A policy sees only what a deployed recommender could: the :class:`StepResult` of the previous
-turn (shown item, the user's feedback as structure, text and token ids, the reward). Rows whose
-``result.turn == 0`` are fresh sessions (after ``reset`` or an autoreset): a policy clears its
-memory of them. The learned agents and the behaviour policies of the logs follow the same protocol.
+"""Recommenders that need no learning, each a :class:`~textrec.simulator.policy.Policy`.
 
 * :class:`RandomPolicy`: a uniformly random value per attribute.
 * :class:`SlotFillerPolicy`: remembers the latest value the user asked for per attribute and
@@ -26,7 +10,7 @@ memory of them. The learned agents and the behaviour policies of the logs follow
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +18,9 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Policy
 
 __all__ = [
-    "Policy",
     "RandomPolicy",
     "SlotFillerPolicy",
     "ReaderSlotFillerPolicy",
@@ -59,20 +43,6 @@ def fill_slots(slots: np.ndarray, result: StepResult, offsets: np.ndarray) -> np
     return rows
 
 
-@runtime_checkable
-class Policy(Protocol):
-    """A recommender over a batch of sessions, choosing in attribute space."""
-
-    def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
-        """Forget every session; the next :meth:`act` covers ``n_sessions`` fresh ones.
-
-        ``rng`` is the only source of the policy's own randomness (so an evaluation seed fixes it).
-        """
-
-    def act(self, result: StepResult) -> Action:
-        """The choice for every session given the previous turn (finished rows are ignored)."""
-
-
 class RandomPolicy:
     """A uniformly random value for every attribute: the floor any recommender must clear."""
 
@@ -85,9 +55,11 @@ class RandomPolicy:
         self._rng = rng
 
     def act(self, result: StepResult) -> Action:
-        """Uniform values, ``(B, K)``."""
+        """Uniform values, ``(B, K)``, with the uniform heads they were drawn from."""
+        b = result.n_sessions
+        heads = tuple(np.broadcast_to(np.float32(1.0 / v), (b, int(v))) for v in self.sizes)
         return Action(
-            values=self._rng.integers(0, self.sizes, size=(result.n_sessions, len(self.sizes)))
+            values=self._rng.integers(0, self.sizes, size=(b, len(self.sizes))), head_probs=heads
         )
 
 

@@ -1,7 +1,7 @@
 """The one rollout: a policy, simulated users and item retrieval, session batches run to the end.
 
 :func:`play` is the loop every rollout of textrec goes through: each turn the policy acts on every
-session (:class:`~textrec.simulator.baselines.Policy`), the sessions still running are shown the
+session (:class:`~textrec.simulator.policy.Policy`), the sessions still running are shown the
 item retrieval picks for their action, the users answer, and each *recorder* sees the turn
 (:class:`Step`). What a caller keeps is a recorder's job: the evaluation's recorded dialogues
 (:class:`DialogueRecorder`), the on-policy learner's episodes
@@ -31,10 +31,10 @@ from textrec.metrics import (
     success_curve,
     success_within,
 )
-from textrec.simulator.baselines import Policy
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes, StepResult
+from textrec.simulator.policy import Policy
 
-__all__ = ["Step", "Actor", "Recorder", "DialogueRecorder", "play", "rollout", "evaluate"]
+__all__ = ["Step", "Recorder", "DialogueRecorder", "play", "rollout", "evaluate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,14 +53,6 @@ class Step:
     """What the turn produced."""
 
 
-class Actor(Protocol):
-    """What :func:`play` needs of a policy: an action for every session each turn (a
-    :class:`~textrec.simulator.baselines.Policy` is one; resetting it is the caller's job)."""
-
-    def act(self, result: StepResult) -> Action:
-        """The choice for every session given the previous turn (finished rows are ignored)."""
-
-
 class Recorder(Protocol):
     """Keeps what it needs of each turn of :func:`play`."""
 
@@ -69,7 +61,7 @@ class Recorder(Protocol):
 
 
 def play(
-    policy: Actor,
+    policy: Policy,
     simulator: BatchedSimulator,
     retriever: Retriever,
     result: StepResult,
