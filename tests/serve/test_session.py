@@ -147,20 +147,20 @@ def test_load_picker_names_what_it_wants(tmp_path, toy_catalog):
 def test_slots_follow_the_last_statement_about_each_value(toy_catalog, slot_picker):
     schema = toy_catalog.schema
     contexts = [
-        Context("boots", ("toy-0001",), ("no boots",)),  # asked, then refused: empty, refused
-        Context("no boots", ("toy-0001",), ("boots",)),  # refused, then asked: slot, not refused
+        Context("boots", ("toy-0001",), ("no boots",)),  # asked, then refused: empty
+        Context("no boots", ("toy-0001",), ("boots",)),  # refused, then asked: filled
         Context("sandals", ("toy-0001", "toy-0002"), ("no boots", "for men")),
         Context("", (), ()),
     ]
-    slots, refused = slot_picker.slots(contexts)
-    cat, boots = schema.index("category"), schema.value_index("category", "Boots")
-    sandals = schema.local_value_index("category", "Sandals")
-    men = schema.local_value_index("gender", "Men")
-    assert slots[0, cat] == -1 and refused[0, boots]
-    assert slots[1, cat] == schema.local_value_index("category", "Boots") and not refused[1, boots]
-    assert slots[2, cat] == sandals and refused[2, boots]
-    assert slots[2, schema.index("gender")] == men
-    assert (slots[3] == -1).all() and not refused[3].any()
+    action = slot_picker.action(contexts)
+    known = action.weights == 1.0
+    slots = np.where(known, np.stack([p.argmax(axis=1) for p in action.head_probs], axis=1), -1)
+    cat, gender = schema.index("category"), schema.index("gender")
+    assert slots[0, cat] == -1
+    assert slots[1, cat] == schema.local_value_index("category", "Boots")
+    assert slots[2, cat] == schema.local_value_index("category", "Sandals")
+    assert slots[2, gender] == schema.local_value_index("gender", "Men")
+    assert (slots[3] == -1).all()
 
 
 def test_a_batch_picks_what_each_conversation_picks_alone(toy_catalog, slot_picker):

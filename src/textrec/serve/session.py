@@ -4,9 +4,9 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 * a :class:`Picker` chooses the next item from what was said and shown so far. A saved
   :class:`~textrec.agent.Recommender` reads the sentences itself (:class:`RecommenderPicker`); the
-  slot-filler (:class:`SlotFillerPicker`) fills its slots from the requests a
-  :class:`~textrec.language.reader.Reader` finds in each sentence, and refuses the values a person
-  turned down ("anything but heels");
+  slot-filler (:class:`SlotFillerPicker`) is the very policy ``evaluate --policy reader`` scores
+  (:class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`), the conversation replayed to
+  it as the simulator would;
 * a :class:`Conversation` holds one session: the opening sentence, the items shown and what the
   person said about each, until it ends as a :class:`~textrec.logs.append.FinishedSession`;
 * :func:`clean_text` is the one check of what a person types (length, encoding, control
@@ -30,15 +30,16 @@ from typing import Protocol
 import numpy as np
 
 from textrec.catalog.catalog import Catalog
-from textrec.catalog.retrieval import Retriever
+from textrec.catalog.retrieval import Action, Retriever
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.acts import ActReader, ActReading
-from textrec.language.reader import Reader, Request, load_reader
+from textrec.language.reader import Reader, load_reader
 from textrec.logs.append import FinishedSession, new_session_id
 from textrec.serve.replies import reply, unsupported
 from textrec.serve.standing import Change, Understood, Want, satisfying, update
-from textrec.simulator.baselines import SlotFillerPolicy
+from textrec.simulator.baselines import ReaderSlotFillerPolicy
+from textrec.simulator.engine import StepResult
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
@@ -117,98 +118,92 @@ class Picker(Protocol):
 
 
 class SlotFillerPicker:
-    """The slot-filler (:class:`~textrec.simulator.baselines.SlotFillerPolicy`) on people's words.
+    """The reader slot-filler that ``evaluate --policy reader`` scores, on people's words.
 
-    Its slots hold the latest value asked for per attribute, read from every sentence so far;
-    a refused value ("no heels") is given no weight on an attribute without a slot, and that
-    attribute then counts as known (weight 1), so items with the refused value rank last. A batch
-    of conversations is read, filled and retrieved for at once.
+    Object for object the evaluated policy: a
+    :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` reading with ``reader``, acting
+    through the :class:`~textrec.simulator.policy.Policy` protocol. A batch of conversations is
+    replayed to it turn by turn as the simulator would hand them (turn 0 with the opening
+    sentence, then each shown item with what was said about it; each distinct sentence gets an
+    id, so the policy reads it once), and its action after each conversation's last turn is
+    retrieved for among the unseen, ``allowed`` items. Refusals ("no heels") are the
+    conversation's standing requests' job (:func:`~textrec.serve.standing.satisfying` keeps them
+    out of ``allowed``).
     """
 
     def __init__(self, catalog: Catalog, reader: Reader) -> None:
         if reader.schema != catalog.schema:
             raise InputError(f"the reader reads another schema than catalog {catalog.name!r}'s")
         self.catalog, self.reader = catalog, reader
-        self.policy = SlotFillerPolicy(catalog)
+        self._fresh = functools.partial(ReaderSlotFillerPolicy, catalog, reader=reader)
+        self.policy = self._fresh()
         self.retriever = Retriever(catalog, "all")  # pool position == catalog index
         self._index = item_positions(catalog)
-        self._memo: dict[str, tuple[Request, ...]] = {}
+        self._ids: dict[str, int] = {}
 
-    def slots(self, contexts: Sequence[Context]) -> tuple[np.ndarray, np.ndarray]:
-        """``(B, K)`` slots (local value, -1: empty) and ``(B, V)`` refused values.
+    def _sentence_ids(self, texts: list[str]) -> np.ndarray:
+        """Each text's sentence id (``-1``: nothing said); the policy's memo of sentences starts
+        afresh beyond :data:`_READ_MEMO` of them."""
+        if len(self._ids) + len(set(texts) - self._ids.keys()) > _READ_MEMO:
+            self._ids.clear()
+            self.policy = self._fresh()
+        ids = self._ids
+        return np.array([ids.setdefault(t, len(ids)) if t else -1 for t in texts], dtype=np.int64)
 
-        The last statement about a value decides whether it is refused; an attribute's slot is
-        the last value asked for, emptied when that value was refused afterwards.
-        """
-        schema = self.catalog.schema
-        b, k, v = len(contexts), schema.n_attributes, schema.n_values
-        texts = [[t for t in (c.opening, *c.feedback) if t] for c in contexts]
-        read = self._read([t for ts in texts for t in ts])
-        owner = np.repeat(np.arange(b), [len(ts) for ts in texts])  # sentence -> conversation
-        said = [(int(o), r) for o, rs in zip(owner, read, strict=True) for r in rs]
-        slots = np.full(b * k, -1, dtype=np.int64)
-        refused = np.zeros(b * v, dtype=bool)
-        if said:
-            ctx = np.array([o for o, _ in said])
-            g = np.array([r.value_index for _, r in said])
-            attr = schema.value_attribute[g]
-            value = g - schema.offsets[attr]
-            negated = np.array([r.negated for _, r in said])
-            about = ctx * v + g
-            last = _last_of(about)
-            refused[about[last]] = negated[last]
-            asked = np.flatnonzero(~negated)
-            last = asked[_last_of((ctx * k + attr)[asked])]
-            slots[ctx[last] * k + attr[last]] = value[last]
-        slots = slots.reshape(b, k)
-        refused = refused.reshape(b, v)
-        rows, cols = np.nonzero(slots >= 0)
-        gone = refused[rows, schema.offsets[cols] + slots[rows, cols]]
-        slots[rows[gone], cols[gone]] = -1
-        return slots, refused
-
-    def _read(self, texts: list[str]) -> list[tuple[Request, ...]]:
-        """The requests read in ``texts`` (those understood); each sentence is read once (a
-        conversation's sentences are read again at every turn), the memo bounded by
-        :data:`_READ_MEMO`."""
-        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if new and len(self._memo) + len(new) > _READ_MEMO:
-            self._memo.clear()
-            new = list(dict.fromkeys(texts))
-        if new:
-            readings = self.reader.read_batch(new)
-            self._memo.update((t, r.requests) for t, r in zip(new, readings, strict=True))
-        return [self._memo[t] for t in texts]
+    def action(self, contexts: Sequence[Context]) -> Action:
+        """The policy's action for the next item of every conversation (``B`` rows)."""
+        b = len(contexts)
+        turns = np.array([len(c.shown) for c in contexts], dtype=np.int64)
+        t_max = int(turns.max()) if b else 0
+        said = [[c.opening, *c.feedback] + [""] * (t_max - len(c.shown)) for c in contexts]
+        sentence = self._sentence_ids([t for row in said for t in row]).reshape(b, t_max + 1)
+        texts = np.empty((b, t_max + 1), dtype=object)
+        texts[:] = said
+        shown = np.full((b, t_max + 1), -1, dtype=np.int64)
+        for row, c in enumerate(contexts):
+            shown[row, 1 : len(c.shown) + 1] = [self._index[s] for s in c.shown]
+        self.policy.reset(b, np.random.default_rng(0))
+        none = np.full(b, -1, dtype=np.int64)
+        heads: list[np.ndarray] = []
+        weights = np.zeros((b, self.catalog.schema.n_attributes), dtype=np.float32)
+        for j in range(t_max + 1):
+            live = turns >= j
+            action = self.policy.act(
+                StepResult(
+                    turn=np.full(b, j, dtype=np.int32),
+                    items=shown[:, j],
+                    reward=np.zeros(b, dtype=np.float32),
+                    terminated=np.zeros(b, dtype=bool),
+                    truncated=np.zeros(b, dtype=bool),
+                    active=live,
+                    feedback_attribute=none,
+                    feedback_value=none,
+                    feedback_mode=none,
+                    sentence=np.where(live, sentence[:, j], -1),
+                    texts=texts[:, j],
+                    tokens=np.zeros((b, 1), dtype=np.int32),
+                    lengths=np.zeros(b, dtype=np.int32),
+                    violations=np.zeros(b, dtype=np.int32),
+                )
+            )
+            if not heads:
+                heads = [np.empty_like(p) for p in action.head_probs]  # type: ignore[union-attr]
+            last = turns == j
+            for head, p in zip(heads, action.head_probs, strict=True):  # type: ignore[arg-type]
+                head[last] = p[last]
+            weights[last] = action.weights[last]  # type: ignore[index]
+        return Action(head_probs=tuple(heads), weights=weights)
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """Fill the slots from every sentence; the best unseen item for slots and refusals."""
-        schema = self.catalog.schema
-        slots, refused = self.slots(contexts)
-        heads = list(self.policy.head_probs(slots))
-        weights = np.where(slots >= 0, 1.0, self.policy.guess_weight).astype(np.float32)
-        for k, (lo, hi) in enumerate(zip(schema.offsets[:-1], schema.offsets[1:], strict=True)):
-            no = refused[:, lo:hi]
-            rows = (slots[:, k] < 0) & no.any(axis=1)
-            head = np.where(no, 0.0, heads[k])
-            total = head.sum(axis=1, keepdims=True)
-            anything = (~no) / np.maximum((~no).sum(axis=1, keepdims=True), 1)
-            fixed = np.where(total > 0, head / np.maximum(total, 1e-30), anything)
-            heads[k] = np.where(rows[:, None], fixed, heads[k]).astype(np.float32)
-            weights[rows, k] = 1.0
+        """The best unseen (and ``allowed``) item for each conversation's action."""
         excluded = np.zeros((len(contexts), self.retriever.n_pool), dtype=bool)
         seen = [self._index[s] for c in contexts for s in c.shown]
         excluded[np.repeat(np.arange(len(contexts)), [len(c.shown) for c in contexts]), seen] = True
         for row, c in enumerate(contexts):
             if c.allowed is not None:
                 excluded[row] |= ~c.allowed
-        items = self.retriever.by_probs(tuple(heads), excluded, weights)
+        items = self.retriever.retrieve(self.action(contexts), excluded)
         return [str(i) for i in self.catalog.item_ids[items]]
-
-
-def _last_of(keys: np.ndarray) -> np.ndarray:
-    """Positions of the last occurrence of each distinct value of ``keys``."""
-    _, first_from_end = np.unique(keys[::-1], return_index=True)
-    return len(keys) - 1 - first_from_end
 
 
 class RecommenderPicker:

@@ -211,6 +211,8 @@ class ReaderSlotFillerPolicy(SlotFillerPolicy):
             self._known = np.append(self._known, np.zeros(grow, dtype=bool))
         uniq, first = np.unique(ids, return_index=True)
         new = ~self._known[uniq]
+        if not new.any():
+            return
         readings = self.reader.read_batch([str(t) for t in texts[first[new]]])
         for sid, reading in zip(uniq[new], readings, strict=True):
             for q in reading.requests:
