@@ -621,12 +621,12 @@ def _run_stages_in_pool(
     with job_runner(config.where(), _StageWorker, (config, str(root))) as jobs:
         for seed in plans:
             for name in after.get((seed, None), []):
-                jobs.submit((seed, name), _run_stage, seed, name)
+                jobs.submit((seed, name), _stage_job, seed, name)
         for (seed, name), said in jobs.completed():
             for line in said:
                 say(line)
             for nxt in after.get((seed, name), []):
-                jobs.submit((seed, nxt), _run_stage, seed, nxt)
+                jobs.submit((seed, nxt), _stage_job, seed, nxt)
 
 
 class _StageWorker:
@@ -642,7 +642,7 @@ class _StageWorker:
         self.contexts: dict[int, _Context] = {}
 
 
-def _run_stage(worker: _StageWorker, seed: int, name: str) -> list[str]:
+def _stage_job(worker: _StageWorker, seed: int, name: str) -> list[str]:
     """Run stage ``name`` of ``seed`` in ``worker`` (a :mod:`textrec.backends` task); the lines
     it said."""
     lines: list[str] = []
