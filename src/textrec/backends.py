@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass
@@ -82,14 +83,14 @@ class JobRunner(abc.ABC):
 
 class _InProcess(JobRunner):
     def __init__(self, state: Any) -> None:
-        self._state, self._queue = state, []
+        self._state, self._queue = state, deque()
 
     def submit(self, key: Hashable, task: Callable[..., Any], *args: Any) -> None:
         self._queue.append((key, task, args))
 
     def completed(self) -> Iterator[tuple[Hashable, Any]]:
         while self._queue:
-            key, task, args = self._queue.pop(0)
+            key, task, args = self._queue.popleft()
             yield key, task(self._state, *args)
 
 
