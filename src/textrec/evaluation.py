@@ -142,6 +142,8 @@ def evaluate_on(
     here = _EvaluationWorker(setup)
     if len(batches) == 1 and backend.name == "local":
         backend = Backend()  # one batch: no pool to start
+    else:  # no more workers than batches
+        backend = Backend(backend.name, min(backend.workers, len(batches)), backend.address)
     parts: dict[int, tuple[SessionOutcomes, tuple[Dialogue, ...]]] = {}
     with job_runner(backend, _EvaluationWorker, (setup,), here) as jobs:
         for c, (size, seed) in enumerate(batches):
