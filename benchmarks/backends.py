@@ -7,9 +7,11 @@ a local pool of ``--cpus`` processes and on ``--cpus`` Ray actors; ``evaluate`` 
 slot-filler on ``--evaluate`` test-pool sessions in this process and on Ray; and ``reproduce
 --quick --seeds N`` serially and on Ray (``--reproduce-seeds 0`` skips it). Ray runs on one local
 cluster of ``--cpus`` CPUs started first (its start time is reported apart; the job times include
-starting the actors and loading the catalog in each). Every backend's result is checked equal to
-the in-process one: the log's shards table for table, the evaluation's metrics and curve, every
-reproduce row (all but its wall time). Exit 1 when any differs.
+starting the actors and loading the catalog in each). Torch and BLAS run on one thread here, as
+the CLI's default and every worker (other thread counts change training's float sums). Every
+backend's result is checked equal to the in-process one: the log's shards table for table, the
+evaluation's metrics and curve, every reproduce row (all but its wall time). Exit 1 when any
+differs.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def main() -> int:
     args = parser.parse_args()
 
     import ray
+    import torch
+    from threadpoolctl import threadpool_limits
 
     from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
@@ -60,6 +64,8 @@ def main() -> int:
     from textrec.logs.collect import collect
     from textrec.reproduce import ReproduceConfig, reproduce
 
+    torch.set_num_threads(1)  # as the CLI's default --threads-torch 1 and every worker
+    threadpool_limits(1)
     catalog = open_catalog("builtin", seed=0, progress=False)
     local, pool = Backend(), Backend("local", args.cpus)
     on_ray = Backend("ray", args.cpus)
