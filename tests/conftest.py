@@ -107,3 +107,13 @@ def zappos_dir():
     if not (ZAPPOS_DIR / "image-catalog.csv").is_file():
         pytest.skip(f"UT-Zappos50K data not found at {ZAPPOS_DIR}")
     return ZAPPOS_DIR
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs for the session (skipped where Ray is not installed); the
+    backends join it instead of starting their own."""
+    ray = pytest.importorskip("ray", reason="Ray is the [ray] extra (in the test extra)")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

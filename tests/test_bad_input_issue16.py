@@ -335,7 +335,7 @@ PROBES: tuple[Probe16, ...] = (
         EVALUATE,
         130,
         r"interrupted: nothing was saved \(evaluate writes no files\)",
-        interrupt="textrec.evaluation.evaluate",
+        interrupt="textrec.evaluation.evaluate_on",
     ),
     Probe16(
         "ctrl-c-reproduce",

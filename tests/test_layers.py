@@ -1,9 +1,10 @@
 """The package's layers only point down: a static walk of every import in ``src/textrec``.
 
 The order, bottom to top: the shared modules (errors, io, checkpoint, metrics, columnar, machine,
-processes and the package root) < catalog < language < simulator < agent < logs < learners <
-evaluation/ope < reproduce/report < serve < cli. A module may import its own layer and the layers
-below it; every ``import`` counts, also one inside a function or under ``TYPE_CHECKING``.
+processes, backends and the package root) < catalog < language < simulator < agent < logs <
+learners < evaluation/ope < reproduce/report < serve < cli. A module may import its own layer and
+the layers below it; every ``import`` counts, also one inside a function or under
+``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "textrec"
 LAYERS = (
     (
         "textrec", "errors", "io", "checkpoint", "metrics", "columnar", "processes", "machine",
-        "data",
+        "backends", "data",
     ),  # fmt: skip
     ("catalog",),
     ("language",),

@@ -272,3 +272,32 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
         said = [line for line in lines if f"seed {seed} ·" in line and line.endswith("running")]
         expected = stages + coverage if seed == 0 else stages  # the study: first seed only
         assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(expected)
+
+
+def test_stages_on_ray_write_the_serial_runs_numbers(tmp_path, ray_cluster):
+    """backend='ray' runs a seed's stages as Ray actor jobs on a 2-CPU local cluster (its rows
+    side by side once the log is collected): every row is the serial run's (all but its wall
+    time); the backend may change on --resume."""
+    settings = {**TINY, "learners": ("bc",), "iterative_rounds": 0}
+    serial = reproduce(
+        ReproduceConfig.quick(**settings), tmp_path / "serial", progress=False, say=lambda _: None
+    )
+    on_ray = reproduce(
+        ReproduceConfig.quick(**settings, workers=2, backend="ray"),
+        tmp_path / "ray",
+        progress=False,
+        say=lambda _: None,
+    )
+
+    def untimed(rows):
+        return {k: replace(r, seconds=0.0) for k, r in rows.items()}
+
+    assert untimed(on_ray.rows) == untimed(serial.rows) and "bc" in serial.rows
+    again = reproduce(
+        ReproduceConfig.quick(**settings),
+        tmp_path / "ray",
+        resume=True,
+        progress=False,
+        say=lambda _: None,
+    )
+    assert untimed(again.rows) == untimed(serial.rows)

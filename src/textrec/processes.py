@@ -1,7 +1,7 @@
 """Worker processes on one machine: a spawn-started pool that never outlives its parent.
 
-Shared by log collection (:mod:`textrec.logs.collect`, one chunk per job) and ``reproduce``
-(:mod:`textrec.reproduce`, one stage per job). :func:`process_pool` starts ``workers`` processes
+The local pool of :mod:`textrec.backends` (``collect``'s chunks, ``evaluate``'s session batches,
+``reproduce``'s stages). :func:`process_pool` starts ``workers`` processes
 with the ``spawn`` method (no fork of a process holding torch threads); each runs
 :func:`init_worker` before its own initialiser: Ctrl-C is left to the parent, one BLAS and one
 torch thread per process (with W workers on W cores more threads only oversubscribe the cores),

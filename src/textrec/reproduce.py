@@ -25,8 +25,9 @@ every seed (it is the environment, not the learner); each seed's agents read wit
 pretrained with that seed (cached), so the spread across seeds includes the encoder's.
 
 Each stage names the one stage whose record it reads (:class:`_Stage`), so with ``workers > 1``
-they run in a process pool as soon as that record exists — the seeds' devices at once, then each
-seed's log, then its rows and cells — writing the same records as the serial run.
+or ``backend='ray'`` they run as jobs (:mod:`textrec.backends`: a process pool or Ray actors) as
+soon as that record exists — the seeds' devices at once, then each seed's log, then its rows and
+cells — writing the same records as the serial run (with Ray, every node must see ``out``).
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ import csv
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+from textrec.backends import Backend, job_runner
 from textrec.catalog import Catalog
 from textrec.errors import InputError
 from textrec.evaluation import evaluate, load_policy, make_simulator
@@ -48,7 +49,6 @@ from textrec.io import claim_output_dir, read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig, DeviceMix, default_devices
 from textrec.machine import MachineRecord, machine_record
 from textrec.metrics import EvaluationResult, MeanSE
-from textrec.processes import process_pool
 from textrec.report import (
     ROWS,
     CoverageCell,
@@ -130,6 +130,12 @@ class ReproduceConfig:
     workers: int = 1
     """Processes: above 1, the stages run in a pool of this many (a seed's rows at once, the
     seeds side by side), and each log is collected by this many."""
+    backend: str = "local"
+    """Where the stages run (:mod:`textrec.backends`): 'local' (this process, or a pool of
+    ``workers`` processes) or 'ray' (``workers`` Ray actors; each log is still collected by a
+    local pool on its actor's node)."""
+    ray_address: str | None = None
+    """With ``backend='ray'``: the cluster (``None``: ``RAY_ADDRESS``, else a new local one)."""
 
     def __post_init__(self) -> None:
         positive = (
@@ -150,6 +156,7 @@ class ReproduceConfig:
                 "reproduce: eval_every and iterative_rounds must be >= 0 and "
                 "iterative_sessions >= 1"
             )
+        self.where()  # checks backend, workers and ray_address
         check_training_source(self.utterances, "reproduce (it trains and collects logs)")
         if not self.device_stages or not all(0 < f <= 1 for f in self.device_stages):
             raise InputError(
@@ -177,6 +184,10 @@ class ReproduceConfig:
         }
         return cls(**{**small, **overrides})
 
+    def where(self) -> Backend:
+        """Where the stages run."""
+        return Backend(self.backend, self.workers, self.ray_address)
+
     @property
     def seeds(self) -> tuple[int, ...]:
         """The seeds run."""
@@ -203,6 +214,8 @@ class ReproduceConfig:
             "coverage_learners",
             "coverage_alphas",
             "workers",
+            "backend",
+            "ray_address",
         ):
             out.pop(name)
         return out
@@ -605,44 +618,39 @@ def _run_stages_in_pool(
             after.setdefault((seed, stage.needs), []).append(stage.name)
     for names in after.values():
         names.sort(key=lambda k: _LONGEST_FIRST.index(k) if k in _LONGEST_FIRST else 99)
-    with process_pool(config.workers, _init_stage_worker, (config, str(root))) as pool:
-        pending = {
-            pool.submit(_stage_in_worker, seed, name): (seed, name)
-            for seed in plans
-            for name in after.get((seed, None), [])
-        }
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                seed, name = pending.pop(future)
-                for line in future.result():
-                    say(line)
-                for nxt in after.get((seed, name), []):
-                    pending[pool.submit(_stage_in_worker, seed, nxt)] = (seed, nxt)
+    with job_runner(config.where(), _StageWorker, (config, str(root))) as jobs:
+        for seed in plans:
+            for name in after.get((seed, None), []):
+                jobs.submit((seed, name), _stage_job, seed, name)
+        for (seed, name), said in jobs.completed():
+            for line in said:
+                say(line)
+            for nxt in after.get((seed, name), []):
+                jobs.submit((seed, nxt), _stage_job, seed, nxt)
 
 
-_WORKER: dict[str, Any] = {}
-"""A stage worker's config, run directory, catalog and seed contexts (one per process)."""
+class _StageWorker:
+    """A stage worker's config, run directory, catalog and seed contexts (one per worker)."""
 
+    def __init__(self, config: ReproduceConfig, root: str) -> None:
+        from textrec.catalog.build import open_catalog
 
-def _init_stage_worker(config: ReproduceConfig, root: str) -> None:
-    from textrec.catalog.build import open_catalog
-
-    catalog = open_catalog(
-        config.catalog, data=config.data, items=config.items, seed=config.seed, progress=False
-    )
-    _WORKER.update(config=config, root=Path(root), catalog=catalog, contexts={})
-
-
-def _stage_in_worker(seed: int, name: str) -> list[str]:
-    """Run stage ``name`` of ``seed`` in this worker; the lines it said."""
-    lines: list[str] = []
-    contexts: dict[int, _Context] = _WORKER["contexts"]
-    if seed not in contexts:
-        contexts[seed] = _seed_context(
-            _WORKER["config"], _WORKER["catalog"], seed, _WORKER["root"], _silent, False
+        self.config, self.root = config, Path(root)
+        self.catalog = open_catalog(
+            config.catalog, data=config.data, items=config.items, seed=config.seed, progress=False
         )
-    ctx = contexts[seed]
+        self.contexts: dict[int, _Context] = {}
+
+
+def _stage_job(worker: _StageWorker, seed: int, name: str) -> list[str]:
+    """Run stage ``name`` of ``seed`` in ``worker`` (a :mod:`textrec.backends` task); the lines
+    it said."""
+    lines: list[str] = []
+    if seed not in worker.contexts:
+        worker.contexts[seed] = _seed_context(
+            worker.config, worker.catalog, seed, worker.root, _silent, False
+        )
+    ctx = worker.contexts[seed]
     ctx.say = lines.append
     try:
         next(stage for stage in _seed_stages(ctx) if stage.name == name).run()
@@ -805,8 +813,8 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
         if differ:
             raise InputError(
                 f"{path}: the run was started with other settings ({', '.join(differ)}); "
-                "resume with the same options (only --seeds, --study, --learners, --coverage-* and "
-                "--workers may change)"
+                "resume with the same options (only --seeds, --study, --learners, --coverage-*, "
+                "--workers, --backend and --ray-address may change)"
             )
         return
     write_json_atomic(path, {"settings": json_settings(config), "calls": []})
@@ -884,7 +892,7 @@ def reproduce(
         seed=config.seed,
         progress=progress,
     )
-    quiet = config.workers > 1  # with a pool every stage is saved first: the pass below reads
+    quiet = not config.where().in_process  # workers save every stage first: the pass below reads
     contexts = {
         s: _seed_context(config, catalog, s, root, _silent if quiet else say, progress)
         for s in config.seeds

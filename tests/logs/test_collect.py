@@ -10,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 import pytest
 
@@ -236,13 +239,29 @@ def test_ray_backend_without_ray_is_a_clear_error(toy_catalog, bank, tmp_path, m
         _collect(toy_catalog, bank, tmp_path / "ray", backend="ray")
 
 
-@pytest.mark.slow
-def test_ray_backend_gives_the_same_log(toy_catalog, bank, reference, tmp_path):
-    pytest.importorskip("ray")
+def test_ray_backend_gives_the_same_log(toy_catalog, bank, reference, tmp_path, ray_cluster):
     log, _ = reference
     result = _collect(toy_catalog, bank, tmp_path / "ray", backend="ray", workers=2)
     assert result.chunks_run == 4
     assert _tables(tmp_path / "ray") == _tables(log)
+    assert ray_cluster.is_initialized()  # joined the cluster it found, did not shut it down
+
+
+def test_ray_data_reads_the_log_as_it_is(reference, ray_cluster):
+    """A log's shards are plain Parquet that ``ray.data.read_parquet`` reads row for row."""
+    ray_data = pytest.importorskip("ray.data", reason="ray.data needs Ray's data dependencies")
+    log, _ = reference
+    for kind in ("experience", "oracle"):
+        shards = [str(p) for p in list_shards(log, kind)]
+        got = ray_data.read_parquet(shards, filesystem=pa_fs.LocalFileSystem()).to_pandas()
+        want = pa.concat_tables([pq.read_table(p) for p in shards]).to_pandas()
+        assert list(got.columns) == list(want.columns) and len(got) == len(want) > 0
+        key = ["session_id", "turn"]
+        pd.testing.assert_frame_equal(
+            got.sort_values(key).reset_index(drop=True),
+            want.sort_values(key).reset_index(drop=True),
+            check_dtype=False,  # the same strings, as pandas' pyarrow-backed string dtype
+        )
 
 
 def test_retriever_pool_is_the_train_pool(toy_catalog, bank, tmp_path):

@@ -58,6 +58,17 @@ ItemsOpt = typer.Option(
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's ``SeedSequence`` and torch take any non-negative integer, but a seed is
 also written into ids and files, so textrec keeps it to 32 bits."""
+BackendOpt = typer.Option(
+    "local",
+    "--backend",
+    help="Where the independent jobs run: 'local' (this process, or a process pool with "
+    "--workers) or 'ray' (--workers Ray actors; needs textrec[ray]). Same seed, same numbers.",
+)
+RayAddressOpt = typer.Option(
+    None,
+    "--ray-address",
+    help="With --backend ray: the cluster to join (default: RAY_ADDRESS, else a local one).",
+)
 SeedOpt = typer.Option(
     0,
     "--seed",

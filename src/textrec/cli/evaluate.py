@@ -13,11 +13,13 @@ import typer
 
 from textrec.cli.common import (
     POLICY_HELP,
+    BackendOpt,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
     JsonOpt,
     ProgressOpt,
+    RayAddressOpt,
     SeedOpt,
     command_line,
     print_json,
@@ -68,27 +70,33 @@ def evaluate(
     threshold: float | None = typer.Option(
         None, "--threshold", help="With --heads q: BCQ's mask (values below it x the best)."
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Session batches (1,024 sessions each) evaluated at once."
+    ),
+    backend: str = BackendOpt,
+    ray_address: str | None = RayAddressOpt,
     seed: int = SeedOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Evaluate an agent or a baseline: SR@10/20/30, NI, NV (mean ± s.e.) and success by turn."""
+    from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
-    from textrec.evaluation import evaluate as run_evaluation
-    from textrec.evaluation import load_policy, make_simulator
+    from textrec.evaluation import EvaluationSetup, evaluate_on, make_simulator
 
+    where = Backend(backend, workers, ray_address)
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     acting = {
         k: v
         for k, v in {"heads": heads, "greedy": greedy, "threshold": threshold}.items()
         if v is not None
     }
-    chosen = load_policy(policy, cat, **acting)
     simulator = make_simulator(cat, pool, utterances, seed)
+    setup = EvaluationSetup(cat, str(policy), pool, utterances, seed, acting)
     with stop_on_interrupt(
         f"nothing was saved (evaluate writes no files); run {command_line()} again"
     ):
-        result = run_evaluation(chosen, simulator, sessions, seed, progress=progress)
+        result = evaluate_on(where, setup, sessions, progress=progress)
     if json_out:
         print_json(
             {

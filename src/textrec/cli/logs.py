@@ -10,11 +10,13 @@ import typer
 
 from textrec.cli.common import (
     SEED_MAX,
+    BackendOpt,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
     JsonOpt,
     ProgressOpt,
+    RayAddressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
     command_line,
@@ -43,11 +45,8 @@ def collect(
     workers: int = typer.Option(
         1, "--workers", min=1, help="Chunks collected at once (processes or Ray actors)."
     ),
-    backend: str = typer.Option(
-        "local",
-        "--backend",
-        help="'local' (this process / a process pool) or 'ray' (needs textrec[ray]).",
-    ),
+    backend: str = BackendOpt,
+    ray_address: str | None = RayAddressOpt,
     chunk_sessions: int = typer.Option(
         1000, "--chunk-sessions", min=1, help="Sessions per chunk (one shard each)."
     ),
@@ -75,21 +74,22 @@ def collect(
     the same command with --resume collects only the rest, and the log is the one an
     uninterrupted run makes.
     """
+    from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
     from textrec.io import check_output_dir
-    from textrec.logs.collect import ASSIGNMENTS, BACKENDS, LOG_KIND
+    from textrec.logs.collect import ASSIGNMENTS, LOG_KIND
     from textrec.logs.collect import collect as run_collect
     from textrec.logs.info import summarize
     from textrec.logs.policies import default_devices
     from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
     for option, value, allowed in (
-        ("--backend", backend, BACKENDS),
         ("--assignment", assignment, ASSIGNMENTS),
         ("--utterances", utterances, UTTERANCE_SOURCES),
     ):
         if value not in allowed:
             raise InputError(f"{option} must be one of {list(allowed)}, got {value!r}")
+    Backend(backend, workers, ray_address)  # checked before the catalog is opened
     for agent in agents:
         if not agent.is_dir():
             raise InputError(f"--agents {agent}: not a saved agent directory")
@@ -108,6 +108,7 @@ def collect(
             task=task,
             workers=workers,
             backend=backend,
+            ray_address=ray_address,
             chunk_sessions=chunk_sessions,
             assignment=assignment,
             resume=resume,

@@ -12,10 +12,12 @@ import typer
 
 from textrec.cli.common import (
     ITEMS_MAX,
+    BackendOpt,
     CatalogOpt,
     DataOpt,
     JsonOpt,
     ProgressOpt,
+    RayAddressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
     command_line,
@@ -91,6 +93,8 @@ def reproduce(
         help="Processes. Above 1 the stages run side by side: the seeds at once, a seed's rows "
         "once its log is collected; each log is collected by this many. Same numbers as 1.",
     ),
+    backend: str = BackendOpt,
+    ray_address: str | None = RayAddressOpt,
     utterances: str = TrainingUtterancesOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
@@ -121,6 +125,8 @@ def reproduce(
         n_seeds=seeds,
         study=study,
         workers=workers,
+        backend=backend,
+        ray_address=ray_address,
         utterances=utterances,
     )
     config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)

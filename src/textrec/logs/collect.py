@@ -14,10 +14,10 @@ collecting process adds it to ``manifest.json`` (also atomically). A killed coll
 leaves only complete shards, and ``resume=True`` skips every chunk whose two shards exist and are
 valid, redoing the rest.
 
-Backends: ``workers=1`` runs chunks in this process; ``workers=W`` in a ``concurrent.futures``
-process pool; ``backend="ray"`` as Ray actor tasks on the cluster ``ray.init()`` finds (a local
-one, or ``RAY_ADDRESS``) — every node must see ``out_dir`` (a shared file system), since each chunk
-writes its own shard.
+Backends (:mod:`textrec.backends`): ``workers=1`` runs chunks in this process; ``workers=W`` in a
+local process pool; ``backend="ray"`` on W Ray actors of the cluster at ``ray_address`` (or
+``RAY_ADDRESS``, or a new local one) — every node must see ``out_dir`` (a shared file system),
+since each chunk writes its own shard.
 
 Failures and interruptions. Every argument, the devices (agents loaded) and the backend are
 checked before anything is written, and the log directory is claimed
@@ -35,7 +35,6 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from textrec.backends import BACKENDS, Backend, import_ray, job_runner
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
@@ -67,7 +67,6 @@ from textrec.logs.writer import (
     write_chunk,
     write_manifest,
 )
-from textrec.processes import process_pool
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.rollout import Step, play
 from textrec.simulator.task import TaskConfig, check_training_source
@@ -87,13 +86,10 @@ log = logging.getLogger(__name__)
 
 LOG_KIND = "log"
 """Artifact kind of a log directory (:func:`textrec.io.claim_output_dir`)."""
-BACKENDS = ("local", "ray")
-"""Where chunks run: 'local' (this process, or a process pool when workers > 1) or 'ray'."""
 _TINY = float(np.finfo(np.float32).tiny)
 """Probabilities below this (underflow under extreme noise) are logged as log(_TINY) ≈ -87."""
 ASSIGNMENTS = ("round-robin", "random")
 """How sessions are given to devices: global session number modulo M, or a seeded draw per chunk."""
-
 
 @dataclass(frozen=True)
 class ChunkSummary:
@@ -318,69 +314,9 @@ class _Recorder:
 
 
 # ---------------------------------------------------------------------------------------- backends
-_RUNNER: _ChunkRunner | None = None
-
-
-def _init_worker(setup: _Setup) -> None:
-    """Build the worker's runner (after :func:`textrec.processes.init_worker`)."""
-    global _RUNNER
-    _RUNNER = _ChunkRunner(setup)
-
-
-def _run_in_worker(chunk: int, start: int, stop: int) -> ChunkSummary:
-    if _RUNNER is None:
-        raise RuntimeError("collection worker used before its initialiser ran")
-    return _RUNNER.run(chunk, start, stop)
-
-
-def _run_local(
-    runner: _ChunkRunner, jobs: Sequence[tuple[int, int, int]]
-) -> Iterator[ChunkSummary]:
-    for job in jobs:
-        yield runner.run(*job)
-
-
-def _run_pool(
-    setup: _Setup, jobs: Sequence[tuple[int, int, int]], workers: int
-) -> Iterator[ChunkSummary]:
-    """Chunks in a process pool, each summary yielded as soon as its chunk is written."""
-    with process_pool(workers, _init_worker, (setup,)) as pool:
-        pending = {pool.submit(_run_in_worker, *job) for job in jobs}
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield future.result()
-
-
-def _import_ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise InputError(
-            "backend 'ray' needs Ray, which is not installed: pip install 'textrec[ray]'"
-        ) from None
-    return ray
-
-
-def _run_ray(
-    setup: _Setup, jobs: Sequence[tuple[int, int, int]], workers: int
-) -> Iterator[ChunkSummary]:
-    ray = _import_ray()
-    from ray.util import ActorPool
-
-    if not jobs:
-        return
-    started = not ray.is_initialized()
-    if started:  # a local cluster, or the one RAY_ADDRESS names
-        ray.init(include_dashboard=False, log_to_driver=False)
-    try:
-        actor = ray.remote(num_cpus=1)(_ChunkRunner)
-        setup_ref = ray.put(setup)
-        pool = ActorPool([actor.remote(setup_ref) for _ in range(workers)])
-        yield from pool.map_unordered(lambda a, job: a.run.remote(*job), list(jobs))
-    finally:
-        if started:
-            ray.shutdown()
+def _run_chunk(runner: _ChunkRunner, chunk: int, start: int, stop: int) -> ChunkSummary:
+    """One chunk on a worker's runner (a :mod:`textrec.backends` task)."""
+    return runner.run(chunk, start, stop)
 
 
 # ---------------------------------------------------------------------------------------- resume
@@ -473,6 +409,7 @@ def collect(
     bank: SentenceBank | None = None,
     workers: int = 1,
     backend: str = "local",
+    ray_address: str | None = None,
     chunk_sessions: int = 1000,
     assignment: str = "round-robin",
     resume: bool = False,
@@ -490,6 +427,7 @@ def collect(
         bank: the users' sentences; built from ``task.utterances`` with ``seed`` when None.
         workers: chunks run at once (process pool, or Ray actors).
         backend: ``"local"`` or ``"ray"`` (needs the ``ray`` extra).
+        ray_address: the Ray cluster (``backend="ray"``); ``None``: ``RAY_ADDRESS`` or a local one.
         chunk_sessions: sessions per chunk, i.e. per shard.
         assignment: ``"round-robin"`` or ``"random"`` device per session.
         resume: continue the log in ``out_dir``: skip chunks whose shards are complete and valid.
@@ -510,8 +448,6 @@ def collect(
     ):
         if value < 1:
             raise InputError(f"collect: {name} must be >= 1, got {value}")
-    if backend not in BACKENDS:
-        raise InputError(f"collect: backend must be one of {BACKENDS}, got {backend!r}")
     if assignment not in ASSIGNMENTS:
         raise InputError(f"collect: assignment must be one of {ASSIGNMENTS}, got {assignment!r}")
     devices = tuple(devices) if devices is not None else default_devices()
@@ -544,11 +480,12 @@ def collect(
     )
     began = time.perf_counter()
     setup = _Setup(catalog, bank, task, devices, seed, assignment, log_dir)
-    if backend == "ray":
-        _import_ray()
+    where = Backend(backend, workers, ray_address)
+    if where.name == "ray":
+        import_ray()
     runner = _ChunkRunner(setup)  # loads every device: a bad agent fails before anything is written
     with output_dir(log_dir, LOG_KIND, frozenset({MANIFEST_NAME})):
-        return _collect_chunks(setup, runner, fresh, resume, workers, backend, progress, began)
+        return _collect_chunks(setup, runner, fresh, resume, where, progress, began)
 
 
 def _collect_chunks(
@@ -556,8 +493,7 @@ def _collect_chunks(
     runner: _ChunkRunner,
     fresh: Manifest,
     resume: bool,
-    workers: int,
-    backend: str,
+    where: Backend,
     progress: bool,
     began: float,
 ) -> CollectResult:
@@ -565,12 +501,10 @@ def _collect_chunks(
     log_dir = setup.log_dir
     manifest, done = _start_or_resume(log_dir, fresh, resume)
     jobs = [(c, *manifest.chunk_range(c)) for c in range(manifest.n_chunks) if c not in set(done)]
-    if backend == "ray":
-        summaries = _run_ray(setup, jobs, workers)
-    elif workers > 1 and len(jobs) > 1:
-        summaries = _run_pool(setup, jobs, min(workers, len(jobs)))
-    else:
-        summaries = _run_local(runner, jobs)
+    if not jobs or (where.name == "local" and len(jobs) == 1):
+        where = Backend()  # nothing to share out: no pool or cluster to start
+    else:  # no more workers than chunks
+        where = Backend(where.name, max(1, min(where.workers, len(jobs))), where.address)
     sessions_run = rows_run = 0
     bar = tqdm(
         total=sum(stop - start for _, start, stop in jobs),
@@ -578,8 +512,10 @@ def _collect_chunks(
         unit="session",
         disable=not progress,
     )
-    with bar, contextlib.closing(summaries):  # closing: a Ctrl-C here still stops the workers
-        for summary in summaries:
+    with bar, job_runner(where, _ChunkRunner, (setup,), runner) as jobs_run:
+        for job in jobs:
+            jobs_run.submit(job[0], _run_chunk, *job)
+        for _, summary in jobs_run.completed():
             manifest = manifest.with_chunks((summary.chunk,))
             write_manifest(log_dir, manifest)
             sessions_run += summary.n_sessions
@@ -594,7 +530,7 @@ def _collect_chunks(
         "collected %d sessions in %.1f s (%d workers, pid %d)",
         sessions_run,
         seconds,
-        workers,
+        where.workers,
         os.getpid(),
     )
     return CollectResult(

@@ -34,7 +34,16 @@ from textrec.metrics import (
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes, StepResult
 from textrec.simulator.policy import Policy
 
-__all__ = ["Step", "Recorder", "DialogueRecorder", "play", "rollout", "evaluate"]
+__all__ = [
+    "Step",
+    "Recorder",
+    "DialogueRecorder",
+    "play",
+    "rollout",
+    "evaluate",
+    "evaluation_batches",
+    "summarise",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,25 +191,45 @@ def evaluate(
         record: how many of the first sessions to keep as dialogues.
         progress: show a progress bar over batches.
     """
-    if n_sessions < 1:
-        raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    batches = evaluation_batches(n_sessions, seed, batch_size)
     retriever = retriever or Retriever(simulator.catalog, simulator.pool)
-    sizes = [min(batch_size, n_sessions - lo) for lo in range(0, n_sessions, batch_size)]
-    children = np.random.SeedSequence(seed).spawn(len(sizes))
     parts, dialogues = [], ()
-    for c, size in enumerate(tqdm(sizes, desc="evaluate", unit="batch", disable=not progress)):
+    for c, (size, child) in enumerate(
+        tqdm(batches, desc="evaluate", unit="batch", disable=not progress)
+    ):
         outcomes, recorded = rollout(
             policy,
             simulator,
             retriever,
             size,
-            np.random.default_rng(children[c]),
+            np.random.default_rng(child),
             record=record if c == 0 else 0,
         )
         parts.append(outcomes)
         dialogues = dialogues or recorded
+    return summarise(parts, dialogues, simulator.config.max_turns, seed)
+
+
+def evaluation_batches(
+    n_sessions: int, seed: int, batch_size: int = 1024
+) -> list[tuple[int, np.random.SeedSequence]]:
+    """:func:`evaluate`'s batches: ``(sessions, seed)`` of each, batch ``c`` seeded by the
+    ``c``-th child of ``SeedSequence(seed)`` (independent: any worker may run any batch)."""
+    if n_sessions < 1:
+        raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    sizes = [min(batch_size, n_sessions - lo) for lo in range(0, n_sessions, batch_size)]
+    return list(zip(sizes, np.random.SeedSequence(seed).spawn(len(sizes)), strict=True))
+
+
+def summarise(
+    parts: Sequence[SessionOutcomes],
+    dialogues: tuple[Dialogue, ...],
+    max_turns: int,
+    seed: int,
+) -> EvaluationResult:
+    """The evaluation of the batches' outcomes ``parts`` (in batch order)."""
     success_turn = np.concatenate([o.success_turn for o in parts])
     sr = {k: mean_se(success_within(success_turn, k).astype(np.float64)) for k in SR_TURNS}
     return EvaluationResult(
@@ -210,8 +239,8 @@ def evaluate(
         ni=mean_se(np.concatenate([o.ni for o in parts])),
         nv=mean_se(np.concatenate([o.nv for o in parts])),
         returns=mean_se(np.concatenate([o.returns for o in parts])),
-        curve=success_curve(success_turn, simulator.config.max_turns),
-        n_sessions=n_sessions,
+        curve=success_curve(success_turn, max_turns),
+        n_sessions=len(success_turn),
         seed=seed,
         dialogues=dialogues,
     )
