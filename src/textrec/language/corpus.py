@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -264,7 +265,7 @@ def corpus_fingerprint(
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-class LanguageModel:
+class LanguageModel(ABC):
     """The skeleton of the models trained on the corpus (the text encoder, the utterance model).
 
     A subclass is an ``nn.Module`` built as ``cls(config, schema, vocab)``; it names its
@@ -289,9 +290,9 @@ class LanguageModel:
     vocab: Vocabulary
 
     @classmethod
+    @abstractmethod
     def fit(cls, corpus: Corpus, config: Any, *, seed: int, progress: bool) -> tuple[Any, Any]:
         """Train on ``corpus.train()``, measure on ``corpus.held()``: ``(model, report)``."""
-        raise NotImplementedError
 
     def save(self, path: str | Path, report: Any = None) -> Path:
         """Write config, schema, vocabulary, weights (and the report) to one atomic file."""
