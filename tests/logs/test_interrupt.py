@@ -76,7 +76,9 @@ def test_stop_mid_collect_then_resume(toy_catalog, saved, tmp_path, signum, code
         "collect", "--catalog", str(root / "cat"), "--sessions", str(N), "--chunk-sessions",
         str(CHUNK), "--seed", "3", "--out", str(out), "--no-progress",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # PYTHONFAULTHANDLER: a parent that does not exit is sent SIGABRT, which makes Python print
+    # every thread's stack to stderr before it dies, so a hang reports where it hung.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [*TEXTREC, *args, "--workers", "2"],
         env=env,
@@ -97,7 +99,12 @@ def test_stop_mid_collect_then_resume(toy_catalog, saved, tmp_path, signum, code
             os.killpg(proc.pid, signum)  # a terminal's Ctrl-C reaches the whole group
         else:
             os.kill(proc.pid, signum)  # only the parent: its workers must stop by themselves
-        _, err = proc.communicate(timeout=slack)
+        try:
+            _, err = proc.communicate(timeout=slack)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=60)
+            pytest.fail(f"collect did not exit {slack:.0f} s after the signal; its threads:\n{err}")
         assert proc.returncode == code, err
         assert "Traceback" not in err
         if signum != signal.SIGKILL:

@@ -154,7 +154,11 @@ def _root(
     ),
 ) -> None:
     _debug[0] = debug
-    if ctx.invoked_subcommand != "version":  # every stage computes with torch; version does not
+    from textrec.cli.common import INVOCATION
+
+    # Every stage computes with torch; 'version' and a stage's --help do not (its help is its
+    # options: no reason to spend seconds importing torch to print them).
+    if ctx.invoked_subcommand != "version" and "--help" not in INVOCATION:
         import torch
 
         torch.set_num_threads(threads)
