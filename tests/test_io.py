@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from textrec.io import (
     check_output_dir,
     claim_output_dir,
     read_json,
+    remove_artifacts,
     write_json_atomic,
 )
 
@@ -168,3 +171,54 @@ def test_read_json_names_the_file(tmp_path, content, message):
 def test_read_json_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="file not found"):
         read_json(tmp_path / "nope.json")
+
+
+def _quickstart_outputs(out: Path) -> dict[Path, str]:
+    """A quickstart's previous agent and log, as textrec writes them (markers included)."""
+    files = [
+        "agent/.textrec-artifact",
+        "agent/checkpoint.pt",
+        "agent/metrics.csv",
+        "agent/final/.textrec-artifact",
+        "agent/final/recommender.json",
+        "agent/final/weights.pt",
+        "agent/.metrics.csv.x1y2.tmp.csv",  # left by an interrupted atomic write
+        "logs/.textrec-artifact",
+        "logs/manifest.json",
+        "logs/experience/shard-00000.parquet",
+        "logs/oracle/shard-00000.parquet",
+    ]
+    for name in files:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("run\n" if name == "agent/.textrec-artifact" else "x")
+    (out / "agent/final/.textrec-artifact").write_text("agent\n")
+    (out / "logs/.textrec-artifact").write_text("log\n")
+    return {out / "agent": "run", out / "logs": "log"}
+
+
+def test_remove_artifacts_deletes_what_textrec_wrote(tmp_path):
+    outputs = _quickstart_outputs(tmp_path)
+    remove_artifacts({**outputs, tmp_path / "missing": "log"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "extra", ["agent/notes.txt", "agent/final/my-weights.pt", "logs/experience/README"]
+)
+def test_remove_artifacts_keeps_everything_when_a_user_file_is_inside(tmp_path, extra):
+    outputs = _quickstart_outputs(tmp_path)
+    (tmp_path / extra).write_text("years of work")
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(InputError, match=re.escape(str(Path(*Path(extra).parts[1:])))):
+        remove_artifacts(outputs)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # neither artifact deleted
+    assert (tmp_path / extra).read_text() == "years of work"
+
+
+def test_remove_artifacts_refuses_a_link(tmp_path):
+    outputs = _quickstart_outputs(tmp_path)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "logs" / "experience" / "shard-00001.parquet").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="shard-00001"):
+        remove_artifacts(outputs)
+    assert (tmp_path / "agent" / "checkpoint.pt").exists()

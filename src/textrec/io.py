@@ -15,6 +15,7 @@ is refused with :class:`~textrec.errors.InputError`.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ __all__ = [
     "atomic_file",
     "check_output_dir",
     "claim_output_dir",
+    "remove_artifacts",
     "output_dir",
     "write_json_atomic",
     "read_json",
@@ -167,6 +169,61 @@ def _refuse_foreign_entries(target: Path, kind: str) -> None:
             f"{target}: holds {foreign}, not written by textrec; refusing to replace the {kind} "
             "and delete them (move them out of it, or choose another output directory)"
         )
+
+
+ARTIFACT_FILES: dict[str, tuple[str, ...]] = {
+    "run": ("checkpoint.pt", "metrics.csv", "final/recommender.json", "final/weights.pt"),
+    "log": ("manifest.json", "experience/shard-*.parquet", "oracle/shard-*.parquet"),
+}
+"""``kind -> files`` (relative, ``*`` within one name) that textrec writes into that artifact,
+beside the :data:`ARTIFACT_MARKER` of each of its directories: all :func:`remove_artifacts` may
+delete."""
+
+
+def _written_by_textrec(relative: Path, kind: str) -> bool:
+    """``relative`` is a file textrec writes into a ``kind``: one of :data:`ARTIFACT_FILES`, a
+    marker, or what an interrupted atomic write left (``.NAME.XXXX.tmp`` files and folders)."""
+    parts = relative.parts
+    if parts[-1] == ARTIFACT_MARKER or any(p.startswith(".") and ".tmp" in p for p in parts):
+        return True
+    for pattern in ARTIFACT_FILES[kind]:
+        wanted = pattern.split("/")
+        if len(wanted) == len(parts) and all(
+            fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=True)
+        ):
+            return True
+    return False
+
+
+def remove_artifacts(artifacts: Mapping[Path, str]) -> None:
+    """Delete each directory of ``artifacts`` (``path -> kind``: a textrec ``run`` or ``log``)
+    and all in it -- only when every file in every one of them is one textrec writes there
+    (:data:`ARTIFACT_FILES`).
+
+    Anything else (a file a user put into one of the folders or their subfolders, a link,
+    another kind of artifact) is refused with an :class:`InputError` naming it, before anything
+    is deleted. A path that does not exist is skipped.
+    """
+    doomed = [check_output_dir(path, kind) for path, kind in artifacts.items()]
+    for target, kind in zip(doomed, artifacts.values(), strict=True):
+        if not target.exists():
+            continue
+        foreign = sorted(
+            str(rel)
+            for p in target.rglob("*")
+            if (rel := p.relative_to(target))
+            and (p.is_symlink() or not (p.is_dir() or _written_by_textrec(rel, kind)))
+        )
+        if foreign:
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise InputError(
+                f"{target}: holds {foreign[:3]}{more}, not written by textrec; refusing to "
+                f"delete the {kind} with them (move them out of it, or choose another output "
+                "directory)"
+            )
+    for target in doomed:
+        if target.exists():
+            shutil.rmtree(target)
 
 
 def claim_output_dir(path: str | os.PathLike[str], kind: str, whole: bool = False) -> Path:

@@ -13,7 +13,6 @@ import contextlib
 import io
 import json
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from rich.text import Text
 
 from textrec.cli.common import ItemsOpt, JsonOpt, ProgressOpt, SeedOpt, console, print_json
 from textrec.errors import InputError
-from textrec.io import ARTIFACT_MARKER, artifact_kind, check_output_dir, claim_output_dir
+from textrec.io import ARTIFACT_MARKER, artifact_kind, claim_output_dir, remove_artifacts
 
 __all__ = ["quickstart", "quickstart_steps"]
 
@@ -168,16 +167,13 @@ def quickstart(
 
 
 def _prepare(out: Path) -> None:
-    """Claim ``out`` for the quickstart and remove the agent and log a previous one made."""
+    """Claim ``out`` for the quickstart and remove the agent and log a previous one made (a file
+    someone put into either stops the quickstart, and nothing is deleted)."""
     if (out / _LEGACY_MARKER).is_file() and artifact_kind(out) is None:
         claim = out / ARTIFACT_MARKER
         claim.write_text(QUICKSTART_KIND + "\n", encoding="utf-8")
     claim_output_dir(out, QUICKSTART_KIND)
-    for name, kind in _OUTPUTS.items():
-        child = out / name
-        if child.exists():
-            check_output_dir(child, kind)  # textrec's own artifact of that kind, or refused
-            shutil.rmtree(child)
+    remove_artifacts({out / name: kind for name, kind in _OUTPUTS.items()})
 
 
 def _run_step(argv: list[str]) -> int:
