@@ -79,3 +79,41 @@ def test_evaluate_on_in_process_and_in_a_pool_is_evaluate(serial, toy_catalog):
 
 def test_evaluate_on_ray_is_evaluate(serial, toy_catalog, ray_cluster):
     _same(_on(Backend("ray", workers=2), toy_catalog), serial)
+
+
+def test_iterative_collects_the_same_log_on_ray(ray_cluster, tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import textrec.logs.collect as collecting
+    from textrec.catalog.build import open_catalog
+    from textrec.learners.iterative import IterativeConfig, run_iterative
+    from textrec.learners.run import TrainSpec
+    from textrec.logs.collect import collect
+    from textrec.logs.policies import default_devices
+    from textrec.logs.reader import list_shards
+
+    catalog = open_catalog("builtin", items=300, seed=0, progress=False)
+    collect(catalog, tmp_path / "base", 40, 0, default_devices(), chunk_sessions=20, progress=False)
+    spec = TrainSpec(
+        algo="bc", catalog=catalog, out=tmp_path / "unused", logs=tmp_path / "base", steps=1,
+        eval_every=0, eval_sessions=20, seed=0, progress=False,
+    )  # fmt: skip
+    config = IterativeConfig(
+        rounds=2, steps_per_round=2, sessions_per_round=40, noise=(0.5,), chunk_sessions=20
+    )
+
+    used: list[Backend] = []
+    runner = collecting.job_runner
+    monkeypatch.setattr(
+        collecting, "job_runner", lambda where, *a: used.append(where) or runner(where, *a)
+    )
+
+    def round_log(backend: Backend, name: str) -> list[dict]:
+        run_iterative(spec, config, tmp_path / name, backend=backend)
+        assert used.pop().name == backend.name  # the new log was collected where asked
+        log = tmp_path / name / "round-0" / "log"
+        return [row for p in list_shards(log, "experience") for row in pq.read_table(p).to_pylist()]
+
+    local = round_log(Backend(), "local")
+    assert len({row["session_id"] for row in local}) == 40
+    assert round_log(Backend("ray", workers=2), "ray") == local

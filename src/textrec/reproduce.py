@@ -384,7 +384,7 @@ def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
         _spec(ctx, "cql", run_dir, config.steps_per_round, log_dir),
         config,
         run_dir,
-        workers=cfg.workers,
+        backend=Backend("local", cfg.workers),
         say=ctx.say,
     )
     last = rounds[-1]  # evaluated like every row: test pool, eval_sessions, this seed

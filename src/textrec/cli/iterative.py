@@ -12,11 +12,13 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import (
+    BackendOpt,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
     JsonOpt,
     ProgressOpt,
+    RayAddressOpt,
     SeedOpt,
     TrainingUtterancesOpt,
     command_line,
@@ -54,18 +56,24 @@ def iterative(
     eval_sessions: int = typer.Option(
         500, "--eval-sessions", min=1, help="Test-pool sessions per evaluation."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes collecting each log."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Chunks collected at once (processes or Ray actors)."
+    ),
+    backend: str = BackendOpt,
+    ray_address: str | None = RayAddressOpt,
     utterances: str = TrainingUtterancesOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
     """Iterative offline training: train on D, deploy noisy copies, collect D', D = D ∪ D'."""
+    from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
     from textrec.errors import InputError
     from textrec.io import claim_output_dir, write_json_atomic
     from textrec.learners.iterative import IterativeConfig, run_iterative
     from textrec.learners.run import TrainSpec
 
+    where = Backend(backend, workers, ray_address)  # checked before anything is read
     config = IterativeConfig(
         rounds=rounds,
         steps_per_round=steps,
@@ -98,7 +106,7 @@ def iterative(
             spec,
             config,
             root,
-            workers=workers,
+            backend=where,
             say=lambda line: typer.echo(line, err=True),
         )
     report = {"out": str(root), "algo": algo, "rounds": [r.to_json() for r in results]}

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from textrec.backends import Backend
 from textrec.errors import InputError
 from textrec.io import read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig
@@ -164,7 +165,7 @@ def run_iterative(
     config: IterativeConfig,
     out: str | Path,
     *,
-    workers: int = 1,
+    backend: Backend = Backend(),  # noqa: B008 -- a frozen dataclass, immutable
     say: Callable[[str], None] = lambda _: None,
 ) -> list[RoundResult]:
     """Run ``config.rounds`` rounds of iterative offline training into ``out``.
@@ -175,7 +176,8 @@ def run_iterative(
         config: rounds, updates, sessions and noise of the deployed copies.
         out: directory of the run: ``round-r/run`` (the round's training run, its agent in
             ``final/``), ``round-r/log`` (what its copies collected), ``round-r/result.json``.
-        workers: processes collecting each new log.
+        backend: where each new log is collected: this process, a local pool or Ray actors
+            (:class:`~textrec.backends.Backend`; the same log whichever runs it).
         say: receives one progress line per round.
 
     Returns:
@@ -227,7 +229,9 @@ def run_iterative(
             round_seed(spec.seed, r),
             deployed_devices(result.agent_dir, r, config.noise),
             task=TaskConfig(utterances=spec.utterances),
-            workers=workers,
+            workers=backend.workers,
+            backend=backend.name,
+            ray_address=backend.address,
             chunk_sessions=min(config.chunk_sessions, config.sessions_per_round),
             resume=True,
             progress=spec.progress,
