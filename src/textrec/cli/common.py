@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -156,9 +157,26 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     A narrow terminal wraps cells between words, never inside one: every column is at least as
     wide as its longest word (up to :data:`WORD_MAX` characters; a longer word, e.g. a path, may
     fold), so a number such as ``0.850 ±0.012`` may go onto two lines at its space but is never
-    split; a column of one word per cell (names, numbers) is never wrapped at all."""
-    table = Table(title=Text(str(title)))
+    split; a column of one word per cell (names, numbers) is never wrapped at all. A terminal
+    too narrow even for that gets the table row by row, one ``column  value`` line each."""
     cells = [[x if isinstance(x, Text) else Text(str(x)) for x in r] for r in rows]
+    table = _table(title, columns, cells)
+    unbounded = console.options.update(width=10**6)  # a measurement is capped at the width
+    if Measurement.get(console, unbounded, table).minimum > console.width:
+        table = Table(title=Text(str(title)), show_header=False)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
+        for n, r in enumerate(cells):
+            if n:
+                table.add_section()
+            for c, x in zip(columns, r, strict=True):
+                table.add_row(Text(str(c)), x)
+    console.print(table)
+
+
+def _table(title: str, columns: list[str], cells: list[list[Text]]) -> Table:
+    """:func:`print_table`'s table: each column at least as wide as its longest word."""
+    table = Table(title=Text(str(title)))
     for j, c in enumerate(columns):
         column = [Text(str(c)), *(r[j] for r in cells)]
         single_words = all(len(x.plain.split()) <= 1 for x in column)
@@ -168,4 +186,4 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         )
     for r in cells:
         table.add_row(*r)
-    console.print(table)
+    return table
