@@ -575,14 +575,16 @@ def _pyplot() -> Any:
     return plt
 
 
-def _finish_rates(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
-    """Labels, a [0, 1] rate axis, a light grid and (when anything is drawn) the legend."""
+def _finish_rates(ax: Any, xlabel: str, ylabel: str, title: str, outside: bool = False) -> None:
+    """Labels, a [0, 1] rate axis, a light grid and (when anything is drawn) the legend, in the
+    lower right corner or (``outside``) right of the axes."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
+        where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}
+        ax.legend(fontsize=7, **({"loc": "lower right"} | where))
     ax.set_title(title, fontsize=10)
 
 
@@ -596,8 +598,8 @@ def _save(fig: Any, path: Path) -> Path:
 def _style(key: str) -> dict[str, Any]:
     """Line colour and style of a row: its learner's colour; a learner's other policy (e.g. its
     Q-greedy one) dashed, the test-pool behaviour dotted."""
-    dashed = key in _VIEW_OF or key == "behaviour_test"
-    return {"color": row_colour(key), "linestyle": "--" if dashed else "-"}
+    style = "--" if key in _VIEW_OF else ":" if key == "behaviour_test" else "-"
+    return {"color": row_colour(key), "linestyle": style}
 
 
 def _title(name: str, context: str) -> str:
@@ -627,7 +629,12 @@ def plot_training_curves(
     """
     plt = _pyplot()
     fig, (online_ax, offline_ax) = plt.subplots(
-        1, 2, figsize=(12, 4.5), sharey=True, gridspec_kw={"width_ratios": [1, 2]}
+        1,
+        2,
+        figsize=(12, 4.8),
+        sharey=True,
+        gridspec_kw={"width_ratios": [1, 2]},
+        constrained_layout=True,
     )
     for key, label in ROWS:
         row = rows.get(key)
@@ -670,7 +677,7 @@ def plot_success_by_turn(
 ) -> Path:
     """SR@t against turn t for every row that has a success curve (± one s.e. across seeds)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for key, label in ROWS:
         row = rows.get(key)
         if row is not None and row.success_curve:
@@ -680,7 +687,11 @@ def plot_success_by_turn(
     for k in SR_TURNS:
         ax.axvline(k, color="grey", linewidth=0.5, linestyle=":")
     _finish_rates(
-        ax, "turn t", "SR@t (test pool)", _title("Success by turn, ± 1 s.e. across seeds", context)
+        ax,
+        "turn t",
+        "SR@t (test pool)",
+        _title("Success by turn, ± 1 s.e. across seeds", context),
+        outside=True,
     )
     return _save(fig, Path(path))
 
@@ -717,7 +728,7 @@ def plot_coverage(cells: Sequence[CoverageCell], path: str | Path, context: str 
     ax.set_ylabel("test-pool SR@20")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(_title("Coverage study: which learner gains from which log", context), fontsize=10)
     return _save(fig, Path(path))
 
