@@ -4,6 +4,7 @@ target checks and the files write_report produces."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -325,3 +326,6 @@ def test_every_plot_draws_a_learner_in_its_one_colour(tmp_path, monkeypatch):
     for fig in figures:
         title = fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title()
         assert context in title
+    assert "one seed: no s.e. band" in curves._suptitle.get_text()
+    plot_success_by_turn({"bc": replace(rows["bc"], n_seeds=3)}, tmp_path / "d.png", context)
+    assert "± 1 s.e. across 3 seeds" in figures[-1].axes[0].get_title()

@@ -606,6 +606,12 @@ def _title(name: str, context: str) -> str:
     return f"{name}\n{context}" if context else name
 
 
+def _spread(rows: Mapping[str, RowResult]) -> str:
+    """What the shaded band is: ± one s.e. across the seeds, or nothing with one seed."""
+    n = max((r.n_seeds for r in rows.values()), default=1)
+    return f"± 1 s.e. across {n} seeds shaded" if n > 1 else "one seed: no s.e. band"
+
+
 def _band(ax: Any, x: Sequence[float], y: Sequence[float], se: Sequence[float], key: str) -> None:
     """Shade ``y ± se`` (one standard error across seeds) in the row's colour, when measured."""
     if len(se) == len(y) and any(e > 0 for e in se):
@@ -668,7 +674,7 @@ def plot_training_curves(
         "",
         "Offline learners",
     )
-    fig.suptitle(_title("Training curves (Figure 4), ± 1 s.e. across seeds", context), fontsize=11)
+    fig.suptitle(_title(f"Training curves (Figure 4), {_spread(rows)}", context), fontsize=11)
     return _save(fig, Path(path))
 
 
@@ -690,7 +696,7 @@ def plot_success_by_turn(
         ax,
         "turn t",
         "SR@t (test pool)",
-        _title("Success by turn, ± 1 s.e. across seeds", context),
+        _title(f"Success by turn, {_spread(rows)}", context),
         outside=True,
     )
     return _save(fig, Path(path))
