@@ -13,11 +13,12 @@ from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.language.speech import build_sentence_bank
 from textrec.logs.policies import DeviceConfig, DeviceMix
-from textrec.report import REPORT_FILES, ROWS
+from textrec.report import ACTOR_Q, REPORT_FILES, ROWS
 from textrec.reproduce import (
     OFFLINE_ROWS,
     RUN_FILE,
     ReproduceConfig,
+    _planned_rows,
     _start,
     coverage_logs,
     coverage_variants,
@@ -45,11 +46,46 @@ def test_config_presets_and_stages():
         ("learners", ("cql", "dqn"), "dqn"),
         ("device_stages", (0.0,), "device_stages"),
         ("eval_every", -1, "eval_every"),
+        ("eval_utterances", ("templates",), "eval_utterances"),  # the rows' own source
+        ("eval_utterances", ("free", "free"), "eval_utterances"),
+        ("eval_utterances", ("shouting",), "eval_utterances"),
+        ("preset", "medium", "preset"),
     ],
 )
 def test_config_refuses_bad_values(field, value, match):
     with pytest.raises(InputError, match=match):
         ReproduceConfig(**{field: value})
+
+
+def test_speech_sources_may_change_on_resume_and_the_preset_names_the_figures():
+    config = ReproduceConfig.quick(eval_utterances=("model", "free"), n_seeds=2)
+    assert config.settings() == ReproduceConfig.quick().settings()
+    assert config.describe("builtin") == (
+        "builtin · quick preset · seeds 0, 1 · 300 test sessions per row and seed · "
+        "log 4000 sessions"
+    )
+    assert ReproduceConfig().describe("zappos").startswith("zappos · full preset · seed 0 ·")
+
+
+def test_q_greedy_rows_only_for_q_learners():
+    """Each Q learner adds the row of its other policy (actor or Q-greedy); bc adds none; the
+    Q learners of ACTOR_Q are those of the registry that train Q heads."""
+    from textrec.learners.offline import QLearner
+    from textrec.learners.registry import LEARNERS
+
+    def added(learners):
+        rows = _planned_rows(ReproduceConfig(learners=learners, iterative_rounds=0))
+        return [
+            k for k in rows if k not in OFFLINE_ROWS and k in {v for _, *p in ACTOR_Q for v in p}
+        ]
+
+    assert added(("bc",)) == []
+    assert added(("bc", "cql")) == ["cql_q"]
+    assert added(OFFLINE_ROWS) == ["offpolicy_q", "cql_q", "bcq_actor", "iql_q"]
+    q_learners = {a for a in OFFLINE_ROWS if issubclass(LEARNERS[a].learner, QLearner)}
+    assert {learner for learner, _, _ in ACTOR_Q} == q_learners
+    rows = _planned_rows(ReproduceConfig(learners=("bc",)))
+    assert rows[-2:] == ["slot_filler", "oracle"] and "iterative" in rows
 
 
 def test_device_mix_is_the_documented_family():
@@ -215,6 +251,45 @@ def test_coverage_study_adds_its_table_and_figure(tmp_path):
 
 
 @pytest.mark.slow
+def test_q_greedy_oracle_and_speech_rows_end_to_end(tmp_path):
+    """A cql run adds its Q-greedy row (the same agent, its Q heads' argmax) and the oracle row;
+    with eval_utterances every policy row is evaluated again with free speech, and the report
+    gives the actor / Q-greedy gap and the drops with Kendall τ."""
+    from textrec.catalog.build import open_catalog
+    from textrec.evaluation import load_policy, make_simulator
+
+    config = ReproduceConfig.quick(
+        **{**TINY, "learners": ("cql",), "iterative_rounds": 0, "eval_utterances": ("free",)}
+    )
+    out = tmp_path / "run"
+    result = reproduce(config, out, progress=False, say=lambda _: None)
+    assert list(result.rows) == [
+        "behaviour_logged", "behaviour_test", "online", "cql", "cql_q", "slot_filler", "oracle",
+    ]  # fmt: skip
+    cat = open_catalog("builtin", items=TINY["items"], seed=0, progress=False)
+    users = make_simulator(cat, "test", "templates", 0)
+    q_greedy = evaluate(
+        load_policy(out / "seed-0" / "runs" / "cql", cat, heads="q", greedy="values"),
+        users,
+        TINY["eval_sessions"],
+        0,
+    )
+    assert result.rows["cql_q"].metrics["sr@20"] == q_greedy.sr_at_20  # textrec evaluate's
+    assert result.rows["oracle"].metrics["ni"].mean <= result.rows["slot_filler"].metrics["ni"].mean
+    assert set(result.speech) == {"free"}
+    assert set(result.speech["free"]) == set(result.rows) - {"behaviour_logged"}
+    stages = {p.stem for p in (out / "seed-0" / "stages").glob("*@free.json")}
+    assert stages == {f"{k}@free" for k in result.speech["free"]}
+    # the slot-filler reads structure, not text: free speech changes nothing for it
+    assert result.speech["free"]["slot_filler"].metrics == result.rows["slot_filler"].metrics
+    report = (out / "report.md").read_text()
+    assert "## Actor vs its Q-greedy policy" in report and "| Offline Learning (cql) |" in report
+    assert "## Table 2 under other speech" in report and "| templates vs free |" in report
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["speech"]["free"]) == set(result.speech["free"])
+
+
+@pytest.mark.slow
 def test_two_seeds_are_combined_across_their_means(tmp_path):
     config = ReproduceConfig.quick(
         **{**TINY, "learners": ("bc",), "iterative_rounds": 0, "n_seeds": 2}
@@ -260,8 +335,8 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
     for seed in (0, 1):
         assert untimed(pooled.per_seed[seed]) == untimed(serial.per_seed[seed])
     assert pooled.coverage == serial.coverage and len(pooled.coverage) == 8
-    stages = ["devices", "log-default", *[k for k, _ in ROWS if k not in OFFLINE_ROWS or k == "bc"]]
-    stages.remove("iterative")
+    stages = ["devices", "log-default", *_planned_rows(ReproduceConfig(**settings))]
+    assert "iterative" not in stages and "cql_q" not in stages and "oracle" in stages
     coverage = [f"log-coverage-{n}" for n in ("default-30", "default-12", "narrow-30")]
     coverage += [
         f"coverage-{n}-bc{off}"

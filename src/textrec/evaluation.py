@@ -62,18 +62,23 @@ def make_simulator(
     return BatchedSimulator(catalog, pool, bank, TaskConfig(utterances=utterances))
 
 
-def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
+def load_policy(
+    spec: str | Path, catalog: Catalog, users: BatchedSimulator | None = None, **acting: Any
+) -> Policy:
     """The greedy policy named by ``spec``: a baseline name or a saved recommender.
 
     Args:
-        spec: ``"slot-filler"`` or ``"random"``; or the directory of a saved
-            :class:`~textrec.agent.Recommender` (``textrec train``'s ``OUT/final``), or a train run
-            directory holding one as ``final/``.
+        spec: a baseline of :data:`~textrec.simulator.baselines.POLICIES` (``"slot-filler"``,
+            ``"random"``, ``"reader"``, the privileged ``"oracle-slots"``); or the directory of a
+            saved :class:`~textrec.agent.Recommender` (``textrec train``'s ``OUT/final``), or a
+            train run directory holding one as ``final/``.
         catalog: the catalog the recommender was trained on (checked by its fingerprint).
+        users: the simulated users the policy will play (``"oracle-slots"`` reads their targets).
         acting: how a recommender acts (``Recommender.policy``'s ``heads``, ``greedy``,
             ``threshold``); an option not given is the saved agent's own (as the learner that
             trained it evaluated it: a ``bcq`` agent its masked Q heads, the others their actor
-            heads with retrieval by their distributions).
+            heads with retrieval by their distributions), except that ``heads="actor"`` drops a
+            saved BCQ mask (``threshold`` 0 unless given: the mask applies to Q heads only).
 
     Raises:
         InputError: naming ``spec`` when it is neither a baseline nor a saved recommender.
@@ -83,7 +88,7 @@ def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
             raise InputError(
                 f"--policy {spec}: a baseline takes no acting options {sorted(acting)}"
             )
-        return make_policy(str(spec), catalog)
+        return make_policy(str(spec), catalog, users)
     path = Path(spec)
     if not path.is_dir():
         raise InputError(
@@ -93,6 +98,8 @@ def load_policy(spec: str | Path, catalog: Catalog, **acting: Any) -> Policy:
     from textrec.agent import Recommender
 
     agent_dir = path / "final" if (path / "final").is_dir() else path
+    if acting.get("heads") == "actor":
+        acting = {"threshold": 0.0, **acting}
     return Recommender.load(agent_dir, catalog).policy(**acting)
 
 
@@ -113,8 +120,8 @@ class _EvaluationWorker:
     """One worker's policy, simulated users and retrieval, reused across batches."""
 
     def __init__(self, setup: EvaluationSetup) -> None:
-        self.policy = load_policy(setup.policy, setup.catalog, **setup.acting)
         self.simulator = make_simulator(setup.catalog, setup.pool, setup.utterances, setup.seed)
+        self.policy = load_policy(setup.policy, setup.catalog, self.simulator, **setup.acting)
         self.retriever = Retriever(setup.catalog, self.simulator.pool)
 
 

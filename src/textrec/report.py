@@ -6,16 +6,22 @@ success-by-turn curve and, for learned rows, the training curve (test SR@20 agai
 :func:`write_report` turns the rows of a ``textrec reproduce`` run into
 
 * ``report.md`` — Table 2 (:data:`ROWS` order) with the paper's UT-Zappos50K numbers beside ours,
-  the quality targets met or missed (:func:`target_checks`), and the coverage study when it ran;
+  the quality targets met or missed (:func:`target_checks`), each Q learner's actor beside its
+  Q-greedy policy (:func:`actor_q_markdown`), the rows under other speech
+  (:func:`speech_markdown`) when measured, and the coverage study when it ran;
 * ``results.json`` — one entry per row under its stable key (``sr@10`` ... as ``{mean, se}``);
 * ``config.json`` — everything the run was configured with;
 * ``training_curves.png`` (Figure 4), ``success_by_turn.png`` and ``coverage.png``.
 
-Plots use matplotlib's Agg backend (no display needed).
+Plots use matplotlib's Agg backend (no display needed). Every plot draws a learner in the one
+colour :func:`row_colour` gives it (a learner's other policy, e.g. its Q-greedy one, dashed in the
+same colour), shades ± one standard error across seeds where several ran, and names the run
+(catalog, preset, seeds, sessions) in its title.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +37,10 @@ __all__ = [
     "METRICS",
     "REPORT_FILES",
     "ROWS",
+    "ACTOR_Q",
+    "PRIVILEGED_ROWS",
+    "ROW_COLOURS",
+    "row_colour",
     "PAPER_TABLE2",
     "PaperRow",
     "RowResult",
@@ -40,6 +50,9 @@ __all__ = [
     "combine_seeds",
     "table2_markdown",
     "coverage_markdown",
+    "actor_q_markdown",
+    "speech_markdown",
+    "kendall_tau",
     "results_json",
     "target_checks",
     "plot_training_curves",
@@ -56,14 +69,69 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("behaviour_test", "Behaviour devices on the test pool"),
     ("online", "On-policy"),
     ("offpolicy", "Off-policy"),
+    ("offpolicy_q", "Off-policy: its Q-greedy policy"),
     ("bc", "Imitation Learning"),
     ("cql", "Offline Learning (cql)"),
+    ("cql_q", "Offline Learning (cql): its Q-greedy policy"),
     ("bcq", "BCQ"),
+    ("bcq_actor", "BCQ: its actor (the behaviour-cloned heads)"),
     ("iql", "IQL"),
+    ("iql_q", "IQL: its Q-greedy policy"),
     ("iterative", "Iterative Offline"),
     ("slot_filler", "Slot-filler"),
+    ("oracle", "Oracle: told every desired value at turn 0"),
 )
 """``(stable key, label)`` of Table 2's rows, in the table's order."""
+
+ACTOR_Q: tuple[tuple[str, str, str], ...] = (
+    ("offpolicy", "offpolicy", "offpolicy_q"),
+    ("cql", "cql", "cql_q"),
+    ("bcq", "bcq_actor", "bcq"),
+    ("iql", "iql", "iql_q"),
+)
+"""``(learner, actor row, Q-greedy row)`` of every Q learner: the same trained agent acting from
+its policy heads and from the argmax of its Q heads. The learner's own row is the policy its
+learner evaluates (the actor; for ``bcq`` its masked Q-greedy policy), the other is added."""
+
+PRIVILEGED_ROWS: dict[str, str] = {
+    "slot_filler": "reads the user's requests as structure, not as text",
+    "oracle": "is told every desired value of the target at turn 0 (a ceiling, no recommender)",
+}
+"""Reference rows that know more than a deployed text recommender could (``†`` in Table 2)."""
+
+ROW_COLOURS: dict[str, str] = {
+    "behaviour_logged": "#7f7f7f",
+    "behaviour_test": "#7f7f7f",
+    "online": "#1f77b4",
+    "offpolicy": "#ff7f0e",
+    "bc": "#2ca02c",
+    "cql": "#d62728",
+    "bcq": "#9467bd",
+    "iql": "#8c564b",
+    "iterative": "#e377c2",
+    "reader": "#17becf",
+    "slot_filler": "#000000",
+    "oracle": "#bcbd22",
+}
+"""One colour per learner (and reference row), the same in every plot."""
+_SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
+_VIEW_OF = {view: learner for learner, *views in ACTOR_Q for view in views if view != learner}
+
+
+def row_learner(key: str) -> str:
+    """The learner a row or coverage variant belongs to: ``"cql_q"`` and ``"cql α=1, tracking
+    off"`` -> ``"cql"``."""
+    key = _VIEW_OF.get(key, key)
+    return key.replace(",", " ").split()[0] if key.strip() else key
+
+
+def row_colour(key: str) -> str:
+    """The colour of a row's learner (:data:`ROW_COLOURS`); a learner not listed gets a fixed
+    spare colour chosen by a stable hash of its name."""
+    learner = row_learner(key)
+    if learner in ROW_COLOURS:
+        return ROW_COLOURS[learner]
+    return _SPARE_COLOURS[zlib.crc32(learner.encode()) % len(_SPARE_COLOURS)]
 
 
 @dataclass(frozen=True)
@@ -114,6 +182,8 @@ class CurvePoint:
     """Test-pool SR@20 at that point."""
     label: str = ""
     """What the point is, e.g. ``"round 2"`` (iterative); empty for plain evaluations."""
+    se: float = 0.0
+    """Standard error of ``sr_at_20`` across seeds (0 for one seed)."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +200,8 @@ class RowResult:
     """Seeds combined (> 1: mean ± s.e. across the seeds' means)."""
     success_curve: tuple[float, ...] = ()
     """SR@t for t = 1..max turns (empty when not measured, e.g. the logged behaviour row)."""
+    success_curve_se: tuple[float, ...] = ()
+    """Standard error of each point of ``success_curve`` across seeds (empty for one seed)."""
     training_curve: tuple[CurvePoint, ...] = ()
     """Test SR@20 against updates (learned rows only)."""
     seconds: float = 0.0
@@ -158,8 +230,10 @@ class RowResult:
             "n_sessions": self.n_sessions,
             "n_seeds": self.n_seeds,
             "success_curve": list(self.success_curve),
+            "success_curve_se": list(self.success_curve_se),
             "training_curve": [
-                {"step": p.step, "sr@20": p.sr_at_20, "label": p.label} for p in self.training_curve
+                {"step": p.step, "sr@20": p.sr_at_20, "label": p.label, "se": p.se}
+                for p in self.training_curve
             ],
             "seconds": round(self.seconds, 1),
             "note": self.note,
@@ -175,8 +249,14 @@ class RowResult:
                 n_sessions=int(obj["n_sessions"]),
                 n_seeds=int(obj["n_seeds"]),
                 success_curve=tuple(float(x) for x in obj["success_curve"]),
+                success_curve_se=tuple(float(x) for x in obj.get("success_curve_se", ())),
                 training_curve=tuple(
-                    CurvePoint(int(p["step"]), float(p["sr@20"]), str(p.get("label", "")))
+                    CurvePoint(
+                        int(p["step"]),
+                        float(p["sr@20"]),
+                        str(p.get("label", "")),
+                        float(p.get("se", 0.0)),
+                    )
                     for p in obj["training_curve"]
                 ),
                 seconds=float(obj.get("seconds", 0.0)),
@@ -190,7 +270,8 @@ def combine_seeds(rows: Sequence[RowResult]) -> RowResult:
     """One row from the same row of several seeds: mean ± s.e. **across the seeds' means**.
 
     With one seed the row is returned as it is (its s.e. is over sessions). Curves are averaged
-    point by point (training curves where the seeds share their steps).
+    point by point (training curves where the seeds share their steps), each point with its
+    standard error across the seeds (:func:`_mean_se_columns`).
     """
     if not rows:
         raise InputError("combine_seeds needs at least one row")
@@ -201,18 +282,17 @@ def combine_seeds(rows: Sequence[RowResult]) -> RowResult:
         return rows[0]
     metrics = {m: mean_se(np.array([r.metrics[m].mean for r in rows])) for m in METRICS}
     curves = [r.success_curve for r in rows]
-    success = (
-        tuple(float(x) for x in np.mean(curves, axis=0))
-        if curves[0] and all(len(c) == len(curves[0]) for c in curves)
-        else ()
-    )
+    success: tuple[float, ...] = ()
+    success_se: tuple[float, ...] = ()
+    if curves[0] and all(len(c) == len(curves[0]) for c in curves):
+        success, success_se = _mean_se_columns(curves)
     steps = [tuple(p.step for p in r.training_curve) for r in rows]
     training: tuple[CurvePoint, ...] = ()
     if steps[0] and all(s == steps[0] for s in steps):
-        sr = np.mean([[p.sr_at_20 for p in r.training_curve] for r in rows], axis=0)
+        sr, se = _mean_se_columns([[p.sr_at_20 for p in r.training_curve] for r in rows])
         training = tuple(
-            CurvePoint(p.step, float(x), p.label)
-            for p, x in zip(rows[0].training_curve, sr, strict=True)
+            CurvePoint(p.step, x, p.label, e)
+            for p, x, e in zip(rows[0].training_curve, sr, se, strict=True)
         )
     return RowResult(
         key=rows[0].key,
@@ -220,10 +300,19 @@ def combine_seeds(rows: Sequence[RowResult]) -> RowResult:
         n_sessions=rows[0].n_sessions,
         n_seeds=len(rows),
         success_curve=success,
+        success_curve_se=success_se,
         training_curve=training,
         seconds=sum(r.seconds for r in rows),
         note=rows[0].note,
     )
+
+
+def _mean_se_columns(samples: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], ...]:
+    """Column-wise mean and standard error of ``n`` equally long samples (one per seed):
+    ``mean_j = Σ_i x_ij / n``, ``se_j = sqrt(Σ_i (x_ij − mean_j)² / (n − 1)) / sqrt(n)``."""
+    x = np.asarray(samples, dtype=np.float64)
+    se = x.std(axis=0, ddof=1) / np.sqrt(len(x)) if len(x) > 1 else np.zeros(x.shape[1])
+    return tuple(float(v) for v in x.mean(axis=0)), tuple(float(v) for v in se)
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -238,7 +327,8 @@ def _cell(x: MeanSE, digits: int) -> str:
 def table2_markdown(rows: Mapping[str, RowResult]) -> str:
     """Table 2 as a markdown table: our SR@10/20/30, NI, NV (mean ± s.e.), then the paper's.
 
-    Rows follow :data:`ROWS`; a row that did not run is left out; ``–`` where the paper has no row.
+    Rows follow :data:`ROWS`; a row that did not run is left out; ``–`` where the paper has no row;
+    a privileged reference row (:data:`PRIVILEGED_ROWS`) is marked ``†`` and explained below.
     """
     header = [
         "method",
@@ -257,7 +347,112 @@ def table2_markdown(rows: Mapping[str, RowResult]) -> str:
         ours = [_cell(row.metrics[f"sr@{k}"], 3) for k in SR_TURNS]
         ours += [_cell(row.metrics["ni"], 2), _cell(row.metrics["nv"], 2)]
         paper = PAPER_TABLE2[key].cells() if key in PAPER_TABLE2 else ["–"] * 5
-        lines.append("| " + " | ".join([label, *ours, *paper]) + " |")
+        name = f"{label} †" if key in PRIVILEGED_ROWS else label
+        lines.append("| " + " | ".join([name, *ours, *paper]) + " |")
+    marked = [k for k in PRIVILEGED_ROWS if k in rows]
+    if marked:
+        lines.append("")
+        lines += [f"† privileged: {_label(k)} {PRIVILEGED_ROWS[k]}." for k in marked]
+    return "\n".join(lines) + "\n"
+
+
+ACTOR_Q_TARGET = 0.02
+"""The issue's target: a Q learner's actor within 2 points SR@20 of its own Q-greedy policy."""
+
+
+def actor_q_markdown(rows: Mapping[str, RowResult]) -> str:
+    """Each Q learner's actor beside its Q-greedy policy (:data:`ACTOR_Q`): SR@20 of each, the
+    gap ``actor − Q-greedy`` and whether ``|gap| ≤`` :data:`ACTOR_Q_TARGET`. Empty when no
+    learner has both rows."""
+    lines = []
+    for learner, actor, q in ACTOR_Q:
+        if actor in rows and q in rows:
+            a, b = rows[actor].metrics["sr@20"], rows[q].metrics["sr@20"]
+            gap = a.mean - b.mean
+            met = "yes" if abs(gap) <= ACTOR_Q_TARGET else "no"
+            lines.append(
+                f"| {_label(learner)} | {_cell(a, 3)} | {_cell(b, 3)} | {gap:+.3f} | {met} |"
+            )
+    if not lines:
+        return ""
+    head = [
+        "| learner | actor SR@20 | Q-greedy SR@20 | actor − Q-greedy | within 0.02 |",
+        "|---|---|---|---|---|",
+    ]
+    return "\n".join(head + lines) + "\n"
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's τ_b between two scorings of the same ``n`` items (the agreement of their rankings).
+
+    Over the ``n(n−1)/2`` pairs ``i < j``: ``C`` concordant (``sign(x_i − x_j) = sign(y_i − y_j) ≠
+    0``), ``D`` discordant (opposite signs), ``T_x`` tied in ``x`` only, ``T_y`` tied in ``y``
+    only; ``τ_b = (C − D) / sqrt((C + D + T_x)(C + D + T_y))`` (scipy's ``kendalltau`` default).
+    1: the same ranking, −1: reversed; ``nan`` when either side is constant or ``n < 2``.
+
+    Example:
+        >>> kendall_tau([1, 2, 3, 4, 5], [3, 4, 1, 2, 5])
+        0.2
+    """
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise InputError(f"kendall_tau needs two equally long 1-D samples, got {a.shape} {b.shape}")
+    i, j = np.triu_indices(len(a), k=1)
+    sx, sy = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    both = sx * sy
+    c, d = int((both > 0).sum()), int((both < 0).sum())
+    tx, ty = int(((sx == 0) & (sy != 0)).sum()), int(((sy == 0) & (sx != 0)).sum())
+    denominator = np.sqrt(float(c + d + tx) * float(c + d + ty))
+    return float((c - d) / denominator) if denominator > 0 else float("nan")
+
+
+SPEECH_DROP_TARGET = 0.03
+"""The issue's target: a row loses at most 3 points SR@20 under held-out free speech."""
+SPEECH_TAU_TARGET = 0.8
+"""The issue's target: Kendall τ ≥ 0.8 between the rankings of the rows under each speech."""
+
+
+def speech_markdown(by_source: Mapping[str, Mapping[str, RowResult]]) -> str:
+    """Table 2's SR@20 under each sentence source, each row's drop from the first source, and
+    Kendall τ (:func:`kendall_tau`) between the sources' rankings of the rows they share.
+
+    Args:
+        by_source: ``{source: rows}``, the first source the training one (e.g. ``templates``),
+            then those the rows were evaluated under as well (``model``, ``free``).
+    """
+    sources = list(by_source)
+    if len(sources) < 2:
+        return ""
+    base = sources[0]
+    shared = set.intersection(*(set(by_source[s]) for s in sources))
+    keys = [k for k, _ in ROWS if k in shared] + sorted(shared - set(dict(ROWS)))
+    header = ["row", f"{base} SR@20"]
+    for s in sources[1:]:
+        header += [f"{s} SR@20", f"drop ({s})"]
+    if "free" in sources[1:]:
+        header.append(f"free drop ≤ {SPEECH_DROP_TARGET:g}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    sr = {s: {k: by_source[s][k].metrics["sr@20"] for k in keys} for s in sources}
+    for k in keys:
+        cells = [_label(k), _cell(sr[base][k], 3)]
+        for s in sources[1:]:
+            cells += [_cell(sr[s][k], 3), f"{sr[base][k].mean - sr[s][k].mean:+.3f}"]
+        if "free" in sources[1:]:
+            drop = sr[base][k].mean - sr["free"][k].mean
+            cells.append("yes" if drop <= SPEECH_DROP_TARGET else "no")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Kendall τ_b between the rankings of these {len(keys)} rows by SR@20:",
+        "",
+        f"| sources | τ_b | ≥ {SPEECH_TAU_TARGET:g} |",
+        "|---|---|---|",
+    ]
+    for n, s in enumerate(sources):
+        for t in sources[n + 1 :]:
+            tau = kendall_tau([sr[s][k].mean for k in keys], [sr[t][k].mean for k in keys])
+            met = "yes" if tau >= SPEECH_TAU_TARGET else "no"
+            lines.append(f"| {s} vs {t} | {tau:.3f} | {met} |")
     return "\n".join(lines) + "\n"
 
 
@@ -326,7 +521,19 @@ _TARGETS: tuple[tuple[str, str, str, str, str, float], ...] = (
     ("Offline (cql) within 0.03 of On-policy on SR@10", "cql", "online", "sr@10", ">=", -0.03),
 )
 """``(claim, row a, row b, metric, op, margin)``: the claim holds when ``a − b op margin``."""
-_LEARNED = ("online", "offpolicy", "bc", "cql", "bcq", "iql", "iterative")
+_LEARNED = (
+    "online",
+    "offpolicy",
+    "offpolicy_q",
+    "bc",
+    "cql",
+    "cql_q",
+    "bcq",
+    "bcq_actor",
+    "iql",
+    "iql_q",
+    "iterative",
+)
 
 
 def target_checks(rows: Mapping[str, RowResult]) -> list[TargetCheck]:
@@ -368,15 +575,17 @@ def _pyplot() -> Any:
     return plt
 
 
-def _finish_rates(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
-    """Labels, a [0, 1] rate axis, a light grid and (when anything is drawn) the legend."""
+def _finish_rates(ax: Any, xlabel: str, ylabel: str, title: str, outside: bool = False) -> None:
+    """Labels, a [0, 1] rate axis, a light grid and (when anything is drawn) the legend, in the
+    lower right corner or (``outside``) right of the axes."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title)
+        where = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if outside else {}
+        ax.legend(fontsize=7, **({"loc": "lower right"} | where))
+    ax.set_title(title, fontsize=10)
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -386,56 +595,119 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_training_curves(rows: Mapping[str, RowResult], path: str | Path) -> Path:
-    """Figure 4: test SR@20 against training updates, one line per learned row (iterative: one
-    marker per round), horizontal lines for the rows that do not train (behaviour, slot-filler)."""
+def _style(key: str) -> dict[str, Any]:
+    """Line colour and style of a row: its learner's colour; a learner's other policy (e.g. its
+    Q-greedy one) dashed, the test-pool behaviour dotted."""
+    style = "--" if key in _VIEW_OF else ":" if key == "behaviour_test" else "-"
+    return {"color": row_colour(key), "linestyle": style}
+
+
+def _title(name: str, context: str) -> str:
+    return f"{name}\n{context}" if context else name
+
+
+def _spread(rows: Mapping[str, RowResult]) -> str:
+    """What the shaded band is: ± one s.e. across the seeds, or nothing with one seed."""
+    n = max((r.n_seeds for r in rows.values()), default=1)
+    return f"± 1 s.e. across {n} seeds shaded" if n > 1 else "one seed: no s.e. band"
+
+
+def _band(ax: Any, x: Sequence[float], y: Sequence[float], se: Sequence[float], key: str) -> None:
+    """Shade ``y ± se`` (one standard error across seeds) in the row's colour, when measured."""
+    if len(se) == len(y) and any(e > 0 for e in se):
+        lo, hi = np.asarray(y) - np.asarray(se), np.asarray(y) + np.asarray(se)
+        ax.fill_between(x, lo, hi, color=row_colour(key), alpha=0.15, linewidth=0)
+
+
+_REFERENCES = ("behaviour_test", "slot_filler", "oracle")
+"""Rows drawn as horizontal lines in the training-curve panels (they do not train)."""
+
+
+def plot_training_curves(
+    rows: Mapping[str, RowResult], path: str | Path, context: str = ""
+) -> Path:
+    """Figure 4: test SR@20 against training, ± one s.e. across seeds shaded.
+
+    Two panels, because their x axes count different things: the on-policy agent's PPO updates
+    against the simulated users (left), and the offline learners' gradient steps on the log
+    (right; iterative: cumulative over its rounds, one marker per round). The rows that do not
+    train (behaviour devices, slot-filler, oracle) are horizontal lines in both.
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, (online_ax, offline_ax) = plt.subplots(
+        1,
+        2,
+        figsize=(12, 4.8),
+        sharey=True,
+        gridspec_kw={"width_ratios": [1, 2]},
+        constrained_layout=True,
+    )
     for key, label in ROWS:
         row = rows.get(key)
         if row is None:
             continue
         if row.training_curve:
+            ax = online_ax if key == "online" else offline_ax
             steps = [p.step for p in row.training_curve]
             sr = [p.sr_at_20 for p in row.training_curve]
             marker = "s" if key == "iterative" else "o"
-            ax.plot(
-                steps, sr, marker=marker, markersize=4 if key != "iterative" else 6, label=label
-            )
-        elif key in ("behaviour_test", "slot_filler"):
-            ax.axhline(
-                row.metrics["sr@20"].mean,
-                linestyle="--",
-                linewidth=1,
-                label=label,
-                color="grey" if key == "behaviour_test" else "black",
-            )
+            ax.plot(steps, sr, marker=marker, markersize=4, label=label, **_style(key))
+            _band(ax, steps, sr, [p.se for p in row.training_curve], key)
+        elif key in _REFERENCES:
+            for ax in (online_ax, offline_ax):
+                ax.axhline(
+                    row.metrics["sr@20"].mean,
+                    linestyle=":" if key == "behaviour_test" else "-.",
+                    linewidth=1,
+                    label=label,
+                    color=row_colour(key),
+                )
     _finish_rates(
-        ax,
-        "training updates (iterative: cumulative over rounds)",
+        online_ax,
+        "on-policy PPO updates (against simulated users)",
         "test-pool SR@20",
-        "Training curves (Figure 4)",
+        "On-policy",
     )
+    _finish_rates(
+        offline_ax,
+        "offline gradient steps on the log (iterative: cumulative over rounds)",
+        "",
+        "Offline learners",
+    )
+    fig.suptitle(_title(f"Training curves (Figure 4), {_spread(rows)}", context), fontsize=11)
     return _save(fig, Path(path))
 
 
-def plot_success_by_turn(rows: Mapping[str, RowResult], path: str | Path) -> Path:
-    """SR@t against turn t for every row that has a success curve."""
+def plot_success_by_turn(
+    rows: Mapping[str, RowResult], path: str | Path, context: str = ""
+) -> Path:
+    """SR@t against turn t for every row that has a success curve (± one s.e. across seeds)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for key, label in ROWS:
         row = rows.get(key)
         if row is not None and row.success_curve:
             turns = np.arange(1, len(row.success_curve) + 1)
-            ax.plot(turns, row.success_curve, label=label, linewidth=1.2)
+            ax.plot(turns, row.success_curve, label=label, linewidth=1.2, **_style(key))
+            _band(ax, turns, row.success_curve, row.success_curve_se, key)
     for k in SR_TURNS:
         ax.axvline(k, color="grey", linewidth=0.5, linestyle=":")
-    _finish_rates(ax, "turn t", "SR@t (test pool)", "Success by turn")
+    _finish_rates(
+        ax,
+        "turn t",
+        "SR@t (test pool)",
+        _title(f"Success by turn, {_spread(rows)}", context),
+        outside=True,
+    )
     return _save(fig, Path(path))
 
 
-def plot_coverage(cells: Sequence[CoverageCell], path: str | Path) -> Path:
-    """Grouped bars: test SR@20 (± s.e.) of each learner variant on each log."""
+_HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++")
+
+
+def plot_coverage(cells: Sequence[CoverageCell], path: str | Path, context: str = "") -> Path:
+    """Grouped bars: test SR@20 (± s.e.) of each learner variant on each log; a variant has its
+    learner's colour (:func:`row_colour`), the variants of one learner differ by hatching."""
     plt = _pyplot()
     logs = list(dict.fromkeys(c.log for c in cells))
     learners = list(dict.fromkeys(c.learner for c in cells))
@@ -443,21 +715,27 @@ def plot_coverage(cells: Sequence[CoverageCell], path: str | Path) -> Path:
     width = 0.8 / max(len(learners), 1)
     fig, ax = plt.subplots(figsize=(max(7.5, 1.6 * len(logs) + 2), 4.5))
     x = np.arange(len(logs))
+    seen: dict[str, int] = {}
     for i, learner in enumerate(learners):
         got = [value.get((g, learner)) for g in logs]
+        variant = seen.setdefault(row_learner(learner), 0)
+        seen[row_learner(learner)] = variant + 1
         ax.bar(
             x + (i - (len(learners) - 1) / 2) * width,
             [v.mean if v else np.nan for v in got],
             width,
             yerr=[v.se if v else 0.0 for v in got],
             label=learner,
+            color=row_colour(learner),
+            hatch=_HATCHES[variant % len(_HATCHES)],
+            edgecolor="white",
         )
     ax.set_xticks(x, logs)
     ax.set_ylabel("test-pool SR@20")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
-    ax.set_title("Coverage study: which learner gains from which log")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(_title("Coverage study: which learner gains from which log", context), fontsize=10)
     return _save(fig, Path(path))
 
 
@@ -481,6 +759,8 @@ def write_report(
     title: str = "textrec reproduce",
     coverage: Sequence[CoverageCell] = (),
     notes: Sequence[str] = (),
+    speech: Mapping[str, Mapping[str, RowResult]] | None = None,
+    context: str = "",
 ) -> list[Path]:
     """Write report.md, results.json, config.json and the plots into ``out``; return their paths.
 
@@ -491,16 +771,23 @@ def write_report(
         title: the report's heading.
         coverage: the coverage study's cells (coverage table and coverage.png when given).
         notes: extra lines for report.md (device mix, timings, ...).
+        speech: the rows evaluated again under other sentence sources, ``{source: rows}``
+            (``rows`` above are the training source's); their table (:func:`speech_markdown`)
+            goes into report.md and their numbers into results.json under ``"speech"``.
+        context: what the run was (catalog, preset, seeds, sessions), in every figure's title.
     """
     root = Path(out)
     names = REPORT_FILES
     paths = [
-        plot_training_curves(rows, root / names["curves"]),
-        plot_success_by_turn(rows, root / names["by_turn"]),
+        plot_training_curves(rows, root / names["curves"], context),
+        plot_success_by_turn(rows, root / names["by_turn"], context),
     ]
     if coverage:
-        paths.append(plot_coverage(coverage, root / names["coverage"]))
-    write_json_atomic(root / names["results"], results_json(rows))
+        paths.append(plot_coverage(coverage, root / names["coverage"], context))
+    results = results_json(rows)
+    if speech:
+        results["speech"] = {source: results_json(r) for source, r in speech.items()}
+    write_json_atomic(root / names["results"], results)
     write_json_atomic(root / names["config"], dict(config))
     paths += [root / names["results"], root / names["config"]]
     n_seeds = max((r.n_seeds for r in rows.values()), default=1)
@@ -513,15 +800,37 @@ def write_report(
         table2_markdown(rows),
     ]
     text += [f"- **{_label(k)}**: {r.note}" for k, r in rows.items() if r.note]
+    pairs = actor_q_markdown(rows)
+    if pairs:
+        text += [
+            "\n## Actor vs its Q-greedy policy\n",
+            "Each Q learner's trained agent acting from its policy heads (the actor) and from the "
+            "argmax of its Q heads (Q-greedy), the same test sessions; the target is a gap of at "
+            f"most {ACTOR_Q_TARGET:g} SR@20.\n",
+            pairs,
+        ]
     checks = target_checks(rows)
     if checks:
         text += ["\n## Targets\n", "| target | met | numbers |", "|---|---|---|"]
         text += [f"| {c.claim} | {'yes' if c.met else 'no'} | {c.detail} |" for c in checks]
+    if speech:
+        base = str(config.get("utterances", "templates"))
+        text += [
+            "\n## Table 2 under other speech (test SR@20)\n",
+            f"Every row's policy, trained on `{base}` logs and users, evaluated again with the "
+            f"simulated users speaking `{'`, `'.join(speech)}` (`free`: held-out phrasings, never "
+            "trained on); drop = "
+            f"{base} − other.\n",
+            speech_markdown({base: rows, **speech}),
+        ]
     text += [
         "\n## Figures\n",
-        f"- `{names['curves']}`: test SR@20 against training updates per learner (Figure 4; "
-        "iterative: one point per round).",
+        f"- `{names['curves']}`: test SR@20 against training (Figure 4) in two panels: the "
+        "on-policy agent's PPO updates against simulated users, and the offline learners' "
+        "gradient steps on the log (iterative: one point per round, cumulative steps).",
         f"- `{names['by_turn']}`: SR@t against turn t for every evaluated row.",
+        "- One colour per learner in every figure (a Q learner's other policy dashed in its "
+        "colour); shaded: ± one standard error across seeds (none with one seed).",
     ]
     if coverage:
         text += [

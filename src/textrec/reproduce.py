@@ -7,11 +7,15 @@ For each seed ``s`` in ``seed .. seed + n_seeds − 1``, in ``OUT/seed-<s>/``:
    last checkpoint is the *On-policy* row.
 2. **log** — the device mix (:func:`device_mix`: six heuristic devices and the agent copies, each
    with its own logit noise) collects ``log_sessions`` sessions on the train pool.
-3. **rows** — each row of Table 2 (:data:`textrec.report.ROWS`) is measured on the **test pool**
-   with the same ``eval_sessions`` sessions and seed: the logged behaviour (as the paper defines
-   it: every logged session), the same devices serving the test pool, the on-policy agent, every
-   offline learner trained on the log for ``offline_steps`` updates (its last checkpoint, never a
-   best test point), iterative offline training, and the slot-filler.
+3. **rows** — each row of Table 2 (:data:`textrec.report.ROWS`, built from :func:`row_specs`) is
+   measured on the **test pool** with the same ``eval_sessions`` sessions and seed: the logged
+   behaviour (as the paper defines it: every logged session), the same devices serving the test
+   pool, the on-policy agent, every offline learner trained on the log for ``offline_steps``
+   updates (its last checkpoint, never a best test point) and, for each Q learner, the same agent
+   acting from its other heads (:data:`textrec.report.ACTOR_Q`: actor beside Q-greedy),
+   iterative offline training, the slot-filler and the privileged oracle.
+4. **speech** (``eval_utterances``) — every row that is a policy evaluated again with the users
+   speaking another sentence source (``model``, the held-out ``free``); nothing trains on them.
 
 Then the seeds' rows are combined (mean ± s.e. across the seeds' means) and
 :func:`textrec.report.write_report` writes ``report.md``, ``results.json``, ``config.json`` and the
@@ -37,7 +41,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,7 @@ from textrec.logs.policies import DeviceConfig, DeviceMix, default_devices
 from textrec.machine import MachineRecord, machine_record
 from textrec.metrics import EvaluationResult, MeanSE
 from textrec.report import (
+    ACTOR_Q,
     ROWS,
     CoverageCell,
     CurvePoint,
@@ -59,7 +64,8 @@ from textrec.report import (
 )
 from textrec.simulator.baselines import make_policy
 from textrec.simulator.engine import BatchedSimulator
-from textrec.simulator.task import check_training_source
+from textrec.simulator.policy import Policy
+from textrec.simulator.task import UTTERANCE_SOURCES, check_training_source
 
 __all__ = [
     "ReproduceConfig",
@@ -68,6 +74,10 @@ __all__ = [
     "narrow_devices",
     "read_curve",
     "ReproduceResult",
+    "RowSpec",
+    "row_specs",
+    "POLICY_VIEWS",
+    "PRESETS",
     "coverage_logs",
     "coverage_variants",
     "reproduce",
@@ -81,6 +91,15 @@ STUDIES = ("", "coverage")
 """Extra studies ``reproduce`` can run: none, or ``"coverage"``."""
 OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql")
 """Table 2's rows learned from the log alone, by their ``--algo`` names."""
+POLICY_VIEWS: dict[str, dict[str, Any]] = {
+    "actor": {"heads": "actor", "greedy": "probs", "threshold": 0.0},
+    "q": {"heads": "q", "greedy": "values"},
+}
+"""How a Q learner's agent acts for the actor and the Q-greedy rows (``Recommender.policy``'s
+options): its policy heads, retrieval by their distributions; or each Q head's argmax (a ``bcq``
+agent keeps its saved mask)."""
+PRESETS = ("full", "quick")
+"""The presets of :class:`ReproduceConfig` (named in every figure's title)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,11 @@ class ReproduceConfig:
     """Learners of the coverage study (``cql`` once per ``coverage_alphas`` value)."""
     coverage_alphas: tuple[float, ...] = (0.01, 0.1, 1.0)
     """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
+    eval_utterances: tuple[str, ...] = ()
+    """Sentence sources every row that is a policy is evaluated under as well (e.g. ``("model",
+    "free")``); only evaluated, never trained on."""
+    preset: str = "full"
+    """Which preset the settings started from ('full' or 'quick'; a label for the figures)."""
     workers: int = 1
     """Processes: above 1, the stages run in a pool of this many (a seed's rows at once, the
     seeds side by side), and each log is collected by this many."""
@@ -136,6 +160,15 @@ class ReproduceConfig:
     local pool on its actor's node)."""
     ray_address: str | None = None
     """With ``backend='ray'``: the cluster (``None``: ``RAY_ADDRESS``, else a new local one)."""
+
+    def describe(self, catalog: str) -> str:
+        """One line naming the run (every figure's title): catalog, preset, seeds, sessions."""
+        seeds = ", ".join(map(str, self.seeds))
+        return (
+            f"{catalog} · {self.preset} preset · seed{'s' if self.n_seeds > 1 else ''} {seeds} · "
+            f"{self.eval_sessions} test sessions per row and seed · "
+            f"log {self.log_sessions} sessions"
+        )
 
     def __post_init__(self) -> None:
         positive = (
@@ -167,6 +200,16 @@ class ReproduceConfig:
         unknown = sorted((set(self.learners) | set(self.coverage_learners)) - set(OFFLINE_ROWS))
         if unknown:
             raise InputError(f"reproduce: unknown learners {unknown}; choose from {OFFLINE_ROWS}")
+        others = [u for u in UTTERANCE_SOURCES if u != self.utterances]
+        bad = [u for u in self.eval_utterances if u not in others]
+        if bad or len(set(self.eval_utterances)) != len(self.eval_utterances):
+            raise InputError(
+                f"reproduce: eval_utterances must be distinct sources among {others} (the rows "
+                f"are trained and evaluated on {self.utterances!r} already), got "
+                f"{list(self.eval_utterances)}"
+            )
+        if self.preset not in PRESETS:
+            raise InputError(f"reproduce: preset must be one of {PRESETS}, got {self.preset!r}")
 
     @classmethod
     def quick(cls, **overrides: Any) -> ReproduceConfig:
@@ -181,6 +224,7 @@ class ReproduceConfig:
             "iterative_rounds": 2,
             "iterative_sessions": 1000,
             "iterative_noise": (0.5, 1.0),
+            "preset": "quick",
         }
         return cls(**{**small, **overrides})
 
@@ -203,13 +247,15 @@ class ReproduceConfig:
         return asdict(self)
 
     def settings(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues: all but the seeds and the
-        study (which may grow), the offline rows and study variants to run (a stage does not
-        depend on the others) and the collection processes."""
+        """What a resumed run must share with the run it continues: all but the seeds, the study
+        and the other sentence sources (which may grow), the offline rows and study variants to
+        run (a stage does not depend on the others), the preset's name and the processes."""
         out = self.to_json()
         for name in (
             "n_seeds",
             "study",
+            "eval_utterances",
+            "preset",
             "learners",
             "coverage_learners",
             "coverage_alphas",
@@ -279,14 +325,25 @@ class _Context:
     progress: bool
     done: dict[str, RowResult] = field(default_factory=dict)
 
-    @cached_property
-    def test_sim(self) -> BatchedSimulator:
-        """The simulated users of the test pool (built when a stage first evaluates)."""
-        return make_simulator(self.catalog, "test", self.config.utterances, self.seed)
+    speakers: dict[str, BatchedSimulator] = field(default_factory=dict)
 
-    def evaluate(self, policy: Any) -> EvaluationResult:
-        """The row evaluation: the test pool, ``eval_sessions`` sessions, this seed."""
-        return evaluate(policy, self.test_sim, self.config.eval_sessions, self.seed)
+    def users(self, utterances: str | None = None) -> BatchedSimulator:
+        """The simulated users of the test pool speaking ``utterances`` (default: the run's
+        source), built when a stage first evaluates with them."""
+        source = utterances or self.config.utterances
+        if source not in self.speakers:
+            self.speakers[source] = make_simulator(self.catalog, "test", source, self.seed)
+        return self.speakers[source]
+
+    @property
+    def test_sim(self) -> BatchedSimulator:
+        """The simulated users of the test pool speaking the run's sentence source."""
+        return self.users()
+
+    def evaluate(self, policy: Policy, users: BatchedSimulator | None = None) -> EvaluationResult:
+        """The row evaluation: the test pool (``users``, default :attr:`test_sim`),
+        ``eval_sessions`` sessions, this seed."""
+        return evaluate(policy, users or self.test_sim, self.config.eval_sessions, self.seed)
 
 
 def _stage_path(root: Path, name: str) -> Path:
@@ -486,14 +543,143 @@ class _Stage:
     run: Callable[[], object]
 
 
+@dataclass(frozen=True)
+class RowSpec:
+    """One row of Table 2 in one seed: what measures it, and the policy it evaluates."""
+
+    key: str
+    """The row's key (:data:`textrec.report.ROWS`); also its stage's name."""
+    needs: str
+    """The stage whose record the row reads: the log, or the training row it evaluates again."""
+    measure: Callable[[], RowResult]
+    """Train (or read the training) and evaluate on the run's test users: the row."""
+    policy: Callable[[BatchedSimulator], Policy] | None = None
+    """The row's policy for given test users, once ``measure`` ran (evaluated under other
+    speech); ``None`` for a row that is no policy (the logged sessions)."""
+
+
+def _views(config: ReproduceConfig) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{row: (learner, acting)}``: each Q learner's added row (:data:`textrec.report.ACTOR_Q`),
+    the learner's agent acting as :data:`POLICY_VIEWS` says (the actor or the Q-greedy view,
+    whichever is not the learner's own row)."""
+    out = {}
+    for learner, actor, q in ACTOR_Q:
+        if learner in config.learners:
+            view = actor if q == learner else q
+            out[view] = (learner, POLICY_VIEWS["actor" if view == actor else "q"])
+    return out
+
+
+def row_specs(
+    ctx: _Context, agents: Callable[[], list[Path]], log_dir: Callable[[], Path]
+) -> list[RowSpec]:
+    """Table 2's rows this seed runs (:func:`_planned_rows`), in table order.
+
+    ``agents()`` and ``log_dir()`` read (or make) the on-policy agent's copies and the log.
+    """
+    config, catalog, root = ctx.config, ctx.catalog, ctx.root
+
+    def saved(run_dir: Path, **acting: Any) -> Callable[[BatchedSimulator], Policy]:
+        return lambda users: load_policy(run_dir, catalog, users, **acting)
+
+    def offline(algo: str) -> RowResult:
+        run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
+        note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
+        return _agent_row(ctx, algo, _train(run), note)
+
+    def view(key: str, learner: str, acting: dict[str, Any]) -> RowResult:
+        heads = "its policy heads" if acting["heads"] == "actor" else "the argmax of its Q heads"
+        return RowResult.from_evaluation(
+            key,
+            ctx.evaluate(saved(root / "runs" / learner, **acting)(ctx.test_sim)),
+            note=f"the {learner} row's agent acting from {heads}",
+        )
+
+    def online() -> RowResult:
+        trained = Trained(agents()[-1], read_curve(root / "runs" / "online"), 0.0)
+        note = f"PPO against the simulator, {config.online_steps} updates"
+        return _agent_row(ctx, "online", trained, note)
+
+    def behaviour(users: BatchedSimulator) -> Policy:
+        return DeviceMix(device_mix(agents()), catalog)
+
+    def behaviour_test() -> RowResult:
+        return RowResult.from_evaluation(
+            "behaviour_test",
+            ctx.evaluate(behaviour(ctx.test_sim)),
+            note=f"the same {len(device_mix(agents()))} devices (round-robin) serving the test "
+            "pool",
+        )
+
+    def baseline(name: str) -> Callable[[BatchedSimulator], Policy]:
+        return partial(make_policy, name, catalog)
+
+    def reference(key: str, name: str, note: str) -> RowResult:
+        return RowResult.from_evaluation(key, ctx.evaluate(baseline(name)(ctx.test_sim)), note=note)
+
+    def iterative_agent(users: BatchedSimulator) -> Policy:
+        last = root / "runs" / "iterative" / f"round-{config.iterative_rounds - 1}"
+        return load_policy(read_json(last / "result.json")["agent_dir"], catalog, users)
+
+    specs = {
+        "behaviour_logged": RowSpec("behaviour_logged", LOG_STAGE, lambda: _logged_row(log_dir())),
+        "behaviour_test": RowSpec("behaviour_test", LOG_STAGE, behaviour_test, behaviour),
+        "online": RowSpec(
+            "online", LOG_STAGE, online, lambda users: load_policy(agents()[-1], catalog, users)
+        ),
+        **{
+            algo: RowSpec(algo, LOG_STAGE, partial(offline, algo), saved(root / "runs" / algo))
+            for algo in OFFLINE_ROWS
+        },
+        **{
+            key: RowSpec(
+                key,
+                learner,
+                partial(view, key, learner, acting),
+                saved(root / "runs" / learner, **acting),
+            )
+            for key, (learner, acting) in _views(config).items()
+        },
+        "iterative": RowSpec(
+            "iterative", LOG_STAGE, lambda: _iterative_row(ctx, log_dir()), iterative_agent
+        ),
+        "slot_filler": RowSpec(
+            "slot_filler",
+            LOG_STAGE,
+            partial(
+                reference,
+                "slot_filler",
+                "slot-filler",
+                "the non-learned bar: the values the user asked for (read as structure, not "
+                "text), train-pool statistics for the rest",
+            ),
+            baseline("slot-filler"),
+        ),
+        "oracle": RowSpec(
+            "oracle",
+            LOG_STAGE,
+            partial(
+                reference,
+                "oracle",
+                "oracle-slots",
+                "privileged ceiling: the slot-filler whose slots hold the target's labels from "
+                "turn 0",
+            ),
+            baseline("oracle-slots"),
+        ),
+    }
+    return [specs[key] for key in _planned_rows(config)]
+
+
 def _seed_stages(ctx: _Context) -> list[_Stage]:
-    """Every stage of one seed, in order: ``devices``, the log, Table 2's rows, and (first seed,
+    """Every stage of one seed, in order: ``devices``, the log, Table 2's rows (:func:`row_specs`),
+    each row under the other sentence sources (``eval_utterances``) and (first seed,
     ``study="coverage"``) the coverage study's logs and cells.
 
     Each stage reads what it needs from the stage it names in ``needs`` (its saved record once it
     ran), so the stages after the log may run in any order or at once.
     """
-    config, catalog, root = ctx.config, ctx.catalog, ctx.root
+    config = ctx.config
     planned = _planned_rows(config)
     n = len(planned) + 2
 
@@ -508,51 +694,47 @@ def _seed_stages(ctx: _Context) -> list[_Stage]:
         mix = device_mix(agents())
         return _collect(ctx, "default", number("log"), mix, config.log_sessions, announce)
 
-    def offline(algo: str) -> RowResult:
-        run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
-        note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
-        return _agent_row(ctx, algo, _train(run), note)
-
-    def online() -> RowResult:
-        trained = Trained(agents()[-1], read_curve(root / "runs" / "online"), 0.0)
-        note = f"PPO against the simulator, {config.online_steps} updates"
-        return _agent_row(ctx, "online", trained, note)
-
-    def behaviour_test() -> RowResult:
-        devices = device_mix(agents())
-        return RowResult.from_evaluation(
-            "behaviour_test",
-            ctx.evaluate(DeviceMix(devices, catalog)),
-            note=f"the same {len(devices)} devices (round-robin) serving the test pool",
-        )
-
-    def slot_filler() -> RowResult:
-        return RowResult.from_evaluation(
-            "slot_filler",
-            ctx.evaluate(make_policy("slot-filler", catalog)),
-            note="the non-learned bar: the values the user asked for, train-pool statistics "
-            "for the rest",
-        )
-
-    work: dict[str, Callable[[], RowResult]] = {
-        "behaviour_logged": lambda: _logged_row(log_dir()),
-        "behaviour_test": behaviour_test,
-        "online": online,
-        **{algo: partial(offline, algo) for algo in OFFLINE_ROWS},
-        "iterative": lambda: _iterative_row(ctx, log_dir()),
-        "slot_filler": slot_filler,
-    }
+    specs = row_specs(ctx, agents, log_dir)
     stages = [
         _Stage("devices", None, partial(agents, True)),
         _Stage(LOG_STAGE, "devices", partial(log_dir, True)),
         *[
-            _Stage(key, LOG_STAGE, partial(_row_stage, ctx, key, number(key), work[key]))
-            for key in planned
+            _Stage(
+                row.key, row.needs, partial(_row_stage, ctx, row.key, number(row.key), row.measure)
+            )
+            for row in specs
         ],
     ]
+    spoken = [
+        (source, row.key, row.policy)
+        for source in config.eval_utterances
+        for row in specs
+        if row.policy is not None
+    ]
+    for i, (source, key, policy) in enumerate(spoken):
+        name = speech_stage(key, source)
+        work = partial(_speech_row, ctx, key, policy, source)
+        where = f"s{i + 1}/{len(spoken)}"
+        stages.append(_Stage(name, key, partial(_row_stage, ctx, name, where, work)))
     if config.study == "coverage" and ctx.seed == config.seeds[0]:
         stages += _coverage_stages(ctx, agents, log_dir)
     return stages
+
+
+def speech_stage(key: str, source: str) -> str:
+    """Name of the stage (and record) of row ``key`` evaluated with users speaking ``source``."""
+    return f"{key}@{source}"
+
+
+def _speech_row(
+    ctx: _Context, key: str, policy: Callable[[BatchedSimulator], Policy], source: str
+) -> RowResult:
+    """Row ``key``'s policy on the test pool with the users speaking ``source`` (the row's
+    sessions and seed)."""
+    users = ctx.users(source)
+    return RowResult.from_evaluation(
+        key, ctx.evaluate(policy(users), users), note=f"users speaking {source!r}"
+    )
 
 
 LOG_STAGE = "log-default"
@@ -560,11 +742,14 @@ LOG_STAGE = "log-default"
 
 
 def _planned_rows(config: ReproduceConfig) -> list[str]:
-    """Table 2's rows this config runs, in table order."""
+    """Table 2's rows this config runs, in table order: every row but the offline learners not
+    in ``learners`` (and their actor / Q-greedy rows), and iterative without rounds."""
+    views = {view for _, *pair in ACTOR_Q for view in pair} - set(OFFLINE_ROWS)
     return [
         k
         for k, _ in ROWS
         if k not in OFFLINE_ROWS or k in config.learners
+        if k not in views or k in _views(config)
         if k != "iterative" or config.iterative_rounds > 0
     ]
 
@@ -784,6 +969,9 @@ class ReproduceResult:
 
     rows: dict[str, RowResult]
     """Table 2's rows, seeds combined."""
+    speech: dict[str, dict[str, RowResult]]
+    """``{source: rows}``: the rows evaluated with the users speaking each of
+    ``eval_utterances`` (seeds combined; empty without)."""
     per_seed: dict[int, dict[str, RowResult]]
     """Each seed's rows."""
     coverage: tuple[CoverageCell, ...]
@@ -905,6 +1093,14 @@ def reproduce(
         for key, _ in ROWS
         if all(key in per_seed[s] for s in config.seeds)
     }
+    speech = {
+        source: {
+            key: combine_seeds([per_seed[s][speech_stage(key, source)] for s in config.seeds])
+            for key in rows
+            if all(speech_stage(key, source) in per_seed[s] for s in config.seeds)
+        }
+        for source in config.eval_utterances
+    }
     coverage = run_coverage_study(root, config) if config.study == "coverage" else []
     seconds = time.perf_counter() - began
     devices = device_mix([f"agent-{i}" for i in range(len(config.stage_steps()))])
@@ -935,6 +1131,8 @@ def reproduce(
         title=f"textrec reproduce on {catalog.name}",
         coverage=coverage,
         notes=notes,
+        speech=speech,
+        context=config.describe(catalog.name),
     )
     say(f"[reproduce] report written to {root / 'report.md'} ({seconds:.0f} s)")
-    return ReproduceResult(rows, per_seed, tuple(coverage), tuple(files), seconds)
+    return ReproduceResult(rows, speech, per_seed, tuple(coverage), tuple(files), seconds)

@@ -108,3 +108,29 @@ def test_acting_options_reach_the_agent_and_are_checked(toy_dir, run_dir, _evalu
     assert no_q.exit_code == 2 and "threshold" in no_q.error
     baseline = _evaluate("--policy", "random", "--catalog", toy_dir, "--heads", "q")
     assert baseline.exit_code == 2 and "baseline" in baseline.error
+
+
+def test_oracle_slots_is_a_policy_of_evaluate_and_beats_the_slot_filler(toy_dir, _evaluate):
+    common = ["--catalog", toy_dir, "--sessions", "80", "--json"]
+    oracle = _evaluate("--policy", "oracle-slots", *common)
+    assert oracle.exit_code == 0, oracle.error
+    slot = json.loads(_evaluate("--policy", "slot-filler", *common).output)
+    assert json.loads(oracle.output)["ni"]["mean"] < slot["ni"]["mean"] - 1.0
+
+
+def test_actor_heads_of_a_bcq_agent_drop_its_q_mask(toy_catalog, toy_dir, run_dir, _evaluate):
+    """A bcq agent is saved acting from masked Q heads; --heads actor evaluates its policy heads
+    (the mask applies to Q heads only) instead of refusing the saved threshold."""
+    from textrec.agent.recommender import Acting
+
+    rec = Recommender.load(run_dir / "final", toy_catalog)
+    rec.acting = Acting(heads="q", greedy="values", threshold=0.3)
+    bcq_like = run_dir.parent / "bcq-like"
+    rec.save(bcq_like)
+    common = ["--policy", str(bcq_like), "--catalog", toy_dir, "--sessions", "30", "--json"]
+    actor = _evaluate(*common, "--heads", "actor")
+    assert actor.exit_code == 0, actor.error
+    same = _evaluate(
+        "--policy", str(run_dir), *common[2:], "--heads", "actor", "--greedy", "values"
+    )
+    assert json.loads(actor.output)["sr@20"] == json.loads(same.output)["sr@20"]

@@ -24,6 +24,7 @@ def _run(capsys, *args: str) -> tuple[int, str]:
         (["--rounds", "-1"], "rounds"),
         (["--coverage-alphas", "0.1,big"], "--coverage-alphas"),
         (["--coverage-learners", "bc,dqn"], "dqn"),
+        (["--eval-utterances", "model,templates"], "eval_utterances"),
     ],
 )
 def test_reproduce_bad_options_exit_2(capsys, tmp_path, args, message):

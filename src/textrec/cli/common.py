@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -79,7 +80,8 @@ SeedOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 ProgressOpt = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
 POLICY_HELP = (
-    "What acts: 'random', 'slot-filler', 'reader' (the slot-filler reading the user's text) or a "
+    "What acts: 'random', 'slot-filler', 'reader' (the slot-filler reading the user's text), "
+    "'oracle-slots' (privileged ceiling: the slot-filler told the target's values at turn 0) or a "
     "saved agent (a 'textrec train --out' run directory or its final/)."
 )
 """Help of ``--policy`` wherever a policy is evaluated (``simulate``, ``evaluate``)."""
@@ -144,20 +146,44 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+WORD_MAX = 24
+"""Longest word :func:`print_table` keeps whole when the terminal is narrow."""
+
+
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     """Print a rich table with ``columns`` and ``rows``, every cell and the title shown literally
     (``str`` of it, never parsed as markup; pass a ``rich.text.Text`` for styled cells).
 
-    A narrow terminal wraps cells between words, never cuts them; a column of one word per cell
-    (names, numbers) is never wrapped, so that no name or number is split across lines (only a
-    terminal narrower than those words together folds them)."""
-    table = Table(title=Text(str(title)))
+    A narrow terminal wraps cells between words, never inside one: every column is at least as
+    wide as its longest word (up to :data:`WORD_MAX` characters; a longer word, e.g. a path, may
+    fold), so a number such as ``0.850 ±0.012`` may go onto two lines at its space but is never
+    split; a column of one word per cell (names, numbers) is never wrapped at all. A terminal
+    too narrow even for that gets the table row by row, one ``column  value`` line each."""
     cells = [[x if isinstance(x, Text) else Text(str(x)) for x in r] for r in rows]
+    table = _table(title, columns, cells)
+    unbounded = console.options.update(width=10**6)  # a measurement is capped at the width
+    if Measurement.get(console, unbounded, table).minimum > console.width:
+        table = Table(title=Text(str(title)), show_header=False)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
+        for n, r in enumerate(cells):
+            if n:
+                table.add_section()
+            for c, x in zip(columns, r, strict=True):
+                table.add_row(Text(str(c)), x)
+    console.print(table)
+
+
+def _table(title: str, columns: list[str], cells: list[list[Text]]) -> Table:
+    """:func:`print_table`'s table: each column at least as wide as its longest word."""
+    table = Table(title=Text(str(title)))
     for j, c in enumerate(columns):
-        single_words = all(
-            len(x.plain.split()) <= 1 for x in [Text(str(c)), *(r[j] for r in cells)]
+        column = [Text(str(c)), *(r[j] for r in cells)]
+        single_words = all(len(x.plain.split()) <= 1 for x in column)
+        longest = max((len(w) for x in column for w in x.plain.split()), default=0)
+        table.add_column(
+            Text(str(c)), overflow="fold", no_wrap=single_words, min_width=min(longest, WORD_MAX)
         )
-        table.add_column(Text(str(c)), overflow="fold", no_wrap=single_words)
     for r in cells:
         table.add_row(*r)
-    console.print(table)
+    return table

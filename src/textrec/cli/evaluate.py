@@ -55,14 +55,16 @@ def evaluate(
     utterances: str = typer.Option(
         "templates",
         "--utterances",
-        help="Sentence source of the simulated user: 'templates', 'model' or 'mix'.",
+        help="Sentence source of the simulated user: 'templates', 'model', 'mix' or 'free' "
+        "(held-out free-form phrasings).",
     ),
     heads: str | None = typer.Option(
         None,
         "--heads",
-        help="A saved agent acts from its policy heads ('actor') or from softmax of its Q heads "
-        "('q'). Options not given: as the agent was evaluated when trained (saved with it; a bcq "
-        "agent: q heads, argmax values, its threshold).",
+        help="A saved agent acts from its policy heads ('actor') or from its Q heads ('q'; "
+        "with --greedy values: the Q-greedy policy, argmax of each Q head, as reproduce's "
+        "Q-greedy rows). Options not given: as the agent was evaluated when trained (saved with "
+        "it; a bcq agent: q heads, argmax values, its threshold; --heads actor drops the mask).",
     ),
     greedy: str | None = typer.Option(
         None, "--greedy", help="Retrieval by the head distributions ('probs') or argmax ('values')."

@@ -7,6 +7,7 @@ experiment, or ``--quick``) and override single settings of it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -26,6 +27,9 @@ from textrec.cli.common import (
     stop_on_interrupt,
 )
 from textrec.errors import InputError
+
+if TYPE_CHECKING:
+    from textrec.report import RowResult
 
 __all__ = ["reproduce"]
 
@@ -96,6 +100,13 @@ def reproduce(
     backend: str = BackendOpt,
     ray_address: str | None = RayAddressOpt,
     utterances: str = TrainingUtterancesOpt,
+    eval_utterances: str | None = typer.Option(
+        None,
+        "--eval-utterances",
+        help="Comma-separated sentence sources every row is also evaluated under (e.g. "
+        "'model,free'; 'free' = held-out phrasings, never trained on): each row's SR@20 drop and "
+        "the Kendall τ between the rankings go into the report.",
+    ),
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -116,6 +127,7 @@ def reproduce(
         "learners": _names(learners),
         "coverage_learners": _names(coverage_learners),
         "coverage_alphas": _numbers(coverage_alphas, "--coverage-alphas"),
+        "eval_utterances": _names(eval_utterances),
     }
     settings = {k: v for k, v in given.items() if v is not None}
     settings.update(
@@ -147,6 +159,7 @@ def reproduce(
                 "seconds": round(result.seconds, 1),
                 "files": [str(p) for p in result.files],
                 "results": results_json(result.rows),
+                "speech": {s: results_json(rows) for s, rows in result.speech.items()},
             }
         )
         return
@@ -159,6 +172,24 @@ def reproduce(
             for key, entry in results_json(result.rows).items()
         ],
     )
+    if result.speech:
+        sources = [config.utterances, *result.speech]
+        by_source = {config.utterances: result.rows, **result.speech}
+        print_table(
+            "SR@20 under other speech (report.md: drops and Kendall τ)",
+            ["row", *sources],
+            [
+                [key, *(_sr20(by_source[s].get(key)) for s in sources)]
+                for key in result.rows
+                if all(key in by_source[s] for s in sources)
+            ],
+        )
+
+
+def _sr20(row: RowResult | None) -> str:
+    """A row's SR@20 as ``mean ±se``."""
+    x = row.metrics["sr@20"] if row is not None else None
+    return "–" if x is None else f"{x.mean:.3f} ±{x.se:.3f}"
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:

@@ -68,7 +68,7 @@ def simulate(
         f"nothing was saved (simulate writes no files); run {command_line()} again"
     ):
         result = evaluate(
-            load_policy(policy, cat),
+            load_policy(policy, cat, simulator),
             simulator,
             sessions,
             seed,

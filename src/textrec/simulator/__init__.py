@@ -16,6 +16,8 @@ import gymnasium
 from textrec.catalog.retrieval import Action, Retriever
 from textrec.simulator.baselines import (
     POLICIES,
+    PRIVILEGED,
+    OracleSlotsPolicy,
     RandomPolicy,
     SlotFillerPolicy,
     make_policy,
@@ -39,7 +41,9 @@ __all__ = [
     "Policy",
     "RandomPolicy",
     "SlotFillerPolicy",
+    "OracleSlotsPolicy",
     "POLICIES",
+    "PRIVILEGED",
     "make_policy",
 ]
 

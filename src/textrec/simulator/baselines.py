@@ -5,6 +5,8 @@
   fills the other attributes with what the train pool makes most likely given those values.
 * :class:`ReaderSlotFillerPolicy` (``"reader"``): the same, reading the user's text with a
   reader instead of the structured feedback (what a chat with a person has).
+* :class:`OracleSlotsPolicy` (``"oracle-slots"``): the slot-filler told every desired value of the
+  target at turn 0 — a ceiling, not a recommender (:data:`PRIVILEGED`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
-from textrec.simulator.engine import StepResult
+from textrec.simulator.engine import BatchedSimulator, StepResult
 from textrec.simulator.policy import Policy
 
 __all__ = [
     "RandomPolicy",
     "SlotFillerPolicy",
     "ReaderSlotFillerPolicy",
+    "OracleSlotsPolicy",
     "POLICIES",
+    "PRIVILEGED",
     "make_policy",
     "fill_slots",
 ]
@@ -240,21 +244,91 @@ class ReaderSlotFillerPolicy(SlotFillerPolicy):
         return Action(head_probs=self.head_probs(self._slots), weights=weights)
 
 
+class OracleSlotsPolicy(SlotFillerPolicy):
+    """The privileged ceiling "Oracle: told every desired value at turn 0".
+
+    The slot-filler whose slots are the target's labels (the simulator's desired values,
+    :attr:`BatchedSimulator.desired`) from the first turn of every session: each labeled attribute
+    is a one-hot head with weight 1, an attribute the target has no label on is guessed as the
+    slot-filler guesses, ``p(v_k | slots)`` with weight ``guess_weight``. Whatever the user says
+    afterwards adds nothing (every request names a desired value, already in its slot), so the
+    policy acts on what no dialogue has told it yet: the gap between it and the slot-filler is the
+    value of the information the user gives one wrong attribute per turn. It reads the users'
+    hidden targets, so it is no recommender a device could run; it bounds what reading the
+    requests can gain on this retrieval (items of the test pool are retrieved through AttrNet's
+    predicted labels, so even it does not always succeed at turn 1).
+
+    Args:
+        catalog: the catalog (its train pool gives the guesses' statistics).
+        users: the simulated users it is evaluated against (their targets are read at turn 0).
+        kwargs: :class:`SlotFillerPolicy`'s ``smoothing`` and ``guess_weight``.
+    """
+
+    def __init__(self, catalog: Catalog, users: BatchedSimulator, **kwargs: Any) -> None:
+        if users.catalog is not catalog and users.catalog.fingerprint != catalog.fingerprint:
+            raise InputError(
+                f"OracleSlotsPolicy: the users play catalog {users.catalog.name!r}, "
+                f"not {catalog.name!r}"
+            )
+        super().__init__(catalog, **kwargs)
+        self.users = users
+
+    def act(self, result: StepResult) -> Action:
+        """At a session's turn 0 fill its slots with the target's labels; then as the slot-filler
+        with those slots."""
+        if len(self._slots) != result.n_sessions or self.users.n_sessions != result.n_sessions:
+            raise InputError(
+                f"OracleSlotsPolicy was reset for {len(self._slots)} sessions and its users hold "
+                f"{self.users.n_sessions}, got a step of {result.n_sessions}"
+            )
+        fresh = np.flatnonzero(result.turn == 0)
+        if fresh.size:
+            self._slots[fresh] = self.users.desired[fresh]
+        weights = np.where(self._slots >= 0, 1.0, self.guess_weight).astype(np.float32)
+        return Action(head_probs=self.head_probs(self._slots), weights=weights)
+
+
 def _normalise(x: np.ndarray) -> np.ndarray:
     """Rows of ``x`` scaled to sum to 1."""
     return x / x.sum(axis=-1, keepdims=True)
 
 
-POLICIES: dict[str, Callable[[Catalog], Policy]] = {
+POLICIES: dict[str, Callable[..., Policy]] = {
     "random": RandomPolicy,
     "slot-filler": SlotFillerPolicy,
     "reader": ReaderSlotFillerPolicy,
+    "oracle-slots": OracleSlotsPolicy,
 }
-"""Name -> constructor of the policies that need no learning (the CLI's ``--policy``)."""
+"""Name -> constructor of the policies that need no learning (the CLI's ``--policy``); those in
+:data:`READS_USERS` take the simulated users as their second argument."""
+
+READS_USERS = frozenset({"oracle-slots"})
+"""Policies built with the simulated users they play (they read the users' hidden targets)."""
+
+PRIVILEGED: dict[str, str] = {
+    "slot-filler": "reads the user's requests as structure, not as text",
+    "oracle-slots": "is told the target's values at turn 0",
+}
+"""Reference policies that know more than a deployed text recommender could, and what."""
 
 
-def make_policy(name: str, catalog: Catalog) -> Policy:
-    """Build the policy called ``name`` for ``catalog``; unknown names raise ``ValueError``."""
+def make_policy(name: str, catalog: Catalog, users: BatchedSimulator | None = None) -> Policy:
+    """Build the policy called ``name`` for ``catalog``.
+
+    Args:
+        name: a key of :data:`POLICIES`.
+        catalog: the catalog.
+        users: the simulated users the policy will play (needed by :data:`READS_USERS`).
+
+    Raises:
+        InputError: an unknown name, or a policy of :data:`READS_USERS` without ``users``.
+    """
     if name not in POLICIES:
         raise InputError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
+    if name in READS_USERS:
+        if users is None:
+            raise InputError(
+                f"policy {name!r} reads the simulated users' targets: build it with its users"
+            )
+        return POLICIES[name](catalog, users)
     return POLICIES[name](catalog)
