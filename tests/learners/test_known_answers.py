@@ -151,7 +151,9 @@ def _assert_close(got: Any, want: Any, what: str) -> None:
 # ---------------------------------------------------------------- checks of the pure losses
 def _check_cql(penalty: str, auto_tau: bool) -> None:
     b = _batch()
-    cfg = CQLConfig(alpha=0.7, gamma=GAMMA, tau=0.2, penalty=penalty, auto_tau=auto_tau)
+    cfg = CQLConfig(
+        alpha=0.7, gamma=GAMMA, tau=0.2, penalty=penalty, auto_tau=auto_tau, target_entropy=0.5
+    )
     log_tau = torch.tensor(LOG_TAU, requires_grad=True) if auto_tau else None
     loss, parts = cql_loss(**b, cfg=cfg, log_tau=log_tau)
     loss.backward()
