@@ -11,6 +11,7 @@ from textrec.agent.tracker import latest_requests
 from textrec.learners.functional import (
     clipped_surrogate,
     cql_penalty,
+    discounted_returns,
     expectile_loss,
     gae,
     head_values,
@@ -18,10 +19,12 @@ from textrec.learners.functional import (
     multi_head_entropy,
     multi_head_log_prob,
     normalise,
+    policy_penalty,
     polyak_update,
     request_tracking_loss,
     soft_values,
     td_target,
+    temperature_loss,
 )
 
 
@@ -230,3 +233,79 @@ def test_masked_q_keeps_values_near_the_most_probable_one():
     assert torch.isinf(out[0, 2:]).all() and torch.equal(out[0, :2], q[0, :2])
     assert torch.equal(out[1], q[1])
     assert out.argmax(-1).tolist() == [1, 0]
+
+
+def test_discounted_returns_match_the_backward_recursion():
+    """Row 0 holds two episodes (a done mid-row), row 1 one episode then padding, row 2 one that
+    was cut (no done): G_t = r_t + gamma (1 - d_t) G_{t+1}, zero on padding."""
+    rewards = np.array([[-1.0, 2.0, -0.5, 3.0], [0.5, -1.0, 9.0, 9.0], [-1.0, -1.0, -1.0, -1.0]])
+    dones = np.array([[False, True, False, True], [False, True, False, False], [False] * 4])
+    mask = np.array([[True] * 4, [True, True, False, False], [True] * 4])
+    for gamma in (0.9, 0.0, 1.0):
+        ref = np.zeros_like(rewards)
+        for b in range(3):
+            running = 0.0
+            for t in range(3, -1, -1):
+                if mask[b, t]:
+                    running = rewards[b, t] + gamma * (0.0 if dones[b, t] else running)
+                    ref[b, t] = running
+        got = discounted_returns(
+            torch.tensor(rewards), torch.tensor(dones), torch.tensor(mask), gamma
+        )
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6, err_msg=f"gamma {gamma}")
+
+
+def test_policy_penalty_is_the_policy_q_minus_the_logged_q_and_trains_q_only():
+    rng = np.random.default_rng(6)
+    q = [rng.normal(size=(3, 4)), rng.normal(size=(3, 2))]
+    logits = [rng.normal(size=(3, 4)), rng.normal(size=(3, 2))]
+    actions = np.array([[1, 0], [3, -1], [0, 1]])
+    mask = np.array([True, True, False])
+    ref = 0.0
+    for i in range(2):
+        for k in range(2):
+            if actions[i, k] >= 0:
+                p = np.exp(_log_softmax(logits[k][i]))
+                ref += (p * q[k][i]).sum() - q[k][i, actions[i, k]]
+    lg = [torch.tensor(x, requires_grad=True) for x in logits]
+    got = policy_penalty(
+        [torch.tensor(x) for x in q], lg, torch.tensor(actions), torch.tensor(mask)
+    )
+    np.testing.assert_allclose(got.item(), ref / 2, rtol=1e-6)
+    assert not got.requires_grad  # pi is held fixed: no gradient reaches the policy logits
+    # pi = the logged value's point mass: no penalty
+    point = [torch.tensor(np.where(np.arange(4) == 1, 50.0, 0.0)).expand(1, 4)]
+    zero = policy_penalty(
+        [torch.tensor(q[0][:1])], point, torch.tensor([[1]]), torch.ones(1, dtype=torch.bool)
+    )
+    assert abs(zero.item()) < 1e-12
+
+
+def test_soft_values_take_one_temperature_per_head():
+    rng = np.random.default_rng(7)
+    q = [rng.normal(size=(4, 3)), rng.normal(size=(4, 5))]
+    logits = [rng.normal(size=(4, 3)), rng.normal(size=(4, 5))]
+    taus = [0.1, 0.7]
+    ref = sum(
+        (np.exp(_log_softmax(lk)) * (qk - t * _log_softmax(lk))).sum(-1)
+        for qk, lk, t in zip(q, logits, taus, strict=True)
+    )
+    got = soft_values(
+        [torch.tensor(x) for x in q], [torch.tensor(x) for x in logits], torch.tensor(taus)
+    )
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-6)
+
+
+def test_temperature_rises_below_the_target_entropy_and_falls_above_it():
+    """A sharp head 0 (entropy ~0) and a uniform head 1 (entropy log 4), both targets at half of
+    log V_k: one gradient step raises tau_0 and lowers tau_1; the gradient is the entropy minus
+    its target."""
+    logits = [torch.tensor([[20.0, 0.0]] * 3), torch.zeros(3, 4)]
+    target = 0.5 * torch.log(torch.tensor([2.0, 4.0]))
+    log_tau = torch.zeros(2, requires_grad=True)
+    mask = torch.tensor([True, True, False])
+    temperature_loss(log_tau, logits, target, mask).backward()
+    entropy0 = -(torch.softmax(logits[0][0], -1) * torch.log_softmax(logits[0][0], -1)).sum()
+    expected = torch.stack([entropy0, torch.log(torch.tensor(4.0))]) - target
+    torch.testing.assert_close(log_tau.grad, expected)
+    assert log_tau.grad[0] < 0 < log_tau.grad[1]  # descent: tau_0 up, tau_1 down

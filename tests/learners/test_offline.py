@@ -12,6 +12,7 @@ from textrec.errors import InputError
 from textrec.learners import LEARNERS, offline
 from textrec.learners.batches import LogDialogues
 from textrec.learners.functional import request_tracking_loss
+from textrec.learners.loop import METRICS_NAME, fit, read_rows
 
 OFFLINE = [name for name, spec in LEARNERS.items() if spec.needs_logs]
 
@@ -37,6 +38,54 @@ def test_conformance(algo, make_recommender, toy_log, toy_catalog, test_sim, tmp
         test_sim,
         tmp_path,
     )
+
+
+def test_conformance_with_learned_temperatures_and_the_policy_penalty(
+    make_recommender, toy_log, toy_catalog, test_sim, tmp_path
+):
+    """The temperatures are learned state: checkpointed, restored, resumed bit for bit."""
+    options = {"n_dialogues": 6, "auto_tau": True, "penalty": "policy", "lr": 0.05}
+    check_learner(
+        lambda seed: LEARNERS["cql"].build(make_recommender(seed=seed), options, seed=seed),
+        lambda learner: LogDialogues(toy_log, toy_catalog, learner.recommender.vocab, 6),
+        test_sim,
+        tmp_path,
+    )
+    learner = LEARNERS["cql"].build(make_recommender(), options)
+    before = learner.state_dict()["extra"]["temperature.log_tau"].clone()
+    torch.testing.assert_close(before, torch.full((3,), float(np.log(0.05))))
+    learner.update(
+        LogDialogues(toy_log, toy_catalog, learner.recommender.vocab, 6).sample(
+            np.random.default_rng(0)
+        )
+    )
+    after = learner.state_dict()["extra"]["temperature.log_tau"]
+    assert not torch.equal(before, after)
+    other = LEARNERS["cql"].build(make_recommender(), options)
+    other.load_state_dict(learner.state_dict())
+    torch.testing.assert_close(other.extra["temperature"].log_tau.detach(), after)
+
+
+@pytest.mark.parametrize("algo", ["offpolicy", "bcq", "iql"])
+def test_metrics_csv_logs_the_logged_return_beside_q(
+    algo, make_recommender, toy_log, toy_catalog, tmp_path
+):
+    """``q/return`` is the mean over the batch's logged turns of the discounted return-to-go (a
+    loop over turns here), next to ``q/data`` in every row of ``metrics.csv``."""
+    learner = LEARNERS[algo].build(make_recommender(), {"n_dialogues": 8, "gamma": 0.8})
+    source = LogDialogues(toy_log, toy_catalog, learner.recommender.vocab, 8)
+    batch = source.sample(np.random.default_rng(0))
+    returns = []
+    for b, n in enumerate(batch.dialogues.n_turns):
+        running, row = 0.0, []
+        for t in range(n - 1, -1, -1):
+            running = batch.rewards[b, t] + 0.8 * (0.0 if batch.dones[b, t] else running)
+            row.append(running)
+        returns += row
+    assert learner.update(batch)["q/return"] == pytest.approx(np.mean(returns), rel=1e-5)
+    fit(learner, source, n_steps=2, eval_every=1, checkpoint_dir=tmp_path, progress=False)
+    rows = read_rows(tmp_path / METRICS_NAME)
+    assert len(rows) == 2 and all({"q/data", "q/return"} <= set(r) for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -68,6 +117,8 @@ def test_one_large_step_moves_every_trained_group(
         ("cql", "alpha", -1.0, "alpha must be >= 0"),
         ("cql", "gamma", 1.5, r"gamma must be in \[0, 1\]"),
         ("cql", "tau", 0.0, "tau must be > 0"),
+        ("cql", "penalty", "lse", r"penalty must be one of \['logsumexp', 'policy'\], got 'lse'"),
+        ("cql", "target_entropy", 1.0, r"target_entropy must be in \(0, 1\)"),
         ("offpolicy", "target_update", 0.0, "target_update must be in"),
         ("bcq", "threshold", 1.0, r"threshold must be in \(0, 1\)"),
         ("iql", "expectile", 0.0, "expectile must be in"),

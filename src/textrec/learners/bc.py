@@ -16,7 +16,7 @@ from textrec.agent.recommender import Recommender
 from textrec.learners.functional import head_log_probs
 from textrec.learners.offline import Forward, OfflineConfig, OfflineLearner
 
-__all__ = ["BCConfig", "BCLearner"]
+__all__ = ["BCConfig", "BCLearner", "bc_loss"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,20 @@ class BCLearner(OfflineLearner):
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Mean cross-entropy of the heads on the logged values (of the dialogues imitated)."""
         keep = fwd.mask & fwd.success if self.config.successful_only else fwd.mask
-        valid = (fwd.actions >= 0) & keep.unsqueeze(-1)
-        ce = -(head_log_probs(fwd.logits, fwd.actions) * valid).sum() / valid.sum().clamp_min(1)
-        return ce, {"loss/bc": ce}
+        return bc_loss(fwd.logits, fwd.actions, keep)
+
+
+def bc_loss(
+    logits: list[torch.Tensor], actions: torch.Tensor, keep: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    r"""Mean cross-entropy :math:`-\log\pi_k(a_{ik}|s_i)` over the (turn, head) pairs of the kept
+    turns whose logged value is not ``-1``.
+
+    Args:
+        logits: ``K`` tensors ``(N, V_k)``, the policy heads in ``s_t``.
+        actions: ``(N, K) int64`` logged values.
+        keep: ``(N,) bool`` the turns imitated.
+    """
+    valid = (actions >= 0) & keep.unsqueeze(-1)
+    ce = -(head_log_probs(logits, actions) * valid).sum() / valid.sum().clamp_min(1)
+    return ce, {"loss/bc": ce}

@@ -17,10 +17,11 @@ import torch
 
 from textrec.agent.policy import masked_q
 from textrec.agent.recommender import Recommender
-from textrec.learners.functional import head_log_probs, head_values, masked_mean, td_target
+from textrec.learners.bc import bc_loss
+from textrec.learners.functional import head_values, masked_mean, td_target
 from textrec.learners.offline import Forward, QConfig, QLearner
 
-__all__ = ["BCQConfig", "BCQLearner"]
+__all__ = ["BCQConfig", "BCQLearner", "bcq_loss"]
 
 
 @dataclass(frozen=True)
@@ -53,22 +54,61 @@ class BCQLearner(QLearner):
 
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Bellman error of the masked greedy target + behaviour cloning of the policy heads."""
-        cfg = self.config
         q, q_next = self.q_values(fwd)
-        q_data = head_values(q, fwd.actions)
-        with torch.no_grad():
-            allowed = [
-                masked_q(qk, lg, cfg.threshold).argmax(-1)
-                for qk, lg in zip(q_next, fwd.next_logits, strict=True)
-            ]
-            v_next = head_values(self.target_q(fwd, fwd.after), torch.stack(allowed, dim=-1))
-            y = td_target(fwd.rewards, v_next, fwd.dones, cfg.gamma)
-        bellman = 0.5 * masked_mean((q_data - y) ** 2, fwd.mask)
-        valid = (fwd.actions >= 0) & fwd.mask.unsqueeze(-1)
-        bc = -(head_log_probs(fwd.logits, fwd.actions) * valid).sum() / valid.sum().clamp_min(1)
-        return bellman + bc, {
-            "loss/bellman": bellman,
-            "loss/bc": bc,
-            "q/data": masked_mean(q_data, fwd.mask),
-            "q/target": masked_mean(y, fwd.mask),
-        }
+        return bcq_loss(
+            q,
+            q_next,
+            self.target_q(fwd, fwd.after),
+            fwd.logits,
+            fwd.next_logits,
+            fwd.actions,
+            fwd.rewards,
+            fwd.dones,
+            fwd.mask,
+            self.config,
+        )
+
+
+def bcq_loss(
+    q: list[torch.Tensor],
+    next_q: list[torch.Tensor],
+    target_next_q: list[torch.Tensor],
+    logits: list[torch.Tensor],
+    next_logits: list[torch.Tensor],
+    actions: torch.Tensor,
+    rewards: torch.Tensor,
+    dones: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: BCQConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    r"""Discrete multi-head BCQ's loss on ``N`` logged turns: the Bellman error
+    :math:`\tfrac12 \mathbb{E}[(Q(s, a) - y)^2]`, :math:`y = r + \gamma (1 - d) \sum_k \bar
+    Q_k(s', a'_k)` with :math:`a'_k` the allowed value (:func:`masked_q`) of largest online
+    :math:`Q_k(s', \cdot)`, plus the behaviour cloning of the policy heads (:func:`bc_loss`).
+
+    Args:
+        q: ``K`` tensors ``(N, V_k)``, the Q heads in ``s_t`` (with gradient).
+        next_q: the online Q heads in ``s_{t+1}`` (detached; they choose :math:`a'`).
+        target_next_q: the target heads in ``s_{t+1}`` (they value :math:`a'`).
+        logits: the policy heads in ``s_t`` (with gradient).
+        next_logits: the policy heads in ``s_{t+1}`` (detached; the allowed values).
+        actions: ``(N, K) int64`` logged values.
+        rewards, dones, mask: ``(N,)``.
+        cfg: ``gamma``, ``threshold``.
+    """
+    q_data = head_values(q, actions)
+    with torch.no_grad():
+        allowed = [
+            masked_q(qk, lg, cfg.threshold).argmax(-1)
+            for qk, lg in zip(next_q, next_logits, strict=True)
+        ]
+        v_next = head_values(target_next_q, torch.stack(allowed, dim=-1))
+        y = td_target(rewards, v_next, dones, cfg.gamma)
+    bellman = 0.5 * masked_mean((q_data - y) ** 2, mask)
+    bc, _ = bc_loss(logits, actions, mask)
+    return bellman + bc, {
+        "loss/bellman": bellman,
+        "loss/bc": bc,
+        "q/data": masked_mean(q_data, mask),
+        "q/target": masked_mean(y, mask),
+    }

@@ -6,35 +6,53 @@ a_k)`. Policy evaluation regresses it on the soft Bellman target from the target
 
 .. math::
     y = r + \gamma (1 - d)\, \sum_k \mathbb{E}_{v \sim \pi_k(\cdot|s')}
-        [\bar Q_k(s', v) - \tau \log \pi_k(v|s')],
+        [\bar Q_k(s', v) - \tau_k \log \pi_k(v|s')],
 
-plus the conservative penalty :math:`\alpha \sum_k (\log\sum_v \exp Q_k(s, v) - Q_k(s, a_k))`
-averaged over the real logged turns; policy improvement is soft (Eq. 7):
-:math:`\pi_k \propto \exp(Q_k / \tau)`, by minimising
-:math:`\sum_k \mathbb{E}_{\pi_k}[\tau \log \pi_k - Q_k(s, \cdot)]`. The ``offpolicy`` learner is
+plus :math:`\alpha` times a conservative penalty averaged over the real logged turns, in one of
+two forms (``penalty``):
+
+* ``logsumexp`` (CQL(H)): :math:`\sum_k (\log\sum_v \exp Q_k(s, v) - Q_k(s, a_k))`;
+* ``policy`` (the paper's Eq. 6): :math:`\sum_k (\mathbb{E}_{v \sim \pi_k} Q_k(s, v) - Q_k(s,
+  a_k))`, the actor's :math:`\pi` held fixed.
+
+Policy improvement is soft (Eq. 7): :math:`\pi_k \propto \exp(Q_k / \tau_k)`, by minimising
+:math:`\sum_k \mathbb{E}_{\pi_k}[\tau_k \log \pi_k - Q_k(s, \cdot)]` with :math:`Q` fixed. The
+temperatures are one fixed :math:`\tau` for every head, or (``auto_tau``) learned per head as in
+SAC-discrete: :math:`\log\tau_k` descends
+:math:`\log\tau_k\,(\mathbb{E}_s H(\pi_k(\cdot|s)) - \bar H_k)` towards the target entropy
+:math:`\bar H_k = \rho \log V_k` (``target_entropy`` :math:`\rho`). The ``offpolicy`` learner is
 this code with :math:`\alpha = 0` (no correction), so that the comparison isolates the
 conservative term.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
+from torch import nn
 
 from textrec.agent.recommender import Recommender
+from textrec.errors import InputError
 from textrec.learners.functional import (
     cql_penalty,
+    head_entropies,
     head_values,
     masked_mean,
-    multi_head_entropy,
+    policy_penalty,
+    soft_actor_loss,
     soft_values,
     td_target,
+    temperature_loss,
 )
 from textrec.learners.offline import Forward, QConfig, QLearner
 
-__all__ = ["CQLConfig", "CQLLearner", "cql_loss"]
+__all__ = ["CQLConfig", "CQLLearner", "Temperatures", "cql_loss", "PENALTIES"]
+
+PENALTIES = ("logsumexp", "policy")
+"""The forms of the conservative penalty (:attr:`CQLConfig.penalty`)."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +62,37 @@ class CQLConfig(QConfig):
     alpha: float = 0.01
     """Weight of the conservative penalty (0: plain off-policy soft actor-critic). 0.01: the best
     of {0.01, 0.1, 1} on the validation pool (train-pool users), see docs/learners/offline.md."""
+    penalty: str = "logsumexp"
+    """Form of the conservative penalty per head: 'logsumexp' (CQL(H): logsumexp_v Q - Q(data))
+    or 'policy' (the paper's Eq. 6: E_pi Q - Q(data), pi the actor's distribution, held fixed)."""
     tau: float = 0.05
-    """Entropy temperature of the soft policy and of the soft Bellman target."""
+    """Entropy temperature of the soft policy and of the soft Bellman target (with --auto-tau:
+    every head's initial temperature)."""
+    auto_tau: bool = True
+    """Learn one temperature per head towards the target entropy (SAC-discrete); --no-auto-tau:
+    the fixed tau. Learned by default: with tau fixed at 0.05 the entropy bonus stays about a
+    turn's cost (the soft return per turn near 0), see docs/learners/offline.md."""
+    target_entropy: float = 0.2
+    """With --auto-tau: head k's target entropy as a share of its largest, log V_k (0.2: the best
+    of {0.2, 0.5} on the validation pool, see docs/learners/offline.md)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.check_positive("alpha")
         self.check_positive("tau", strict=True)
+        self.check_unit("target_entropy", closed=False)
+        if self.penalty not in PENALTIES:
+            raise InputError(
+                f"CQLConfig.penalty must be one of {list(PENALTIES)}, got {self.penalty!r}"
+            )
+
+
+class Temperatures(nn.Module):
+    """The learned log-temperature of each attribute head (``cql`` with ``auto_tau``)."""
+
+    def __init__(self, n_heads: int, tau: float) -> None:
+        super().__init__()
+        self.log_tau = nn.Parameter(torch.full((n_heads,), math.log(tau)))
 
 
 class CQLLearner(QLearner):
@@ -64,8 +106,17 @@ class CQLLearner(QLearner):
     ) -> None:
         super().__init__(recommender, config or CQLConfig(), seed)
 
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """The target Q heads and, with ``auto_tau``, the learned temperatures."""
+        extra = super().extra_modules()
+        if self.config.auto_tau:
+            n_heads = self.recommender.catalog.schema.n_attributes
+            extra["temperature"] = Temperatures(n_heads, self.config.tau)
+        return extra
+
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Bellman error + alpha * conservative penalty + soft policy improvement."""
+        """Bellman error + alpha * conservative penalty + soft policy improvement (+ the
+        temperatures' loss)."""
         q, _ = self.q_values(fwd)
         return cql_loss(
             q,
@@ -77,6 +128,7 @@ class CQLLearner(QLearner):
             fwd.dones,
             fwd.mask,
             self.config,
+            self.extra["temperature"].log_tau if self.config.auto_tau else None,
         )
 
 
@@ -90,6 +142,7 @@ def cql_loss(
     dones: torch.Tensor,
     mask: torch.Tensor,
     cfg: CQLConfig,
+    log_tau: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The multi-head CQL + soft actor-critic loss of ``N`` logged turns (``K`` heads).
 
@@ -100,24 +153,40 @@ def cql_loss(
         next_logits: the policy heads in ``s_{t+1}`` (detached).
         actions: ``(N, K) int64`` logged values.
         rewards, dones, mask: ``(N,)``.
-        cfg: ``alpha``, ``gamma``, ``tau``.
+        cfg: ``alpha``, ``penalty``, ``gamma``, ``tau``, ``target_entropy``.
+        log_tau: ``(K,)`` learned log-temperatures (``cfg.auto_tau``): used, detached, in the
+            target and the actor, and trained by :func:`temperature_loss` towards
+            ``cfg.target_entropy * log V_k``; ``None``: the fixed ``cfg.tau`` for every head.
 
     Returns:
         The loss and its named parts (``loss/bellman``, ``loss/cql``, ``loss/actor``, ...).
     """
+    tau = torch.full((len(q),), cfg.tau) if log_tau is None else log_tau.detach().exp()
     q_data = head_values(q, actions)
     with torch.no_grad():
-        v_next = soft_values(target_next_q, next_logits, cfg.tau)
+        v_next = soft_values(target_next_q, next_logits, tau)
         y = td_target(rewards, v_next, dones, cfg.gamma)
     bellman = 0.5 * masked_mean((q_data - y) ** 2, mask)
-    penalty = cql_penalty(q, actions, mask)
-    actor = -masked_mean(soft_values([qk.detach() for qk in q], logits, cfg.tau), mask)
+    if cfg.penalty == "policy":
+        penalty = policy_penalty(q, logits, actions, mask)
+    else:
+        penalty = cql_penalty(q, actions, mask)
+    actor = soft_actor_loss(q, logits, tau, mask)
     loss = bellman + cfg.alpha * penalty + actor
-    return loss, {
+    entropies = head_entropies(logits).detach()
+    parts = {
         "loss/bellman": bellman,
         "loss/cql": penalty,
         "loss/actor": actor,
         "q/data": masked_mean(q_data, mask),
         "q/target": masked_mean(y, mask),
-        "policy/entropy": masked_mean(multi_head_entropy(logits), mask),
+        "policy/entropy": masked_mean(entropies.sum(-1), mask),
+        "policy/bonus": masked_mean((tau * entropies).sum(-1), mask),
     }
+    if log_tau is not None:
+        widths = torch.tensor([float(lg.shape[-1]) for lg in logits])
+        temperature = temperature_loss(log_tau, logits, cfg.target_entropy * widths.log(), mask)
+        loss = loss + temperature
+        parts["loss/temperature"] = temperature
+        parts.update({f"tau/{k}": t for k, t in enumerate(tau)})
+    return loss, parts

@@ -1,5 +1,6 @@
 """Shared learner maths as pure functions: multi-head log-probabilities and entropy, GAE, TD
-targets, Polyak averaging and the per-head CQL penalty.
+targets, discounted returns, Polyak averaging, the per-head CQL penalties, the soft actor and its
+temperatures.
 
 A multi-discrete action is one value per attribute head, ``a = (a_1, ..., a_K)``; the policy
 factorises as ``pi(a | s) = prod_k pi_k(a_k | s)``. Logits and Q values are lists of ``K`` tensors,
@@ -17,17 +18,22 @@ from torch import nn
 __all__ = [
     "head_log_probs",
     "multi_head_log_prob",
+    "head_entropies",
     "multi_head_entropy",
     "masked_mean",
     "normalise",
     "gae",
     "clipped_surrogate",
     "td_target",
+    "discounted_returns",
     "polyak_update",
     "cql_penalty",
+    "policy_penalty",
     "head_values",
     "request_tracking_loss",
     "soft_values",
+    "soft_actor_loss",
+    "temperature_loss",
     "expectile_loss",
 ]
 
@@ -58,13 +64,18 @@ def multi_head_log_prob(logits: Sequence[torch.Tensor], actions: torch.Tensor) -
     return head_log_probs(logits, actions).sum(dim=-1)
 
 
-def multi_head_entropy(logits: Sequence[torch.Tensor]) -> torch.Tensor:
-    r"""Entropy of the factorised policy, :math:`H(\pi) = \sum_k H(\pi_k)`; ``(...)``."""
-    total = torch.zeros(logits[0].shape[:-1], dtype=logits[0].dtype, device=logits[0].device)
+def head_entropies(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""Entropy of each head, :math:`H(\pi_k) = -\sum_v \pi_k(v) \log\pi_k(v)`; ``(..., K)``."""
+    out = []
     for lg in logits:
         logp = torch.log_softmax(lg, dim=-1)
-        total = total - (logp.exp() * logp).sum(dim=-1)
-    return total
+        out.append(-(logp.exp() * logp).sum(dim=-1))
+    return torch.stack(out, dim=-1)
+
+
+def multi_head_entropy(logits: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""Entropy of the factorised policy, :math:`H(\pi) = \sum_k H(\pi_k)`; ``(...)``."""
+    return head_entropies(logits).sum(dim=-1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -135,6 +146,37 @@ def td_target(
     return rewards + gamma * (~dones).to(rewards.dtype) * next_values
 
 
+def discounted_returns(
+    rewards: torch.Tensor, dones: torch.Tensor, mask: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    r"""Monte-Carlo return-to-go of logged dialogues, :math:`G_t = \sum_{j \ge t} \gamma^{j-t}
+    r_j` summed up to the end of ``t``'s episode (the first ``j \ge t`` with :math:`d_j`).
+
+    Vectorised: :math:`G_{bt} = \sum_j W_{btj} r_{bj}` with :math:`W_{btj} = \gamma^{j-t}` where
+    :math:`j \ge t` and no episode ends in :math:`[t, j)` (equal counts of ends before ``t`` and
+    before ``j``), else 0. Same recursion as :math:`G_t = r_t + \gamma (1 - d_t) G_{t+1}`.
+
+    Args:
+        rewards: ``(B, T)``.
+        dones: ``(B, T) bool``: an episode ended at turn ``t``.
+        mask: ``(B, T) bool``: turn ``t`` happened (padding's rewards are left out).
+        gamma: discount factor.
+
+    Returns:
+        ``(B, T)``, zero where ``mask`` is false.
+    """
+    t = rewards.shape[-1]
+    lag = torch.arange(t).unsqueeze(0) - torch.arange(t).unsqueeze(1)  # [t, j] = j - t
+    d = dones.to(torch.int64)
+    ends_before = torch.cumsum(d, dim=-1) - d
+    same_episode = ends_before.unsqueeze(-1) == ends_before.unsqueeze(-2)  # (B, t, j)
+    discount = torch.tensor(gamma, dtype=rewards.dtype) ** lag.clamp_min(0).to(rewards.dtype)
+    weights = torch.where((lag >= 0) & same_episode, discount, torch.zeros_like(discount))
+    r = torch.where(mask, rewards, torch.zeros_like(rewards))
+    returns = (weights * r.unsqueeze(-2)).sum(dim=-1)
+    return torch.where(mask, returns, torch.zeros_like(returns))
+
+
 @torch.no_grad()
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
     r"""In place, :math:`\theta' \leftarrow (1 - \tau)\,\theta' + \tau\,\theta` (target, source)."""
@@ -161,6 +203,31 @@ def cql_penalty(
     return masked_mean(total, mask)
 
 
+def policy_penalty(
+    q_values: Sequence[torch.Tensor],
+    logits: Sequence[torch.Tensor],
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""Per-head conservative penalty in the paper's Eq. 6 form, the policy's Q minus the data's.
+
+    :math:`\frac{1}{N}\sum_i \sum_k \big[\mathbb{E}_{v \sim \pi_k(\cdot|s_i)} Q_k(s_i, v) -
+    Q_k(s_i, a_{ik})\big]`, averaged over the real states of ``mask``, heads with logged value
+    ``-1`` skipped. :math:`\pi` is held fixed (``logits`` detached here): Eq. 6 evaluates the
+    current policy, so the penalty trains the Q heads only (the actor follows through its own
+    loss). Unlike the logsumexp form it can be negative (where :math:`\pi` prefers the logged
+    values) and is zero when :math:`\pi_k` is the logged value's point mass.
+    """
+    total = torch.zeros(actions.shape[:-1], dtype=q_values[0].dtype, device=actions.device)
+    for k, (q, lg) in enumerate(zip(q_values, logits, strict=True)):
+        a = actions[..., k]
+        data_q = q.gather(-1, a.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+        policy_q = (torch.softmax(lg.detach(), dim=-1) * q).sum(dim=-1)
+        term = policy_q - data_q
+        total = total + torch.where(a >= 0, term, torch.zeros_like(term))
+    return masked_mean(total, mask)
+
+
 def head_values(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
     r"""Joint :math:`Q(s, a) = \sum_k Q_k(s, a_k)` ``(...)``, heads with ``a_k = -1`` left out."""
     total = torch.zeros(actions.shape[:-1], dtype=q_values[0].dtype, device=actions.device)
@@ -172,16 +239,60 @@ def head_values(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torc
 
 
 def soft_values(
-    q_values: Sequence[torch.Tensor], logits: Sequence[torch.Tensor], tau: float
+    q_values: Sequence[torch.Tensor],
+    logits: Sequence[torch.Tensor],
+    tau: float | torch.Tensor,
 ) -> torch.Tensor:
     r"""Soft state value of a factorised policy, :math:`V(s) = \sum_k \mathbb{E}_{v \sim \pi_k}
-    [Q_k(s, v) - \tau \log\pi_k(v|s)]` with :math:`\pi_k = \mathrm{softmax}` of ``logits[k]``;
-    ``(...)``."""
+    [Q_k(s, v) - \tau_k \log\pi_k(v|s)]` with :math:`\pi_k = \mathrm{softmax}` of
+    ``logits[k]``; ``(...)``. ``tau``: one temperature for every head, or ``(K,)`` one per head."""
+    taus = tau if isinstance(tau, torch.Tensor) else torch.full((len(logits),), float(tau))
     total = torch.zeros(q_values[0].shape[:-1], dtype=q_values[0].dtype)
-    for q, lg in zip(q_values, logits, strict=True):
+    for k, (q, lg) in enumerate(zip(q_values, logits, strict=True)):
         logp = torch.log_softmax(lg, dim=-1)
-        total = total + (logp.exp() * (q - tau * logp)).sum(dim=-1)
+        total = total + (logp.exp() * (q - taus[k] * logp)).sum(dim=-1)
     return total
+
+
+def soft_actor_loss(
+    q_values: Sequence[torch.Tensor],
+    logits: Sequence[torch.Tensor],
+    tau: float | torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""Soft policy improvement (paper Eq. 7) per head, the critic held fixed:
+    :math:`\frac{1}{N}\sum_i \sum_k \mathbb{E}_{v \sim \pi_k}[\tau_k \log\pi_k(v|s_i) -
+    Q_k(s_i, v)]`, minimised by :math:`\pi_k \propto \exp(Q_k / \tau_k)`.
+
+    ``q_values`` are detached here: the actor's gradient reaches the policy heads only, never
+    the Q heads. ``tau`` as in :func:`soft_values` (detach a learned one before passing it).
+    """
+    return -masked_mean(soft_values([q.detach() for q in q_values], logits, tau), mask)
+
+
+def temperature_loss(
+    log_tau: torch.Tensor,
+    logits: Sequence[torch.Tensor],
+    target_entropy: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""SAC-discrete's temperature objective (Christodoulou 2019), one temperature per head.
+
+    :math:`\sum_k \log\tau_k \,\big(\frac{1}{N}\sum_i H(\pi_k(\cdot|s_i)) - \bar H_k\big)`
+    with the entropies detached: a gradient step raises :math:`\tau_k` while head ``k``'s mean
+    entropy is below its target :math:`\bar H_k` and lowers it while above (the gradient in
+    :math:`\log\tau_k` is the entropy's excess over its target, so the step does not scale with
+    :math:`\tau_k`).
+
+    Args:
+        log_tau: ``(K,)`` the learned log-temperatures (with gradient).
+        logits: ``K`` tensors ``(N, V_k)``, the policy heads in the logged states.
+        target_entropy: ``(K,)`` target entropy per head (nats).
+        mask: ``(N,) bool`` real states.
+    """
+    entropy = head_entropies([lg.detach() for lg in logits])
+    mean_entropy = torch.stack([masked_mean(entropy[..., k], mask) for k in range(len(logits))])
+    return (log_tau * (mean_entropy - target_entropy)).sum()
 
 
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:

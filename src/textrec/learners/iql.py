@@ -27,7 +27,7 @@ from textrec.learners.functional import (
 )
 from textrec.learners.offline import Forward, QConfig, QLearner
 
-__all__ = ["IQLConfig", "IQLLearner"]
+__all__ = ["IQLConfig", "IQLLearner", "iql_loss"]
 
 
 @dataclass(frozen=True)
@@ -71,24 +71,66 @@ class IQLLearner(QLearner):
 
     def loss(self, fwd: Forward) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Bellman error towards V(s') + expectile loss of V + advantage-weighted cloning."""
-        cfg = self.config
         q, _ = self.q_values(fwd)
-        q_data = head_values(q, fwd.actions)
         values = self.extra["value"](fwd.states.detach())
-        v, v_next = values[fwd.before], values[fwd.after].detach()
-        with torch.no_grad():
-            q_target = head_values(self.target_q(fwd, fwd.before), fwd.actions)
-            y = td_target(fwd.rewards, v_next, fwd.dones, cfg.gamma)
-        value_loss = masked_mean(expectile_loss(q_target - v, cfg.expectile), fwd.mask)
-        bellman = 0.5 * masked_mean((q_data - y) ** 2, fwd.mask)
-        weight = torch.exp(cfg.beta * (q_target - v.detach())).clamp(max=cfg.max_weight)
-        log_prob = multi_head_log_prob(fwd.logits, fwd.actions)
-        actor = -masked_mean(weight * log_prob, fwd.mask)
-        return bellman + value_loss + actor, {
-            "loss/bellman": bellman,
-            "loss/value": value_loss,
-            "loss/actor": actor,
-            "q/data": masked_mean(q_data, fwd.mask),
-            "value/mean": masked_mean(v, fwd.mask),
-            "policy/weight": masked_mean(weight, fwd.mask),
-        }
+        return iql_loss(
+            q,
+            self.target_q(fwd, fwd.before),
+            values[fwd.before],
+            values[fwd.after].detach(),
+            fwd.logits,
+            fwd.actions,
+            fwd.rewards,
+            fwd.dones,
+            fwd.mask,
+            self.config,
+        )
+
+
+def iql_loss(
+    q: list[torch.Tensor],
+    target_q: list[torch.Tensor],
+    v: torch.Tensor,
+    v_next: torch.Tensor,
+    logits: list[torch.Tensor],
+    actions: torch.Tensor,
+    rewards: torch.Tensor,
+    dones: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: IQLConfig,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    r"""Factorised discrete IQL's loss on ``N`` logged turns, the sum of
+
+    * the Bellman error :math:`\tfrac12 \mathbb{E}[(Q(s, a) - (r + \gamma (1 - d) V(s')))^2]`;
+    * the expectile regression :math:`\mathbb{E}[|\kappa - \mathbb{1}(u < 0)|\,u^2]`,
+      :math:`u = \bar Q(s, a) - V(s)`;
+    * the advantage-weighted cloning :math:`-\mathbb{E}[w \sum_k \log\pi_k(a_k|s)]`,
+      :math:`w = \min(\exp(\beta (\bar Q(s, a) - V(s))), w_{max})` (no gradient through `w`).
+
+    Args:
+        q: ``K`` tensors ``(N, V_k)``, the Q heads in ``s_t`` (with gradient).
+        target_q: the target heads in ``s_t`` (no gradient).
+        v: ``(N,)`` the value head in ``s_t`` (with gradient).
+        v_next: ``(N,)`` the value head in ``s_{t+1}`` (detached).
+        logits: the policy heads in ``s_t`` (with gradient).
+        actions: ``(N, K) int64`` logged values.
+        rewards, dones, mask: ``(N,)``.
+        cfg: ``gamma``, ``expectile``, ``beta``, ``max_weight``.
+    """
+    q_data = head_values(q, actions)
+    with torch.no_grad():
+        q_target = head_values(target_q, actions)
+        y = td_target(rewards, v_next, dones, cfg.gamma)
+    value_loss = masked_mean(expectile_loss(q_target - v, cfg.expectile), mask)
+    bellman = 0.5 * masked_mean((q_data - y) ** 2, mask)
+    weight = torch.exp(cfg.beta * (q_target - v.detach())).clamp(max=cfg.max_weight)
+    log_prob = multi_head_log_prob(logits, actions)
+    actor = -masked_mean(weight * log_prob, mask)
+    return bellman + value_loss + actor, {
+        "loss/bellman": bellman,
+        "loss/value": value_loss,
+        "loss/actor": actor,
+        "q/data": masked_mean(q_data, mask),
+        "value/mean": masked_mean(v, mask),
+        "policy/weight": masked_mean(weight, mask),
+    }

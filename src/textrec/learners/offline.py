@@ -32,7 +32,12 @@ from textrec.agent.recommender import Recognised, Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
-from textrec.learners.functional import polyak_update, request_tracking_loss
+from textrec.learners.functional import (
+    discounted_returns,
+    masked_mean,
+    polyak_update,
+    request_tracking_loss,
+)
 from textrec.learners.state import learner_state, load_learner_state
 from textrec.learners.step import StepConfig, adam, gradient_step
 
@@ -270,6 +275,20 @@ class QLearner(OfflineLearner):
         pass of the Q heads."""
         q_all = self.recommender.q(fwd.states)
         return [q[fwd.before] for q in q_all], [q[fwd.after].detach() for q in q_all]
+
+    def update(self, batch: DialogueBatch) -> dict[str, float]:
+        r"""One step (:meth:`OfflineLearner.update`); its metrics add ``q/return``, the mean over
+        the batch's logged turns of their discounted return-to-go
+        :math:`G_t = \sum_{j \ge t} \gamma^{j-t} r_j` (:func:`discounted_returns`), beside
+        ``q/data``, the mean of :math:`Q(s_t, a_t)` over the same turns: the value the critic
+        estimates, measured on the log, so that overestimation shows in ``metrics.csv``."""
+        metrics = super().update(batch)
+        mask = torch.as_tensor(batch.dialogues.mask)
+        returns = discounted_returns(
+            torch.as_tensor(batch.rewards), torch.as_tensor(batch.dones), mask, self.config.gamma
+        )
+        metrics["q/return"] = float(masked_mean(returns, mask))
+        return metrics
 
     @torch.no_grad()
     def target_q(self, fwd: Forward, rows: torch.Tensor) -> list[torch.Tensor]:
