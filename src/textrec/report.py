@@ -61,6 +61,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("bcq", "BCQ"),
     ("iql", "IQL"),
     ("iterative", "Iterative Offline"),
+    ("slot-reader", "Supervised slot reader (no RL)"),
     ("slot_filler", "Slot-filler"),
 )
 """``(stable key, label)`` of Table 2's rows, in the table's order."""

@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 
 STUDIES = ("", "coverage")
 """Extra studies ``reproduce`` can run: none, or ``"coverage"``."""
-OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql")
+OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql", "slot-reader")
 """Table 2's rows learned from the log alone, by their ``--algo`` names."""
 
 

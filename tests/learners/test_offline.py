@@ -11,14 +11,13 @@ from tests.learners.conformance import check_learner
 from textrec.errors import InputError
 from textrec.learners import LEARNERS, offline
 from textrec.learners.batches import LogDialogues
-from textrec.learners.functional import request_tracking_loss
 
 OFFLINE = [name for name, spec in LEARNERS.items() if spec.needs_logs]
 
 
 def test_the_registry_has_every_learner_of_the_issue():
-    assert set(LEARNERS) == {"online", "bc", "offpolicy", "cql", "bcq", "iql"}
-    assert OFFLINE == ["bc", "offpolicy", "cql", "bcq", "iql"]
+    assert set(LEARNERS) == {"online", "bc", "offpolicy", "cql", "bcq", "iql", "slot-reader"}
+    assert OFFLINE == ["bc", "offpolicy", "cql", "bcq", "iql", "slot-reader"]
 
 
 def test_offpolicy_is_cql_without_the_penalty():
@@ -103,9 +102,9 @@ def test_policy_heads_skip_the_backward_of_the_last_states(
     )
 
     def loss_and_grads(learner) -> tuple[float, list[torch.Tensor]]:
-        fwd, requests = learner.forward(batch)
+        fwd = learner.forward(batch)
         loss, _ = learner.loss(fwd)
-        track = request_tracking_loss(fwd.logits, fwd.heads.asked[fwd.before], requests, fwd.mask)
+        track = offline.tracking_loss(fwd)
         learner.optimiser.zero_grad()
         (loss + track).backward()
         return float((loss + track).detach()), [
@@ -124,3 +123,54 @@ def test_policy_heads_skip_the_backward_of_the_last_states(
     assert ours[0] == pytest.approx(full[0], rel=1e-6)
     for a, b in zip(ours[1], full[1], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("algo", [a for a in OFFLINE if a != "slot-reader"])
+def test_without_tracking_the_learners_loss_alone_trains_the_policy(
+    algo, make_recommender, toy_log, toy_catalog, monkeypatch
+):
+    """At the default ``track_coef = 0`` the request-tracking loss is never computed, so the
+    policy heads' gradient is the learner's loss's; with ``track_coef > 0`` it is."""
+    assert LEARNERS[algo].make_config().track_coef == 0.0
+    batch = LogDialogues(toy_log, toy_catalog, make_recommender().vocab, 8).sample(
+        np.random.default_rng(0)
+    )
+    calls = []
+    tracking = offline.request_tracking_loss
+    monkeypatch.setattr(
+        offline, "request_tracking_loss", lambda *a: calls.append(1) or tracking(*a)
+    )
+    metrics = LEARNERS[algo].build(make_recommender(), {"n_dialogues": 8}).update(batch)
+    assert not calls and "loss/track" not in metrics
+    metrics = (
+        LEARNERS[algo]
+        .build(make_recommender(), {"n_dialogues": 8, "track_coef": 1.0})
+        .update(batch)
+    )
+    assert calls and metrics["loss/track"] > 0
+
+
+def test_the_slot_reader_and_bc_train_different_heads(make_recommender, toy_log, toy_catalog):
+    """The slot reader's heads learn the requests heard, bc's the logged actions: from the same
+    weights and batch, one step moves the policy heads differently, and only the reader's moves
+    the asked head (no RL learner trains it)."""
+    batch = LogDialogues(toy_log, toy_catalog, make_recommender().vocab, 16).sample(
+        np.random.default_rng(0)
+    )
+    moved = {}
+    for algo in ("slot-reader", "bc", "cql"):
+        rec = make_recommender()
+        before = {n: p.detach().clone() for n, p in rec.actor.named_parameters()}
+        LEARNERS[algo].build(rec, {"n_dialogues": 16, "lr": 0.01}).update(batch)
+        moved[algo] = {n: p.detach() - before[n] for n, p in rec.actor.named_parameters()}
+    for name, step in moved["bc"].items():
+        if name.startswith("asked_logits"):
+            assert not step.any() and not moved["cql"][name].any()
+            assert moved["slot-reader"][name].abs().sum() > 0
+        else:
+            assert not torch.allclose(step, moved["slot-reader"][name]), name
+
+
+def test_the_slot_reader_weighs_retrieval_by_its_asked_head(make_recommender):
+    assert LEARNERS["slot-reader"].build(make_recommender()).policy().acting.weights == "asked"
+    assert LEARNERS["cql"].build(make_recommender()).policy().acting.weights == "confidence"
