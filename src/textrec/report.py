@@ -269,7 +269,7 @@ class CoverageCell:
     log: str
     """Log name, e.g. ``"default-40k"``."""
     learner: str
-    """Learner variant, e.g. ``"cql α=0.3"`` or ``"bc, tracking off"``."""
+    """Learner variant, e.g. ``"cql α=0.3"`` or ``"bc, tracking on"``."""
     sr_at_20: MeanSE
     """Test-pool SR@20 of its last checkpoint."""
 

@@ -677,16 +677,16 @@ def coverage_logs(config: ReproduceConfig) -> tuple[tuple[str, str, int], ...]:
 
 def coverage_variants(config: ReproduceConfig) -> tuple[tuple[str, str, dict[str, Any]], ...]:
     """``(label, algo, overrides)``: each of ``coverage_learners`` (``cql`` at each of
-    ``coverage_alphas``; ``offpolicy`` is α = 0), with request tracking on (the learners' default)
-    and off (``track_coef = 0``)."""
+    ``coverage_alphas``; ``offpolicy`` is α = 0), at the learners' defaults (request tracking off)
+    and with request tracking added (``track_coef = 1``, the learners' loss before issue 15)."""
     base: list[tuple[str, str, dict[str, Any]]] = []
     for algo in config.coverage_learners:
         if algo == "cql":
             base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
         else:
             base.append((algo, algo, {}))
-    off = [(f"{label}, tracking off", algo, {**o, "track_coef": 0.0}) for label, algo, o in base]
-    return tuple(base + off)
+    on = [(f"{label}, tracking on", algo, {**o, "track_coef": 1.0}) for label, algo, o in base]
+    return tuple(base + on)
 
 
 def _slug(text: str) -> str:
