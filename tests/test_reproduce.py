@@ -151,7 +151,7 @@ def test_coverage_plan():
     variants = coverage_variants(ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0)))
     assert [v[0] for v in coverage_variants(ReproduceConfig(coverage_learners=("iql",)))] == [
         "iql",
-        "iql, tracking off",
+        "iql, tracking on",
     ]
     labels = [label for label, _, _ in variants]
     assert len(variants) == 2 * 6 and labels[:6] == [
@@ -162,7 +162,7 @@ def test_coverage_plan():
         "cql α=1",
         "iql",
     ]
-    assert all(o["track_coef"] == 0.0 for _, _, o in variants[6:])
+    assert all(o["track_coef"] == 1.0 for _, _, o in variants[6:])
     assert variants[3][2] == {"alpha": 0.3}
 
 
@@ -240,14 +240,14 @@ def test_coverage_study_adds_its_table_and_figure(tmp_path):
     assert cells == {
         (log, learner)
         for log in ("default-120", "default-30", "default-12", "narrow-30")
-        for learner in ("bc", "bc, tracking off")
+        for learner in ("bc", "bc, tracking on")
     }
     assert (tmp_path / "run" / "coverage.png").is_file()
     runs = tmp_path / "run" / "seed-0" / "runs"
     assert not (runs / "coverage-default-120-bc").exists()  # Table 2's bc row serves
-    assert (runs / "coverage-default-120-bc--tracking-off").is_dir()
+    assert (runs / "coverage-default-120-bc--tracking-on").is_dir()
     report = (tmp_path / "run" / "report.md").read_text()
-    assert "Coverage study" in report and "| bc, tracking off |" in report
+    assert "Coverage study" in report and "| bc, tracking on |" in report
 
 
 @pytest.mark.slow
@@ -341,8 +341,8 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
     coverage += [
         f"coverage-{n}-bc{off}"
         for n in ("default-30", "default-12", "narrow-30")
-        for off in ("", "--tracking-off")
-    ] + ["coverage-default-120-bc--tracking-off"]
+        for off in ("", "--tracking-on")
+    ] + ["coverage-default-120-bc--tracking-on"]
     for seed in (0, 1):
         said = [line for line in lines if f"seed {seed} ·" in line and line.endswith("running")]
         expected = stages + coverage if seed == 0 else stages  # the study: first seed only

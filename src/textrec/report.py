@@ -78,6 +78,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("iql", "IQL"),
     ("iql_q", "IQL: its Q-greedy policy"),
     ("iterative", "Iterative Offline"),
+    ("slot-reader", "Supervised slot reader (no RL)"),
     ("slot_filler", "Slot-filler"),
     ("oracle", "Oracle: told every desired value at turn 0"),
 )
@@ -463,7 +464,7 @@ class CoverageCell:
     log: str
     """Log name, e.g. ``"default-40k"``."""
     learner: str
-    """Learner variant, e.g. ``"cql α=0.3"`` or ``"bc, tracking off"``."""
+    """Learner variant, e.g. ``"cql α=0.3"`` or ``"bc, tracking on"``."""
     sr_at_20: MeanSE
     """Test-pool SR@20 of its last checkpoint."""
 

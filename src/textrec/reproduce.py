@@ -89,7 +89,7 @@ log = logging.getLogger(__name__)
 
 STUDIES = ("", "coverage")
 """Extra studies ``reproduce`` can run: none, or ``"coverage"``."""
-OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql")
+OFFLINE_ROWS = ("offpolicy", "bc", "cql", "bcq", "iql", "slot-reader")
 """Table 2's rows learned from the log alone, by their ``--algo`` names."""
 POLICY_VIEWS: dict[str, dict[str, Any]] = {
     "actor": {"heads": "actor", "greedy": "probs", "threshold": 0.0},
@@ -862,16 +862,16 @@ def coverage_logs(config: ReproduceConfig) -> tuple[tuple[str, str, int], ...]:
 
 def coverage_variants(config: ReproduceConfig) -> tuple[tuple[str, str, dict[str, Any]], ...]:
     """``(label, algo, overrides)``: each of ``coverage_learners`` (``cql`` at each of
-    ``coverage_alphas``; ``offpolicy`` is α = 0), with request tracking on (the learners' default)
-    and off (``track_coef = 0``)."""
+    ``coverage_alphas``; ``offpolicy`` is α = 0), at the learners' defaults (request tracking off)
+    and with request tracking added (``track_coef = 1``, the learners' loss before issue 15)."""
     base: list[tuple[str, str, dict[str, Any]]] = []
     for algo in config.coverage_learners:
         if algo == "cql":
             base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
         else:
             base.append((algo, algo, {}))
-    off = [(f"{label}, tracking off", algo, {**o, "track_coef": 0.0}) for label, algo, o in base]
-    return tuple(base + off)
+    on = [(f"{label}, tracking on", algo, {**o, "track_coef": 1.0}) for label, algo, o in base]
+    return tuple(base + on)
 
 
 def _slug(text: str) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from tests.conftest import make_toy_catalog
-from textrec.agent import Dialogues, Recommender, StateTracker, sample_values
+from textrec.agent import Acting, Dialogues, Recommender, StateTracker, sample_values
+from textrec.agent.tracker import slot_features
 from textrec.evaluation import evaluate
 from textrec.learners.batches import SimulatorEpisodes
+from textrec.simulator.rollout import play
 
 
 def random_dialogues(catalog, bank, n: int = 5, turns: int = 7, seed: int = 0) -> Dialogues:
@@ -84,7 +88,8 @@ def test_step_by_step_equals_unroll(make_recommender, toy_catalog, toy_bank):
             codes[torch.as_tensor(d.feedback[:, t])],
             rec.items(torch.as_tensor(d.items[:, t])),
         )
-        torch.testing.assert_close(state, unrolled[:, t + 1], rtol=1e-5, atol=1e-6)
+        tracked = unrolled[:, t + 1, : rec.tracker.state_dim]
+        torch.testing.assert_close(state, tracked, rtol=1e-5, atol=1e-6)
 
 
 def test_opening_utterance_changes_only_its_dialogue(make_recommender, toy_catalog, toy_bank):
@@ -204,9 +209,7 @@ def test_unroll_turns_gives_the_padded_unroll_states_at_real_turns(
     np.testing.assert_array_equal(turns.rows, rows)
     np.testing.assert_array_equal(turns.turns, t)
     torch.testing.assert_close(turns.states[turns.before], padded[rows, t], rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(
-        turns.states[turns.after], padded[rows, t + 1], rtol=1e-5, atol=1e-6
-    )
+    torch.testing.assert_close(turns.states[turns.after], padded[rows, t + 1], rtol=1e-5, atol=1e-6)
     assert len(turns.states) == len(rows) + 6  # each state once
 
 
@@ -221,3 +224,98 @@ def test_compact_keeps_only_the_sentences_said(toy_catalog, toy_bank):
     np.testing.assert_array_equal(c.tokens[c.feedback[mask]], d.tokens[d.feedback[mask]])
     np.testing.assert_array_equal(c.tokens[c.opening[0]], d.tokens[5])
     assert (c.feedback[~mask] == -1).all() and (c.opening[1:] == -1).all()
+
+
+class _Turns:
+    """Recorder of :func:`play`: each session's shown item ids and the user's answers."""
+
+    def __init__(self, catalog, n: int) -> None:
+        self.ids = catalog.item_ids
+        self.shown: list[list[str]] = [[] for _ in range(n)]
+        self.said: list[list[str]] = [[] for _ in range(n)]
+
+    def record(self, step) -> None:
+        for r in step.rows:
+            self.shown[r].append(str(self.ids[step.items[r]]))
+            self.said[r].append(str(step.after.texts[r]))
+
+
+@pytest.mark.parametrize("slot_features", [True, False])
+def test_a_simulated_conversation_replayed_through_recommend_gives_the_same_items(
+    slot_features, make_recommender, toy_catalog, test_sim
+):
+    """The batched simulator policy (a per-session slot array updated from the stepped rows) and
+    :meth:`Recommender.recommend` (the whole conversation unrolled from its texts) make the same
+    agent state, so they choose the same item at every turn."""
+    rec = make_recommender(seed=2, slot_features=slot_features)
+    rec.acting = Acting(greedy="values")  # how both act: gathers and sums, bit for bit
+    policy = rec.policy()
+    n = 6
+    turns = _Turns(toy_catalog, n)
+    rng = np.random.default_rng(4)
+    result = test_sim.reset(n, rng)
+    policy.reset(n, rng)
+    play(policy, test_sim, rec.retriever("test"), result, [turns])
+    checked = 0
+    for shown, said in zip(turns.shown, turns.said, strict=True):
+        for t in range(len(shown)):
+            assert rec.recommend(shown[:t], said[:t], pool="test") == shown[t], (t, said[:t])
+            checked += 1
+    assert checked > 2 * n
+
+
+def test_slot_features_are_the_same_in_every_place_states_are_made(
+    make_recommender, toy_catalog, toy_bank
+):
+    """``unroll``, ``unroll_turns`` and the step-by-step policy append the same slot features:
+    the latest value heard per attribute (opening included) and the asked bits."""
+    rec = make_recommender()
+    d = random_dialogues(toy_catalog, toy_bank, n=6)
+    d = Dialogues(
+        d.items, d.feedback, np.array([3, -1, 7, -1, -1, 2]), d.n_turns, d.tokens, d.lengths
+    )
+    width = rec.tracker.state_dim
+    codes = rec.sentence_codes(d)
+    heard = rec.heard_requests(d, codes)
+    features = slot_features(heard, tuple(toy_catalog.schema.sizes))
+    unrolled = rec.unroll(d)
+    assert unrolled.shape[-1] == width + toy_catalog.schema.n_values + 3
+    torch.testing.assert_close(unrolled[..., width:], features, rtol=0, atol=0)
+    turns = rec.unroll_turns(d)
+    torch.testing.assert_close(turns.states[: len(d.items), width:], features[:, 0])
+    torch.testing.assert_close(
+        turns.states[turns.after, width:], features[turns.rows, turns.turns + 1]
+    )
+    # The opening's request is heard before the first item.
+    said = rec.recognise(codes[[3]])
+    offset = int(toy_catalog.schema.offsets[said.attribute[0]])
+    assert unrolled[0, 0, width + offset + int(said.value[0])] == 1.0
+    assert unrolled[1, 0, width:].sum() == 0
+
+
+def test_without_slot_features_the_state_is_the_tracker_state(make_recommender, toy_catalog):
+    rec = make_recommender(slot_features=False)
+    assert rec.state_dim == rec.tracker.state_dim
+    with_slots = make_recommender()
+    schema = toy_catalog.schema
+    assert with_slots.state_dim == rec.state_dim + schema.n_values + schema.n_attributes
+
+
+def test_a_checkpoint_saved_before_the_slot_features_loads_as_it_was(
+    make_recommender, toy_catalog, test_sim, tmp_path
+):
+    """A saved agent whose config has no ``slot_features`` and whose acting has no ``weights``
+    (textrec before issue 15) loads with the tracker state alone and the asked-head weighting it
+    was trained with, and plays the same sessions."""
+    old = make_recommender(seed=5, slot_features=False)
+    old.acting = Acting(weights="asked")
+    old.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "recommender.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["slot_features"], meta["acting"]["weights"]
+    meta_path.write_text(json.dumps(meta))
+    again = Recommender.load(tmp_path / "old", toy_catalog)
+    assert again.config.slot_features is False and again.acting.weights == "asked"
+    a = evaluate(old.policy(), test_sim, 64, seed=1)
+    b = evaluate(again.policy(), test_sim, 64, seed=1)
+    np.testing.assert_array_equal(a.curve, b.curve)

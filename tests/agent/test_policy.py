@@ -87,13 +87,31 @@ def test_recognise_reads_what_the_bank_sentences_ask_for(make_recommender, toy_b
 
 
 def test_greedy_retrieval_weighs_asked_heads_above_guesses(make_recommender):
+    """The slot reader's rule ('asked'): the asked head's probability, guesses at guess_weight."""
     rec = make_recommender(guess_weight=0.2)
     states = torch.randn(5, rec.state_dim)
     asked = torch.sigmoid(rec.heads(states).asked).detach().numpy()
     for greedy in GREEDY_MODES:
-        action = rec.act(states, Acting(greedy=greedy), torch.Generator())
+        action = rec.act(states, Acting(greedy=greedy, weights="asked"), torch.Generator())
         np.testing.assert_allclose(action.weights, asked + (1 - asked) * 0.2, rtol=1e-6)
     assert rec.act(states, Acting(sample=True), torch.Generator()).weights is None
+
+
+@pytest.mark.parametrize("heads", ["actor", "q"])
+def test_greedy_retrieval_weighs_each_head_by_its_confidence(make_recommender, heads):
+    """The default weights come from the distributions acted from (no asked head): each head's
+    largest probability; 'uniform' weighs them alike."""
+    rec = make_recommender()
+    states = torch.randn(5, rec.state_dim)
+    logits = rec.q(states) if heads == "q" else rec.heads(states).logits
+    top = np.stack([torch.softmax(lg, -1).max(-1).values.detach().numpy() for lg in logits], -1)
+    action = rec.act(states, Acting(heads=heads), torch.Generator())
+    np.testing.assert_allclose(action.weights, top, rtol=1e-6)
+    assert (
+        rec.act(states, Acting(heads=heads, weights="uniform"), torch.Generator()).weights is None
+    )
+    with pytest.raises(ValueError, match="Acting.weights must be one of"):
+        Acting(weights="asked-head")
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.5])

@@ -43,11 +43,11 @@ def test_one_large_step_moves_every_trained_parameter(make_recommender, train_si
     after = dict(named)
     # The Q heads serve Q-based learners; the text encoder moves only when fine-tuned, its
     # recognition heads never; simulated sessions have no opening utterance, so the "no item
-    # shown" embedding gets no gradient.
+    # shown" embedding gets no gradient; the asked head serves request tracking only (off).
     still = {
         n
         for n in before
-        if n.startswith("q.")
+        if n.startswith(("q.", "actor.asked_logits."))
         or (n.startswith("language.") and not n.startswith("language.encoder."))
         or (n.startswith("language.encoder.") and not finetune_text)
     }
@@ -103,7 +103,8 @@ def test_state_of_another_recommender_config_is_refused(make_recommender):
 def test_request_tracking_teaches_the_heads_what_was_asked(make_recommender, train_sim):
     """The auxiliary loss falls as the heads learn the asked values and which attributes were
     asked (when written: 1.77 after the first update, 0.93 after the sixth)."""
-    learner = OnlineLearner(make_recommender(), OnlineConfig(n_sessions=32), seed=0)
+    config = OnlineConfig(n_sessions=32, track_coef=1.0)
+    learner = OnlineLearner(make_recommender(), config, seed=0)
     source = SimulatorEpisodes(train_sim, learner.acting_policy(), 32)
     tracks = [
         learner.update(source.sample(np.random.default_rng(i)))["loss/track"] for i in range(6)

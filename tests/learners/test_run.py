@@ -160,7 +160,15 @@ def test_learner_options_are_generated_from_the_config_docstrings():
     assert table["alpha"].text.startswith("Weight of the conservative penalty")
     assert table["alpha"].defaults == {"offpolicy": 0.0, "cql": 0.01}
     assert table["expectile"].defaults == {"iql": 0.7}
-    assert set(table["lr"].defaults) == {"online", "bc", "offpolicy", "cql", "bcq", "iql"}
+    assert set(table["lr"].defaults) == {
+        "online",
+        "bc",
+        "offpolicy",
+        "cql",
+        "bcq",
+        "iql",
+        "slot-reader",
+    }
     assert table["successful_only"].type is bool
 
 

@@ -112,8 +112,9 @@ class PolicyHeads(nn.Module):
     """``state -> MLP(hidden, hidden) -> one softmax head per attribute`` (returns logits).
 
     Beside the value heads, the trunk feeds ``K`` *asked* logits: whether the user has asked for
-    a value of attribute ``k`` so far. Retrieval uses them to weigh a head the user
-    constrained above one that is the agent's guess.
+    a value of attribute ``k`` so far. Only request tracking trains them (the ``slot-reader``
+    learner), and only its retrieval (``Acting.weights='asked'``) reads them, to weigh a head the
+    user constrained above one that is the agent's guess.
     """
 
     def __init__(

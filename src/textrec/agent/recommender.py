@@ -41,7 +41,7 @@ from textrec.agent.policy import (
     reset_parameters,
     sample_values,
 )
-from textrec.agent.tracker import Dialogues, StateTracker, latest_requests
+from textrec.agent.tracker import Dialogues, StateTracker, latest_requests, slot_features
 from textrec.agent.visual import ItemEncoder
 from textrec.catalog.catalog import Catalog, Pool
 from textrec.catalog.retrieval import Action, Retriever
@@ -57,6 +57,7 @@ __all__ = [
     "HEADS",
     "PARAMETER_GROUPS",
     "READOUTS",
+    "WEIGHTINGS",
     "Acting",
     "Recognised",
     "TurnStates",
@@ -78,6 +79,10 @@ READOUTS = ("tied", "linear")
 """Last layer of the policy and Q heads: scored against the text encoder's value codes, or plain
 linear (see :class:`~textrec.agent.policy.ValueReadout`)."""
 
+WEIGHTINGS = ("confidence", "uniform", "asked")
+"""How greedy retrieval weighs the heads' terms: by each head's confidence (its largest
+probability), all alike, or by the supervised asked head (the slot reader's rule)."""
+
 _FORMAT = "textrec.Recommender"
 _CONFIG_FILE = "recommender.json"
 _WEIGHTS_FILE = "weights.pt"
@@ -87,9 +92,11 @@ _WEIGHTS_FILE = "weights.pt"
 class RecommenderConfig:
     """Sizes of the recommender's networks (how it acts is :class:`Acting`, chosen per policy).
 
-    State tracker input ``x_t = MLP([c_txt(x_t); c_img(a_t)])``; state ``s_t`` = ``n_slots`` gated
-    GRU slots; policy ``pi_k(. | s_t) = softmax(W_k MLP(s_t))`` per attribute ``k`` (paper,
-    "Recommender" and "Implementation Details": policy MLP 128, Q MLP 32).
+    State tracker input ``x_t = MLP([c_txt(x_t); c_img(a_t)])``; tracker state ``h_t`` =
+    ``n_slots`` gated GRU slots; agent state ``s_t = [h_t; f_t]`` with ``f_t`` the slot features
+    (:func:`slot_features`; absent when ``slot_features`` is off); policy
+    ``pi_k(. | s_t) = softmax(W_k MLP(s_t))`` per attribute ``k`` (paper, "Recommender" and
+    "Implementation Details": policy MLP 128, Q MLP 32).
     """
 
     item_hidden: int = 64
@@ -113,9 +120,13 @@ class RecommenderConfig:
     recognises it by (one query map per attribute, whatever its number of values); 'linear' has
     one learned output row per value."""
     guess_weight: float = 0.1
-    """Greedy 'probs' retrieval weighs head ``k``'s term by ``a_k + (1 - a_k) * guess_weight``,
-    ``a_k`` the agent's probability that the user asked for attribute ``k``: values the user
-    asked for outrank the agent's guesses (the slot-filler's rule, learned). 1: all heads alike."""
+    """With ``Acting.weights='asked'``, greedy retrieval weighs head ``k``'s term by
+    ``a_k + (1 - a_k) * guess_weight``, ``a_k`` the asked head's probability that the user asked
+    for attribute ``k`` (the slot reader's rule). 1: all heads alike."""
+    slot_features: bool = True
+    """Append the slot features (what the frozen text reader heard asked for, per attribute: a
+    one-hot of the latest value and an "asked yet" bit) to the tracker state that every head
+    reads. Representation, not supervision. Checkpoints saved without the field load as False."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -151,12 +162,18 @@ class Acting:
     """Distributions from the policy heads ('actor') or ``softmax(Q_k)`` of the Q heads ('q')."""
     greedy: str = "probs"
     """Greedy retrieval by the head distributions ('probs') or by each head's argmax ('values');
-    both weigh head ``k`` by the asked probability (see ``RecommenderConfig.guess_weight``)."""
+    both weigh head ``k`` as ``weights`` says."""
     threshold: float = 0.0
     """With 'q' heads: values whose policy-head probability is below ``threshold`` times the
     head's largest are never chosen (discrete BCQ's mask; 0: no mask)."""
+    weights: str = "confidence"
+    """Greedy retrieval's weight ``w_k`` of head ``k`` (see :data:`WEIGHTINGS`): 'confidence'
+    ``w_k = max_v p_k(v)`` of the distribution acted from, 'uniform' ``w_k = 1``, 'asked' the
+    supervised asked head (``RecommenderConfig.guess_weight``; the slot reader's row only)."""
 
     def __post_init__(self) -> None:
+        if self.weights not in WEIGHTINGS:
+            raise InputError(f"Acting.weights must be one of {WEIGHTINGS}, got {self.weights!r}")
         if self.heads not in HEADS:
             raise InputError(f"Acting.heads must be one of {HEADS}, got {self.heads!r}")
         if self.greedy not in GREEDY_MODES:
@@ -238,8 +255,8 @@ class Recommender(nn.Module):
         self.tracker = StateTracker(
             self.text.out_dim, cfg.item_dim, cfg.fuse_hidden, cfg.n_slots, cfg.slot_dim
         )
-        self.actor = PolicyHeads(self.tracker.state_dim, cfg.policy_hidden, schema.sizes, codes)
-        self.q = QHeads(self.tracker.state_dim, cfg.q_hidden, schema.sizes, codes)
+        self.actor = PolicyHeads(self.state_dim, cfg.policy_hidden, schema.sizes, codes)
+        self.q = QHeads(self.state_dim, cfg.q_hidden, schema.sizes, codes)
         generator = torch.Generator().manual_seed(seed)
         for module in (self.items, self.tracker, self.actor, self.q):
             reset_parameters(module, generator)
@@ -257,8 +274,30 @@ class Recommender(nn.Module):
 
     @property
     def state_dim(self) -> int:
-        """Size of the tracker state."""
-        return self.tracker.state_dim
+        """Size of the agent state every head reads: the tracker state, then (with
+        ``config.slot_features``) ``sum_k V_k + K`` slot features."""
+        schema = self.catalog.schema
+        slots = schema.n_values + schema.n_attributes if self.config.slot_features else 0
+        return self.tracker.state_dim + slots
+
+    def agent_states(self, tracked: torch.Tensor, requests: np.ndarray | None) -> torch.Tensor:
+        """The agent states ``s = [h; f]`` ``(..., state_dim)`` of tracker states ``h (..., D)``
+        whose latest requests are ``requests (..., K)`` (:func:`slot_features`; ``None`` and
+        ignored without ``config.slot_features``)."""
+        if not self.config.slot_features:
+            return tracked
+        if requests is None:
+            raise InputError("agent_states: slot features need the latest requests")
+        features = slot_features(requests, tuple(self.catalog.schema.sizes))
+        return torch.cat([tracked, features.to(tracked.dtype)], dim=-1)
+
+    def _requests(
+        self, d: Dialogues, codes: torch.Tensor, requests: np.ndarray | None
+    ) -> np.ndarray | None:
+        """``requests`` if given, else :meth:`heard_requests` when the slot features need them."""
+        if requests is not None or not self.config.slot_features:
+            return requests
+        return self.heard_requests(d, codes.detach())
 
     # ------------------------------------------------------------------ encoders and tracker
     def encode_text(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -324,28 +363,45 @@ class Recommender(nn.Module):
             state = torch.where((opening >= 0).unsqueeze(1), opened, state)
         return codes, state
 
-    def unroll(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> torch.Tensor:
-        """States ``(B, T + 1, state_dim)`` of padded dialogues.
+    def unroll(
+        self,
+        dialogues: Dialogues,
+        codes: torch.Tensor | None = None,
+        requests: np.ndarray | None = None,
+    ) -> torch.Tensor:
+        """Agent states ``(B, T + 1, state_dim)`` of padded dialogues (:meth:`agent_states`).
 
         Entry ``t`` is the state in which the item of turn ``t`` is chosen (it has seen turns
         ``< t`` only); entry ``T`` follows the last turn.
 
-        ``codes`` are the :meth:`sentence_codes` of ``dialogues`` when the caller already has them
-        (a frozen text encoder gives the same codes for every minibatch of a batch).
+        ``codes`` are the :meth:`sentence_codes` of ``dialogues`` and ``requests`` their
+        :meth:`heard_requests` when the caller already has them (a frozen text encoder gives the
+        same codes for every minibatch of a batch).
         """
         d = dialogues
+        if codes is None:
+            codes = self.sentence_codes(d)
+        requests = self._requests(d, codes, requests)
         codes, state = self._opened(d, codes)
         text = codes[torch.as_tensor(d.feedback, dtype=torch.long)]
         items = self.items(torch.as_tensor(d.items, dtype=torch.long))
-        return self.tracker.unroll(text, items, state)
+        return self.agent_states(self.tracker.unroll(text, items, state), requests)
 
-    def unroll_turns(self, dialogues: Dialogues, codes: torch.Tensor | None = None) -> TurnStates:
+    def unroll_turns(
+        self,
+        dialogues: Dialogues,
+        codes: torch.Tensor | None = None,
+        requests: np.ndarray | None = None,
+    ) -> TurnStates:
         """The states of padded dialogues at their real turns only (see :class:`TurnStates`).
 
         The same states as :meth:`unroll` (up to float rounding), computed over the ``N`` real
-        turns instead of ``B * T`` padded ones.
+        turns instead of ``B * T`` padded ones; ``codes`` and ``requests`` as there.
         """
         d = dialogues
+        if codes is None:
+            codes = self.sentence_codes(d)
+        requests = self._requests(d, codes, requests)
         codes, initial = self._opened(d, codes)
         b = d.items.shape[0]
         rows, turn = np.nonzero(d.mask)
@@ -358,8 +414,11 @@ class Recommender(nn.Module):
         )
         n = len(rows)
         before = np.where(turn == 0, rows, b + np.arange(n) - 1)
+        heard = (
+            None if requests is None else np.concatenate([requests[:, 0], requests[rows, turn + 1]])
+        )
         return TurnStates(
-            states=torch.cat([initial, after]),
+            states=self.agent_states(torch.cat([initial, after]), heard),
             before=torch.as_tensor(before, dtype=torch.long),
             after=torch.arange(b, b + n),
             rows=rows,
@@ -367,7 +426,7 @@ class Recommender(nn.Module):
         )
 
     def heads(self, states: torch.Tensor) -> PolicyOutputs:
-        """Policy value logits per attribute and asked logits in ``states``."""
+        """Policy value logits per attribute and asked logits in agent ``states``."""
         return self.actor(states)
 
     def head_logits(self, states: torch.Tensor) -> list[torch.Tensor]:
@@ -411,9 +470,7 @@ class Recommender(nn.Module):
         q = self.q(states)
         if acting.threshold <= 0:
             return q
-        return [
-            masked_q(qk, lg, acting.threshold) for qk, lg in zip(q, out.logits, strict=True)
-        ]
+        return [masked_q(qk, lg, acting.threshold) for qk, lg in zip(q, out.logits, strict=True)]
 
     @torch.no_grad()
     def act(self, states: torch.Tensor, acting: Acting, generator: torch.Generator) -> Action:
@@ -422,11 +479,29 @@ class Recommender(nn.Module):
         probs = tuple(torch.softmax(lg, dim=-1).numpy() for lg in logits)
         if acting.sample:
             return Action(values=sample_values(logits, generator).numpy(), head_probs=probs)
-        asked = torch.sigmoid(self.heads(states).asked)
-        weights = (asked + (1.0 - asked) * self.config.guess_weight).numpy()
+        weights = self.head_weights(states, probs, acting.weights)
         if acting.greedy == "values":
             return Action(values=greedy_values(logits).numpy(), head_probs=probs, weights=weights)
         return Action(head_probs=probs, weights=weights)
+
+    @torch.no_grad()
+    def head_weights(
+        self, states: torch.Tensor, probs: Sequence[np.ndarray], weighting: str
+    ) -> np.ndarray | None:
+        r"""Greedy retrieval's ``(B, K)`` head weights ``w_k`` (``None``: all 1), as ``weighting``
+        (:data:`WEIGHTINGS`) says, from the distributions ``probs`` acted from in ``states``.
+
+        'confidence': :math:`w_k = \max_v p_k(v)`, a head the policy is sure of outranks one
+        it spreads (a quantity the learner's own loss shapes); 'uniform': ``None``; 'asked':
+        :math:`a_k + (1 - a_k) g` with :math:`a_k` the asked head's probability and ``g`` the
+        config's ``guess_weight`` (the supervised slot reader's rule).
+        """
+        if weighting == "uniform":
+            return None
+        if weighting == "confidence":
+            return np.stack([p.max(axis=-1) for p in probs], axis=-1).astype(np.float32)
+        asked = torch.sigmoid(self.heads(states).asked)
+        return (asked + (1.0 - asked) * self.config.guess_weight).numpy()
 
     def policy(
         self,
@@ -435,10 +510,11 @@ class Recommender(nn.Module):
         heads: str | None = None,
         greedy: str | None = None,
         threshold: float | None = None,
+        weights: str | None = None,
     ) -> RecommenderPolicy:
         """This recommender as a simulator batch ``Policy`` acting as :class:`Acting` says; an
         option not given is :attr:`acting`'s."""
-        given = {"heads": heads, "greedy": greedy, "threshold": threshold}
+        given = {"heads": heads, "greedy": greedy, "threshold": threshold, "weights": weights}
         chosen = {k: v for k, v in given.items() if v is not None}
         return RecommenderPolicy(self, replace(self.acting, sample=sample, **chosen))
 
@@ -541,11 +617,17 @@ class Recommender(nn.Module):
         config = meta["config"]
         if isinstance(config, dict):
             config = {k: v for k, v in config.items() if k != "greedy"}  # now Acting's
+            # Saved before the slot features: a state of the tracker alone.
+            config.setdefault("slot_features", False)
         config = config_from_json(RecommenderConfig, config, f"{meta_path}: field 'config'")
         encoder = config_from_json(
             EncoderConfig, meta["text_encoder"], f"{meta_path}: field 'text_encoder'"
         )
-        acting = config_from_json(Acting, meta.get("acting", {}), f"{meta_path}: field 'acting'")
+        acting_json = meta.get("acting", {})
+        if isinstance(acting_json, dict):
+            # Saved before Acting.weights: trained with the asked head, weighed by it.
+            acting_json = {"weights": "asked", **acting_json}
+        acting = config_from_json(Acting, acting_json, f"{meta_path}: field 'acting'")
         weights_path = root / _WEIGHTS_FILE
         weights = read_checkpoint(weights_path, _FORMAT, ("state_dict",))
         _check_finite(weights["state_dict"], f"{weights_path}: agent {root}")
@@ -585,6 +667,11 @@ class RecommenderPolicy:
     (``Acting.sample``) one value per head drawn from the heads (``Action.values``; the
     exploration of on-policy learning). Rows with ``turn == 0`` start afresh.
 
+    With ``RecommenderConfig.slot_features`` each session also keeps the latest value asked for
+    per attribute, read by :meth:`Recommender.recognise` from the sentences of the rows that
+    stepped, so the heads read the same agent state :meth:`Recommender.unroll` gives the same
+    dialogue.
+
     Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
     do not change within a batch of sessions), so each distinct sentence is encoded once.
     """
@@ -593,8 +680,13 @@ class RecommenderPolicy:
         self.recommender = recommender
         self.acting = acting or Acting()
         self._state = recommender.tracker.initial_state(0)
+        self._heard = self._no_requests(0)
         self._generator = torch.Generator()
         self._forget_codes()
+
+    def _no_requests(self, n_sessions: int) -> np.ndarray:
+        """``(n_sessions, K)`` latest requests of sessions that have heard nothing (``-1``)."""
+        return np.full((n_sessions, self.recommender.catalog.schema.n_attributes), -1, np.int64)
 
     def _forget_codes(self) -> None:
         self._code_row = np.full(0, -1, dtype=np.int64)  # sentence id -> row of _codes, -1 unknown
@@ -603,6 +695,7 @@ class RecommenderPolicy:
     def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
         """Forget all sessions; sampling draws from a generator seeded by ``rng``."""
         self._state = self.recommender.tracker.initial_state(n_sessions).detach().clone()
+        self._heard = self._no_requests(n_sessions)
         self._generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         self._forget_codes()
 
@@ -639,12 +732,17 @@ class RecommenderPolicy:
                 f"RecommenderPolicy was reset for {len(self._state)} sessions, "
                 f"got a step of {result.n_sessions}"
             )
-        fresh = torch.as_tensor(result.turn == 0)
-        self._state[fresh] = rec.tracker.initial_state(int(fresh.sum()))
+        fresh = result.turn == 0
+        self._state[torch.as_tensor(fresh)] = rec.tracker.initial_state(int(fresh.sum()))
+        self._heard[fresh] = -1
         rows = np.flatnonzero(result.stepped & result.active)
         if rows.size:
             items = rec.items(torch.as_tensor(result.items[rows], dtype=torch.long))
-            self._state[rows] = rec.tracker.step(
-                self._state[rows], self._sentence_codes(result, rows), items
-            )
-        return rec.act(self._state, self.acting, self._generator)
+            codes = self._sentence_codes(result, rows)
+            self._state[rows] = rec.tracker.step(self._state[rows], codes, items)
+            if rec.config.slot_features:
+                said = result.lengths[rows] > 0
+                heard = rec.recognise(codes[torch.as_tensor(said)])
+                self._heard[rows[said], heard.attribute] = heard.value
+        states = rec.agent_states(self._state, self._heard)
+        return rec.act(states, self.acting, self._generator)

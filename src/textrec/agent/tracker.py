@@ -18,7 +18,7 @@ from torch import nn
 
 from textrec.errors import InputError
 
-__all__ = ["Dialogues", "StateTracker", "latest_requests"]
+__all__ = ["Dialogues", "StateTracker", "latest_requests", "slot_features"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -273,3 +273,38 @@ def latest_requests(
         last = np.maximum.accumulate(np.where(heard & (attribute[rows] == k), position, -1), 1)
         out[..., k] = np.where(last >= 0, np.take_along_axis(values, last.clip(0), 1), -1)
     return out
+
+
+def slot_features(requests: np.ndarray, sizes: tuple[int, ...]) -> torch.Tensor:
+    """The explicit slot features of states whose latest requests are ``requests``.
+
+    For each attribute ``k`` (``V_k = sizes[k]`` values), a one-hot of the latest value asked for
+    (all zeros when none), then ``K`` "asked yet" bits:
+    ``f = [onehot(u_1); ...; onehot(u_K); 1(u_1 >= 0); ...; 1(u_K >= 0)]``.
+
+    Args:
+        requests: ``(..., K) int64`` latest requested local value per attribute (``-1``: none),
+            as :func:`latest_requests` gives them.
+        sizes: ``V_k`` per attribute.
+
+    Returns:
+        ``(..., sum_k V_k + K) float32``.
+
+    Example:
+        >>> slot_features(np.array([[1, -1]]), (2, 3)).tolist()
+        [[0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]]
+    """
+    requests = np.asarray(requests, dtype=np.int64)
+    n_attributes, n_values = len(sizes), int(sum(sizes))
+    if requests.shape[-1:] != (n_attributes,):
+        raise InputError(f"slot_features: requests {requests.shape} do not end in {n_attributes}")
+    if (requests >= np.asarray(sizes)).any() or (requests < -1).any():
+        raise InputError("slot_features: a requested value lies outside its attribute")
+    flat = requests.reshape(-1, n_attributes)
+    out = np.zeros((len(flat), n_values + n_attributes), dtype=np.float32)
+    heard = flat >= 0
+    rows, k = np.nonzero(heard)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out[rows, offsets[k] + flat[rows, k]] = 1.0
+    out[:, n_values:] = heard
+    return torch.from_numpy(out.reshape(*requests.shape[:-1], n_values + n_attributes))

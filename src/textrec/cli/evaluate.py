@@ -72,6 +72,12 @@ def evaluate(
     threshold: float | None = typer.Option(
         None, "--threshold", help="With --heads q: BCQ's mask (values below it x the best)."
     ),
+    weights: str | None = typer.Option(
+        None,
+        "--weights",
+        help="Greedy retrieval's head weights: 'confidence' (each head's largest probability), "
+        "'uniform' or 'asked' (the slot reader's asked head).",
+    ),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Session batches (1,024 sessions each) evaluated at once."
     ),
@@ -90,7 +96,12 @@ def evaluate(
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     acting = {
         k: v
-        for k, v in {"heads": heads, "greedy": greedy, "threshold": threshold}.items()
+        for k, v in {
+            "heads": heads,
+            "greedy": greedy,
+            "threshold": threshold,
+            "weights": weights,
+        }.items()
         if v is not None
     }
     simulator = make_simulator(cat, pool, utterances, seed)

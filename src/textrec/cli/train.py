@@ -93,6 +93,12 @@ def _train(
         "--finetune-text/--frozen-text",
         help="Train the pretrained text encoder with the agent, or keep it frozen.",
     ),
+    slot_features: bool = typer.Option(
+        True,
+        "--slot-features/--no-slot-features",
+        help="Append what the frozen text reader heard asked for (per attribute: the latest "
+        "value, one-hot, and an asked bit) to the state every head reads, or leave it out.",
+    ),
     utterances: str = TrainingUtterancesOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
@@ -119,7 +125,9 @@ def _train(
         eval_sessions=eval_sessions,
         seed=seed,
         overrides=overrides,
-        recommender=RecommenderConfig(finetune_text=finetune_text, readout=readout),
+        recommender=RecommenderConfig(
+            finetune_text=finetune_text, readout=readout, slot_features=slot_features
+        ),
         utterances=utterances,
         eval_pool=eval_pool,
         progress=progress,

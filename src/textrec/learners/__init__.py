@@ -24,6 +24,7 @@ from textrec.learners.loop import (
     save_checkpoint,
 )
 from textrec.learners.online import OnlineConfig, OnlineLearner
+from textrec.learners.reader import ReaderConfig, ReaderLearner
 from textrec.learners.registry import LEARNERS, LearnerSpec
 from textrec.learners.run import TrainResult, TrainSpec, train_agent
 
@@ -46,6 +47,8 @@ __all__ = [
     "LogDialogues",
     "OnlineConfig",
     "OnlineLearner",
+    "ReaderConfig",
+    "ReaderLearner",
     "SimulatorEpisodes",
     "SimulatorEvaluator",
     "TrainResult",

@@ -1,5 +1,5 @@
 """What every offline learner shares: its base config, one forward pass over logged dialogues, the
-request-tracking auxiliary loss, the optimiser step and the checkpointed state.
+optional request-tracking auxiliary loss, the optimiser step and the checkpointed state.
 
 An offline learner (``bc``, ``cql``/``offpolicy``, ``bcq``, ``iql``) subclasses
 :class:`OfflineLearner` and supplies only its loss (:meth:`OfflineLearner.loss`), the parameter
@@ -7,12 +7,15 @@ groups it trains, any extra networks (target heads, a value head), what to do af
 (target averaging) and how its policy acts. Per update:
 
 1. the recommender's tracker runs once over the batch's real turns (a packed sequence, no
-   padding; :meth:`Recommender.unroll_turns`), and each head network runs once over all the
-   states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass; the policy heads with
-   gradient only where a turn was chosen, :func:`acting_heads`);
-2. the learner's loss, plus ``track_coef`` times the request-tracking loss
-   (:func:`~textrec.learners.functional.request_tracking_loss`, the same term as the on-policy
-   learner's), is minimised by one Adam step with gradient-norm clipping.
+   padding; :meth:`Recommender.unroll_turns`), the agent states append the slot features of what
+   the frozen reader heard (``RecommenderConfig.slot_features``), and each head network runs
+   once over all the states (a loss takes ``s_t`` and ``s_{t+1}`` out of the same pass; the
+   policy heads with gradient only where a turn was chosen, :func:`acting_heads`);
+2. the learner's loss is minimised by one Adam step with gradient-norm clipping. The learner's
+   loss alone decides the policy: the request-tracking loss
+   (:func:`~textrec.learners.functional.request_tracking_loss`), which trains the policy heads to
+   name the latest requested value, is added only when ``track_coef > 0`` (default 0; the
+   ``reader`` learner is that loss alone, the "Supervised slot reader (no RL)" row).
 """
 
 from __future__ import annotations
@@ -41,7 +44,15 @@ from textrec.learners.functional import (
 from textrec.learners.state import learner_state, load_learner_state
 from textrec.learners.step import StepConfig, adam, gradient_step
 
-__all__ = ["OfflineConfig", "QConfig", "OfflineLearner", "QLearner", "Forward", "acting_heads"]
+__all__ = [
+    "OfflineConfig",
+    "QConfig",
+    "OfflineLearner",
+    "QLearner",
+    "Forward",
+    "acting_heads",
+    "tracking_loss",
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,10 @@ class Forward:
     mask: torch.Tensor
     """``(N,) bool``, all true (the masked functions of :mod:`textrec.learners.functional` read
     it; padding never reaches a loss)."""
+    requests: torch.Tensor | None = None
+    """``(N, K) int64`` latest value asked for per attribute in ``s_t``, as the frozen reader
+    heard it (``-1``: none yet): the request-tracking target (``None`` in hand-built passes of
+    learners that do not read it)."""
 
     @property
     def logits(self) -> list[torch.Tensor]:
@@ -94,6 +109,13 @@ class Forward:
     def next_logits(self) -> list[torch.Tensor]:
         """Policy logits ``(N, V_k)`` in ``s_{t+1}``, detached (the bootstrap's policy)."""
         return [lg[self.after].detach() for lg in self.heads.logits]
+
+
+def tracking_loss(fwd: Forward) -> torch.Tensor:
+    """The request-tracking loss of a pass: its policy heads in ``s_t`` on the requests heard."""
+    if fwd.requests is None:
+        raise InputError("request tracking needs a pass with its requests (Forward.requests)")
+    return request_tracking_loss(fwd.logits, fwd.heads.asked[fwd.before], fwd.requests, fwd.mask)
 
 
 def acting_heads(
@@ -187,14 +209,14 @@ class OfflineLearner(ABC):
             self._table, self._table_codes = d.tokens, (codes, rec.recognise(codes))
         return self._table_codes
 
-    def forward(self, batch: DialogueBatch) -> tuple[Forward, torch.Tensor]:
-        """One pass of the tracker and the policy heads; returns it and the request targets."""
+    def forward(self, batch: DialogueBatch) -> Forward:
+        """One pass of the tracker and the policy heads over ``batch``'s real turns."""
         rec = self.recommender
         d = batch.dialogues.compact() if rec.config.finetune_text else batch.dialogues
         codes, heard = self._codes(d)
-        turns = rec.unroll_turns(d, codes)
+        requests = rec.heard_requests(d, codes.detach(), heard)
+        turns = rec.unroll_turns(d, codes, requests)
         rows, t = turns.rows, turns.turns
-        requests = rec.heard_requests(d, codes.detach(), heard)[rows, t]
         success = batch.terminated.any(axis=1)[rows]
         fwd = Forward(
             states=turns.states,
@@ -206,21 +228,24 @@ class OfflineLearner(ABC):
             dones=torch.as_tensor(batch.dones[rows, t]),
             success=torch.as_tensor(success),
             mask=torch.ones(len(rows), dtype=torch.bool),
+            requests=torch.as_tensor(requests[rows, t]),
         )
-        return fwd, torch.as_tensor(requests)
+        return fwd
 
     def update(self, batch: DialogueBatch) -> dict[str, float]:
-        """One gradient step of the learner's loss plus request tracking on ``batch``."""
+        """One gradient step of the learner's loss (plus ``track_coef`` times request tracking,
+        when positive) on ``batch``."""
         cfg = self.config
-        fwd, requests = self.forward(batch)
+        fwd = self.forward(batch)
         loss, parts = self.loss(fwd)
-        asked = fwd.heads.asked[fwd.before]
-        track = request_tracking_loss(fwd.logits, asked, requests, fwd.mask)
-        gradient_step(self.optimiser, loss + cfg.track_coef * track, self.trained, cfg)
+        if cfg.track_coef > 0:
+            track = tracking_loss(fwd)
+            loss = loss + cfg.track_coef * track
+            parts = {**parts, "loss/track": track}
+        gradient_step(self.optimiser, loss, self.trained, cfg)
         self.after_step()
         self.n_updates += 1
         metrics = {k: float(v.detach()) for k, v in parts.items()}
-        metrics["loss/track"] = float(track.detach())
         metrics["data/success"] = float(batch.terminated.any(axis=1).mean())
         metrics["data/turns"] = float(batch.dialogues.n_turns.mean())
         return metrics

@@ -51,15 +51,13 @@ class OnlineConfig(StepConfig):
     with :math:`\hat A` the GAE(:math:`\gamma, \lambda`) advantages (normalised per minibatch) and
     :math:`\hat R = \hat A + V_{old}`. Paper: Adam, learning rate 5e-4, :math:`\gamma = 0.99`
     (``lr`` 1e-3 here reaches the same success rate in fewer updates); ``track_coef`` is
-    :math:`c_T` (0: pure PPO).
+    :math:`c_T` (0, the default: pure PPO, the reward alone decides the policy).
 
-    The last term is *request tracking*, an auxiliary cross-entropy: :math:`u_{tk}` is the latest
-    value the user asked for on attribute :math:`k` before turn :math:`t`, as the agent's own
-    pretrained text encoder reads the sentences (no simulator labels); the policy's asked logits
-    learn, by binary cross-entropy, whether :math:`u_{tk}` exists. It teaches the tracker to
-    keep what was asked — the "perform pretraining" step of the paper's Algorithm 1, run as an
-    auxiliary loss — while the reward alone decides everything else (values nobody asked for,
-    and whether to follow a request at all).
+    The last term is *request tracking*, an optional auxiliary cross-entropy: :math:`u_{tk}` is
+    the latest value the user asked for on attribute :math:`k` before turn :math:`t`, as the
+    agent's own pretrained text encoder reads the sentences (no simulator labels); the policy's
+    asked logits learn, by binary cross-entropy, whether :math:`u_{tk}` exists. What was asked
+    reaches the policy as state instead (``RecommenderConfig.slot_features``).
     """
 
     gamma: float = 0.99
@@ -105,7 +103,7 @@ class OnlineLossParts:
     entropy: torch.Tensor
     """Mean summed per-head entropy of the policy."""
     track: torch.Tensor
-    """Request-tracking cross-entropy (mean over the heads with a request)."""
+    """Request-tracking cross-entropy (mean over the heads with a request; 0 when not used)."""
     approx_kl: torch.Tensor
     """Estimate of KL(pi_old || pi): mean of (rho - 1) - log rho."""
     clip_fraction: torch.Tensor
@@ -157,13 +155,13 @@ class OnlineLearner:
         # Targets under the networks that played the batch: old log-probs, values, GAE advantages.
         with torch.no_grad():
             codes = rec.sentence_codes(batch.dialogues)
-            states = rec.unroll(batch.dialogues, codes)
+            heard = rec.heard_requests(batch.dialogues, codes)
+            states = rec.unroll(batch.dialogues, codes, heard)
             old_log_probs = multi_head_log_prob(rec.head_logits(states[:, :-1]), actions)
             values = self.critic(states)
             advantages, returns = gae(
                 rewards, values, torch.as_tensor(batch.dones), mask, cfg.gamma, cfg.gae_lambda
             )
-            requests = torch.as_tensor(rec.heard_requests(batch.dialogues, codes)[:, :-1])
         frozen_codes = None if rec.config.finetune_text else codes
         parts: list[OnlineLossParts] = []
         n = len(batch.rewards)
@@ -171,15 +169,15 @@ class OnlineLearner:
             order = torch.randperm(n, generator=self.generator).numpy()
             for rows in np.array_split(order, cfg.n_minibatches):
                 parts.append(
-                    self._step(
-                        batch, rows, frozen_codes, old_log_probs, advantages, returns, requests
-                    )
+                    self._step(batch, rows, frozen_codes, old_log_probs, advantages, returns, heard)
                 )
         self.n_updates += 1
         metrics = {
             f"loss/{k}": float(torch.stack([getattr(p, k) for p in parts]).mean())
-            for k in ("actor", "critic", "entropy", "track")
+            for k in ("actor", "critic", "entropy")
         }
+        if cfg.track_coef > 0:
+            metrics["loss/track"] = float(torch.stack([p.track for p in parts]).mean())
         metrics["policy/approx_kl"] = float(torch.stack([p.approx_kl for p in parts]).mean())
         metrics["policy/clip_fraction"] = float(
             torch.stack([p.clip_fraction for p in parts]).mean()
@@ -197,15 +195,17 @@ class OnlineLearner:
         old_log_probs: torch.Tensor,
         advantages: torch.Tensor,
         returns: torch.Tensor,
-        requests: torch.Tensor,
+        heard: np.ndarray,
     ) -> OnlineLossParts:
-        """One gradient step on the episodes ``rows``."""
+        """One gradient step on the episodes ``rows`` (``heard``: the batch's latest requests
+        ``(B, T + 1, K)``, :meth:`Recommender.heard_requests`)."""
         cfg, rec = self.config, self.recommender
         dialogues = batch.dialogues.take(rows)
         t = dialogues.items.shape[1]
         idx = torch.as_tensor(rows)
         mask = torch.as_tensor(dialogues.mask)
-        states = rec.unroll(dialogues, codes)[:, :-1]
+        requests = heard[rows, : t + 1]
+        states = rec.unroll(dialogues, codes, requests)[:, :-1]
         out = rec.heads(states)
         logits = out.logits
         log_probs = multi_head_log_prob(logits, torch.as_tensor(batch.actions[rows, :t]))
@@ -219,10 +219,15 @@ class OnlineLearner:
         critic = 0.5 * masked_mean((self.critic(states.detach()) - returns[idx, :t]) ** 2, mask)
         # Entropy bonus: keeps every head exploring values until the reward says otherwise.
         entropy = masked_mean(multi_head_entropy(logits), mask)
-        # Request tracking: the heads name what the user asked for, as the text encoder reads it,
-        # and the asked logits say which attributes the user has asked about.
-        track = request_tracking_loss(logits, out.asked, requests[idx, :t], mask)
-        loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy + cfg.track_coef * track
+        loss = actor + cfg.value_coef * critic - cfg.entropy_coef * entropy
+        # Optional request tracking: the heads name what the user asked for, as the text encoder
+        # reads it, and the asked logits say which attributes the user has asked about.
+        track = torch.zeros(())
+        if cfg.track_coef > 0:
+            track = request_tracking_loss(
+                logits, out.asked, torch.as_tensor(requests[:, :-1]), mask
+            )
+            loss = loss + cfg.track_coef * track
         gradient_step(self.optimiser, loss, self.trained, cfg)
         with torch.no_grad():
             log_ratio = log_probs - old

@@ -25,6 +25,7 @@ from textrec.learners.cql import CQLConfig, CQLLearner
 from textrec.learners.iql import IQLConfig, IQLLearner
 from textrec.learners.loop import BatchSource, Learner
 from textrec.learners.online import OnlineConfig, OnlineLearner
+from textrec.learners.reader import ReaderConfig, ReaderLearner
 from textrec.simulator.engine import BatchedSimulator
 
 __all__ = ["BatchContext", "LearnerSpec", "LEARNERS", "ConfigField", "config_fields"]
@@ -124,6 +125,12 @@ LEARNERS: dict[str, LearnerSpec] = {
         ),
         LearnerSpec("bcq", BCQLearner, BCQConfig, "discrete batch-constrained Q-learning"),
         LearnerSpec("iql", IQLLearner, IQLConfig, "implicit Q-learning, advantage-weighted heads"),
+        LearnerSpec(
+            "slot-reader",
+            ReaderLearner,
+            ReaderConfig,
+            "supervised slot reader: the heads learn the requests heard, no RL (Table 2's row)",
+        ),
     )
 }
 """Every learner ``textrec train --algo`` can train, by name."""

@@ -24,8 +24,9 @@ class StepConfig:
 
     lr: float = 1e-3
     """Adam learning rate."""
-    track_coef: float = 1.0
-    """Weight of the request-tracking auxiliary loss (0: none)."""
+    track_coef: float = 0.0
+    """Weight of the request-tracking auxiliary loss, which trains the policy heads to name the
+    latest requested value (0, the default: none, the learner's own loss decides the policy)."""
     max_grad_norm: float = 10.0
     """Gradient norm clip per step."""
 
