@@ -279,8 +279,7 @@ def main() -> None:
     print(f"  errors: {result['n_errors']} {tally.errors or ''}")
     verdict = "ok" if result["log_ok"] else "FAILED: " + "; ".join(report.problems)
     print(
-        f"  log: {report.n_sessions} sessions (expected {tally.sessions_created}), "
-        f"check {verdict}"
+        f"  log: {report.n_sessions} sessions (expected {tally.sessions_created}), check {verdict}"
     )
 
 

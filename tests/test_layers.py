@@ -16,8 +16,16 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "textrec"
 
 LAYERS = (
     (
-        "textrec", "errors", "io", "checkpoint", "metrics", "columnar", "processes", "machine",
-        "backends", "data",
+        "textrec",
+        "errors",
+        "io",
+        "checkpoint",
+        "metrics",
+        "columnar",
+        "processes",
+        "machine",
+        "backends",
+        "data",
     ),  # fmt: skip
     ("catalog",),
     ("language",),

@@ -86,6 +86,7 @@ def check_resume_after_kill(
     n_steps: int = 3,
 ) -> None:
     """A run killed after a checkpoint and resumed ends exactly where the uninterrupted run does."""
+
     def run(learner: Learner[Any], folder: str) -> Any:
         return fitter(
             learner,

@@ -91,6 +91,7 @@ _TINY = float(np.finfo(np.float32).tiny)
 ASSIGNMENTS = ("round-robin", "random")
 """How sessions are given to devices: global session number modulo M, or a seeded draw per chunk."""
 
+
 @dataclass(frozen=True)
 class ChunkSummary:
     """What one chunk produced."""
