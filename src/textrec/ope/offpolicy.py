@@ -43,6 +43,7 @@ from textrec.ope.estimators import (
 from textrec.ope.fqe import FQEConfig, FQEData, FQEFit, fit_fqe
 from textrec.ope.policies import Replay, TargetPolicy, TargetSpec, decision_mask, replay
 from textrec.ope.sessions import load_sessions, log_bank, oracle_log_probs
+from textrec.simulator.policy import Policy
 
 __all__ = ["Estimate", "OffPolicyLog", "estimate"]
 
@@ -122,12 +123,13 @@ class OffPolicyLog:
         """Sessions in the log."""
         return len(self.episodes)
 
-    def replay(self, spec: TargetSpec) -> Replay:
-        """``spec``'s distributions on every logged decision (cached)."""
+    def replay(self, spec: TargetSpec, base: Policy | None = None) -> Replay:
+        """``spec``'s distributions on every logged decision (cached by ``spec``); ``base``: the
+        base policy object to draw from instead of the one ``spec.base`` names."""
         if spec not in self._replays:
             if self._bank is None:
                 self._bank = log_bank(self.log_dir, self.catalog)
-            policy = TargetPolicy(spec, self.catalog)
+            policy = TargetPolicy(spec, self.catalog, base)
             self._replays[spec] = replay(policy, self.episodes, self._bank)
         return self._replays[spec]
 

@@ -166,11 +166,15 @@ def _unknown(name: str) -> InputError:
 
 
 class TargetPolicy:
-    """A :class:`TargetSpec` acting in the simulator (a simulator ``Policy``)."""
+    """A :class:`TargetSpec` acting in the simulator (a simulator ``Policy``).
 
-    def __init__(self, spec: TargetSpec, catalog: Catalog) -> None:
+    ``base`` (optional) is the base policy object itself, e.g. a learner's current policy during
+    training; by default the one ``spec.base`` names is loaded.
+    """
+
+    def __init__(self, spec: TargetSpec, catalog: Catalog, base: Policy | None = None) -> None:
         self.spec = spec
-        self.base = spec.base_policy(catalog)
+        self.base = spec.base_policy(catalog) if base is None else base
         self._rng = np.random.default_rng(0)
 
     def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
