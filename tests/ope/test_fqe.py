@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
+from textrec.errors import InputError
 from textrec.ope.fqe import FQEConfig, FQEData, fit_fqe
 
 # Two states then the absorbing one. Head 1 has 2 values, head 2 has 3; the reward is additive:
@@ -35,6 +38,7 @@ def _log(n_sessions: int, seed: int) -> FQEData:
         reward=(R1[state, a1] + R2[state, a2]).astype(np.float32),
         done=state == 1,
         target=np.concatenate([PI1[state], PI2[state]], axis=1).astype(np.float32),
+        offsets=np.array([0, 2, 5]),
     )
 
 
@@ -57,3 +61,28 @@ def test_fqe_is_reproducible():
     config = FQEConfig(steps=60, target_every=20, hidden=8)
     a, b = fit_fqe(data, config, seed=4), fit_fqe(data, config, seed=4)
     np.testing.assert_array_equal(a.v_state, b.v_state)
+
+
+def test_conservative_fqe_is_below_fqe_where_the_log_is_thin():
+    torch.set_num_threads(1)
+    data = _log(400, seed=2)
+    logged_zero = data.actions[:, 0] == 0
+    keep = np.flatnonzero(~logged_zero | (np.arange(len(logged_zero)) % 10 == 0))
+    sessions = np.unique(keep // 2)  # sessions whose head-1 choices are mostly value 1
+    thin = data.take(sessions)
+    config = FQEConfig(steps=800, target_every=200, hidden=32, lr=3e-3)
+    plain = fit_fqe(thin, config, seed=0).v_state[thin.features[:, 0] == 1].mean()
+    conservative = fit_fqe(thin, replace(config, alpha=1.0), seed=0)
+    assert conservative.v_state[thin.features[:, 0] == 1].mean() < plain - 0.1
+
+
+def test_take_keeps_whole_sessions():
+    data = _log(5, seed=3)
+    taken = data.take(np.array([4, 0, 4]))
+    np.testing.assert_array_equal(taken.done, [False, True] * 3)
+    np.testing.assert_array_equal(taken.reward, data.reward[[8, 9, 0, 1, 8, 9]])
+
+
+def test_negative_alpha_is_refused():
+    with pytest.raises(InputError, match="alpha"):
+        FQEConfig(alpha=-0.1)

@@ -12,8 +12,10 @@ import torch
 from textrec.errors import InputError
 from textrec.logs.reader import list_shards, read_oracle
 from textrec.ope import (
+    DirectCQL,
     DirectFQE,
     DoublyRobust,
+    DualDICE,
     OffPolicyLog,
     PerDecisionIS,
     TargetSpec,
@@ -40,7 +42,8 @@ def test_estimators_never_read_the_oracle_sidecar(toy_catalog, toy_log, tmp_path
     shutil.copytree(toy_log, blind)
     shutil.rmtree(blind / "oracle")  # what a real device uploads
     log = OffPolicyLog(blind, toy_catalog, **QUICK)
-    for est in (TrajectoryIS(), WeightedIS(), PerDecisionIS(), DoublyRobust(), DirectFQE()):
+    estimators = (TrajectoryIS(), WeightedIS(), PerDecisionIS(), DoublyRobust(), DirectFQE())
+    for est in (*estimators, DirectCQL(), DualDICE()):
         e = estimate(SPEC, log, estimator=est, n_boot=20)
         assert np.isfinite(e.value) and not e.privileged
         assert e.interval[0] <= e.interval[1]
@@ -84,3 +87,26 @@ def test_random_policy_replays_to_uniform_probabilities(toy_catalog, toy_log):
     np.testing.assert_allclose(
         replayed.log_prob, np.broadcast_to(-np.log(sizes), replayed.log_prob.shape), rtol=1e-6
     )
+
+
+def test_refits_give_the_direct_estimators_a_nonzero_interval(toy_catalog, toy_log):
+    log = OffPolicyLog(toy_log, toy_catalog, **QUICK)
+    for est in (DirectFQE(), DirectCQL()):
+        fixed = estimate(SPEC, log, estimator=est, n_boot=20)
+        refit = estimate(SPEC, log, estimator=est, n_boot=20, refits=3)
+        assert refit.value == fixed.value  # the point estimate is the full-log fit's
+        assert fixed.interval[1] - fixed.interval[0] < 1e-6  # every session starts in one state
+        assert refit.stderr > 0
+        assert refit.interval == pytest.approx(
+            (refit.value - 1.96 * refit.stderr, refit.value + 1.96 * refit.stderr)
+        )
+        np.testing.assert_allclose(
+            log.refit_values(SPEC, est.model, 3), log.refit_values(SPEC, est.model, 3)
+        )
+    with pytest.raises(InputError, match="refits"):
+        estimate(SPEC, log, estimator=DirectFQE(), refits=1)
+
+
+def test_cql_and_fqe_are_different_fits(toy_catalog, toy_log):
+    log = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, **QUICK)
+    assert not np.allclose(log.fqe(SPEC, "cql").v_state, log.fqe(SPEC, "fqe").v_state)

@@ -40,7 +40,8 @@ def ope(
     policies: str = typer.Option(
         "",
         "--policies",
-        help="Target policies, comma-separated: 'sf', 'random', 'sf-eps-E', 'sf-temp-T' "
+        help="Target policies, comma-separated: 'sf', 'random', 'sf-eps-E', 'sf-temp-T', or a "
+        "saved agent's directory (drawing from its heads; DIR@eps-E, DIR@temp-T for variants) "
         "(default: twelve from sf-temp-0.5 to random).",
     ),
     sessions: int = typer.Option(
@@ -48,6 +49,19 @@ def ope(
     ),
     boot: int = typer.Option(200, "--boot", min=2, help="Bootstrap replicates per estimate."),
     fqe_steps: int = typer.Option(3000, "--fqe-steps", min=1, help="FQE gradient steps."),
+    cql_alpha: float = typer.Option(
+        0.01,
+        "--cql-alpha",
+        min=0.0,
+        help="Conservative penalty of the 'cql' direct estimator (default: the cql learner's).",
+    ),
+    refits: int = typer.Option(
+        0,
+        "--refits",
+        min=0,
+        help="Refits of the direct estimators (fqe, cql) on resampled sessions for their "
+        "intervals (0: session bootstrap with the fit held fixed; else >= 2).",
+    ),
     out: Path | None = OutOpt,
     seed: int = SeedOpt,
     progress: bool = ProgressOpt,
@@ -70,7 +84,7 @@ def ope(
         else list(default_targets())
     )
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps))
+    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), cql_alpha=cql_alpha)
     estimators = [cls() for cls in ESTIMATORS.values()] + [
         cls(behaviour="oracle") for cls in ESTIMATORS.values() if cls.uses_weights
     ]
@@ -78,7 +92,9 @@ def ope(
     for spec in tqdm(specs, desc="ope", unit="policy", disable=not progress):
         truths.append(true_value(spec, logs, cat, sessions, seed))
         for est in estimators:
-            rows[est.label].append(estimate(spec, log, estimator=est, seed=seed, n_boot=boot))
+            rows[est.label].append(
+                estimate(spec, log, estimator=est, seed=seed, n_boot=boot, refits=refits)
+            )
         log.release(spec)
     truth = np.array([mean for mean, _ in truths])
     scores = [score(rows[e.label], truth) for e in estimators]
@@ -86,6 +102,7 @@ def ope(
         "log": str(logs),
         "catalog": cat.name,
         "sessions_logged": log.n_sessions,
+        "refits": refits,
         "behaviour_nll": log.behaviour.nll.tolist(),
         "policies": [
             {

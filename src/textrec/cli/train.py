@@ -100,6 +100,12 @@ def _train(
         "value, one-hot, and an asked bit) to the state every head reads, or leave it out.",
     ),
     utterances: str = TrainingUtterancesOpt,
+    select: str = typer.Option(
+        "",
+        "--select",
+        help="Keep the checkpoint rated best instead of the last: 'ope:ESTIMATOR' rates each "
+        "evaluated policy off-policy from --logs (e.g. 'ope:fqe'; no simulated users).",
+    ),
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
     **learner_options: Any,
@@ -115,6 +121,7 @@ def _train(
     overrides = {k: v for k, v in learner_options.items() if v is not None}
     LEARNERS[algo].make_config(overrides)  # refuse a foreign option before loading anything
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
+    selector = _selector(select, logs, cat, seed) if select else None
     spec = TrainSpec(
         algo=algo,
         catalog=cat,
@@ -131,6 +138,7 @@ def _train(
         utterances=utterances,
         eval_pool=eval_pool,
         progress=progress,
+        select=selector,
     )
     with stop_on_interrupt(
         f"the checkpoints written so far are kept in {out}; run {command_line()} to continue "
@@ -151,6 +159,24 @@ def _train(
         ["metric", "mean ± s.e."],
         rows,
     )
+
+
+def _selector(select: str, logs: Path | None, catalog: Any, seed: int) -> Any:
+    """The :class:`BestSelector` that ``--select ope:ESTIMATOR`` names."""
+    from textrec.errors import InputError
+    from textrec.learners.evaluators import BestSelector
+    from textrec.ope import ESTIMATORS, OffPolicyLog
+    from textrec.ope.select import ope_rater
+
+    kind, _, name = select.partition(":")
+    if kind != "ope" or name not in ESTIMATORS:
+        raise InputError(
+            f"--select {select!r}: give 'ope:ESTIMATOR' with ESTIMATOR one of {list(ESTIMATORS)}"
+        )
+    if logs is None:
+        raise InputError("--select ope:... estimates from a log: give --logs LOGDIR")
+    log = OffPolicyLog(logs, catalog, seed=seed)
+    return BestSelector(ope_rater(log, ESTIMATORS[name](), seed=seed))
 
 
 def _learner_option(f: Any) -> inspect.Parameter:

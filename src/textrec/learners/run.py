@@ -22,7 +22,7 @@ from textrec.agent.recommender import Recommender, RecommenderConfig
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
-from textrec.learners.evaluators import SimulatorEvaluator
+from textrec.learners.evaluators import BestSelector, SimulatorEvaluator
 from textrec.learners.loop import CHECKPOINT_NAME, METRICS_NAME, check_resume, fitter, read_rows
 from textrec.learners.registry import LEARNERS, BatchContext
 from textrec.logs.info import check_log
@@ -71,6 +71,9 @@ class TrainSpec:
     """Show progress bars."""
     init: Path | None = None
     """Saved recommender whose weights the run starts from (iterative offline rounds)."""
+    select: BestSelector | None = None
+    """Rates the policy at every evaluation; ``final/`` gets the weights it rated best (logged
+    as ``select/value``) instead of the last ones. ``None``: the last ones."""
 
     def __post_init__(self) -> None:
         if self.algo not in LEARNERS:
@@ -174,7 +177,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         learner,
         batches,
         n_steps=spec.steps,
-        evaluators={"eval": evaluator},
+        evaluators={"eval": evaluator, **({"select": spec.select} if spec.select else {})},
         eval_every=spec.eval_every,
         checkpoint_dir=out,
         seed=spec.seed,
@@ -183,8 +186,11 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     ):
         last = metrics
     recommender.acting = learner.policy().acting  # saved: the agent acts as it was evaluated
+    chosen = spec.select is not None and spec.select.best_state is not None
+    if chosen:
+        recommender.load_state_dict(spec.select.best_state)  # type: ignore[union-attr,arg-type]
     agent_dir = recommender.save(out / FINAL)
-    final = evaluator.last or evaluator.evaluate(learner.policy())
+    final = (None if chosen else evaluator.last) or evaluator.evaluate(learner.policy())
     curve = [{k: float(v) for k, v in row.items()} for row in read_rows(out / METRICS_NAME)]
     wall = curve[-1]["time/wall"] if curve else time.perf_counter() - started
     return TrainResult(

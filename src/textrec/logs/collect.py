@@ -254,17 +254,10 @@ class _Recorder:
 
     def record(self, step: Step) -> None:
         """Record the turn taken by the sessions ``step.rows`` (at 0-based turn ``turn``); the
-        shown item's log-probabilities under the devices' distributions (``action.head_probs``)."""
+        shown item's log-probabilities under the devices' distributions (``action.log_prob``)."""
         active, result, values = step.rows, step.after, step.action.values
         shown = self.actions[np.maximum(step.items, 0)]  # (B, K) action vector of the shown item
-        every = np.arange(len(shown))
-        log_probs = np.stack(
-            [
-                np.log(np.maximum(p[every, shown[:, j]], _TINY))
-                for j, p in enumerate(step.action.head_probs)  # type: ignore[arg-type]
-            ],
-            axis=1,
-        )
+        log_probs = np.maximum(step.action.log_prob(shown), np.log(_TINY))
         matched = (shown == values).all(axis=1)
         t = step.before.turn[active]
         self.taken[t, active] = True

@@ -3,16 +3,21 @@
 * :mod:`textrec.ope.policies` — the target policies and their probabilities on the logged dialogue;
 * :mod:`textrec.ope.sessions` — the logged sessions, and the only join with the oracle sidecar;
 * :mod:`textrec.ope.behaviour` — the behaviour policies cloned from the log, per device and head;
-* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, WPDIS, DR and the direct method (array maths);
-* :mod:`textrec.ope.fqe` — fitted-Q evaluation, factorised over heads, by the shared loop;
+* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, WPDIS, DR, the direct methods (FQE, CQL) and
+  DualDICE (array maths);
+* :mod:`textrec.ope.fqe` — fitted-Q evaluation, factorised over heads, by the shared loop (with
+  the ``cql`` learner's conservative penalty: the ``cql`` direct estimator);
+* :mod:`textrec.ope.dice` — DualDICE's correction ratios, linear features in closed form;
 * :mod:`textrec.ope.offpolicy` — ``estimate(policy, log, catalog) -> Estimate``;
 * :mod:`textrec.ope.scoring` — each policy's true value in the simulator, and the scores.
 """
 
 from textrec.ope.estimators import (
     ESTIMATORS,
+    DirectCQL,
     DirectFQE,
     DoublyRobust,
+    DualDICE,
     Estimator,
     OffPolicyData,
     PerDecisionIS,
@@ -25,8 +30,10 @@ from textrec.ope.policies import TargetPolicy, TargetSpec, default_targets
 
 __all__ = [
     "ESTIMATORS",
+    "DirectCQL",
     "DirectFQE",
     "DoublyRobust",
+    "DualDICE",
     "Estimate",
     "Estimator",
     "OffPolicyData",

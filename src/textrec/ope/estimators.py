@@ -43,6 +43,8 @@ __all__ = [
     "WeightedPDIS",
     "DoublyRobust",
     "DirectFQE",
+    "DirectCQL",
+    "DualDICE",
     "ESTIMATORS",
 ]
 
@@ -63,6 +65,8 @@ class OffPolicyData:
     """``(N, T) float64`` a model's ``Q̂(s_it, a_it)`` (direct and doubly robust only)."""
     v_state: np.ndarray | None = None
     """``(N, T) float64`` the model's ``V̂(s_it) = E_π Q̂(s_it, ·)``."""
+    ratio: np.ndarray | None = None
+    """``(N, T) float64`` DICE's correction ratios ``ζ(s_it, a_it)`` (DICE only)."""
 
     def log_weights(self, clip: float | None) -> np.ndarray:
         """``(N, T)`` cumulative log-weights ``L_it``, capped at ``clip`` when given."""
@@ -122,7 +126,11 @@ class Estimator(ABC):
     uses_weights: ClassVar[bool] = True
     """Reads importance weights (so ``behaviour`` matters)."""
     uses_model: ClassVar[bool] = False
-    """Reads a fitted ``Q̂`` (FQE)."""
+    """Reads a fitted ``Q̂``."""
+    uses_ratio: ClassVar[bool] = False
+    """Reads DICE's correction ratios."""
+    model: ClassVar[str] = "fqe"
+    """Which ``Q̂``: ``"fqe"`` (plain FQE) or ``"cql"`` (conservative FQE, the cql critic)."""
     evaluates: ClassVar[str] = "the stochastic head policy π"
 
     def __post_init__(self) -> None:
@@ -232,8 +240,10 @@ class DoublyRobust(Estimator):
 class DirectFQE(Estimator):
     """Direct method: FQE's value of the first state, ``V = (1/N) Σ_i V̂(s_i0)``.
 
-    No importance weights. Its interval resamples sessions with ``Q̂`` held fixed, so it leaves
-    out the fit's own variance (an under-statement).
+    No importance weights. Resampling sessions with ``Q̂`` held fixed leaves out the fit's own
+    variance (on logs whose sessions all start in one state the interval is zero wide), so
+    :func:`~textrec.ope.offpolicy.estimate` takes its interval from refits on resampled sessions
+    when asked (``refits``).
     """
 
     name: ClassVar[str] = "fqe"
@@ -244,8 +254,56 @@ class DirectFQE(Estimator):
         return (c @ data.v_state[:, 0]) / c.sum(axis=1)  # type: ignore[index]
 
 
+@dataclass(frozen=True)
+class DirectCQL(DirectFQE):
+    """Direct method with the ``cql`` critic (the paper's reward corrector): ``(1/N) Σ_i V̂(s_i0)``
+    with ``V̂(s) = E_π Q̂(s, ·)`` of conservative FQE (:mod:`textrec.ope.fqe`, ``alpha > 0``),
+    factorised over heads like FQE."""
+
+    name: ClassVar[str] = "cql"
+    model: ClassVar[str] = "cql"
+
+
+@dataclass(frozen=True)
+class DualDICE(Estimator):
+    """DualDICE, behaviour-agnostic: ``V = (1/N) Σ_i Σ_t ζ(s_it, a_it) r_it``.
+
+    ``ζ`` is the correction ratio ``d^π / d^D`` solved in closed form by linear DualDICE on the
+    logged transitions (:func:`textrec.ope.dice.dualdice_ratios`, where the maths is: the
+    episodic Bellman flow ``Âᵀη = b̂`` with ``ζ = φᵀη``, ridge ``λ``). It reads no behaviour
+    probabilities, only ``π``'s distributions on the logged states. Its interval holds ``ζ``
+    fixed.
+    """
+
+    ridge: float = 1e-6
+    """Ridge ``λ`` of the least-squares solve."""
+
+    name: ClassVar[str] = "dualdice"
+    uses_weights: ClassVar[bool] = False
+    uses_ratio: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not (np.isfinite(self.ridge) and self.ridge >= 0):
+            raise InputError(f"DualDICE.ridge must be finite and >= 0, got {self.ridge}")
+
+    def values(self, data: OffPolicyData, c: np.ndarray) -> np.ndarray:
+        if data.ratio is None:
+            raise InputError("DualDICE needs the correction ratios (OffPolicyData.ratio)")
+        return (c @ (data.ratio * data.reward).sum(axis=1)) / c.sum(axis=1)
+
+
 ESTIMATORS: dict[str, type[Estimator]] = {
     e.name: e
-    for e in (TrajectoryIS, WeightedIS, PerDecisionIS, WeightedPDIS, DoublyRobust, DirectFQE)
+    for e in (
+        TrajectoryIS,
+        WeightedIS,
+        PerDecisionIS,
+        WeightedPDIS,
+        DoublyRobust,
+        DirectFQE,
+        DirectCQL,
+        DualDICE,
+    )
 }
 """Name -> estimator class."""

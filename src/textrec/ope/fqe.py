@@ -23,6 +23,17 @@ values), which heads are known, the turn — and are the same for every target p
 The target network ``Q̄`` is the online one copied every ``target_every`` updates, so ``steps /
 target_every`` Bellman backups are done in one run of :func:`textrec.learners.loop.fit` (the
 shared loop: its per-step generators, timing and metrics).
+
+**Conservative FQE** (``alpha > 0``: the ``cql`` learner's critic as the paper's "reward
+corrector") adds the ``cql`` learner's own per-head penalty
+(:func:`textrec.learners.functional.cql_penalty`, paper Eq. 6) to the regression::
+
+    loss = mean_t (Q(s_t, a_t) − y_t)²
+           + alpha · mean_t Σ_k [ log Σ_v exp q_k(s_t, v) − q_k(s_t, a_tk) ]
+
+which pushes down the values the log never chose at a state and up the logged ones; the Bellman
+target stays the *target* policy's expectation (no entropy bonus: the quantity estimated is the
+plain return), so ``E_π Q̂`` is a conservative estimate of ``π``'s value.
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ from torch import nn
 
 from textrec.agent.policy import reset_parameters
 from textrec.errors import InputError
+from textrec.learners.functional import cql_penalty
 from textrec.learners.loop import fit
 
 __all__ = ["FQEConfig", "FQEData", "FQEFit", "FQELearner", "fit_fqe"]
@@ -57,11 +69,15 @@ class FQEConfig:
     """Width of the two hidden layers."""
     lr: float = 1e-3
     """Adam learning rate."""
+    alpha: float = 0.0
+    """Weight of the conservative (cql) penalty; 0: plain FQE."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "target_every", "batch_size", "hidden"):
             if getattr(self, name) < 1:
                 raise InputError(f"FQEConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not (np.isfinite(self.alpha) and self.alpha >= 0):
+            raise InputError(f"FQEConfig.alpha must be finite and >= 0, got {self.alpha}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +97,22 @@ class FQEData:
     """``(R,) bool`` the session's last row (absorbing afterwards)."""
     target: np.ndarray
     """``(R, V) float32`` the target policy's ``π_k(· | s)``, heads side by side."""
+    offsets: np.ndarray
+    """``(K + 1,) int`` where each head's values start in ``V`` (the last entry is ``V``)."""
+
+    def take(self, sessions: np.ndarray) -> FQEData:
+        """The rows of the sessions ``sessions`` (indices, repeats allowed), in that order."""
+        first = np.flatnonzero(np.r_[True, self.done[:-1]])
+        stop = np.r_[first[1:], len(self.done)]
+        rows = np.concatenate([np.arange(first[i], stop[i]) for i in sessions])
+        return FQEData(
+            features=self.features[rows],
+            actions=self.actions[rows],
+            reward=self.reward[rows],
+            done=self.done[rows],
+            target=self.target[rows],
+            offsets=self.offsets,
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,11 +142,12 @@ class _QNet(nn.Module):
 
     def values(
         self, features: torch.Tensor, actions: torch.Tensor, target: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``Q(s, a)`` of ``actions (B, K)`` (global indices), ``V(s)`` under ``target (B, V)``."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``Q(s, a)`` of ``actions (B, K)`` (global indices), ``V(s)`` under ``target (B, V)``,
+        and the per-value terms ``q (B, V)``."""
         out = self.mlp(features)
         b, q = out[:, 0], out[:, 1:]
-        return b + q.gather(1, actions).sum(dim=1), b + (q * target).sum(dim=1)
+        return b + q.gather(1, actions).sum(dim=1), b + (q * target).sum(dim=1), q
 
 
 class _Rows:
@@ -141,7 +174,9 @@ class FQELearner:
             "reward": torch.as_tensor(data.reward, dtype=torch.float32),
             "live": torch.as_tensor(~data.done, dtype=torch.float32),
             "target": torch.as_tensor(data.target),
+            "local": torch.as_tensor(data.actions - np.asarray(data.offsets)[:-1]),
         }
+        self._bounds = list(zip(data.offsets[:-1], data.offsets[1:], strict=True))
         self.net = _QNet(data.features.shape[1], data.target.shape[1], config.hidden)
         reset_parameters(self.net, torch.Generator().manual_seed(seed))
         self.frozen = copy.deepcopy(self.net).requires_grad_(False)
@@ -154,17 +189,26 @@ class FQELearner:
         rows = torch.as_tensor(batch)
         nxt = torch.clamp(rows + 1, max=len(t["reward"]) - 1)
         with torch.no_grad():
-            _, v_next = self.frozen.values(t["features"][nxt], t["actions"][nxt], t["target"][nxt])
+            _, v_next, _ = self.frozen.values(
+                t["features"][nxt], t["actions"][nxt], t["target"][nxt]
+            )
             y = t["reward"][rows] + t["live"][rows] * v_next
-        q, _ = self.net.values(t["features"][rows], t["actions"][rows], t["target"][rows])
-        loss = torch.mean((q - y) ** 2)
+        q, _, terms = self.net.values(t["features"][rows], t["actions"][rows], t["target"][rows])
+        bellman = torch.mean((q - y) ** 2)
+        loss = bellman
+        metrics = {"loss/bellman": float(bellman.detach())}
+        if self.config.alpha > 0:
+            heads = [terms[:, lo:hi] for lo, hi in self._bounds]
+            penalty = cql_penalty(heads, t["local"][rows], torch.ones(len(rows), dtype=torch.bool))
+            loss = loss + self.config.alpha * penalty
+            metrics["loss/cql"] = float(penalty.detach())
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         self.updates += 1
         if self.updates % self.config.target_every == 0:
             self.frozen.load_state_dict(self.net.state_dict())
-        return {"loss/bellman": float(loss.detach())}
+        return metrics
 
     def policy(self) -> Any:
         """FQE values a fixed policy and learns none: the target distributions it evaluates."""
@@ -190,7 +234,7 @@ class FQELearner:
     def read_out(self) -> tuple[np.ndarray, np.ndarray]:
         """``Q̂(s_t, a_t)`` and ``V̂(s_t)`` on every row."""
         t = self._t
-        q, v = self.net.values(t["features"], t["actions"], t["target"])
+        q, v, _ = self.net.values(t["features"], t["actions"], t["target"])
         return q.double().numpy(), v.double().numpy()
 
 

@@ -9,11 +9,17 @@ asks for it.
 Intervals come from a bootstrap over sessions: ``n_boot`` replicates, each drawing ``N`` sessions
 with replacement from a ``numpy`` ``Generator`` seeded with ``seed``; ``stderr`` is the
 replicates' standard deviation and ``interval`` their 2.5 % and 97.5 % quantiles.
+
+The direct estimators (``fqe``, ``cql``) hold ``Q̂`` fixed in that bootstrap, which leaves out the
+fit's own variance. With ``refits = M > 0`` their ``stderr`` is instead the standard deviation of
+``M`` estimates, each from a fit on ``N`` sessions drawn with replacement (generator
+``(seed, m)``, network seed ``seed + m``), and the interval is ``value ± 1.96 · stderr`` (a
+normal interval: ``M`` is small, as each refit costs a whole fit).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,13 @@ import numpy as np
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
+from textrec.language.bank import SentenceBank
+from textrec.learners.cql import CQLConfig
 from textrec.ope.behaviour import BehaviourConfig, BehaviourModel, fit_behaviour
+from textrec.ope.dice import dice_features, dualdice_ratios
 from textrec.ope.estimators import (
+    DirectFQE,
+    DualDICE,
     Estimator,
     OffPolicyData,
     PerDecisionIS,
@@ -31,7 +42,8 @@ from textrec.ope.estimators import (
 )
 from textrec.ope.fqe import FQEConfig, FQEData, FQEFit, fit_fqe
 from textrec.ope.policies import Replay, TargetPolicy, TargetSpec, decision_mask, replay
-from textrec.ope.sessions import load_sessions, oracle_log_probs
+from textrec.ope.sessions import load_sessions, log_bank, oracle_log_probs
+from textrec.simulator.policy import Policy
 
 __all__ = ["Estimate", "OffPolicyLog", "estimate"]
 
@@ -73,7 +85,9 @@ class OffPolicyLog:
         catalog: its catalog.
         seed: seeds FQE's networks and batches.
         behaviour: the behaviour model's fitting settings.
-        fqe: FQE's settings.
+        fqe: FQE's settings (``alpha`` is ignored: FQE is unpenalised).
+        cql_alpha: the conservative penalty of the ``cql`` direct estimator (default: the ``cql``
+            learner's).
     """
 
     def __init__(
@@ -84,38 +98,48 @@ class OffPolicyLog:
         seed: int = 0,
         behaviour: BehaviourConfig | None = None,
         fqe: FQEConfig | None = None,
+        cql_alpha: float = CQLConfig().alpha,
     ) -> None:
         self.log_dir = Path(log_dir)
         self.catalog = catalog
         self.seed = seed
         self.behaviour_config = behaviour or BehaviourConfig()
-        self.fqe_config = fqe or FQEConfig()
+        self.fqe_config = replace(fqe or FQEConfig(), alpha=0.0)
+        self.cql_config = replace(self.fqe_config, alpha=cql_alpha)
         self.episodes = load_sessions(log_dir, catalog)
         self.decide = decision_mask(self.episodes)
         self.actions = self.episodes.actions[self.decide]
         session = np.nonzero(self.decide)[0]
         self.done = np.append(session[1:] != session[:-1], True)
         self._replays: dict[TargetSpec, Replay] = {}
-        self._fits: dict[TargetSpec, FQEFit] = {}
+        self._fits: dict[tuple[TargetSpec, str], FQEFit] = {}
+        self._refits: dict[tuple[TargetSpec, str, int], np.ndarray] = {}
         self._behaviour: BehaviourModel | None = None
         self._oracle: np.ndarray | None = None
+        self._bank: SentenceBank | None = None
 
     @property
     def n_sessions(self) -> int:
         """Sessions in the log."""
         return len(self.episodes)
 
-    def replay(self, spec: TargetSpec) -> Replay:
-        """``spec``'s distributions on every logged decision (cached)."""
+    def replay(self, spec: TargetSpec, base: Policy | None = None) -> Replay:
+        """``spec``'s distributions on every logged decision (cached by ``spec``); ``base``: the
+        base policy object to draw from instead of the one ``spec.base`` names."""
         if spec not in self._replays:
-            self._replays[spec] = replay(TargetPolicy(spec, self.catalog), self.episodes)
+            if self._bank is None:
+                self._bank = log_bank(self.log_dir, self.catalog)
+            policy = TargetPolicy(spec, self.catalog, base)
+            self._replays[spec] = replay(policy, self.episodes, self._bank)
         return self._replays[spec]
 
     def release(self, spec: TargetSpec) -> None:
         """Drop what was kept for ``spec`` (its replay and FQE fit), e.g. once it is scored."""
         if spec != BASE:
             self._replays.pop(spec, None)
-        self._fits.pop(spec, None)
+        for key in [k for k in (*self._fits, *self._refits) if k[0] == spec]:
+            self._fits.pop(key, None)  # type: ignore[call-overload]
+            self._refits.pop(key, None)  # type: ignore[call-overload]
 
     @property
     def behaviour(self) -> BehaviourModel:
@@ -135,28 +159,68 @@ class OffPolicyLog:
             self._oracle = oracle_log_probs(self.log_dir, self.episodes)
         return self._oracle
 
-    def fqe(self, spec: TargetSpec) -> FQEFit:
-        """FQE's ``Q̂^π`` of ``spec`` (fitted on first use)."""
-        if spec not in self._fits:
-            self._fits[spec] = fit_fqe(self._fqe_data(spec), self.fqe_config, self.seed)
-        return self._fits[spec]
+    def _config(self, model: str) -> FQEConfig:
+        if model not in ("fqe", "cql"):
+            raise InputError(f"unknown model {model!r}: 'fqe' or 'cql'")
+        return self.fqe_config if model == "fqe" else self.cql_config
+
+    def fqe(self, spec: TargetSpec, model: str = "fqe") -> FQEFit:
+        """``Q̂^π`` of ``spec`` by FQE (``model="fqe"``) or conservative FQE (``"cql"``), fitted
+        on first use."""
+        key = (spec, model)
+        if key not in self._fits:
+            self._fits[key] = fit_fqe(self._fqe_data(spec), self._config(model), self.seed)
+        return self._fits[key]
+
+    def refit_values(self, spec: TargetSpec, model: str, refits: int) -> np.ndarray:
+        """``(refits,)`` direct estimates ``mean_i V̂(s_i0)``, each from a fit on resampled
+        sessions (see the module docstring)."""
+        key = (spec, model, refits)
+        if key not in self._refits:
+            data, n = self._fqe_data(spec), self.n_sessions
+            out = []
+            for m in range(refits):
+                drawn = np.random.default_rng([self.seed, m]).integers(0, n, size=n)
+                sample = data.take(drawn)
+                fit = fit_fqe(sample, self._config(model), self.seed + m + 1)
+                out.append(fit.v_state[np.r_[True, sample.done[:-1]]].mean())
+            self._refits[key] = np.asarray(out)
+        return self._refits[key]
+
+    def _state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The reader slot-filler's heads ``(R, V)``, which heads are known ``(R, K)`` and the
+        turn scaled to [0, 1] ``(R,)``: what FQE and DICE see of a state."""
+        heads = self.replay(BASE).heads
+        known = np.stack([h.max(axis=1) > 1 - 1e-6 for h in heads], axis=1)
+        turn = self.episodes.turn[self.decide].astype(np.float32)
+        return np.concatenate(heads, axis=1), known, turn / max(turn.max(), 1)
 
     def _fqe_data(self, spec: TargetSpec) -> FQEData:
-        base = np.concatenate(self.replay(BASE).heads, axis=1)
-        known = np.stack([h.max(axis=1) > 1 - 1e-6 for h in self.replay(BASE).heads], axis=1)
-        turn = self.episodes.turn[self.decide].astype(np.float32)
+        base, known, turn = self._state()
         features = np.concatenate(
-            [base, known, (turn / max(turn.max(), 1))[:, None], known.mean(axis=1, keepdims=True)],
-            axis=1,
+            [base, known, turn[:, None], known.mean(axis=1, keepdims=True)], axis=1
         ).astype(np.float32)
-        offsets = np.asarray(self.catalog.schema.offsets[:-1])
+        offsets = np.asarray(self.catalog.schema.offsets)
         return FQEData(
             features=features,
-            actions=(self.actions + offsets).astype(np.int64),
+            actions=(self.actions + offsets[:-1]).astype(np.int64),
             reward=self.episodes.reward[self.decide].astype(np.float32),
             done=self.done,
             target=np.concatenate(self.replay(spec).heads, axis=1),
+            offsets=offsets,
         )
+
+    def dice_ratios(self, spec: TargetSpec, ridge: float) -> np.ndarray:
+        """``(R,)`` DualDICE's correction ratios of ``spec`` (:mod:`textrec.ope.dice`)."""
+        base, known, turn = self._state()
+        offsets = np.asarray(self.catalog.schema.offsets)
+        target = np.concatenate(self.replay(spec).heads, axis=1)
+        logged, expected = dice_features(
+            base, known, turn, self.actions + offsets[:-1], target, offsets
+        )
+        nxt = np.roll(expected, -1, axis=0) * ~self.done[:, None]
+        first = np.r_[True, self.done[:-1]]
+        return dualdice_ratios(logged, nxt, expected[first], ridge)
 
     def data(self, spec: TargetSpec, estimator: Estimator) -> OffPolicyData:
         """What ``estimator`` reads about ``spec`` on this log."""
@@ -173,11 +237,15 @@ class OffPolicyLog:
             log_ratio[self.decide] = (self.replay(spec).log_prob - behaviour).sum(axis=1)
         q_logged = v_state = None
         if estimator.uses_model:
-            fit = self.fqe(spec)
+            fit = self.fqe(spec, estimator.model)
             q_logged, v_state = np.zeros(shape), np.zeros(shape)
             q_logged[self.decide] = fit.q_logged
             v_state[self.decide] = fit.v_state
-        return OffPolicyData(reward, log_ratio, q_logged, v_state)
+        ratio = None
+        if isinstance(estimator, DualDICE):
+            ratio = np.zeros(shape)
+            ratio[self.decide] = self.dice_ratios(spec, estimator.ridge)
+        return OffPolicyData(reward, log_ratio, q_logged, v_state, ratio)
 
 
 def estimate(
@@ -188,6 +256,7 @@ def estimate(
     *,
     seed: int = 0,
     n_boot: int = 200,
+    refits: int = 0,
 ) -> Estimate:
     """``estimator``'s value of ``policy`` on ``log``, with a session-bootstrap interval.
 
@@ -198,9 +267,13 @@ def estimate(
         estimator: the estimator (per-decision IS when not given).
         seed: seeds the bootstrap (and FQE when ``log`` is a directory).
         n_boot: bootstrap replicates (>= 2).
+        refits: refits on resampled sessions for the direct estimators' interval (0: the session
+            bootstrap with ``Q̂`` fixed; else >= 2).
     """
     if n_boot < 2:
         raise InputError(f"estimate: n_boot must be >= 2, got {n_boot}")
+    if refits < 0 or refits == 1:
+        raise InputError(f"estimate: refits must be 0 or >= 2, got {refits}")
     if not isinstance(log, OffPolicyLog):
         if catalog is None:
             raise InputError(f"estimate: a log directory ({log}) needs its catalog")
@@ -212,13 +285,17 @@ def estimate(
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
     boot = estimator.values(data, counts)
+    stderr = float(boot.std(ddof=1))
     low, high = np.quantile(boot, [0.025, 0.975])
+    if refits and isinstance(estimator, DirectFQE):
+        stderr = float(log.refit_values(policy, estimator.model, refits).std(ddof=1))
+        low, high = point - 1.96 * stderr, point + 1.96 * stderr
     return Estimate(
         estimator=estimator.label,
         value=point,
-        stderr=float(boot.std(ddof=1)),
+        stderr=stderr,
         interval=(float(low), float(high)),
         diagnostics=weight_diagnostics(data, estimator.clip) if estimator.uses_weights else None,
-        fit_loss=log.fqe(policy).loss if estimator.uses_model else None,
+        fit_loss=log.fqe(policy, estimator.model).loss if estimator.uses_model else None,
         privileged=estimator.uses_weights and estimator.behaviour == "oracle",
     )

@@ -1,44 +1,54 @@
 """The policies off-policy evaluation values, and their probabilities on the logged dialogue.
 
 OPE needs ``π_k(a_k | h_t)`` for every logged turn ``t`` and head ``k``: the probability the target
-policy gives the logged action's value after the logged dialogue ``h_t`` so far. This module is
-the one adapter between the existing policy classes and OPE (until the policies share one
-protocol that gives per-head log-probabilities of a given action, which replaces it).
+policy gives the logged action's value after the logged dialogue ``h_t`` so far. Every policy of
+textrec gives it through the one policy protocol (:class:`~textrec.simulator.policy.Policy`): its
+``act`` returns an :class:`~textrec.catalog.retrieval.Action` whose ``head_probs`` are the per-head
+distributions and whose :meth:`~textrec.catalog.retrieval.Action.log_prob` scores the logged
+action. No policy class knows about OPE.
 
-A :class:`TargetPolicy` is a *stochastic head policy* built on a base recommender that gives
-per-head distributions ``p_k(· | h)`` (the reader slot-filler,
-:class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`, which reads the user's sentences as
-a deployed recommender must: the log holds text, not the simulator's structured feedback)::
+A :class:`TargetSpec` names a *stochastic head policy* built on a **base** policy (any ``Policy``:
+the reader slot-filler :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`, which reads
+the user's sentences as a deployed recommender must, or a saved agent, a
+:class:`~textrec.agent.recommender.RecommenderPolicy`) that gives per-head distributions
+``p_k(· | h)``::
 
     q_k(v) ∝ max(p_k(v), FLOOR) ** (1 / temperature)
     π_k(v) = (1 − epsilon) · q_k(v) + epsilon / V_k
 
-and it *acts* by drawing one value per head from ``π_k`` (retrieval then shows the unseen item
-with those values, as the behaviour devices do). ``epsilon = 1`` is the uniformly random policy.
-The truth it is scored against is this same stochastic policy run in the simulator.
+and it *acts* (:class:`TargetPolicy`, itself a ``Policy``) by drawing one value per head from
+``π_k`` (retrieval then shows the unseen item with those values, as the behaviour devices do).
+``epsilon = 1`` is the uniformly random policy; a saved agent at ``temperature = 1`` and
+``epsilon = 0`` is the agent acting with ``sample=True``. The truth it is scored against is this
+same ``TargetPolicy`` run in the simulator, so estimate and truth are of one object.
 
-:func:`replay` runs the base recommender over the logged sessions turn by turn, batched over all
+:func:`replay` runs any ``Policy`` over the logged sessions turn by turn, batched over all
 sessions: at row ``j`` it hands the policy a :class:`~textrec.simulator.engine.StepResult` holding
-row ``j − 1``'s shown item and sentence (``turn = 0`` at a session's first row), so the policy
-sees exactly the dialogue a device saw. The log carries no structured feedback: those fields are
-``-1``, and a policy that needs them sees a user who never comments.
+row ``j − 1``'s shown item, reward and sentence — its text, and the token ids of the log's sentence
+bank (what a saved agent encodes) — with ``turn = 0`` at a session's first row, so the policy sees
+exactly the dialogue a device saw. The log carries no structured feedback: those fields are
+``-1``, so a policy that needs them (the structured slot-filler) is refused as a target.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from textrec.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
+from textrec.language.bank import SentenceBank
 from textrec.logs.policies import FLOOR
 from textrec.logs.reader import EpisodeBatch
 from textrec.simulator.baselines import ReaderSlotFillerPolicy
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Policy
 
 __all__ = [
+    "READER",
     "TargetSpec",
     "TargetPolicy",
     "Replay",
@@ -48,17 +58,23 @@ __all__ = [
     "parse_target",
 ]
 
+READER = "reader"
+"""Base policy name of the reader slot-filler (every other base is a saved agent's directory)."""
+
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """A target policy: how far it is sharpened or flattened from the reader slot-filler."""
+    """A target policy: a base policy, sharpened or flattened per head."""
 
     name: str
-    """Row name in reports, e.g. ``"sf-eps-0.3"``."""
+    """Row name in reports, e.g. ``"sf-eps-0.3"`` or an agent's directory."""
     epsilon: float = 0.0
     """Weight of the uniform distribution mixed into each head, in [0, 1] (1: random policy)."""
     temperature: float = 1.0
     """Temperature of the base distribution (> 0; < 1 sharpens towards its argmax)."""
+    base: str = READER
+    """``"reader"`` (the reader slot-filler) or the directory of a saved agent (``textrec train
+    --out`` or its ``final/``), loaded as :func:`textrec.evaluation.load_policy` does."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -67,17 +83,33 @@ class TargetSpec:
             raise InputError(f"TargetSpec {self.name!r}: epsilon must be in [0, 1]")
         if not (np.isfinite(self.temperature) and self.temperature > 0):
             raise InputError(f"TargetSpec {self.name!r}: temperature must be finite and > 0")
+        if self.base != READER and not Path(self.base).is_dir():
+            raise InputError(
+                f"TargetSpec {self.name!r}: base must be {READER!r} or a saved agent's directory, "
+                f"got {self.base!r}"
+            )
 
     def heads(self, base: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
-        """``π_k`` from the base distributions ``p_k`` (``K`` arrays ``(B, V_k)``), float64."""
+        """``π_k`` from the base distributions ``p_k`` (``K`` arrays ``(B, V_k)``, each row
+        normalised first), float64."""
         out = []
         for p in base:
-            logits = np.log(np.maximum(np.asarray(p, dtype=np.float64), FLOOR)) / self.temperature
+            p = np.asarray(p, dtype=np.float64)
+            p = p / p.sum(axis=1, keepdims=True)
+            logits = np.log(np.maximum(p, FLOOR)) / self.temperature
             logits -= logits.max(axis=1, keepdims=True)
             q = np.exp(logits)
             q /= q.sum(axis=1, keepdims=True)
             out.append((1.0 - self.epsilon) * q + self.epsilon / q.shape[1])
         return tuple(out)
+
+    def base_policy(self, catalog: Catalog) -> Policy:
+        """The base ``Policy`` this target draws from."""
+        if self.base == READER:
+            return ReaderSlotFillerPolicy(catalog)
+        from textrec.evaluation import load_policy
+
+        return load_policy(self.base, catalog)
 
 
 def default_targets() -> tuple[TargetSpec, ...]:
@@ -89,33 +121,60 @@ def default_targets() -> tuple[TargetSpec, ...]:
 
 
 def parse_target(name: str) -> TargetSpec:
-    """The target named ``"sf"``, ``"random"``, ``"sf-eps-E"`` or ``"sf-temp-T"``.
+    """The target named ``name``.
+
+    ``"sf"`` (or ``"reader"``), ``"random"``, ``"sf-eps-E"``, ``"sf-temp-T"``: the reader
+    slot-filler and its variants; a directory: a saved agent drawing from its heads, optionally
+    followed by ``@eps-E`` or ``@temp-T`` (``runs/cql@eps-0.2``).
 
     Raises:
         InputError: naming ``name`` when it is none of these.
     """
-    if name == "sf":
+    if name in ("sf", READER):
         return TargetSpec(name)
     if name == "random":
         return TargetSpec(name, epsilon=1.0)
-    for prefix, field in (("sf-eps-", "epsilon"), ("sf-temp-", "temperature")):
-        if name.startswith(prefix):
+    if name == "slot-filler":
+        raise InputError(
+            "target policy 'slot-filler' reads the simulator's structured feedback, which a log "
+            "does not hold; give 'sf' (the slot-filler reading the user's text) instead"
+        )
+    base, at, variant = name.partition("@")
+    if Path(base).is_dir():
+        return _variant(name, base, variant) if at else TargetSpec(name, base=base)
+    if not at and name.startswith("sf-"):
+        return _variant(name, READER, name[len("sf-") :])
+    raise _unknown(name)
+
+
+def _variant(name: str, base: str, text: str) -> TargetSpec:
+    """``base`` with the variant ``text`` (``eps-E`` or ``temp-T``), named ``name``."""
+    for prefix, field in (("eps-", "epsilon"), ("temp-", "temperature")):
+        if text.startswith(prefix):
             try:
-                return TargetSpec(name, **{field: float(name[len(prefix) :])})
-            except ValueError:
+                return TargetSpec(name, base=base, **{field: float(text[len(prefix) :])})
+            except (ValueError, InputError):
                 break
-    raise InputError(
-        f"unknown target policy {name!r}: give 'sf', 'random', 'sf-eps-E' (E in [0, 1]) "
-        "or 'sf-temp-T' (T > 0)"
+    raise _unknown(name)
+
+
+def _unknown(name: str) -> InputError:
+    return InputError(
+        f"unknown target policy {name!r}: give 'sf', 'random', 'sf-eps-E' (E in [0, 1]), "
+        "'sf-temp-T' (T > 0), or a saved agent's directory (optionally DIR@eps-E or DIR@temp-T)"
     )
 
 
 class TargetPolicy:
-    """A :class:`TargetSpec` acting in the simulator (a simulator ``Policy``)."""
+    """A :class:`TargetSpec` acting in the simulator (a simulator ``Policy``).
 
-    def __init__(self, spec: TargetSpec, catalog: Catalog) -> None:
+    ``base`` (optional) is the base policy object itself, e.g. a learner's current policy during
+    training; by default the one ``spec.base`` names is loaded.
+    """
+
+    def __init__(self, spec: TargetSpec, catalog: Catalog, base: Policy | None = None) -> None:
         self.spec = spec
-        self.base = ReaderSlotFillerPolicy(catalog)
+        self.base = spec.base_policy(catalog) if base is None else base
         self._rng = np.random.default_rng(0)
 
     def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
@@ -123,13 +182,9 @@ class TargetPolicy:
         self.base.reset(n_sessions, rng)
         self._rng = rng
 
-    def head_probs(self, result: StepResult) -> tuple[np.ndarray, ...]:
-        """``π_k(· | h)`` after taking in ``result`` (``K`` arrays ``(B, V_k)`` float64)."""
-        return self.spec.heads(self.base.act(result).head_probs)  # type: ignore[arg-type]
-
     def act(self, result: StepResult) -> Action:
-        """One value per head drawn from ``π_k`` (the action's ``head_probs``)."""
-        heads = self.head_probs(result)
+        """One value per head drawn from ``π_k``; the ``π_k`` are the action's ``head_probs``."""
+        heads = self.spec.heads(self.base.act(result).head_probs)  # type: ignore[arg-type]
         u = self._rng.random((result.n_sessions, len(heads)))
         values = [
             np.minimum((np.cumsum(p, axis=1) < u[:, [k]]).sum(axis=1), p.shape[1] - 1)
@@ -147,9 +202,9 @@ class Replay:
     """
 
     heads: tuple[np.ndarray, ...]
-    """``K`` arrays ``(R, V_k) float32``: ``π_k(· | h_t)``."""
+    """``K`` arrays ``(R, V_k) float32``: ``π_k(· | h_t)``, each row normalised."""
     log_prob: np.ndarray
-    """``(R, K) float64``: ``log π_k(a_k | h_t)`` of the logged action."""
+    """``(R, K) float64``: ``log π_k(a_k | h_t)`` of the logged action (``Action.log_prob``)."""
 
 
 def decision_mask(episodes: EpisodeBatch) -> np.ndarray:
@@ -157,24 +212,25 @@ def decision_mask(episodes: EpisodeBatch) -> np.ndarray:
     return episodes.mask & (episodes.items >= 0)
 
 
-def replay(policy: TargetPolicy, episodes: EpisodeBatch) -> Replay:
+def replay(policy: Policy, episodes: EpisodeBatch, bank: SentenceBank) -> Replay:
     """``policy``'s distributions on every logged decision of ``episodes``, batched over sessions.
 
-    The policy is reset for all ``N`` sessions (with a fixed generator: the distributions are
-    deterministic) and stepped once per row position ``j``; rows past a session's end are
-    computed and dropped.
+    The policy is reset for all ``N`` sessions (with a fixed generator) and stepped once per row
+    position ``j``; rows past a session's end are computed and dropped. Each distinct logged
+    sentence gets one id and the token ids of ``bank``'s vocabulary (the log's sentence bank), as
+    the simulator hands them to a policy.
     """
     n, t_max = episodes.mask.shape
-    _, sentence = np.unique(episodes.feedback.astype(str), return_inverse=True)
-    sentence = sentence.reshape(n, t_max)
-    sentence = np.where(episodes.feedback == "", -1, sentence).astype(np.int64)
+    texts, sentence = np.unique(episodes.feedback.astype(str), return_inverse=True)
+    sentence = np.where(episodes.feedback == "", -1, sentence.reshape(n, t_max)).astype(np.int64)
+    tokens, lengths = bank.vocab.encode_batch(texts.tolist(), bank.tokens.shape[1])
     policy.reset(n, np.random.default_rng(0))
     decide = decision_mask(episodes)
     none = np.full(n, -1, dtype=np.int64)
-    per_row: list[tuple[np.ndarray, ...]] = []
+    per_row: list[tuple[tuple[np.ndarray, ...], np.ndarray]] = []
     for j in range(t_max):
         prev = j - 1
-        texts_j = episodes.feedback[:, prev] if j else np.full(n, "", dtype=object)
+        ids = sentence[:, prev] if j else none
         result = StepResult(
             turn=np.full(n, j, dtype=np.int32),
             items=episodes.items[:, prev] if j else none,
@@ -185,21 +241,24 @@ def replay(policy: TargetPolicy, episodes: EpisodeBatch) -> Replay:
             feedback_attribute=none,
             feedback_value=none,
             feedback_mode=none,
-            sentence=sentence[:, prev] if j else none,
-            texts=texts_j,
-            tokens=np.zeros((n, 1), dtype=np.int32),
-            lengths=np.zeros(n, dtype=np.int32),
+            sentence=ids,
+            texts=episodes.feedback[:, prev] if j else np.full(n, "", dtype=object),
+            tokens=np.where(ids[:, None] >= 0, tokens[np.maximum(ids, 0)], 0).astype(np.int32),
+            lengths=np.where(ids >= 0, lengths[np.maximum(ids, 0)], 0).astype(np.int32),
             violations=np.zeros(n, dtype=np.int32),
         )
-        heads = policy.head_probs(result)
-        per_row.append(tuple(h[decide[:, j]].astype(np.float32) for h in heads))
+        action = policy.act(result).take(decide[:, j])
+        if action.head_probs is None:
+            raise InputError(f"{type(policy).__name__} gives no head_probs; OPE needs them")
+        heads = tuple(
+            (np.asarray(h, np.float64) / np.asarray(h, np.float64).sum(axis=1, keepdims=True))
+            for h in action.head_probs
+        )
+        log_prob = action.log_prob(episodes.actions[decide[:, j], j])
+        per_row.append((tuple(h.astype(np.float32) for h in heads), log_prob))
     # rows were gathered column by column; reorder to row-major (session, row)
     col_major = np.argwhere(decide.T)  # (R, 2): (row j, session i), j-major
     order = np.lexsort((col_major[:, 0], col_major[:, 1]))
-    heads = tuple(np.concatenate([r[k] for r in per_row])[order] for k in range(len(per_row[0])))
-    actions = episodes.actions[decide]  # (R, K), row-major
-    rows = np.arange(len(actions))
-    log_prob = np.stack(
-        [np.log(h[rows, actions[:, k]].astype(np.float64)) for k, h in enumerate(heads)], axis=1
-    )
-    return Replay(heads=heads, log_prob=log_prob)
+    k_heads = len(per_row[0][0])
+    heads_all = tuple(np.concatenate([r[0][k] for r in per_row])[order] for k in range(k_heads))
+    return Replay(heads=heads_all, log_prob=np.concatenate([r[1] for r in per_row])[order])

@@ -27,6 +27,7 @@ from textrec.io import atomic_file
 from textrec.logs.writer import read_manifest
 from textrec.ope.offpolicy import Estimate
 from textrec.ope.policies import TargetPolicy, TargetSpec
+from textrec.ope.sessions import log_bank
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.task import TaskConfig
 
@@ -36,15 +37,11 @@ __all__ = ["Score", "true_value", "score", "plot_estimates"]
 def true_value(
     spec: TargetSpec, log_dir: str | Path, catalog: Catalog, n_sessions: int, seed: int
 ) -> tuple[float, float]:
-    """Mean return and its standard error: ``spec`` run on ``n_sessions`` of the log's users."""
-    from textrec.language.speech import build_sentence_bank
-
+    """Mean return and its standard error: ``spec``'s :class:`TargetPolicy` (the object OPE
+    replays) run on ``n_sessions`` of the log's users (pool, task and sentence bank)."""
     manifest = read_manifest(log_dir)
     task = TaskConfig(**manifest.task)
-    bank = build_sentence_bank(
-        catalog.schema, source=task.utterances, seed=int(manifest.sentences.get("seed", seed))
-    )
-    simulator = BatchedSimulator(catalog, manifest.pool, bank, task)
+    simulator = BatchedSimulator(catalog, manifest.pool, log_bank(log_dir, catalog), task)
     returns = evaluate(TargetPolicy(spec, catalog), simulator, n_sessions, seed).returns
     return returns.mean, returns.se
 

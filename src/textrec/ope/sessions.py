@@ -18,12 +18,13 @@ import pandas as pd
 
 from textrec.catalog import Catalog
 from textrec.errors import InputError
+from textrec.language.bank import SentenceBank
 from textrec.logs.reader import EpisodeBatch, ExperienceReader, list_shards, read_oracle
 from textrec.logs.schema import OracleBatch
-from textrec.logs.writer import ORACLE_DIR
+from textrec.logs.writer import ORACLE_DIR, read_manifest
 from textrec.ope.policies import decision_mask
 
-__all__ = ["load_sessions", "oracle_log_probs"]
+__all__ = ["load_sessions", "log_bank", "oracle_log_probs"]
 
 _ALL = 1 << 40
 """A batch size no log reaches: the reader hands back the whole log at once."""
@@ -36,6 +37,18 @@ def load_sessions(log_dir: str | Path, catalog: Catalog) -> EpisodeBatch:
     if not parts:
         raise InputError(f"{log_dir}: the log holds no sessions")
     return parts[0] if len(parts) == 1 else EpisodeBatch.concat(parts)
+
+
+def log_bank(log_dir: str | Path, catalog: Catalog) -> SentenceBank:
+    """The sentence bank the log's users spoke from (its manifest's source and seed)."""
+    from textrec.language.speech import build_sentence_bank
+    from textrec.simulator.task import TaskConfig
+
+    manifest = read_manifest(log_dir)
+    task = TaskConfig(**manifest.task)
+    return build_sentence_bank(
+        catalog.schema, source=task.utterances, seed=int(manifest.sentences.get("seed", 0))
+    )
 
 
 def oracle_log_probs(log_dir: str | Path, episodes: EpisodeBatch) -> np.ndarray:
