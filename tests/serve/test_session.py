@@ -12,11 +12,11 @@ from textrec.serve.session import (
     BatchingPicker,
     Context,
     Conversation,
-    RecommenderPicker,
     clean_text,
     describe,
     load_picker,
 )
+from textrec.serve.standing import satisfying
 from textrec.simulator.task import TaskConfig
 
 
@@ -121,22 +121,26 @@ def test_describe_shows_labels_and_refuses_unknown_ids(toy_catalog):
 
 
 def test_saved_recommender_serves_a_conversation(tmp_path, toy_catalog, toy_recommender):
+    from textrec.agent import RecommenderPolicy
+
     toy_recommender.save(tmp_path / "run" / "final")
     picker = load_picker(str(tmp_path / "run"), toy_catalog)
-    assert isinstance(picker, RecommenderPicker)
+    assert isinstance(picker.policy, RecommenderPolicy) and picker.reader is None
     c = Conversation(picker, "chat", opening="I need boots")
     for text in ["for women", "with a round toe"]:
         c.say(text)
     assert len(set(c.shown)) == 3
-    expected = toy_recommender.recommend(c.shown[:2], c.feedback[:2], "I need boots", pool="all")
     labels = toy_catalog.label_text(int(np.flatnonzero(toy_catalog.item_ids == c.shown[2])[0]))
     met = [w for w in c.standing if w not in c.understood.unmet]
     assert {("category", "Boots"), ("gender", "Women"), ("toe_style", "Round Toe")} == {
         (w.attribute, w.value) for w in c.standing
     }
     assert all(w.value in labels[w.attribute].split(";") for w in met)
-    if not c.understood.unmet and expected == c.shown[2]:
-        assert c.reply.startswith("Understood")  # the agent's own choice, kept as it was
+    # the third item: the agent's own choice among the unseen items the requests allow
+    excluded = np.isin(toy_catalog.item_ids, c.shown[:2])
+    allowed, _ = satisfying(toy_catalog, c.standing, excluded)
+    context = Context(c.opening, tuple(c.shown[:2]), tuple(c.feedback[:2]), allowed)
+    assert picker.pick([context]) == [c.shown[2]]
 
 
 def test_load_picker_names_what_it_wants(tmp_path, toy_catalog):

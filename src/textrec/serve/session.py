@@ -2,11 +2,11 @@
 
 Written once for every front end (``textrec chat``, ``textrec serve``, the load benchmark):
 
-* a :class:`Picker` chooses the next item from what was said and shown so far. A saved
-  :class:`~textrec.agent.Recommender` reads the sentences itself (:class:`RecommenderPicker`); the
-  slot-filler (:class:`SlotFillerPicker`) is the very policy ``evaluate --policy reader`` scores
-  (:class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`), the conversation replayed to
-  it as the simulator would;
+* a :class:`Picker` chooses the next item from what was said and shown so far: every policy is
+  served through :class:`PolicyPicker`, which replays a batch of conversations to the very
+  :class:`~textrec.simulator.policy.Policy` object ``evaluate`` scores, as the simulator would
+  hand them (the slot-filler: :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`; a
+  saved recommender: its :class:`~textrec.agent.RecommenderPolicy`);
 * a :class:`Conversation` holds one session: the opening sentence, the items shown and what the
   person said about each, until it ends as a :class:`~textrec.logs.append.FinishedSession`;
 * :func:`clean_text` is the one check of what a person types (length, encoding, control
@@ -21,11 +21,11 @@ import functools
 import json
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,11 +35,13 @@ from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.acts import ActReader, ActReading
 from textrec.language.reader import Reader, load_reader
+from textrec.language.tokenizer import Vocabulary
 from textrec.logs.append import FinishedSession, new_session_id
 from textrec.serve.replies import reply, unsupported
 from textrec.serve.standing import Change, Understood, Want, satisfying, update
 from textrec.simulator.baselines import ReaderSlotFillerPolicy
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Policy
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
@@ -49,8 +51,7 @@ __all__ = [
     "Context",
     "Picker",
     "BatchingPicker",
-    "SlotFillerPicker",
-    "RecommenderPicker",
+    "PolicyPicker",
     "ItemView",
     "Conversation",
     "act_reader",
@@ -58,6 +59,7 @@ __all__ = [
     "describe",
     "item_positions",
     "load_picker",
+    "slot_filler",
 ]
 
 MAX_TEXT_CHARS = 300
@@ -106,6 +108,9 @@ class Context:
     allowed: np.ndarray | None = None
     """``(N,)`` the catalog items the next one must be among (None: any unseen item); never
     empty of unseen items."""
+    structure: tuple[tuple[int, int, int], ...] = ()
+    """``(T,)`` each feedback as structure, ``(attribute, global value, mode)`` (``-1``: none),
+    when a simulated user said it; empty for a person's words (a policy reads them itself)."""
 
 
 class Picker(Protocol):
@@ -117,38 +122,68 @@ class Picker(Protocol):
         """Id of each conversation's next item, never one of its ``shown``."""
 
 
-class SlotFillerPicker:
-    """The reader slot-filler that ``evaluate --policy reader`` scores, on people's words.
+class PolicyPicker:
+    """Any :class:`~textrec.simulator.policy.Policy` on people's conversations: the adapter of
+    ``chat`` and ``serve``, so that what a person talks to is the object ``evaluate`` scores.
 
-    Object for object the evaluated policy: a
-    :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` reading with ``reader``, acting
-    through the :class:`~textrec.simulator.policy.Policy` protocol. A batch of conversations is
-    replayed to it turn by turn as the simulator would hand them (turn 0 with the opening
-    sentence, then each shown item with what was said about it; each distinct sentence gets an
-    id, so the policy reads it once), and its action after each conversation's last turn is
-    retrieved for among the unseen, ``allowed`` items. Refusals ("no heels") are the
-    conversation's standing requests' job (:func:`~textrec.serve.standing.satisfying` keeps them
-    out of ``allowed``).
+    A batch of ``B`` conversations is replayed to the policy turn by turn as the simulator hands
+    sessions to it (:func:`textrec.simulator.rollout.play`): after ``policy.reset(B)``, step
+    ``j = 0`` is turn 0 with the opening sentence (no item), step ``j >= 1`` shows the ``j``-th
+    item with what was said about it; a conversation of ``T`` items is active through step
+    ``T`` and finished after it, and its action is the one the policy took at step ``T``. Each
+    distinct sentence gets one id (``StepResult.sentence``), so a policy that memoises by id
+    reads it once; ``vocab`` gives the token ids a learned recommender reads. The action is
+    retrieved for among the unseen, ``allowed`` items of the whole catalog (refusals, "no heels",
+    are the conversation's standing requests: :func:`~textrec.serve.standing.satisfying` keeps
+    them out of ``allowed``).
+
+    Args:
+        catalog: the items (pool position == catalog index).
+        make_policy: builds the policy (called once, and again when the sentence memo is full:
+            :data:`_READ_MEMO` sentences).
+        reader: the policy's own reader, when it reads with one (the slot-filler's); the
+            conversations' act reader reads requests with it (:func:`act_reader`).
+        vocab: tokenises the sentences for a policy that reads token ids (a recommender).
     """
 
-    def __init__(self, catalog: Catalog, reader: Reader) -> None:
-        if reader.schema != catalog.schema:
+    def __init__(
+        self,
+        catalog: Catalog,
+        make_policy: Callable[[], Policy],
+        *,
+        reader: Reader | None = None,
+        vocab: Vocabulary | None = None,
+    ) -> None:
+        if reader is not None and reader.schema != catalog.schema:
             raise InputError(f"the reader reads another schema than catalog {catalog.name!r}'s")
-        self.catalog, self.reader = catalog, reader
-        self._fresh = functools.partial(ReaderSlotFillerPolicy, catalog, reader=reader)
-        self.policy = self._fresh()
-        self.retriever = Retriever(catalog, "all")  # pool position == catalog index
+        self.catalog, self.reader, self.vocab = catalog, reader, vocab
+        self.make_policy = make_policy
+        """Builds the policy (a fresh one: :meth:`action` resets it for each batch)."""
+        self.policy = make_policy()
+        """The policy acting now."""
+        self.retriever = Retriever(catalog, "all")
         self._index = item_positions(catalog)
         self._ids: dict[str, int] = {}
 
     def _sentence_ids(self, texts: list[str]) -> np.ndarray:
-        """Each text's sentence id (``-1``: nothing said); the policy's memo of sentences starts
-        afresh beyond :data:`_READ_MEMO` of them."""
+        """Each text's sentence id (``-1``: nothing said); the policy starts afresh (a new one)
+        beyond :data:`_READ_MEMO` distinct sentences."""
         if len(self._ids) + len(set(texts) - self._ids.keys()) > _READ_MEMO:
             self._ids.clear()
-            self.policy = self._fresh()
+            self.policy = self.make_policy()
         ids = self._ids
         return np.array([ids.setdefault(t, len(ids)) if t else -1 for t in texts], dtype=np.int64)
+
+    def _tokens(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, S, L)`` token ids and ``(B, S)`` lengths of ``texts (B, S)`` (L = 1, all
+        padding, without a vocabulary)."""
+        if self.vocab is None:
+            return np.zeros((*texts.shape, 1), dtype=np.int32), np.zeros(texts.shape, np.int32)
+        uniq, inverse = np.unique(texts.astype(str), return_inverse=True)
+        width = max([len(self.vocab.encode(t)) for t in uniq] + [1])
+        tokens, lengths = self.vocab.encode_batch(uniq.tolist(), width)
+        inverse = inverse.reshape(texts.shape)
+        return tokens[inverse], lengths[inverse]
 
     def action(self, contexts: Sequence[Context]) -> Action:
         """The policy's action for the next item of every conversation (``B`` rows)."""
@@ -159,13 +194,15 @@ class SlotFillerPicker:
         sentence = self._sentence_ids([t for row in said for t in row]).reshape(b, t_max + 1)
         texts = np.empty((b, t_max + 1), dtype=object)
         texts[:] = said
+        tokens, lengths = self._tokens(texts)
         shown = np.full((b, t_max + 1), -1, dtype=np.int64)
+        structure = np.full((3, b, t_max + 1), -1, dtype=np.int64)
         for row, c in enumerate(contexts):
             shown[row, 1 : len(c.shown) + 1] = [self._index[s] for s in c.shown]
+            if c.structure:
+                structure[:, row, 1 : len(c.shown) + 1] = np.array(c.structure).T
         self.policy.reset(b, np.random.default_rng(0))
-        none = np.full(b, -1, dtype=np.int64)
-        heads: list[np.ndarray] = []
-        weights = np.zeros((b, self.catalog.schema.n_attributes), dtype=np.float32)
+        chosen: dict[str, Any] = {}
         for j in range(t_max + 1):
             live = turns >= j
             action = self.policy.act(
@@ -176,23 +213,18 @@ class SlotFillerPicker:
                     terminated=np.zeros(b, dtype=bool),
                     truncated=np.zeros(b, dtype=bool),
                     active=live,
-                    feedback_attribute=none,
-                    feedback_value=none,
-                    feedback_mode=none,
+                    feedback_attribute=np.where(live, structure[0, :, j], -1),
+                    feedback_value=np.where(live, structure[1, :, j], -1),
+                    feedback_mode=np.where(live, structure[2, :, j], -1),
                     sentence=np.where(live, sentence[:, j], -1),
-                    texts=texts[:, j],
-                    tokens=np.zeros((b, 1), dtype=np.int32),
-                    lengths=np.zeros(b, dtype=np.int32),
+                    texts=np.where(live, texts[:, j], ""),
+                    tokens=np.where(live[:, None], tokens[:, j], 0),
+                    lengths=np.where(live, lengths[:, j], 0),
                     violations=np.zeros(b, dtype=np.int32),
                 )
             )
-            if not heads:
-                heads = [np.empty_like(p) for p in action.head_probs]  # type: ignore[union-attr]
-            last = turns == j
-            for head, p in zip(heads, action.head_probs, strict=True):  # type: ignore[arg-type]
-                head[last] = p[last]
-            weights[last] = action.weights[last]  # type: ignore[index]
-        return Action(head_probs=tuple(heads), weights=weights)
+            _keep_rows(chosen, action, turns == j)
+        return Action(**chosen)
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
         """The best unseen (and ``allowed``) item for each conversation's action."""
@@ -206,37 +238,18 @@ class SlotFillerPicker:
         return [str(i) for i in self.catalog.item_ids[items]]
 
 
-class RecommenderPicker:
-    """A saved learned recommender: it reads the sentences with its own text encoder.
-
-    :meth:`Recommender.recommend` serves one conversation, so a batch is served one by one.
-    """
-
-    def __init__(self, recommender: object) -> None:
-        from textrec.agent import Recommender
-
-        if not isinstance(recommender, Recommender):
-            raise InputError(f"expected a Recommender, got {type(recommender).__name__}")
-        self.recommender = recommender
-        self.catalog = recommender.catalog
-
-    def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """:meth:`Recommender.recommend` over the whole catalog, per conversation; where its
-        choice is not ``allowed``, the allowed unseen item closest to it in feature space."""
-        picks = [
-            self.recommender.recommend(list(c.shown), list(c.feedback), c.opening, pool="all")
-            for c in contexts
-        ]
-        positions = item_positions(self.catalog)
-        unit = self.catalog.unit_features
-        for row, c in enumerate(contexts):
-            if c.allowed is None or c.allowed[positions[picks[row]]]:
-                continue
-            ok = c.allowed.copy()
-            ok[[positions[s] for s in c.shown]] = False
-            near = np.where(ok, unit @ unit[positions[picks[row]]], -np.inf)
-            picks[row] = str(self.catalog.item_ids[int(np.argmax(near))])
-        return picks
+def _keep_rows(chosen: dict[str, Any], action: Action, rows: np.ndarray) -> None:
+    """Copy ``action``'s ``rows`` (a ``(B,)`` mask) into ``chosen``, the fields of an
+    :class:`Action` of ``B`` sessions (allocated at the first call)."""
+    fields = {"values": action.values, "weights": action.weights}
+    for name, part in fields.items():
+        if part is not None:
+            out = chosen.setdefault(name, np.empty_like(part))
+            out[rows] = part[rows]
+    if action.head_probs is not None:
+        heads = chosen.setdefault("head_probs", tuple(np.empty_like(p) for p in action.head_probs))
+        for out, p in zip(heads, action.head_probs, strict=True):
+            out[rows] = p[rows]
 
 
 class BatchingPicker:
@@ -290,10 +303,22 @@ class BatchingPicker:
                 future.set_result(item)
 
 
+def slot_filler(catalog: Catalog, reader: Reader) -> PolicyPicker:
+    """The slot-filler served: :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`
+    reading with ``reader`` (``evaluate --policy reader`` with that reader)."""
+    return PolicyPicker(
+        catalog, functools.partial(ReaderSlotFillerPolicy, catalog, reader=reader), reader=reader
+    )
+
+
 def load_picker(
     spec: str, catalog: Catalog, *, seed: int = 0, reader: str = DEFAULT_READER
-) -> Picker:
-    """``"slot-filler"``, or the directory of a saved recommender (or a ``train --out`` run).
+) -> PolicyPicker:
+    """The policy ``--policy`` names, adapted to conversations (:class:`PolicyPicker`):
+    ``"slot-filler"``, the :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` that
+    ``evaluate --policy reader`` scores (reading with ``reader``), or the directory of a saved
+    recommender (or a ``train --out`` run), as :func:`textrec.evaluation.load_policy` loads it
+    (its :class:`~textrec.agent.RecommenderPolicy`, acting as it was evaluated).
 
     Args:
         spec: the ``--policy`` value.
@@ -303,7 +328,7 @@ def load_picker(
             :data:`textrec.language.reader.READERS`).
     """
     if spec == SLOT_FILLER:
-        return SlotFillerPicker(catalog, load_reader(catalog, reader, seed=seed))
+        return slot_filler(catalog, load_reader(catalog, reader, seed=seed))
     from textrec.agent import Recommender
 
     root = Path(spec)
@@ -314,7 +339,8 @@ def load_picker(
             f"--policy {spec!r}: neither {SLOT_FILLER!r} nor a saved recommender directory "
             "(with recommender.json, or a 'textrec train --out' run with final/)"
         )
-    return RecommenderPicker(Recommender.load(root, catalog))
+    recommender = Recommender.load(root, catalog)
+    return PolicyPicker(catalog, recommender.policy, vocab=recommender.vocab)
 
 
 # ---------------------------------------------------------------------------------------- sessions
