@@ -88,8 +88,9 @@ def test_slot_filler_reads_each_sentence_once(toy_catalog, word_reader, slot_pic
     c = Conversation(slot_picker, "web", opening="boots")
     for text in ["for men", "round toe", "for women"]:
         c.say(text)
-    # the opening, then one new sentence per turn: once by the picker, once by the act reader
-    assert word_reader.calls == 8
+    # the opening, then one new sentence per turn, each read once: the act reader reads it, the
+    # slot-filler's reading of it is remembered (MemoReader)
+    assert word_reader.calls == 4
 
 
 def test_conversation_ends_found_or_at_the_turn_limit(slot_picker):
@@ -193,3 +194,32 @@ def test_batching_picker_hands_errors_to_the_callers(toy_catalog, slot_picker):
     with pytest.raises(KeyError):
         shared.pick([Context("", ("not-an-item",), ("boots",))])
     assert shared.pick([Context("boots", (), ())])  # still serving afterwards
+
+
+def test_a_burst_under_way_is_served_as_one_batch(slot_picker):
+    """Requests announced (``expecting``) before any asks are answered by one policy call; a
+    lone request does not wait for ``max_wait``."""
+    import threading
+    import time
+
+    contexts = [Context(v, (), ()) for v in ["boots", "sandals", "shoes", "for men"] * 4]
+    expected = slot_picker.pick(contexts)
+    shared = BatchingPicker(slot_picker, max_wait=1.0)
+    all_in = threading.Barrier(len(contexts))
+
+    def request(c: Context) -> str:
+        with shared.expecting():
+            all_in.wait()
+            return shared.pick([c])[0]
+
+    with ThreadPoolExecutor(len(contexts)) as pool:
+        got = list(pool.map(request, contexts))
+    assert got == expected
+    assert shared.batch_sizes == {len(contexts): 1}
+
+    started = time.monotonic()
+    with shared.expecting():
+        shared.pick([contexts[0]])
+    assert time.monotonic() - started < 0.5
+    with pytest.raises(InputError, match="max_wait"):
+        BatchingPicker(slot_picker, max_wait=-1)

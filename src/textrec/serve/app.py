@@ -75,6 +75,9 @@ class ServeConfig:
     """Largest request body accepted (413 beyond)."""
     expire_every: float = 30.0
     """Seconds between sweeps that expire idle sessions and log them."""
+    batch_wait: float = 0.02
+    """Longest a batch of item choices waits for requests under way to join it (seconds; see
+    :class:`~textrec.serve.session.BatchingPicker`)."""
 
     def __post_init__(self) -> None:
         StoreConfig(self.max_sessions, self.idle_seconds)  # validates both
@@ -84,15 +87,20 @@ class ServeConfig:
             )
         if not self.expire_every > 0:
             raise InputError(f"ServeConfig.expire_every must be > 0, got {self.expire_every}")
+        if not 0 <= self.batch_wait <= 1:
+            raise InputError(f"ServeConfig.batch_wait must be in [0, 1] s, got {self.batch_wait}")
 
 
 # ---------------------------------------------------------------------------------------- service
 class Service:
     """Sessions of one picker, their store and their log; safe to call from many threads.
 
-    Items are chosen through a :class:`~textrec.serve.session.BatchingPicker` (requests that
-    arrive together are served as one batch, by one thread at a time); each conversation is
-    changed under its own lock; the store and the log have their own locks.
+    Items are chosen through a :class:`~textrec.serve.session.BatchingPicker`: the turns and
+    openings of many sessions that arrive together are answered by one batched call of the
+    policy (:class:`~textrec.serve.session.PolicyPicker`), by one thread at a time; each request
+    that may choose an item is announced to it (``expecting``) so that a batch waits briefly
+    for it. Each conversation is changed under its own lock; the store and the log have their
+    own locks.
     """
 
     def __init__(
@@ -104,8 +112,8 @@ class Service:
         policy_name: str = "",
     ) -> None:
         act_reader(picker)  # built now, not by the first sessions, all at once
-        self.picker = BatchingPicker(picker)
         self.log, self.config = log_dir, config or ServeConfig()
+        self.picker = BatchingPicker(picker, max_wait=self.config.batch_wait)
         self.task = task or TaskConfig()
         self.catalog = picker.catalog
         self.policy_name = policy_name
@@ -115,7 +123,8 @@ class Service:
 
     def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen); returns its id and the conversation."""
-        conversation = Conversation(self.picker, DEVICE, opening, self.task)
+        with self.picker.expecting():
+            conversation = Conversation(self.picker, DEVICE, opening, self.task)
         token, gone = self.store.add(conversation)
         self.abandon(gone)
         return token, conversation
@@ -127,7 +136,7 @@ class Service:
     def say(self, token: str, text: str) -> Conversation:
         """Feedback on the item on show; the next item is chosen, or the session ends."""
         conversation = self.store.get(token)
-        with conversation.lock:
+        with self.picker.expecting(), conversation.lock:
             conversation.say(text)
         if conversation.finished is not None:
             self._close(token, conversation.finished)
