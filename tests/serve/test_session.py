@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
 from textrec.errors import InputError
 from textrec.serve.session import (
-    BatchingPicker,
     Context,
     Conversation,
     clean_text,
@@ -177,49 +174,3 @@ def test_a_batch_picks_what_each_conversation_picks_alone(toy_catalog, slot_pick
     together = slot_picker.pick(contexts)
     assert together == [slot_picker.pick([c])[0] for c in contexts]
     assert all(item not in c.shown for item, c in zip(together, contexts, strict=True))
-
-
-def test_batching_picker_serves_many_threads_with_the_same_answers(toy_catalog, slot_picker):
-    contexts = [Context(f"{v}", (), ()) for v in ["boots", "sandals", "shoes", "for men"] * 8]
-    expected = [slot_picker.pick([c])[0] for c in contexts]
-    shared = BatchingPicker(slot_picker, max_batch=8)
-    with ThreadPoolExecutor(8) as pool:
-        got = list(pool.map(lambda c: shared.pick([c])[0], contexts))
-    assert got == expected
-    assert sum(n * count for n, count in shared.batch_sizes.items()) == len(contexts)
-
-
-def test_batching_picker_hands_errors_to_the_callers(toy_catalog, slot_picker):
-    shared = BatchingPicker(slot_picker)
-    with pytest.raises(KeyError):
-        shared.pick([Context("", ("not-an-item",), ("boots",))])
-    assert shared.pick([Context("boots", (), ())])  # still serving afterwards
-
-
-def test_a_burst_under_way_is_served_as_one_batch(slot_picker):
-    """Requests announced (``expecting``) before any asks are answered by one policy call; a
-    lone request does not wait for ``max_wait``."""
-    import threading
-    import time
-
-    contexts = [Context(v, (), ()) for v in ["boots", "sandals", "shoes", "for men"] * 4]
-    expected = slot_picker.pick(contexts)
-    shared = BatchingPicker(slot_picker, max_wait=1.0)
-    all_in = threading.Barrier(len(contexts))
-
-    def request(c: Context) -> str:
-        with shared.expecting():
-            all_in.wait()
-            return shared.pick([c])[0]
-
-    with ThreadPoolExecutor(len(contexts)) as pool:
-        got = list(pool.map(request, contexts))
-    assert got == expected
-    assert shared.batch_sizes == {len(contexts): 1}
-
-    started = time.monotonic()
-    with shared.expecting():
-        shared.pick([contexts[0]])
-    assert time.monotonic() - started < 0.5
-    with pytest.raises(InputError, match="max_wait"):
-        BatchingPicker(slot_picker, max_wait=-1)

@@ -16,15 +16,11 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import functools
 import json
 import threading
-import time
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,7 +48,6 @@ __all__ = [
     "SLOT_FILLER",
     "Context",
     "Picker",
-    "BatchingPicker",
     "PolicyPicker",
     "ItemView",
     "MemoReader",
@@ -255,93 +250,6 @@ def _keep_rows(chosen: dict[str, Any], action: Action, rows: np.ndarray) -> None
             out[rows] = p[rows]
 
 
-class BatchingPicker:
-    """A picker shared by many threads: calls that arrive together are served as one batch,
-    one policy call (:meth:`PolicyPicker.pick`) for the lot.
-
-    The first caller that finds no batch running leads: it serves every waiting call
-    (``max_batch`` at a time) until none is left; the others wait for their results, and calls
-    that arrive while a batch is chosen form the next one. Before each batch the leader waits up
-    to ``max_wait`` seconds for the requests already under way (:meth:`expecting`: read, not yet
-    asking) to join it, so that a burst is served in a few large batches -- a batch of 32 costs
-    about as much as two single picks -- and a lone request is never kept waiting. The wrapped
-    picker is only ever used by one thread at a time.
-    """
-
-    def __init__(self, picker: Picker, max_batch: int = 64, max_wait: float = 0.02) -> None:
-        if max_batch < 1:
-            raise InputError(f"BatchingPicker: max_batch must be >= 1, got {max_batch}")
-        if not 0 <= max_wait <= 1:
-            raise InputError(f"BatchingPicker: max_wait must be in [0, 1] s, got {max_wait}")
-        self.picker, self.max_batch, self.max_wait = picker, max_batch, max_wait
-        self.catalog = picker.catalog
-        self.reader = getattr(picker, "reader", None)
-        """The wrapped picker's reader (None: it reads for itself), for :func:`act_reader`."""
-        self._cond = threading.Condition()
-        self._waiting: list[tuple[Context, Future[str]]] = []
-        self._serving = False
-        self._coming = 0  # requests under way (``expecting``) that have not asked yet
-        self._local = threading.local()
-        self.batch_sizes: collections.Counter[int] = collections.Counter()
-        """How many batches of each size were served (for the load benchmark)."""
-
-    @contextlib.contextmanager
-    def expecting(self) -> Iterator[None]:
-        """A request under way that may ask for a pick soon: a leader waits for it (up to
-        ``max_wait``) rather than serve a batch without it."""
-        with self._cond:
-            self._coming += 1
-        self._local.coming = True
-        try:
-            yield
-        finally:
-            self._arrived()
-
-    def _arrived(self) -> None:
-        """This thread's request asks now (or ended without asking): stop waiting for it."""
-        if getattr(self._local, "coming", False):
-            self._local.coming = False
-            with self._cond:
-                self._coming -= 1
-                self._cond.notify_all()
-
-    def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """The next items of ``contexts``, picked in a batch with whatever else is waiting."""
-        futures: list[Future[str]] = [Future() for _ in contexts]
-        with self._cond:
-            self._waiting.extend(zip(contexts, futures, strict=True))
-            lead = not self._serving
-            self._serving = self._serving or lead
-        self._arrived()
-        if lead:
-            self._serve()
-        return [f.result() for f in futures]
-
-    def _serve(self) -> None:
-        while True:
-            with self._cond:
-                deadline = time.monotonic() + self.max_wait
-                while self._coming and len(self._waiting) < self.max_batch:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
-                if not batch:
-                    self._serving = False
-                    return
-            self.batch_sizes[len(batch)] += 1
-            try:
-                items = self.picker.pick([c for c, _ in batch])
-            except Exception as exc:  # noqa: BLE001 -- handed to each waiting caller
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_, future), item in zip(batch, items, strict=True):
-                future.set_result(item)
-
-
 class MemoReader:
     """``reader`` remembering its readings of the last sentences (up to :data:`_READ_MEMO`):
     the act reader and the slot-filler read each of a person's sentences with the same reader,
@@ -454,6 +362,23 @@ def act_reader(picker: Picker) -> ActReader:
         return _ACT_READERS[key]
 
 
+Steps = Generator[Context, str, "str | None"]
+"""What a conversation does with one sentence, as a generator: it yields the :class:`Context` of
+each item it needs chosen, is sent the chosen item id, and returns the item on show next (None:
+the session ended). :func:`run` drives it with a picker; a server drives the steps of many
+sessions at once, so that their items are chosen in one batch."""
+
+
+def run(steps: Generator[Context, str, Any], pick: Callable[[list[Context]], list[str]]) -> Any:
+    """Drive ``steps`` to the end, choosing each item it asks for with ``pick``; its result."""
+    try:
+        context = next(steps)
+        while True:
+            context = steps.send(pick([context])[0])
+    except StopIteration as done:
+        return done.value
+
+
 class Conversation:
     """One session: opening sentence, shown items and what was said about each.
 
@@ -472,7 +397,13 @@ class Conversation:
     """
 
     def __init__(
-        self, picker: Picker, device: str, opening: str = "", task: TaskConfig | None = None
+        self,
+        picker: Picker,
+        device: str,
+        opening: str = "",
+        task: TaskConfig | None = None,
+        *,
+        defer: bool = False,
     ) -> None:
         self.picker = picker
         self.catalog = picker.catalog
@@ -497,10 +428,19 @@ class Conversation:
         self.lock = threading.Lock()
         """Held by a server while it changes this conversation (one request at a time)."""
         reading = self.acts.read_batch([self.opening], opening=True)[0] if self.opening else None
-        self.reply = self._respond(reading, first=True)
-        """What the recommender says this turn (never empty)."""
         if reading is not None:
             self.opening_act = reading.act
+        self.reply = ""
+        """What the recommender says this turn (never empty once the first item is on show)."""
+        self.opened = self._opening(reading)
+        """The steps that show the first item (:data:`Steps`): run by the constructor, or by the
+        caller with ``defer`` (a server choosing the first items of many sessions in a batch)."""
+        if not defer:
+            run(self.opened, picker.pick)
+
+    def _opening(self, reading: ActReading | None) -> Steps:
+        self.reply = yield from self._respond(reading, first=True)
+        return self.current
 
     @property
     def current(self) -> str:
@@ -519,6 +459,10 @@ class Conversation:
         It ends as found when ``text`` accepts the item, and as not found when the turn limit is
         reached; a sentence with nothing understood keeps the same item (the reply asks).
         """
+        return run(self.saying(text), self.picker.pick)
+
+    def saying(self, text: str) -> Steps:
+        """:meth:`say` as :data:`Steps` (the item to show next is asked for, not picked here)."""
         self._require_open()
         text = clean_text(text, what="feedback")
         if not text:
@@ -531,7 +475,8 @@ class Conversation:
             self.finish(found=True)
             return None
         self.feedback[-1] = text
-        self.reply = self._respond(reading) or "That was the last item I may show: goodbye."
+        said = yield from self._respond(reading)
+        self.reply = said or "That was the last item I may show: goodbye."
         return None if self.finished is not None else self.current
 
     def show(self, item_id: str) -> str:
@@ -545,12 +490,14 @@ class Conversation:
         self.reply = reply(self.catalog.schema, self.understood, ())
         return self.current
 
-    def _respond(self, reading: ActReading | None, first: bool = False) -> str:
+    def _respond(
+        self, reading: ActReading | None, first: bool = False
+    ) -> Generator[Context, str, str]:
         """Apply one sentence (None: no opening sentence); show the next item when it calls
         for one (ending the session at the turn limit); the reply."""
         schema = self.catalog.schema
         if reading is None:
-            self._show(self._pick(())[0])
+            self._show((yield from self._pick(()))[0])
             return "Here is a first suggestion. Tell me what to change, or say it is the one."
         missing = unsupported(reading.missing)
         if reading.act == "go_back":
@@ -574,7 +521,7 @@ class Conversation:
             )
         if self._at_limit():
             return ""
-        item, unmet = self._pick(self.standing)
+        item, unmet = yield from self._pick(self.standing)
         self._show(item)
         self.understood = Understood(reading.act, change.kept, change.dropped, missing, unmet)
         return reply(schema, self.understood, change.notes)
@@ -606,17 +553,20 @@ class Conversation:
             return {}
         return self.catalog.label_text(item_positions(self.catalog)[self.current])
 
-    def _pick(self, standing: tuple[Want, ...]) -> tuple[str, tuple[Want, ...]]:
-        """The picker's next item among the unseen ones that satisfy ``standing``, and the
-        requests left unmet."""
+    def _pick(
+        self, standing: tuple[Want, ...]
+    ) -> Generator[Context, str, tuple[str, tuple[Want, ...]]]:
+        """The next item among the unseen ones that satisfy ``standing`` (asked for as the
+        conversation's :class:`Context`), and the requests left unmet."""
         positions = item_positions(self.catalog)
         excluded = np.zeros(self.catalog.n_items, dtype=bool)
         excluded[[positions[s] for s in self.shown]] = True
         allowed, unmet = satisfying(self.catalog, standing, excluded)
         if not allowed.any():  # every item shown
             allowed = ~excluded
-        context = Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
-        return self.picker.pick([context])[0], unmet
+        item = yield Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
+        self._require_open()  # ended (expired, evicted) while its item was being chosen
+        return item, unmet
 
     def _unmet(self, item_id: str) -> tuple[Want, ...]:
         """The standing requests ``item_id`` does not satisfy."""
