@@ -62,7 +62,7 @@ def test_sessions_opened_and_answered_together_share_batches(slot_picker):
     """A burst of openings and then of turns through the service: two policy calls in all, and
     each session shows what it would have shown alone."""
     counting = _Counting(slot_picker)
-    service = Service(counting, config=ServeConfig(batch_wait=0.01))
+    service = Service(counting, config=ServeConfig(batch_wait=1.0))  # all join each batch
     openings = ["boots", "sandals", "for men", "", "shoes"] * 4
 
     async def burst() -> list[Conversation]:

@@ -143,24 +143,32 @@ class PickBatcher:
 
 
 async def steps_run(steps: Generator[Context, str, Any], batcher: PickBatcher) -> Any:
-    """:func:`~textrec.serve.session.run` on the event loop: each item ``steps`` asks for is
-    chosen by ``batcher``, in a batch with other sessions' choices."""
+    """:func:`~textrec.serve.session.run` for the event loop: the steps run in worker threads
+    (reading a sentence, the reply), each item they ask for is chosen by ``batcher``, in a batch
+    with other sessions' choices."""
+    step = await asyncio.to_thread(_advance, steps, None)
+    while isinstance(step, Context):
+        step = await asyncio.to_thread(_advance, steps, await batcher.pick(step))
+    return step.value
+
+
+def _advance(steps: Generator[Context, str, Any], item: str | None) -> Context | StopIteration:
+    """The next item ``steps`` asks for (sent ``item``, the last one asked for), or its end
+    (a StopIteration cannot cross into an asyncio future)."""
     try:
-        context = next(steps)
-        while True:
-            context = steps.send(await batcher.pick(context))
+        return next(steps) if item is None else steps.send(item)
     except StopIteration as done:
-        return done.value
+        return done
 
 
 class Service:
-    """Sessions of one picker, their store and their log, served on one asyncio event loop.
+    """Sessions of one picker, their store and their log, served from one asyncio event loop.
 
-    What a request does to its conversation runs on the loop (reading a sentence takes about a
-    millisecond), except the choice of items: those of all sessions are answered together by
-    one batched policy call (:class:`PickBatcher`), and log writes run in worker threads. The
-    requests of one session are served one at a time (an ``asyncio.Lock`` each); the store and
-    the log have their own locks (expired sessions are logged from a worker thread).
+    What a request does to its conversation (reading a sentence, the reply) runs in a worker
+    thread, step by step (:func:`steps_run`); the items its steps ask for are chosen for all
+    sessions together, one batched policy call at a time (:class:`PickBatcher`); log writes run
+    in worker threads. The requests of one session are served one at a time (an
+    ``asyncio.Lock`` each); the store and the log have their own locks.
     """
 
     def __init__(
@@ -187,7 +195,9 @@ class Service:
 
     async def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen in a batch); its id and the conversation."""
-        conversation = Conversation(self.picker, DEVICE, opening, self.task, defer=True)
+        conversation = await asyncio.to_thread(
+            Conversation, self.picker, DEVICE, opening, self.task, defer=True
+        )
         await steps_run(conversation.opened, self.batcher)
         token, gone = self.store.add(conversation)
         if gone:
