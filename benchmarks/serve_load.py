@@ -2,7 +2,8 @@
 
 Starts ``textrec serve`` on a free loopback port (its own process, logging to a temporary
 directory), then plays ``--sessions`` concurrent sessions through the JSON API with one asyncio
-HTTP client: each opens with a sentence, says up to ``--turns`` feedback sentences (each answered
+HTTP client: they arrive uniformly within ``--arrive`` seconds (a burst: 200 within 1 s), each
+opens with a sentence, says up to ``--turns`` feedback sentences (each answered
 with the next item: one *turn*), pausing a random think time in ``[0, 2 * --think]`` seconds
 between turns as people do, and ends the session (found, or not). It stops by itself when every
 session is done or after ``--time-limit`` seconds, then stops the server, checks the log
@@ -11,7 +12,7 @@ request kind and the error count.
 
 Loopback only: the server is started here, on 127.0.0.1. Example (the figures in docs/serving.md):
 
-    python benchmarks/serve_load.py --catalog /work/zcat/zappos --sessions 200 --think 1.0
+    python benchmarks/serve_load.py --catalog builtin --sessions 200 --arrive 1 --think 1
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ async def _session(
     def sentence() -> str:
         return str(rng.choice(_PHRASES)).format(v=str(rng.choice(values)).lower())
 
-    await asyncio.sleep(float(rng.uniform(0, args.think)))  # people arrive over a second or so
+    await asyncio.sleep(float(rng.uniform(0, args.arrive)))  # a burst: all within --arrive s
     s = await _timed(tally, "create", conn, "/api/sessions", {"text": sentence()})
     if s is None:
         return
@@ -214,12 +215,17 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200, help="concurrent sessions")
     parser.add_argument("--turns", type=int, default=10, help="most feedback turns per session")
     parser.add_argument("--think", type=float, default=1.0, help="mean think time (s) per turn")
+    parser.add_argument(
+        "--arrive", type=float, default=1.0, help="sessions arrive uniformly within (s)"
+    )
     parser.add_argument("--time-limit", type=float, default=300.0, help="stop after (s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated people")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
-    if args.sessions < 1 or args.turns < 1 or args.think < 0 or args.time_limit <= 0:
-        parser.error("--sessions and --turns must be >= 1, --think >= 0, --time-limit > 0")
+    if min(args.sessions, args.turns) < 1 or min(args.think, args.arrive) < 0:
+        parser.error("--sessions and --turns must be >= 1, --think and --arrive >= 0")
+    if args.time_limit <= 0:
+        parser.error("--time-limit must be > 0")
     catalog = open_catalog(args.catalog, progress=False)
     values = sorted({v for a in catalog.schema.attributes for v in a.values})
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,6 +247,7 @@ def main() -> None:
         "sessions": args.sessions,
         "max_turns": args.turns,
         "think_s": args.think,
+        "arrive_s": args.arrive,
         "seconds": elapsed,
         "turns": n_turns,
         "turns_per_s": n_turns / elapsed,
@@ -264,7 +271,8 @@ def main() -> None:
         return
     print(
         f"{args.sessions} sessions on {catalog.name} ({catalog.n_items} items), {args.policy}, "
-        f"think {args.think} s: {n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s), "
+        f"arriving within {args.arrive} s, think {args.think} s: "
+        f"{n_turns} turns in {elapsed:.1f} s ({n_turns / elapsed:.1f}/s), "
         f"{result['mean_batch']:.1f} picks per batch; server CPU {cpu:.1f} s "
         f"({result['server_cpu_ms_per_request']:.1f} ms per request); "
         f"machine load average {os.getloadavg()[0]:.1f}"

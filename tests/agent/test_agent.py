@@ -150,22 +150,6 @@ def test_loading_with_another_catalog_fails(make_recommender, tmp_path):
         Recommender.load(tmp_path / "rec", other)
 
 
-def test_recommend_one_conversation(make_recommender, toy_catalog):
-    rec = make_recommender()
-    ids = toy_catalog.item_ids
-    shown = [ids[0], ids[5]]
-    feedback = ["I want boots.", "Do you have shoes with round toe?"]
-    item = rec.recommend(shown, feedback)
-    assert item in set(ids.tolist()) and item not in shown
-    assert rec.recommend(shown, feedback) == item
-    first = rec.recommend([], [], opening="I want sandals.", pool="test")
-    assert toy_catalog.split[list(ids).index(first)] == 1
-    with pytest.raises(ValueError, match="not in catalog"):
-        rec.recommend(["nope"], ["I want boots."])
-    with pytest.raises(ValueError, match="2 shown items but 1 feedback"):
-        rec.recommend(shown, feedback[:1])
-
-
 @pytest.mark.parametrize(
     ("change", "match"),
     [

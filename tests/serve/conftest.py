@@ -9,7 +9,7 @@ import pytest
 
 from textrec.catalog import Catalog
 from textrec.language.reader import Reading, Request
-from textrec.serve.session import SlotFillerPicker
+from textrec.serve.session import slot_filler
 
 
 class WordReader:
@@ -45,7 +45,7 @@ def word_reader(toy_catalog):
 @pytest.fixture()
 def slot_picker(toy_catalog, word_reader):
     """The slot-filler over the toy catalog, reading with :class:`WordReader`."""
-    return SlotFillerPicker(toy_catalog, word_reader)
+    return slot_filler(toy_catalog, word_reader)
 
 
 @pytest.fixture(scope="session")

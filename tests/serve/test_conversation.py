@@ -9,7 +9,7 @@ import pytest
 
 from textrec.catalog.builtin import build_builtin
 from textrec.language.reader import load_reader
-from textrec.serve.session import Conversation, SlotFillerPicker, item_positions
+from textrec.serve.session import Conversation, item_positions, slot_filler
 from textrec.serve.standing import Want
 
 
@@ -20,7 +20,7 @@ def catalog():
 
 @pytest.fixture()
 def picker(catalog):
-    return SlotFillerPicker(catalog, load_reader(catalog, "lexicon"))
+    return slot_filler(catalog, load_reader(catalog, "lexicon"))
 
 
 def _labels(catalog, item):

@@ -9,10 +9,11 @@ unseen item.
 A :class:`Recommender` is used three ways:
 
 * over padded dialogues by learners (:meth:`Recommender.unroll`),
-* turn by turn on a batch of simulated sessions, as a simulator ``Policy``
+* turn by turn on a batch of sessions, as a simulator ``Policy``
   (:meth:`Recommender.policy`; how it acts -- greedy or sampling, from the actor or from the Q
-  heads -- is an argument, :class:`Acting`),
-* on one conversation, from texts and item ids (:meth:`Recommender.recommend`).
+  heads -- is an argument, :class:`Acting`): simulated sessions in evaluation and learning, and
+  people's conversations in ``chat`` and ``serve`` (:class:`textrec.serve.session.PolicyPicker`
+  replays them to it).
 
 It is saved as one directory (:meth:`Recommender.save`): weights, config, vocabulary and the
 fingerprint of the catalog it was trained on; loading it with another catalog is an error.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -261,11 +261,9 @@ class Recommender(nn.Module):
         for module in (self.items, self.tracker, self.actor, self.q):
             reset_parameters(module, generator)
         self._retrievers: dict[str, Retriever] = {}
-        self._index = {item_id: i for i, item_id in enumerate(catalog.item_ids.tolist())}
         self.acting = Acting()
-        """How :meth:`policy` and :meth:`recommend` act unless told otherwise: as the learner
-        that trained the recommender evaluates it (saved with it; a bcq agent acts from its
-        masked Q heads)."""
+        """How :meth:`policy` acts unless told otherwise: as the learner that trained the
+        recommender evaluates it (saved with it; a bcq agent acts from its masked Q heads)."""
 
     @property
     def text(self) -> TextEncoder:
@@ -518,50 +516,6 @@ class Recommender(nn.Module):
         chosen = {k: v for k, v in given.items() if v is not None}
         return RecommenderPolicy(self, replace(self.acting, sample=sample, **chosen))
 
-    @torch.no_grad()
-    def recommend(
-        self, shown: Sequence[str], feedback: Sequence[str], opening: str = "", pool: Pool = "all"
-    ) -> str:
-        """Next item id of one conversation.
-
-        Args:
-            shown: Ids of the items shown so far, in order.
-            feedback: The user's sentence after each shown item (same length as ``shown``).
-            opening: What the user said before the first item (``""``: nothing).
-            pool: Which items may be recommended; items in ``shown`` never are.
-
-        Returns:
-            The catalog id of the item to show next.
-        """
-        if len(shown) != len(feedback):
-            raise InputError(
-                f"recommend: {len(shown)} shown items but {len(feedback)} feedback sentences"
-            )
-        unknown = [s for s in shown if s not in self._index]
-        if unknown:
-            raise InputError(
-                f"recommend: item id {unknown[0]!r} is not in catalog {self.catalog.name!r}"
-            )
-        texts = [opening, *feedback]
-        width = max([len(self.vocab.encode(t)) for t in texts] + [1])
-        tokens, lengths = self.vocab.encode_batch(texts, width)
-        said = lengths > 0
-        items = np.array([[self._index[s] for s in shown]], dtype=np.int64).reshape(1, len(shown))
-        dialogues = Dialogues(
-            items=items,
-            feedback=np.where(said[1:], np.arange(1, len(texts)), -1)[None, :],
-            opening=np.array([0 if said[0] else -1]),
-            n_turns=np.array([len(shown)]),
-            tokens=tokens.astype(np.int64),
-            lengths=lengths.astype(np.int64),
-        )
-        state = self.unroll(dialogues)[:, -1]
-        retriever = self.retriever(pool)
-        excluded = np.isin(retriever.pool, items[0])[None, :]
-        action = self.act(state, replace(self.acting, sample=False), torch.Generator())
-        item = retriever.retrieve(action, excluded)[0]
-        return str(self.catalog.item_ids[item])
-
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write weights, config, how it acts (:attr:`acting`), vocabulary and catalog
@@ -665,7 +619,8 @@ class RecommenderPolicy:
     Each :meth:`act` feeds the previous turn (shown item and the user's sentence) into the tracker
     of every session that took it, then chooses for all sessions as ``acting`` says: greedily, or
     (``Acting.sample``) one value per head drawn from the heads (``Action.values``; the
-    exploration of on-policy learning). Rows with ``turn == 0`` start afresh.
+    exploration of on-policy learning). Rows with ``turn == 0`` start afresh (hearing an
+    opening sentence, if given, with no item, as :meth:`Recommender.unroll` does).
 
     With ``RecommenderConfig.slot_features`` each session also keeps the latest value asked for
     per attribute, read by :meth:`Recommender.recognise` from the sentences of the rows that
@@ -735,7 +690,9 @@ class RecommenderPolicy:
         fresh = result.turn == 0
         self._state[torch.as_tensor(fresh)] = rec.tracker.initial_state(int(fresh.sum()))
         self._heard[fresh] = -1
-        rows = np.flatnonzero(result.stepped & result.active)
+        # A turn-0 sentence is an opening (a person's, served): heard with no item (as unroll).
+        opening = fresh & (result.lengths > 0)
+        rows = np.flatnonzero((result.stepped | opening) & result.active)
         if rows.size:
             items = rec.items(torch.as_tensor(result.items[rows], dtype=torch.long))
             codes = self._sentence_codes(result, rows)

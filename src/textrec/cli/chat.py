@@ -28,13 +28,23 @@ from textrec.errors import InputError
 
 if TYPE_CHECKING:
     from textrec.catalog.catalog import Catalog
+    from textrec.language.reader import Reader
     from textrec.logs.append import FinishedSession, SessionLog
     from textrec.serve.images import ItemImages
     from textrec.serve.quality import PolicyQuality
     from textrec.serve.session import Conversation, Picker
     from textrec.serve.standing import Understood, Want
 
-__all__ = ["chat", "PolicyOpt", "LogsOpt", "OldLogsOpt", "ReaderOpt", "open_picker", "say_quality"]
+__all__ = [
+    "chat",
+    "PolicyOpt",
+    "LogsOpt",
+    "OldLogsOpt",
+    "ReaderOpt",
+    "open_picker",
+    "say_quality",
+    "served_reader",
+]
 
 PolicyOpt = typer.Option(
     ...,
@@ -117,7 +127,9 @@ def chat(
     cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
     log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
-    say_quality(policy_quality(policy, cat, seed), policy, json_out)
+    say_quality(
+        policy_quality(policy, cat, seed, served_reader(picker, reader, seed)), policy, json_out
+    )
     protocol = terminal.detect(os.environ, sys.stdout.isatty()) if image == "auto" else image
     show = _Shower(cat, ItemImages(cat), "none" if json_out else protocol, json_out)
     read = _line_reader(json_out)
@@ -132,6 +144,15 @@ def chat(
         _save(conversation.finish(found=False), log, json_out, left=True)
         raise
     _save(conversation.finished or conversation.finish(found=False), log, json_out, left)
+
+
+def served_reader(picker: Picker, reader: str, seed: int) -> Reader:
+    """The reader the served slot-filler reads with: the picker's own, or ``--reader``'s (an
+    agent is served: the slot-filler it is compared with would read with that one)."""
+    from textrec.language.reader import load_reader
+
+    own = getattr(picker, "reader", None)
+    return own if own is not None else load_reader(picker.catalog, reader, seed=seed)
 
 
 def say_quality(quality: PolicyQuality, policy: str, as_json: bool) -> None:

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import typer
 
-from textrec.cli.chat import LogsOpt, OldLogsOpt, PolicyOpt, ReaderOpt, open_picker, say_quality
+from textrec.cli.chat import (
+    LogsOpt,
+    OldLogsOpt,
+    PolicyOpt,
+    ReaderOpt,
+    open_picker,
+    say_quality,
+    served_reader,
+)
 from textrec.cli.common import CatalogOpt, DataOpt, ItemsOpt, JsonOpt, ProgressOpt, SeedOpt
 from textrec.errors import InputError
 
@@ -59,7 +67,7 @@ def serve(
     cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
     log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
-    quality = policy_quality(policy, cat, seed)
+    quality = policy_quality(policy, cat, seed, served_reader(picker, reader, seed))
     service = Service(picker, log, config, policy_name=policy)
     shown_host = f"[{host}]" if ":" in host else host
     info = {

@@ -6,7 +6,8 @@ paraphrase corpus: a person's own words ("trainers with velcro for my little boy
 by default) and says its first wanted request again in the simulator's template speech ("I want
 shoes with hook and loop."), which the encoder was trained on; a sentence the reader does not
 understand is passed on as it was. The agent itself is unchanged: feed it ``Rewriter.texts(...)``
-in a chat (``Recommender.recommend(shown, rewriter.texts(feedback))``), or simulate with
+in a chat (the conversation's sentences, as ``chat``/``serve`` replay them to the agent's
+policy), or simulate with
 ``Rewriter.bank(bank)``, whose token ids are those of the rewritten sentences.
 """
 

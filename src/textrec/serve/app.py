@@ -25,9 +25,11 @@ as soon as they end; sessions evicted, expired or open at shutdown are logged as
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -43,7 +45,7 @@ from textrec.serve.images import ItemImages
 from textrec.serve.labels import attribute_label, value_label
 from textrec.serve.session import (
     MAX_TEXT_CHARS,
-    BatchingPicker,
+    Context,
     Conversation,
     Picker,
     act_reader,
@@ -55,7 +57,7 @@ from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
 from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig
 
-__all__ = ["ServeConfig", "Service", "create_app"]
+__all__ = ["PickBatcher", "ServeConfig", "Service", "create_app", "steps_run"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ class ServeConfig:
     """Largest request body accepted (413 beyond)."""
     expire_every: float = 30.0
     """Seconds between sweeps that expire idle sessions and log them."""
+    batch_wait: float = 0.002
+    """How long a batch of item choices lets the event loop read other requests first, so
+    that they join it (seconds; see :class:`PickBatcher`)."""
 
     def __post_init__(self) -> None:
         StoreConfig(self.max_sessions, self.idle_seconds)  # validates both
@@ -84,15 +89,86 @@ class ServeConfig:
             )
         if not self.expire_every > 0:
             raise InputError(f"ServeConfig.expire_every must be > 0, got {self.expire_every}")
+        if not 0 <= self.batch_wait <= 1:
+            raise InputError(f"ServeConfig.batch_wait must be in [0, 1] s, got {self.batch_wait}")
 
 
 # ---------------------------------------------------------------------------------------- service
-class Service:
-    """Sessions of one picker, their store and their log; safe to call from many threads.
+class PickBatcher:
+    """Item choices of many sessions answered by one batched policy call (asyncio).
 
-    Items are chosen through a :class:`~textrec.serve.session.BatchingPicker` (requests that
-    arrive together are served as one batch, by one thread at a time); each conversation is
-    changed under its own lock; the store and the log have their own locks.
+    :meth:`pick` queues a conversation's :class:`~textrec.serve.session.Context` and awaits its
+    item. One batch runs at a time, in a worker thread so that the event loop goes on reading
+    the next requests meanwhile: it first lets the loop run for ``max_wait`` seconds (the
+    requests being read now join it), then takes up to ``max_batch`` queued choices and calls
+    the picker once for all of them (:class:`~textrec.serve.session.PolicyPicker`: a batch of 32
+    costs about as much as two single choices); what queues up while it runs is the next batch.
+    """
+
+    def __init__(self, picker: Picker, max_batch: int = 64, max_wait: float = 0.002) -> None:
+        if max_batch < 1:
+            raise InputError(f"PickBatcher: max_batch must be >= 1, got {max_batch}")
+        if not 0 <= max_wait <= 1:
+            raise InputError(f"PickBatcher: max_wait must be in [0, 1] s, got {max_wait}")
+        self.picker, self.max_batch, self.max_wait = picker, max_batch, max_wait
+        self._queue: list[tuple[Context, asyncio.Future[str]]] = []
+        self._runner: asyncio.Task[None] | None = None
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
+        """How many batches of each size were served (for the load benchmark)."""
+
+    async def pick(self, context: Context) -> str:
+        """The next item of the conversation ``context``, chosen in a batch with others."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.append((context, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._queue:
+            await asyncio.sleep(self.max_wait)
+            batch = self._queue[: self.max_batch]
+            del self._queue[: self.max_batch]
+            self.batch_sizes[len(batch)] += 1
+            try:
+                items = await asyncio.to_thread(self.picker.pick, [c for c, _ in batch])
+            except Exception as exc:  # noqa: BLE001 -- handed to each waiting request
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), item in zip(batch, items, strict=True):
+                if not future.done():  # its request may have been cancelled
+                    future.set_result(item)
+
+
+async def steps_run(steps: Generator[Context, str, Any], batcher: PickBatcher) -> Any:
+    """:func:`~textrec.serve.session.run` for the event loop: the steps run in worker threads
+    (reading a sentence, the reply), each item they ask for is chosen by ``batcher``, in a batch
+    with other sessions' choices."""
+    step = await asyncio.to_thread(_advance, steps, None)
+    while isinstance(step, Context):
+        step = await asyncio.to_thread(_advance, steps, await batcher.pick(step))
+    return step.value
+
+
+def _advance(steps: Generator[Context, str, Any], item: str | None) -> Context | StopIteration:
+    """The next item ``steps`` asks for (sent ``item``, the last one asked for), or its end
+    (a StopIteration cannot cross into an asyncio future)."""
+    try:
+        return next(steps) if item is None else steps.send(item)
+    except StopIteration as done:
+        return done
+
+
+class Service:
+    """Sessions of one picker, their store and their log, served from one asyncio event loop.
+
+    What a request does to its conversation (reading a sentence, the reply) runs in a worker
+    thread, step by step (:func:`steps_run`); the items its steps ask for are chosen for all
+    sessions together, one batched policy call at a time (:class:`PickBatcher`); log writes run
+    in worker threads. The requests of one session are served one at a time (an
+    ``asyncio.Lock`` each); the store and the log have their own locks.
     """
 
     def __init__(
@@ -104,48 +180,61 @@ class Service:
         policy_name: str = "",
     ) -> None:
         act_reader(picker)  # built now, not by the first sessions, all at once
-        self.picker = BatchingPicker(picker)
         self.log, self.config = log_dir, config or ServeConfig()
+        self.picker = picker
+        self.batcher = PickBatcher(picker, max_wait=self.config.batch_wait)
         self.task = task or TaskConfig()
         self.catalog = picker.catalog
         self.policy_name = policy_name
         self.images = ItemImages(self.catalog)
         self.words = CatalogWords(self.catalog)
         self.store = SessionStore(StoreConfig(self.config.max_sessions, self.config.idle_seconds))
+        self._turns: weakref.WeakKeyDictionary[Conversation, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def start(self, opening: str = "") -> tuple[str, Conversation]:
-        """A new session (its first item chosen); returns its id and the conversation."""
-        conversation = Conversation(self.picker, DEVICE, opening, self.task)
+    async def start(self, opening: str = "") -> tuple[str, Conversation]:
+        """A new session (its first item chosen in a batch); its id and the conversation."""
+        conversation = await asyncio.to_thread(
+            Conversation, self.picker, DEVICE, opening, self.task, defer=True
+        )
+        await steps_run(conversation.opened, self.batcher)
         token, gone = self.store.add(conversation)
-        self.abandon(gone)
+        if gone:
+            await asyncio.to_thread(self.abandon, gone)
         return token, conversation
 
     def get(self, token: str) -> Conversation:
         """The live session ``token`` (UnknownSession otherwise)."""
         return self.store.get(token)
 
-    def say(self, token: str, text: str) -> Conversation:
+    def _turn(self, conversation: Conversation) -> asyncio.Lock:
+        return self._turns.setdefault(conversation, asyncio.Lock())
+
+    async def say(self, token: str, text: str) -> Conversation:
         """Feedback on the item on show; the next item is chosen, or the session ends."""
         conversation = self.store.get(token)
-        with conversation.lock:
-            conversation.say(text)
+        async with self._turn(conversation):
+            await steps_run(conversation.saying(text), self.batcher)
         if conversation.finished is not None:
-            self._close(token, conversation.finished)
+            await asyncio.to_thread(self._close, token, conversation.finished)
         return conversation
 
-    def show(self, token: str, item_id: str) -> Conversation:
+    async def show(self, token: str, item_id: str) -> Conversation:
         """Show again an item the session ``token`` showed before."""
         conversation = self.store.get(token)
-        with conversation.lock:
-            conversation.show(item_id)
+        async with self._turn(conversation):
+            with conversation.lock:
+                conversation.show(item_id)
         return conversation
 
-    def end(self, token: str, found: bool) -> Conversation:
+    async def end(self, token: str, found: bool) -> Conversation:
         """End the session ``token`` (found: the item on show is the one) and log it."""
         conversation = self.store.get(token)
-        with conversation.lock:
-            finished = conversation.finish(found)
-        self._close(token, finished)
+        async with self._turn(conversation):
+            with conversation.lock:
+                finished = conversation.finish(found)
+        await asyncio.to_thread(self._close, token, finished)
         return conversation
 
     def abandon(self, conversations: list[Conversation]) -> None:
@@ -510,8 +599,8 @@ def _add_page(app: FastAPI, service: Service) -> None:
 def _add_api(app: FastAPI, service: Service) -> None:
     """The JSON API (see the module docstring).
 
-    Routes that only read a session are ``async`` (they take well under a millisecond, on the
-    event loop); those that choose an item or write the log run in the thread pool.
+    The session routes are ``async``: they run on the event loop, the item choices of all
+    sessions in batches (:class:`PickBatcher`) and log writes in worker threads.
     """
 
     @app.get("/api/health")
@@ -525,14 +614,14 @@ def _add_api(app: FastAPI, service: Service) -> None:
             open_sessions=len(service.store),
             max_sessions=service.config.max_sessions,
             logging=service.log is not None,
-            batches=sum(service.picker.batch_sizes.values()),
-            picks=sum(n * c for n, c in service.picker.batch_sizes.items()),
+            batches=sum(service.batcher.batch_sizes.values()),
+            picks=sum(n * c for n, c in service.batcher.batch_sizes.items()),
         )
 
     @app.post("/api/sessions", status_code=201)
-    def create_session(body: OpeningIn | None = None) -> SessionOut:
+    async def create_session(body: OpeningIn | None = None) -> SessionOut:
         """Start a session (optionally with what the person looks for); its first item."""
-        token, c = service.start(body.text if body is not None else "")
+        token, c = await service.start(body.text if body is not None else "")
         return _session_out(service, token, c)
 
     @app.get("/api/sessions/{session_id}")
@@ -546,19 +635,19 @@ def _add_api(app: FastAPI, service: Service) -> None:
         return _item(service, service.get(session_id).current)
 
     @app.post("/api/sessions/{session_id}/feedback")
-    def feedback(session_id: str, body: FeedbackIn) -> SessionOut:
+    async def feedback(session_id: str, body: FeedbackIn) -> SessionOut:
         """Say what to change about the item on show; the next item ("that's it" ends it)."""
-        return _session_out(service, session_id, service.say(session_id, body.text))
+        return _session_out(service, session_id, await service.say(session_id, body.text))
 
     @app.post("/api/sessions/{session_id}/show")
-    def show(session_id: str, body: ShowIn) -> SessionOut:
+    async def show(session_id: str, body: ShowIn) -> SessionOut:
         """Show again an item this session showed before (422 for any other item)."""
-        return _session_out(service, session_id, service.show(session_id, body.item_id))
+        return _session_out(service, session_id, await service.show(session_id, body.item_id))
 
     @app.post("/api/sessions/{session_id}/end")
-    def end(session_id: str, body: EndIn) -> SessionOut:
+    async def end(session_id: str, body: EndIn) -> SessionOut:
         """End the session: ``found`` if the item on show is the one. It is logged."""
-        return _session_out(service, session_id, service.end(session_id, body.found))
+        return _session_out(service, session_id, await service.end(session_id, body.found))
 
     @app.get(
         "/api/items/{item_id}/image",

@@ -1,10 +1,13 @@
 """How good the served policy is, said at start-up: its saved test-pool SR@10/20/30 beside the
-slot-filler's on the same catalog, and a warning when it is below.
+served slot-filler's on the same catalog, and a warning when it is below.
 
 A ``textrec train --out`` run directory keeps its evaluations in ``metrics.csv`` (the last row is
 the final one, on the run's ``--eval-pool``, ``test`` by default); a bare ``final/`` directory
-has none ("not evaluated"). The slot-filler is evaluated here, on :data:`SLOT_FILLER_SESSIONS`
-simulated test-pool sessions with the given seed (a few seconds): same seed, same figures.
+has none ("not evaluated"). The slot-filler compared with is the one a person would talk to with
+``--policy slot-filler``: :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` reading the
+users' sentences with the served reader (``--reader``), not the simulator's structured feedback. It
+is evaluated here, on :data:`SLOT_FILLER_SESSIONS` simulated test-pool sessions with the given
+seed (a few seconds): same seed, same figures.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textrec.catalog.catalog import Catalog
+from textrec.language.reader import Reader
 
 __all__ = ["SLOT_FILLER_SESSIONS", "PolicyQuality", "saved_success", "policy_quality"]
 
@@ -74,19 +78,21 @@ def saved_success(spec: str) -> tuple[tuple[float, ...], str] | None:
     return None
 
 
-def policy_quality(spec: str, catalog: Catalog, seed: int) -> PolicyQuality:
-    """The served policy's saved figures (``spec``: ``--policy``) and the slot-filler's, measured
-    on :data:`SLOT_FILLER_SESSIONS` test-pool sessions with ``seed``."""
+def policy_quality(spec: str, catalog: Catalog, seed: int, reader: Reader) -> PolicyQuality:
+    """The served policy's saved figures (``spec``: ``--policy``) and the served slot-filler's
+    (reading with ``reader``), measured on :data:`SLOT_FILLER_SESSIONS` test-pool sessions with
+    ``seed``."""
     from textrec.evaluation import evaluate
     from textrec.language.speech import build_sentence_bank
     from textrec.serve.session import SLOT_FILLER
-    from textrec.simulator.baselines import make_policy
+    from textrec.simulator.baselines import ReaderSlotFillerPolicy
     from textrec.simulator.engine import BatchedSimulator
     from textrec.simulator.task import TaskConfig
 
     bank = build_sentence_bank(catalog.schema, seed=seed)
     simulator = BatchedSimulator(catalog, "test", bank, TaskConfig())
-    result = evaluate(make_policy(SLOT_FILLER, catalog), simulator, SLOT_FILLER_SESSIONS, seed)
+    served = ReaderSlotFillerPolicy(catalog, reader=reader)
+    result = evaluate(served, simulator, SLOT_FILLER_SESSIONS, seed)
     slot = tuple(float(getattr(result, f"sr_at_{k}").mean) for k in _KS)
     if spec == SLOT_FILLER:
         return PolicyQuality(slot, slot, "measured now")

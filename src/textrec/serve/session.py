@@ -2,11 +2,11 @@
 
 Written once for every front end (``textrec chat``, ``textrec serve``, the load benchmark):
 
-* a :class:`Picker` chooses the next item from what was said and shown so far. A saved
-  :class:`~textrec.agent.Recommender` reads the sentences itself (:class:`RecommenderPicker`); the
-  slot-filler (:class:`SlotFillerPicker`) is the very policy ``evaluate --policy reader`` scores
-  (:class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`), the conversation replayed to
-  it as the simulator would;
+* a :class:`Picker` chooses the next item from what was said and shown so far: every policy is
+  served through :class:`PolicyPicker`, which replays a batch of conversations to the very
+  :class:`~textrec.simulator.policy.Policy` object ``evaluate`` scores, as the simulator would
+  hand them (the slot-filler: :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`; a
+  saved recommender: its :class:`~textrec.agent.RecommenderPolicy`);
 * a :class:`Conversation` holds one session: the opening sentence, the items shown and what the
   person said about each, until it ends as a :class:`~textrec.logs.append.FinishedSession`;
 * :func:`clean_text` is the one check of what a person types (length, encoding, control
@@ -16,16 +16,14 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import threading
 import unicodedata
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,12 +32,14 @@ from textrec.catalog.retrieval import Action, Retriever
 from textrec.catalog.schema import AttributeSchema
 from textrec.errors import InputError
 from textrec.language.acts import ActReader, ActReading
-from textrec.language.reader import Reader, load_reader
+from textrec.language.reader import Reader, Reading, load_reader
+from textrec.language.tokenizer import Vocabulary
 from textrec.logs.append import FinishedSession, new_session_id
 from textrec.serve.replies import reply, unsupported
 from textrec.serve.standing import Change, Understood, Want, satisfying, update
 from textrec.simulator.baselines import ReaderSlotFillerPolicy
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Policy
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
@@ -48,16 +48,16 @@ __all__ = [
     "SLOT_FILLER",
     "Context",
     "Picker",
-    "BatchingPicker",
-    "SlotFillerPicker",
-    "RecommenderPicker",
+    "PolicyPicker",
     "ItemView",
+    "MemoReader",
     "Conversation",
     "act_reader",
     "clean_text",
     "describe",
     "item_positions",
     "load_picker",
+    "slot_filler",
 ]
 
 MAX_TEXT_CHARS = 300
@@ -106,6 +106,9 @@ class Context:
     allowed: np.ndarray | None = None
     """``(N,)`` the catalog items the next one must be among (None: any unseen item); never
     empty of unseen items."""
+    structure: tuple[tuple[int, int, int], ...] = ()
+    """``(T,)`` each feedback as structure, ``(attribute, global value, mode)`` (``-1``: none),
+    when a simulated user said it; empty for a person's words (a policy reads them itself)."""
 
 
 class Picker(Protocol):
@@ -117,38 +120,68 @@ class Picker(Protocol):
         """Id of each conversation's next item, never one of its ``shown``."""
 
 
-class SlotFillerPicker:
-    """The reader slot-filler that ``evaluate --policy reader`` scores, on people's words.
+class PolicyPicker:
+    """Any :class:`~textrec.simulator.policy.Policy` on people's conversations: the adapter of
+    ``chat`` and ``serve``, so that what a person talks to is the object ``evaluate`` scores.
 
-    Object for object the evaluated policy: a
-    :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` reading with ``reader``, acting
-    through the :class:`~textrec.simulator.policy.Policy` protocol. A batch of conversations is
-    replayed to it turn by turn as the simulator would hand them (turn 0 with the opening
-    sentence, then each shown item with what was said about it; each distinct sentence gets an
-    id, so the policy reads it once), and its action after each conversation's last turn is
-    retrieved for among the unseen, ``allowed`` items. Refusals ("no heels") are the
-    conversation's standing requests' job (:func:`~textrec.serve.standing.satisfying` keeps them
-    out of ``allowed``).
+    A batch of ``B`` conversations is replayed to the policy turn by turn as the simulator hands
+    sessions to it (:func:`textrec.simulator.rollout.play`): after ``policy.reset(B)``, step
+    ``j = 0`` is turn 0 with the opening sentence (no item), step ``j >= 1`` shows the ``j``-th
+    item with what was said about it; a conversation of ``T`` items is active through step
+    ``T`` and finished after it, and its action is the one the policy took at step ``T``. Each
+    distinct sentence gets one id (``StepResult.sentence``), so a policy that memoises by id
+    reads it once; ``vocab`` gives the token ids a learned recommender reads. The action is
+    retrieved for among the unseen, ``allowed`` items of the whole catalog (refusals, "no heels",
+    are the conversation's standing requests: :func:`~textrec.serve.standing.satisfying` keeps
+    them out of ``allowed``).
+
+    Args:
+        catalog: the items (pool position == catalog index).
+        make_policy: builds the policy (called once, and again when the sentence memo is full:
+            :data:`_READ_MEMO` sentences).
+        reader: the policy's own reader, when it reads with one (the slot-filler's); the
+            conversations' act reader reads requests with it (:func:`act_reader`).
+        vocab: tokenises the sentences for a policy that reads token ids (a recommender).
     """
 
-    def __init__(self, catalog: Catalog, reader: Reader) -> None:
-        if reader.schema != catalog.schema:
+    def __init__(
+        self,
+        catalog: Catalog,
+        make_policy: Callable[[], Policy],
+        *,
+        reader: Reader | None = None,
+        vocab: Vocabulary | None = None,
+    ) -> None:
+        if reader is not None and reader.schema != catalog.schema:
             raise InputError(f"the reader reads another schema than catalog {catalog.name!r}'s")
-        self.catalog, self.reader = catalog, reader
-        self._fresh = functools.partial(ReaderSlotFillerPolicy, catalog, reader=reader)
-        self.policy = self._fresh()
-        self.retriever = Retriever(catalog, "all")  # pool position == catalog index
+        self.catalog, self.reader, self.vocab = catalog, reader, vocab
+        self.make_policy = make_policy
+        """Builds the policy (a fresh one: :meth:`action` resets it for each batch)."""
+        self.policy = make_policy()
+        """The policy acting now."""
+        self.retriever = Retriever(catalog, "all")
         self._index = item_positions(catalog)
         self._ids: dict[str, int] = {}
 
     def _sentence_ids(self, texts: list[str]) -> np.ndarray:
-        """Each text's sentence id (``-1``: nothing said); the policy's memo of sentences starts
-        afresh beyond :data:`_READ_MEMO` of them."""
+        """Each text's sentence id (``-1``: nothing said); the policy starts afresh (a new one)
+        beyond :data:`_READ_MEMO` distinct sentences."""
         if len(self._ids) + len(set(texts) - self._ids.keys()) > _READ_MEMO:
             self._ids.clear()
-            self.policy = self._fresh()
+            self.policy = self.make_policy()
         ids = self._ids
         return np.array([ids.setdefault(t, len(ids)) if t else -1 for t in texts], dtype=np.int64)
+
+    def _tokens(self, texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, S, L)`` token ids and ``(B, S)`` lengths of ``texts (B, S)`` (L = 1, all
+        padding, without a vocabulary)."""
+        if self.vocab is None:
+            return np.zeros((*texts.shape, 1), dtype=np.int32), np.zeros(texts.shape, np.int32)
+        uniq, inverse = np.unique(texts.astype(str), return_inverse=True)
+        width = max([len(self.vocab.encode(t)) for t in uniq] + [1])
+        tokens, lengths = self.vocab.encode_batch(uniq.tolist(), width)
+        inverse = inverse.reshape(texts.shape)
+        return tokens[inverse], lengths[inverse]
 
     def action(self, contexts: Sequence[Context]) -> Action:
         """The policy's action for the next item of every conversation (``B`` rows)."""
@@ -159,13 +192,15 @@ class SlotFillerPicker:
         sentence = self._sentence_ids([t for row in said for t in row]).reshape(b, t_max + 1)
         texts = np.empty((b, t_max + 1), dtype=object)
         texts[:] = said
+        tokens, lengths = self._tokens(texts)
         shown = np.full((b, t_max + 1), -1, dtype=np.int64)
+        structure = np.full((3, b, t_max + 1), -1, dtype=np.int64)
         for row, c in enumerate(contexts):
             shown[row, 1 : len(c.shown) + 1] = [self._index[s] for s in c.shown]
+            if c.structure:
+                structure[:, row, 1 : len(c.shown) + 1] = np.array(c.structure).T
         self.policy.reset(b, np.random.default_rng(0))
-        none = np.full(b, -1, dtype=np.int64)
-        heads: list[np.ndarray] = []
-        weights = np.zeros((b, self.catalog.schema.n_attributes), dtype=np.float32)
+        chosen: dict[str, Any] = {}
         for j in range(t_max + 1):
             live = turns >= j
             action = self.policy.act(
@@ -176,23 +211,18 @@ class SlotFillerPicker:
                     terminated=np.zeros(b, dtype=bool),
                     truncated=np.zeros(b, dtype=bool),
                     active=live,
-                    feedback_attribute=none,
-                    feedback_value=none,
-                    feedback_mode=none,
+                    feedback_attribute=np.where(live, structure[0, :, j], -1),
+                    feedback_value=np.where(live, structure[1, :, j], -1),
+                    feedback_mode=np.where(live, structure[2, :, j], -1),
                     sentence=np.where(live, sentence[:, j], -1),
-                    texts=texts[:, j],
-                    tokens=np.zeros((b, 1), dtype=np.int32),
-                    lengths=np.zeros(b, dtype=np.int32),
+                    texts=np.where(live, texts[:, j], ""),
+                    tokens=np.where(live[:, None], tokens[:, j], 0),
+                    lengths=np.where(live, lengths[:, j], 0),
                     violations=np.zeros(b, dtype=np.int32),
                 )
             )
-            if not heads:
-                heads = [np.empty_like(p) for p in action.head_probs]  # type: ignore[union-attr]
-            last = turns == j
-            for head, p in zip(heads, action.head_probs, strict=True):  # type: ignore[arg-type]
-                head[last] = p[last]
-            weights[last] = action.weights[last]  # type: ignore[index]
-        return Action(head_probs=tuple(heads), weights=weights)
+            _keep_rows(chosen, action, turns == j)
+        return Action(**chosen)
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
         """The best unseen (and ``allowed``) item for each conversation's action."""
@@ -206,94 +236,59 @@ class SlotFillerPicker:
         return [str(i) for i in self.catalog.item_ids[items]]
 
 
-class RecommenderPicker:
-    """A saved learned recommender: it reads the sentences with its own text encoder.
-
-    :meth:`Recommender.recommend` serves one conversation, so a batch is served one by one.
-    """
-
-    def __init__(self, recommender: object) -> None:
-        from textrec.agent import Recommender
-
-        if not isinstance(recommender, Recommender):
-            raise InputError(f"expected a Recommender, got {type(recommender).__name__}")
-        self.recommender = recommender
-        self.catalog = recommender.catalog
-
-    def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """:meth:`Recommender.recommend` over the whole catalog, per conversation; where its
-        choice is not ``allowed``, the allowed unseen item closest to it in feature space."""
-        picks = [
-            self.recommender.recommend(list(c.shown), list(c.feedback), c.opening, pool="all")
-            for c in contexts
-        ]
-        positions = item_positions(self.catalog)
-        unit = self.catalog.unit_features
-        for row, c in enumerate(contexts):
-            if c.allowed is None or c.allowed[positions[picks[row]]]:
-                continue
-            ok = c.allowed.copy()
-            ok[[positions[s] for s in c.shown]] = False
-            near = np.where(ok, unit @ unit[positions[picks[row]]], -np.inf)
-            picks[row] = str(self.catalog.item_ids[int(np.argmax(near))])
-        return picks
+def _keep_rows(chosen: dict[str, Any], action: Action, rows: np.ndarray) -> None:
+    """Copy ``action``'s ``rows`` (a ``(B,)`` mask) into ``chosen``, the fields of an
+    :class:`Action` of ``B`` sessions (allocated at the first call)."""
+    fields = {"values": action.values, "weights": action.weights}
+    for name, part in fields.items():
+        if part is not None:
+            out = chosen.setdefault(name, np.empty_like(part))
+            out[rows] = part[rows]
+    if action.head_probs is not None:
+        heads = chosen.setdefault("head_probs", tuple(np.empty_like(p) for p in action.head_probs))
+        for out, p in zip(heads, action.head_probs, strict=True):
+            out[rows] = p[rows]
 
 
-class BatchingPicker:
-    """A picker shared by many threads: calls that arrive together are served as one batch.
+class MemoReader:
+    """``reader`` remembering its readings of the last sentences (up to :data:`_READ_MEMO`):
+    the act reader and the slot-filler read each of a person's sentences with the same reader,
+    so the second reading is free. Safe to share between threads."""
 
-    The first caller that finds no batch running serves every waiting call (``max_batch`` at a
-    time) until none is left; the others wait for their results. The wrapped picker is thus only
-    ever used by one thread at a time, and a busy server amortises each batch's retrieval.
-    """
+    def __init__(self, reader: Reader) -> None:
+        self.reader, self.schema = reader, reader.schema
+        self._memo: dict[str, Reading] = {}
 
-    def __init__(self, picker: Picker, max_batch: int = 64) -> None:
-        if max_batch < 1:
-            raise InputError(f"BatchingPicker: max_batch must be >= 1, got {max_batch}")
-        self.picker, self.max_batch = picker, max_batch
-        self.catalog = picker.catalog
-        self.reader = getattr(picker, "reader", None)
-        """The wrapped picker's reader (None: it reads for itself), for :func:`act_reader`."""
-        self._lock = threading.Lock()
-        self._waiting: list[tuple[Context, Future[str]]] = []
-        self._serving = False
-        self.batch_sizes: collections.Counter[int] = collections.Counter()
-        """How many batches of each size were served (for the load benchmark)."""
+    def read_batch(self, texts: Sequence[str]) -> list[Reading]:
+        """The readings of ``texts``, each new one read once (in one batch)."""
+        memo = self._memo
+        new = [t for t in dict.fromkeys(texts) if t not in memo]
+        if new and len(memo) + len(new) > _READ_MEMO:  # a new table: readers of the old keep it
+            memo = self._memo = {}
+            new = list(dict.fromkeys(texts))
+        if new:
+            memo.update(zip(new, self.reader.read_batch(new), strict=True))
+        return [memo[t] for t in texts]
 
-    def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """The next items of ``contexts``, picked in a batch with whatever else is waiting."""
-        futures: list[Future[str]] = [Future() for _ in contexts]
-        with self._lock:
-            self._waiting.extend(zip(contexts, futures, strict=True))
-            lead = not self._serving
-            self._serving = self._serving or lead
-        if lead:
-            self._serve()
-        return [f.result() for f in futures]
 
-    def _serve(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._waiting[: self.max_batch]
-                del self._waiting[: self.max_batch]
-                if not batch:
-                    self._serving = False
-                    return
-            self.batch_sizes[len(batch)] += 1
-            try:
-                items = self.picker.pick([c for c, _ in batch])
-            except Exception as exc:  # noqa: BLE001 -- handed to each waiting caller
-                for _, future in batch:
-                    future.set_exception(exc)
-                continue
-            for (_, future), item in zip(batch, items, strict=True):
-                future.set_result(item)
+def slot_filler(catalog: Catalog, reader: Reader) -> PolicyPicker:
+    """The slot-filler served: :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy`
+    reading with ``reader`` (``evaluate --policy reader`` with that reader; remembered by a
+    :class:`MemoReader`, which the conversations' act reader shares)."""
+    words = MemoReader(reader)
+    return PolicyPicker(
+        catalog, functools.partial(ReaderSlotFillerPolicy, catalog, reader=words), reader=words
+    )
 
 
 def load_picker(
     spec: str, catalog: Catalog, *, seed: int = 0, reader: str = DEFAULT_READER
-) -> Picker:
-    """``"slot-filler"``, or the directory of a saved recommender (or a ``train --out`` run).
+) -> PolicyPicker:
+    """The policy ``--policy`` names, adapted to conversations (:class:`PolicyPicker`):
+    ``"slot-filler"``, the :class:`~textrec.simulator.baselines.ReaderSlotFillerPolicy` that
+    ``evaluate --policy reader`` scores (reading with ``reader``), or the directory of a saved
+    recommender (or a ``train --out`` run), as :func:`textrec.evaluation.load_policy` loads it
+    (its :class:`~textrec.agent.RecommenderPolicy`, acting as it was evaluated).
 
     Args:
         spec: the ``--policy`` value.
@@ -303,7 +298,7 @@ def load_picker(
             :data:`textrec.language.reader.READERS`).
     """
     if spec == SLOT_FILLER:
-        return SlotFillerPicker(catalog, load_reader(catalog, reader, seed=seed))
+        return slot_filler(catalog, load_reader(catalog, reader, seed=seed))
     from textrec.agent import Recommender
 
     root = Path(spec)
@@ -314,7 +309,8 @@ def load_picker(
             f"--policy {spec!r}: neither {SLOT_FILLER!r} nor a saved recommender directory "
             "(with recommender.json, or a 'textrec train --out' run with final/)"
         )
-    return RecommenderPicker(Recommender.load(root, catalog))
+    recommender = Recommender.load(root, catalog)
+    return PolicyPicker(catalog, recommender.policy, vocab=recommender.vocab)
 
 
 # ---------------------------------------------------------------------------------------- sessions
@@ -366,6 +362,23 @@ def act_reader(picker: Picker) -> ActReader:
         return _ACT_READERS[key]
 
 
+Steps = Generator[Context, str, "str | None"]
+"""What a conversation does with one sentence, as a generator: it yields the :class:`Context` of
+each item it needs chosen, is sent the chosen item id, and returns the item on show next (None:
+the session ended). :func:`run` drives it with a picker; a server drives the steps of many
+sessions at once, so that their items are chosen in one batch."""
+
+
+def run(steps: Generator[Context, str, Any], pick: Callable[[list[Context]], list[str]]) -> Any:
+    """Drive ``steps`` to the end, choosing each item it asks for with ``pick``; its result."""
+    try:
+        context = next(steps)
+        while True:
+            context = steps.send(pick([context])[0])
+    except StopIteration as done:
+        return done.value
+
+
 class Conversation:
     """One session: opening sentence, shown items and what was said about each.
 
@@ -384,7 +397,13 @@ class Conversation:
     """
 
     def __init__(
-        self, picker: Picker, device: str, opening: str = "", task: TaskConfig | None = None
+        self,
+        picker: Picker,
+        device: str,
+        opening: str = "",
+        task: TaskConfig | None = None,
+        *,
+        defer: bool = False,
     ) -> None:
         self.picker = picker
         self.catalog = picker.catalog
@@ -409,10 +428,19 @@ class Conversation:
         self.lock = threading.Lock()
         """Held by a server while it changes this conversation (one request at a time)."""
         reading = self.acts.read_batch([self.opening], opening=True)[0] if self.opening else None
-        self.reply = self._respond(reading, first=True)
-        """What the recommender says this turn (never empty)."""
         if reading is not None:
             self.opening_act = reading.act
+        self.reply = ""
+        """What the recommender says this turn (never empty once the first item is on show)."""
+        self.opened = self._opening(reading)
+        """The steps that show the first item (:data:`Steps`): run by the constructor, or by the
+        caller with ``defer`` (a server choosing the first items of many sessions in a batch)."""
+        if not defer:
+            run(self.opened, picker.pick)
+
+    def _opening(self, reading: ActReading | None) -> Steps:
+        self.reply = yield from self._respond(reading, first=True)
+        return self.current
 
     @property
     def current(self) -> str:
@@ -431,6 +459,10 @@ class Conversation:
         It ends as found when ``text`` accepts the item, and as not found when the turn limit is
         reached; a sentence with nothing understood keeps the same item (the reply asks).
         """
+        return run(self.saying(text), self.picker.pick)
+
+    def saying(self, text: str) -> Steps:
+        """:meth:`say` as :data:`Steps` (the item to show next is asked for, not picked here)."""
         self._require_open()
         text = clean_text(text, what="feedback")
         if not text:
@@ -443,7 +475,8 @@ class Conversation:
             self.finish(found=True)
             return None
         self.feedback[-1] = text
-        self.reply = self._respond(reading) or "That was the last item I may show: goodbye."
+        said = yield from self._respond(reading)
+        self.reply = said or "That was the last item I may show: goodbye."
         return None if self.finished is not None else self.current
 
     def show(self, item_id: str) -> str:
@@ -457,12 +490,14 @@ class Conversation:
         self.reply = reply(self.catalog.schema, self.understood, ())
         return self.current
 
-    def _respond(self, reading: ActReading | None, first: bool = False) -> str:
+    def _respond(
+        self, reading: ActReading | None, first: bool = False
+    ) -> Generator[Context, str, str]:
         """Apply one sentence (None: no opening sentence); show the next item when it calls
         for one (ending the session at the turn limit); the reply."""
         schema = self.catalog.schema
         if reading is None:
-            self._show(self._pick(())[0])
+            self._show((yield from self._pick(()))[0])
             return "Here is a first suggestion. Tell me what to change, or say it is the one."
         missing = unsupported(reading.missing)
         if reading.act == "go_back":
@@ -486,7 +521,7 @@ class Conversation:
             )
         if self._at_limit():
             return ""
-        item, unmet = self._pick(self.standing)
+        item, unmet = yield from self._pick(self.standing)
         self._show(item)
         self.understood = Understood(reading.act, change.kept, change.dropped, missing, unmet)
         return reply(schema, self.understood, change.notes)
@@ -518,17 +553,20 @@ class Conversation:
             return {}
         return self.catalog.label_text(item_positions(self.catalog)[self.current])
 
-    def _pick(self, standing: tuple[Want, ...]) -> tuple[str, tuple[Want, ...]]:
-        """The picker's next item among the unseen ones that satisfy ``standing``, and the
-        requests left unmet."""
+    def _pick(
+        self, standing: tuple[Want, ...]
+    ) -> Generator[Context, str, tuple[str, tuple[Want, ...]]]:
+        """The next item among the unseen ones that satisfy ``standing`` (asked for as the
+        conversation's :class:`Context`), and the requests left unmet."""
         positions = item_positions(self.catalog)
         excluded = np.zeros(self.catalog.n_items, dtype=bool)
         excluded[[positions[s] for s in self.shown]] = True
         allowed, unmet = satisfying(self.catalog, standing, excluded)
         if not allowed.any():  # every item shown
             allowed = ~excluded
-        context = Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
-        return self.picker.pick([context])[0], unmet
+        item = yield Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
+        self._require_open()  # ended (expired, evicted) while its item was being chosen
+        return item, unmet
 
     def _unmet(self, item_id: str) -> tuple[Want, ...]:
         """The standing requests ``item_id`` does not satisfy."""

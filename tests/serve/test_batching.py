@@ -1,0 +1,87 @@
+"""Web sessions batched through the policy (issue 14/19): concurrent turns and openings of many
+sessions are answered by one batched policy call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from textrec.errors import InputError
+from textrec.serve.app import PickBatcher, ServeConfig, Service, steps_run
+from textrec.serve.session import Context, Conversation
+
+
+class _Counting:
+    """A picker that counts its calls (and can fail)."""
+
+    def __init__(self, picker) -> None:
+        self.picker, self.catalog, self.reader = picker, picker.catalog, picker.reader
+        self.calls: list[int] = []
+
+    def pick(self, contexts):
+        self.calls.append(len(contexts))
+        return self.picker.pick(contexts)
+
+
+def test_concurrent_choices_are_one_policy_call_with_the_same_answers(slot_picker):
+    contexts = [Context(v, (), ()) for v in ["boots", "sandals", "shoes", "for men"] * 8]
+    expected = [slot_picker.pick([c])[0] for c in contexts]
+    counting = _Counting(slot_picker)
+    batcher = PickBatcher(counting, max_batch=64)
+
+    async def burst() -> list[str]:
+        return list(await asyncio.gather(*(batcher.pick(c) for c in contexts)))
+
+    assert asyncio.run(burst()) == expected
+    assert counting.calls == [len(contexts)] and batcher.batch_sizes == {len(contexts): 1}
+
+    small = PickBatcher(_Counting(slot_picker), max_batch=8)
+
+    async def burst_small() -> list[str]:
+        return list(await asyncio.gather(*(small.pick(c) for c in contexts)))
+
+    assert asyncio.run(burst_small()) == expected
+    assert small.batch_sizes == {8: 4}
+    with pytest.raises(InputError, match="max_wait"):
+        PickBatcher(slot_picker, max_wait=-1)
+
+
+def test_a_failed_batch_fails_its_requests_and_serving_goes_on(slot_picker):
+    batcher = PickBatcher(slot_picker)
+
+    async def both() -> str:
+        with pytest.raises(KeyError):
+            await batcher.pick(Context("", ("not-an-item",), ("boots",)))
+        return await batcher.pick(Context("boots", (), ()))
+
+    assert asyncio.run(both())
+
+
+def test_sessions_opened_and_answered_together_share_batches(slot_picker):
+    """A burst of openings and then of turns through the service: two policy calls in all, and
+    each session shows what it would have shown alone."""
+    counting = _Counting(slot_picker)
+    service = Service(counting, config=ServeConfig(batch_wait=1.0))  # all join each batch
+    openings = ["boots", "sandals", "for men", "", "shoes"] * 4
+
+    async def burst() -> list[Conversation]:
+        opened = await asyncio.gather(*(service.start(o) for o in openings))
+        tokens = [t for t, _ in opened]
+        return list(await asyncio.gather(*(service.say(t, "for women") for t in tokens)))
+
+    talks = asyncio.run(burst())
+    assert counting.calls == [len(openings), len(openings)]
+    for o, c in zip(openings, talks, strict=True):
+        alone = Conversation(slot_picker, "web", o)
+        alone.say("for women")
+        assert alone.shown == c.shown and alone.reply == c.reply
+
+
+def test_steps_run_drives_a_conversation_like_say(slot_picker):
+    batcher = PickBatcher(slot_picker)
+    c = Conversation(slot_picker, "web", "boots", defer=True)
+    assert not c.shown
+    asyncio.run(steps_run(c.opened, batcher))
+    d = Conversation(slot_picker, "web", "boots")
+    assert c.shown == d.shown and c.reply == d.reply
