@@ -225,12 +225,15 @@ class _Turns:
 
 
 @pytest.mark.parametrize("slot_features", [True, False])
-def test_a_simulated_conversation_replayed_through_recommend_gives_the_same_items(
+def test_a_simulated_conversation_replayed_through_serve_gives_the_same_items(
     slot_features, make_recommender, toy_catalog, test_sim
 ):
-    """The batched simulator policy (a per-session slot array updated from the stepped rows) and
-    :meth:`Recommender.recommend` (the whole conversation unrolled from its texts) make the same
-    agent state, so they choose the same item at every turn."""
+    """The batched simulator policy, stepped with the simulator, and the same policy fed each
+    conversation so far from its texts (serve's :class:`~textrec.serve.session.PolicyPicker`)
+    make the same agent state (slot features included), so they choose the same item at every
+    turn."""
+    from textrec.serve.session import Context, PolicyPicker
+
     rec = make_recommender(seed=2, slot_features=slot_features)
     rec.acting = Acting(greedy="values")  # how both act: gathers and sums, bit for bit
     policy = rec.policy()
@@ -240,12 +243,16 @@ def test_a_simulated_conversation_replayed_through_recommend_gives_the_same_item
     result = test_sim.reset(n, rng)
     policy.reset(n, rng)
     play(policy, test_sim, rec.retriever("test"), result, [turns])
-    checked = 0
+    allowed = np.zeros(toy_catalog.n_items, dtype=bool)
+    allowed[toy_catalog.pool("test")] = True
+    contexts, want = [], []
     for shown, said in zip(turns.shown, turns.said, strict=True):
         for t in range(len(shown)):
-            assert rec.recommend(shown[:t], said[:t], pool="test") == shown[t], (t, said[:t])
-            checked += 1
-    assert checked > 2 * n
+            contexts.append(Context("", tuple(shown[:t]), tuple(said[:t]), allowed))
+            want.append(shown[t])
+    assert len(contexts) > 2 * n
+    picker = PolicyPicker(toy_catalog, rec.policy, vocab=rec.vocab)
+    assert picker.pick(contexts) == want
 
 
 def test_slot_features_are_the_same_in_every_place_states_are_made(
