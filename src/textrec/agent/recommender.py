@@ -696,10 +696,11 @@ class RecommenderPolicy:
         rows = np.flatnonzero((result.stepped | opening) & result.active)
         if rows.size:
             items = rec.items(torch.as_tensor(result.items[rows], dtype=torch.long))
-            codes = self._sentence_codes(result, rows)
+            said = result.lengths[rows] > 0
+            # No sentence after an item reads as the zero code, as in :meth:`Recommender.unroll`.
+            codes = self._sentence_codes(result, rows) * torch.as_tensor(said).unsqueeze(1)
             self._state[rows] = rec.tracker.step(self._state[rows], codes, items)
             if rec.config.slot_features:
-                said = result.lengths[rows] > 0
                 heard = rec.recognise(codes[torch.as_tensor(said)])
                 self._heard[rows[said], heard.attribute] = heard.value
         states = rec.agent_states(self._state, self._heard)
