@@ -12,6 +12,7 @@ from textrec.learners.functional import (
     clipped_surrogate,
     cql_penalty,
     discounted_returns,
+    distilled_actor_loss,
     expectile_loss,
     gae,
     head_values,
@@ -22,6 +23,7 @@ from textrec.learners.functional import (
     policy_penalty,
     polyak_update,
     request_tracking_loss,
+    soft_actor_loss,
     soft_values,
     td_target,
     temperature_loss,
@@ -309,3 +311,28 @@ def test_temperature_rises_below_the_target_entropy_and_falls_above_it():
     expected = torch.stack([entropy0, torch.log(torch.tensor(4.0))]) - target
     torch.testing.assert_close(log_tau.grad, expected)
     assert log_tau.grad[0] < 0 < log_tau.grad[1]  # descent: tau_0 up, tau_1 down
+
+
+def test_the_distilling_actor_moves_a_saturated_head_that_eq7_leaves_stuck():
+    """A one-hot actor on the value the critic ranks last: Eq. 7's gradient in the logits is
+    ~0 (saturated softmax), the forward KL's is pi - softmax(Q / tau), of size ~1, and it pushes
+    the logit of the critic's best value up. Both losses are minimised at pi = softmax(Q / tau)
+    (the forward KL is 0 there and its gradient vanishes)."""
+    q = [torch.tensor([[1.0, 0.0, -1.0]])]
+    tau, mask = 0.5, torch.tensor([True])
+    grads = {}
+    for name, loss_fn in (("eq7", soft_actor_loss), ("kl", distilled_actor_loss)):
+        logits = [torch.tensor([[-30.0, -30.0, 30.0]], requires_grad=True)]
+        loss_fn(q, logits, tau, mask).backward()
+        grads[name] = logits[0].grad[0]
+    target = torch.softmax(q[0][0] / tau, -1)
+    assert grads["eq7"].abs().max() < 1e-10
+    torch.testing.assert_close(grads["kl"], torch.tensor([0.0, 0.0, 1.0]) - target)
+    assert grads["kl"][0] < 0  # descent raises the best value's logit
+    at_optimum = [torch.log(target).unsqueeze(0).requires_grad_(True)]
+    kl = distilled_actor_loss(q, at_optimum, tau, mask)
+    kl.backward()
+    assert abs(kl.item()) < 1e-6 and at_optimum[0].grad.abs().max() < 1e-6
+    eq7 = [torch.log(target).unsqueeze(0).requires_grad_(True)]
+    soft_actor_loss(q, eq7, tau, mask).backward()
+    assert eq7[0].grad.abs().max() < 1e-6

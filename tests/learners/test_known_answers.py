@@ -1,9 +1,9 @@
 """Known answers of every assembled offline loss: ``bc``, ``cql`` (both penalty forms, fixed and
-learned temperatures), ``bcq`` and ``iql``, each against independent numpy code on a tiny batch
-that bootstraps (some ``dones`` false), with target and online Q heads holding different values
-and a non-zero entropy term. The losses' values and their gradients (in the Q values, the policy
-logits, the value head and the log-temperatures) are checked, so that a gradient sent where it
-must not go fails as surely as a wrong value.
+learned temperatures, both actor losses), ``bcq`` and ``iql``, each against independent numpy
+code on a tiny batch that bootstraps (some ``dones`` false), with target and online Q heads
+holding different values and a non-zero entropy term. The losses' values and their gradients
+(in the Q values, the policy logits, the value head and the log-temperatures) are checked, so
+that a gradient sent where it must not go fails as surely as a wrong value.
 
 Each check is a plain function of the ``make_recommender`` fixture (the pure-loss checks ignore
 it) listed in :data:`CHECKS`: ``test_mutations.py`` runs the same checks with the losses broken
@@ -69,9 +69,24 @@ def _entropy(logits: np.ndarray) -> np.ndarray:
 
 
 def _reference_cql(
-    q, tq, lg, nlg, actions, rewards, dones, mask, gamma, taus, alpha, penalty, target_ratio=None
+    q,
+    tq,
+    lg,
+    nlg,
+    actions,
+    rewards,
+    dones,
+    mask,
+    gamma,
+    taus,
+    alpha,
+    penalty,
+    target_ratio=None,
+    actor_loss="reverse_kl",
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray | None]:
-    """The cql loss and its gradients in ``q``, ``lg`` and ``log tau``, written out per turn."""
+    """The cql loss and its gradients in ``q``, ``lg`` and ``log tau``, written out per turn.
+    The actor: Eq. 7, E_pi[tau log pi - Q] (``reverse_kl``), or KL(softmax(Q / tau) || pi)
+    (``forward_kl``), whose gradient in the logits is pi - softmax(Q / tau)."""
     n, k_heads = len(actions), len(q)
     n_real = mask.sum()
     y = np.zeros(n)
@@ -99,9 +114,15 @@ def _reference_cql(
                     pen += (p * q[k][i]).sum() - q[k][i, a]
                     grad_q[k][i] += alpha * p / n_real
                 grad_q[k][i, a] -= alpha / n_real
-            h = q[k][i] - taus[k] * np.log(p)
-            loss -= (p * h).sum() / n_real  # the actor
-            grad_lg[k][i] = -p * (h - (p * h).sum()) / n_real
+            if actor_loss == "forward_kl":
+                log_target = _log_softmax(q[k][i] / taus[k])
+                target = np.exp(log_target)
+                loss += (target * (log_target - np.log(p))).sum() / n_real
+                grad_lg[k][i] = (p - target) / n_real
+            else:
+                h = q[k][i] - taus[k] * np.log(p)
+                loss -= (p * h).sum() / n_real  # the actor
+                grad_lg[k][i] = -p * (h - (p * h).sum()) / n_real
     loss += alpha * pen / n_real
     grad_tau = None
     if target_ratio is not None:
@@ -149,10 +170,16 @@ def _assert_close(got: Any, want: Any, what: str) -> None:
 
 
 # ---------------------------------------------------------------- checks of the pure losses
-def _check_cql(penalty: str, auto_tau: bool) -> None:
+def _check_cql(penalty: str, auto_tau: bool, actor_loss: str = "reverse_kl") -> None:
     b = _batch()
     cfg = CQLConfig(
-        alpha=0.7, gamma=GAMMA, tau=0.2, penalty=penalty, auto_tau=auto_tau, target_entropy=0.5
+        alpha=0.7,
+        gamma=GAMMA,
+        tau=0.2,
+        penalty=penalty,
+        auto_tau=auto_tau,
+        target_entropy=0.5,
+        actor_loss=actor_loss,
     )
     log_tau = torch.tensor(LOG_TAU, requires_grad=True) if auto_tau else None
     loss, parts = cql_loss(**b, cfg=cfg, log_tau=log_tau)
@@ -172,6 +199,7 @@ def _check_cql(penalty: str, auto_tau: bool) -> None:
         0.7,
         penalty,
         0.5 if auto_tau else None,
+        actor_loss,
     )
     assert float(parts["policy/entropy"]) > 1.0, "the entropy term must not vanish"
     _assert_close(loss.item(), want, "cql loss")
@@ -196,6 +224,11 @@ def check_cql_policy(make_recommender: Callable[..., Any]) -> None:
 def check_cql_auto_tau(make_recommender: Callable[..., Any]) -> None:
     """Learned per-head temperatures: used in target and actor, trained towards the target."""
     _check_cql("logsumexp", auto_tau=True)
+
+
+def check_cql_forward_kl(make_recommender: Callable[..., Any]) -> None:
+    """The distilling actor, KL(softmax(Q_k / tau_k) || pi_k), with the learned temperatures."""
+    _check_cql("logsumexp", auto_tau=True, actor_loss="forward_kl")
 
 
 def check_bc(make_recommender: Callable[..., Any]) -> None:
@@ -337,11 +370,19 @@ def _e2e_inputs(learner: Any, fwd: Forward) -> dict[str, Any]:
         }
 
 
-def _e2e_cql(make_recommender: Callable[..., Any], penalty: str, auto_tau: bool) -> None:
+def _e2e_cql(
+    make_recommender: Callable[..., Any], penalty: str, auto_tau: bool, actor_loss: str
+) -> None:
     learner = _learner(
         make_recommender,
         "cql",
-        {"alpha": 0.7, "tau": 0.2, "penalty": penalty, "auto_tau": auto_tau},
+        {
+            "alpha": 0.7,
+            "tau": 0.2,
+            "penalty": penalty,
+            "auto_tau": auto_tau,
+            "actor_loss": actor_loss,
+        },
     )
     n_heads = learner.recommender.catalog.schema.n_attributes
     log_tau = np.linspace(-2.0, 0.0, n_heads)
@@ -367,18 +408,19 @@ def _e2e_cql(make_recommender: Callable[..., Any], penalty: str, auto_tau: bool)
         0.7,
         penalty,
         learner.config.target_entropy if auto_tau else None,
+        actor_loss,
     )
     np.testing.assert_allclose(loss.item(), want, rtol=1e-4, err_msg="cql learner.loss")
 
 
 def check_cql_learner(make_recommender: Callable[..., Any]) -> None:
     """``CQLLearner.loss`` of a Forward: s_t / s_{t+1} rows, target heads, next policy."""
-    _e2e_cql(make_recommender, "policy", auto_tau=False)
+    _e2e_cql(make_recommender, "policy", auto_tau=False, actor_loss="reverse_kl")
 
 
 def check_cql_learner_auto_tau(make_recommender: Callable[..., Any]) -> None:
-    """``CQLLearner.loss`` with its learned temperatures (the extra module's)."""
-    _e2e_cql(make_recommender, "logsumexp", auto_tau=True)
+    """``CQLLearner.loss`` with its learned temperatures (the extra module's), distilling actor."""
+    _e2e_cql(make_recommender, "logsumexp", auto_tau=True, actor_loss="forward_kl")
 
 
 def check_bcq_learner(make_recommender: Callable[..., Any]) -> None:
@@ -455,6 +497,7 @@ CHECKS: tuple[Callable[[Callable[..., Any]], None], ...] = (
     check_cql_logsumexp,
     check_cql_policy,
     check_cql_auto_tau,
+    check_cql_forward_kl,
     check_bcq,
     check_iql,
     check_bc_learner,

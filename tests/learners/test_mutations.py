@@ -21,6 +21,7 @@ from tests.learners.test_known_answers import CHECKS
 from textrec.learners import bcq, cql, functional, iql, offline
 from textrec.learners.functional import (
     cql_penalty,
+    distilled_actor_loss,
     masked_mean,
     policy_penalty,
     soft_actor_loss,
@@ -91,6 +92,12 @@ def _actor_gradient_into_q(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _actor_temperature_ignored(mp: pytest.MonkeyPatch) -> None:
+    """Both actor losses improve towards softmax(Q) (tau = 1), not softmax(Q / tau)."""
+    for actor in (soft_actor_loss, distilled_actor_loss):
+        _replace(mp, actor, lambda q, logits, tau, mask, actor=actor: actor(q, logits, 1.0, mask))
+
+
 def _temperature_sign(mp: pytest.MonkeyPatch) -> None:
     _replace(mp, temperature_loss, lambda *args: -temperature_loss(*args))
 
@@ -109,8 +116,9 @@ MUTATIONS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "dones ignored (bootstrap past the end)": _dones_ignored,
     "temperature loss sign flipped": _temperature_sign,
     "bootstrap policy read in s_t, not s_{t+1}": _next_policy_from_s_t,
+    "actor's temperature ignored (tau = 1)": _actor_temperature_ignored,
 }
-"""The fixed list of mutations: the issue's six, then three more."""
+"""The fixed list of mutations: the issue's six, then four more."""
 
 
 @contextmanager

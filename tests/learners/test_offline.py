@@ -127,6 +127,12 @@ def test_one_large_step_moves_every_trained_group(
         ("cql", "tau", 0.0, "tau must be > 0"),
         ("cql", "penalty", "lse", r"penalty must be one of \['logsumexp', 'policy'\], got 'lse'"),
         ("cql", "target_entropy", 1.0, r"target_entropy must be in \(0, 1\)"),
+        (
+            "offpolicy",
+            "actor_loss",
+            "kl",
+            r"actor_loss must be one of \['reverse_kl', 'forward_kl'\], got 'kl'",
+        ),
         ("offpolicy", "target_update", 0.0, "target_update must be in"),
         ("bcq", "threshold", 1.0, r"threshold must be in \(0, 1\)"),
         ("iql", "expectile", 0.0, "expectile must be in"),
@@ -244,7 +250,11 @@ def test_cql_with_slot_features_learns_from_rewards_on_a_toy_catalog(
     SR@10 of 200 test-pool sessions by >= 0.05 with its actor and by >= 0.4 acting greedily from
     its Q heads. When written, seeds 0 / 1 / 2 of the agent and the loop gave actor 0.455 / 0.420 /
     0.405 and Q-greedy 0.935 / 0.925 / 0.935 against random 0.360 (this test: seed 0); after 200
-    updates, seed 0: actor 0.595, Q-greedy 0.980. The actor trails its critic (issue 15 item 3)."""
+    updates, seed 0: actor 0.595, Q-greedy 0.980. These are the paper's Eq. 7 actor
+    (``reverse_kl``), pinned here; with the default distilling actor (``forward_kl``) at this
+    budget (lr 1e-3, 80 updates) seeds 0 / 1 / 2 gave actor 0.450 / 0.295 / 0.425 and Q-greedy
+    0.905 / 0.730 / 0.875 -- too few updates for either actor; test_learning.py tests the
+    distilling actor at lr 3e-3."""
     catalog = make_toy_catalog(n_items=600)
     log = tmp_path / "log"
     collect(
@@ -253,7 +263,8 @@ def test_cql_with_slot_features_learns_from_rewards_on_a_toy_catalog(
     test = BatchedSimulator(catalog, "test", toy_bank)
     rec = Recommender(catalog, copy.deepcopy(toy_encoder), RecommenderConfig(), seed=0)
     assert rec.config.slot_features
-    learner = LEARNERS["cql"].build(rec, {"n_dialogues": 32, "alpha": 1.0}, seed=0)
+    options = {"n_dialogues": 32, "alpha": 1.0, "actor_loss": "reverse_kl"}
+    learner = LEARNERS["cql"].build(rec, options, seed=0)
     fit(learner, LogDialogues(log, catalog, rec.vocab, 32), n_steps=80, progress=False, seed=0)
     chance = evaluate(RandomPolicy(catalog), test, 200, seed=0).sr_at_10.mean
     actor = evaluate(learner.policy(), test, 200, seed=0).sr_at_10.mean

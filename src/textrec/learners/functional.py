@@ -32,6 +32,7 @@ __all__ = [
     "head_values",
     "request_tracking_loss",
     "soft_values",
+    "distilled_actor_loss",
     "soft_actor_loss",
     "temperature_loss",
     "expectile_loss",
@@ -268,6 +269,40 @@ def soft_actor_loss(
     the Q heads. ``tau`` as in :func:`soft_values` (detach a learned one before passing it).
     """
     return -masked_mean(soft_values([q.detach() for q in q_values], logits, tau), mask)
+
+
+def distilled_actor_loss(
+    q_values: Sequence[torch.Tensor],
+    logits: Sequence[torch.Tensor],
+    tau: float | torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""Soft policy improvement by distillation: the forward KL from the soft-greedy policy of
+    the critic to the actor, per head, the critic held fixed,
+
+    .. math::
+        \frac{1}{N}\sum_i \sum_k \mathrm{KL}\big(p_k(\cdot|s_i)\,\|\,\pi_k(\cdot|s_i)\big)
+        = \frac{1}{N}\sum_i \sum_k \sum_v p_k(v|s_i)\,[\log p_k(v|s_i) - \log\pi_k(v|s_i)],
+        \qquad p_k = \mathrm{softmax}(Q_k / \tau_k).
+
+    Same minimiser as :func:`soft_actor_loss` (Eq. 7, which is :math:`\tau_k\,\mathrm{KL}(\pi_k
+    \| p_k)` up to a term free of :math:`\pi`): :math:`\pi_k = p_k`. The gradient in head
+    ``k``'s logits is :math:`\pi_k - p_k`, which does not vanish where :math:`\pi_k` is
+    saturated (one-hot) on a value the critic does not prefer; Eq. 7's gradient,
+    :math:`\pi_k \odot (\tau_k \log\pi_k - Q_k - \mathbb{E}_{\pi_k}[\tau_k\log\pi_k - Q_k])`, does
+    (every term is multiplied by :math:`\pi_k(v) \approx 0` or by a centred value
+    :math:`\approx 0`), so an actor that collapsed early stays on its early choice.
+
+    ``q_values`` are detached here: the gradient reaches the policy heads only. ``tau`` as in
+    :func:`soft_values` (detach a learned one before passing it).
+    """
+    taus = tau if isinstance(tau, torch.Tensor) else torch.full((len(logits),), float(tau))
+    total = torch.zeros(logits[0].shape[:-1], dtype=logits[0].dtype)
+    for k, (q, lg) in enumerate(zip(q_values, logits, strict=True)):
+        log_target = torch.log_softmax(q.detach() / taus[k], dim=-1)
+        logp = torch.log_softmax(lg, dim=-1)
+        total = total + (log_target.exp() * (log_target - logp)).sum(dim=-1)
+    return masked_mean(total, mask)
 
 
 def temperature_loss(
