@@ -107,6 +107,7 @@ def test_results_json_has_the_stable_keys_and_round_trips():
         "iql",
         "iql_q",
         "iterative",
+        "slot-reader",
         "slot_filler",
         "oracle",
     ]
