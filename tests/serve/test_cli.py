@@ -11,6 +11,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import CTRL_C_IGNORED
 from textrec.cli import app, main
 from textrec.logs import check_log
 from textrec.logs.reader import list_shards, read_experience
@@ -89,6 +90,7 @@ def _cli(*args, **kwargs):
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env, text=True, **kwargs)
 
 
+@CTRL_C_IGNORED  # the chat inherits an ignored SIGINT: Ctrl-C cannot be simulated then
 def test_ctrl_c_logs_the_session_and_exits_130(tmp_path, saved):
     catalog, policy = saved
     proc = _cli(
