@@ -182,7 +182,8 @@ delete."""
 
 def _written_by_textrec(relative: Path, kind: str) -> bool:
     """``relative`` is a file textrec writes into a ``kind``: one of :data:`ARTIFACT_FILES`, a
-    marker, or what an interrupted atomic write left (``.NAME.XXXX.tmp`` files and folders)."""
+    marker, or what an interrupted atomic write left (a hidden name holding ``.tmp``: the temporary
+    files of :func:`atomic_file` and folders of :func:`atomic_dir`)."""
     parts = relative.parts
     if parts[-1] == ARTIFACT_MARKER or any(p.startswith(".") and ".tmp" in p for p in parts):
         return True

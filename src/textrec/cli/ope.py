@@ -49,8 +49,8 @@ def ope(
     ),
     boot: int = typer.Option(200, "--boot", min=2, help="Bootstrap replicates per estimate."),
     fqe_steps: int = typer.Option(3000, "--fqe-steps", min=1, help="FQE gradient steps."),
-    cql_alpha: float = typer.Option(
-        0.01,
+    cql_alpha: float | None = typer.Option(
+        None,
         "--cql-alpha",
         min=0.0,
         help="Conservative penalty of the 'cql' direct estimator (default: the cql learner's).",
@@ -84,7 +84,8 @@ def ope(
         else list(default_targets())
     )
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), cql_alpha=cql_alpha)
+    alpha = {} if cql_alpha is None else {"cql_alpha": cql_alpha}  # None: the learner's default
+    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), **alpha)
     estimators = [cls() for cls in ESTIMATORS.values()] + [
         cls(behaviour="oracle") for cls in ESTIMATORS.values() if cls.uses_weights
     ]
