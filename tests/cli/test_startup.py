@@ -125,3 +125,19 @@ def test_tables_fit_80_columns_without_splitting_words(monkeypatch):
     assert max(len(line) for line in lines) <= 80
     words = {word for line in lines for word in line.replace("│", " ").split()}
     assert {w for row in rows for cell in row for w in cell.split()} <= words
+
+
+def test_python_dash_m_textrec_is_the_console_script():
+    """``python -m textrec`` runs the same CLI: the version line, and a mistyped command exits 2."""
+    from textrec import __version__
+
+    version = subprocess.run(
+        [sys.executable, "-m", "textrec", "version"], capture_output=True, text=True, timeout=300
+    )
+    assert version.returncode == 0, version.stderr
+    assert __version__ in version.stdout
+    typo = subprocess.run(
+        [sys.executable, "-m", "textrec", "trian"], capture_output=True, text=True, timeout=300
+    )
+    assert typo.returncode == 2
+    assert "Traceback" not in typo.stderr
