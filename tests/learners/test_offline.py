@@ -125,7 +125,12 @@ def test_one_large_step_moves_every_trained_group(
         ("cql", "alpha", -1.0, "alpha must be >= 0"),
         ("cql", "gamma", 1.5, r"gamma must be in \[0, 1\]"),
         ("cql", "tau", 0.0, "tau must be > 0"),
-        ("cql", "penalty", "lse", r"penalty must be one of \['logsumexp', 'policy'\], got 'lse'"),
+        (
+            "cql",
+            "penalty",
+            "lse",
+            r"penalty must be one of \['logsumexp', 'policy', 'items'\], got 'lse'",
+        ),
         ("cql", "target_entropy", 1.0, r"target_entropy must be in \(0, 1\)"),
         (
             "offpolicy",
