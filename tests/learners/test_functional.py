@@ -14,8 +14,10 @@ from textrec.learners.functional import (
     discounted_returns,
     distilled_actor_loss,
     expectile_loss,
+    feasible_share,
     gae,
     head_values,
+    item_penalty,
     masked_mean,
     multi_head_entropy,
     multi_head_log_prob,
@@ -136,6 +138,70 @@ def test_cql_penalty_per_head():
     mask = torch.tensor([True] * 3 + [False] * 3)
     got = cql_penalty(padded_q, padded_a, mask)
     np.testing.assert_allclose(got.item(), ref / 3, rtol=1e-6)
+
+
+def test_item_penalty_is_the_logsumexp_over_the_items_joint_actions():
+    rng = np.random.default_rng(2)
+    q = [rng.normal(size=(3, 3)), rng.normal(size=(3, 4))]
+    feasible = np.array([[0, 0], [0, 1], [1, 2], [2, 3]])
+    actions = np.array([[0, 1], [2, -1], [1, 2]])
+    ref = 0.0
+    for i in range(3):
+        joint = np.array([q[0][i, b[0]] + q[1][i, b[1]] for b in feasible])
+        logged = sum(q[k][i, a] for k, a in enumerate(actions[i]) if a >= 0)
+        ref += np.log(np.exp(joint).sum()) - logged
+    padded_q = [torch.tensor(np.concatenate([x, 50 + x])) for x in q]
+    mask = torch.tensor([True] * 3 + [False] * 3)
+    got = item_penalty(
+        padded_q, torch.tensor(np.concatenate([actions, actions])), torch.tensor(feasible), mask
+    )
+    np.testing.assert_allclose(got.item(), ref / 3, rtol=1e-6)
+    # over every combination of the head values it is the per-head (product) form
+    every = torch.cartesian_prod(torch.arange(3), torch.arange(4))
+    q_t, a_t = [torch.tensor(x) for x in q], torch.tensor([[0, 1], [2, 3], [1, 2]])
+    torch.testing.assert_close(
+        item_penalty(q_t, a_t, every, torch.ones(3, dtype=torch.bool)),
+        cql_penalty(q_t, a_t, torch.ones(3, dtype=torch.bool)),
+    )
+
+
+def test_item_penalty_has_no_pull_between_a_category_and_its_subcategories():
+    """Items: (category, subcategory) with subcategories 0-1 in category 0 and 2-4 in 1.
+    Moving c from category 0 to its subcategories changes no item's joint Q, so neither the
+    items penalty nor its gradient; the per-head form's gradient pulls Q_category towards the
+    logged categories' log-frequency (here: category 0 up), a pull the Bellman error (which sees
+    only the joint Q of logged items) can only hand on to the subcategories."""
+    feasible = torch.tensor([[0, 0], [0, 1], [1, 2], [1, 3], [1, 4]])
+    actions = torch.tensor([[0, 0], [0, 1], [0, 0], [1, 3]])  # category 0 logged 3 times in 4
+    mask = torch.ones(4, dtype=torch.bool)
+    rng = np.random.default_rng(3)
+    base = [torch.tensor(rng.normal(scale=0.1, size=(4, v))) for v in (2, 5)]
+    shift = torch.tensor([[0.7, 0.0]]), torch.tensor([[-0.7, -0.7, 0.0, 0.0, 0.0]])
+    moved = [base[0] + shift[0], base[1] + shift[1]]
+    torch.testing.assert_close(
+        item_penalty(moved, actions, feasible, mask), item_penalty(base, actions, feasible, mask)
+    )
+    # the gradient along the move (category 0 up, its subcategories down) is zero for the
+    # items penalty and not for the per-head logsumexp
+    along = []
+    for penalty in (
+        lambda q: item_penalty(q, actions, feasible, mask),
+        lambda q: cql_penalty(q, actions, mask),
+    ):
+        q = [x.clone().requires_grad_(True) for x in base]
+        penalty(q).backward()
+        along.append(float((q[0].grad * shift[0]).sum() + (q[1].grad * shift[1]).sum()))
+    assert abs(along[0]) < 1e-9
+    assert abs(along[1]) > 0.05
+
+
+def test_feasible_share_says_whether_each_states_best_values_make_an_item():
+    feasible = torch.tensor([[0, 0], [1, 2]])
+    logits = [
+        torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]),
+        torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]),
+    ]
+    np.testing.assert_array_equal(feasible_share(logits, feasible).numpy(), [1.0, 1.0, 0.0])
 
 
 def test_latest_requests_keeps_the_last_request_per_attribute():

@@ -1,5 +1,5 @@
-"""Known answers of every assembled offline loss: ``bc``, ``cql`` (both penalty forms, fixed and
-learned temperatures, both actor losses), ``bcq`` and ``iql``, each against independent numpy
+"""Known answers of every assembled offline loss: ``bc``, ``cql`` (the three penalty forms, fixed
+and learned temperatures, both actor losses), ``bcq`` and ``iql``, each against independent numpy
 code on a tiny batch that bootstraps (some ``dones`` false), with target and online Q heads
 holding different values and a non-zero entropy term. The losses' values and their gradients
 (in the Q values, the policy logits, the value head and the log-temperatures) are checked, so
@@ -25,6 +25,7 @@ from textrec.learners.bcq import BCQConfig, bcq_loss
 from textrec.learners.cql import CQLConfig, cql_loss
 from textrec.learners.iql import IQLConfig, iql_loss
 from textrec.learners.offline import Forward
+from textrec.logs.reader import shown_actions
 
 __all__ = ["CHECKS"]
 
@@ -38,6 +39,9 @@ DONES = np.array([False, True, False, False, True])
 MASK = np.array([True, True, True, False, True])
 """Turn 3 is left out of every mean (its values still exist)."""
 GAMMA = 0.9
+FEASIBLE = np.array([[0, 3, 1], [2, 0, 0], [1, 1, 0], [0, 2, 1], [1, 2, 1], [2, 3, 0]])
+"""The joint actions of the pure-loss batch's "items" (``penalty='items'``): six of the 24
+combinations of :data:`SIZES`."""
 LOG_TAU = np.log([0.3, 0.15, 0.6])
 """Learned log-temperatures, one per head (different, so that a head mix-up shows)."""
 
@@ -83,6 +87,7 @@ def _reference_cql(
     penalty,
     target_ratio=None,
     actor_loss="reverse_kl",
+    feasible=FEASIBLE,
 ) -> tuple[float, list[np.ndarray], list[np.ndarray], np.ndarray | None]:
     """The cql loss and its gradients in ``q``, ``lg`` and ``log tau``, written out per turn.
     The actor: Eq. 7, E_pi[tau log pi - Q] (``reverse_kl``), or KL(softmax(Q / tau) || pi)
@@ -102,6 +107,13 @@ def _reference_cql(
     grad_lg = [np.zeros_like(x) for x in lg]
     pen = 0.0
     for i in np.flatnonzero(mask):
+        if penalty == "items":  # logsumexp over the items' joint actions, one term per state
+            joint = np.array([sum(q[k][i, b[k]] for k in range(k_heads)) for b in feasible])
+            pen += _logsumexp(joint) - q_data[i]
+            weight = np.exp(joint - _logsumexp(joint))
+            for k in range(k_heads):
+                for b, w in zip(feasible, weight, strict=True):
+                    grad_q[k][i, b[k]] += alpha * w / n_real
         for k in range(k_heads):
             a = actions[i, k]
             p = np.exp(_log_softmax(lg[k][i]))
@@ -110,7 +122,7 @@ def _reference_cql(
                 if penalty == "logsumexp":
                     pen += _logsumexp(q[k][i]) - q[k][i, a]
                     grad_q[k][i] += alpha * np.exp(_log_softmax(q[k][i])) / n_real
-                else:
+                elif penalty == "policy":
                     pen += (p * q[k][i]).sum() - q[k][i, a]
                     grad_q[k][i] += alpha * p / n_real
                 grad_q[k][i, a] -= alpha / n_real
@@ -182,7 +194,7 @@ def _check_cql(penalty: str, auto_tau: bool, actor_loss: str = "reverse_kl") -> 
         actor_loss=actor_loss,
     )
     log_tau = torch.tensor(LOG_TAU, requires_grad=True) if auto_tau else None
-    loss, parts = cql_loss(**b, cfg=cfg, log_tau=log_tau)
+    loss, parts = cql_loss(**b, cfg=cfg, log_tau=log_tau, feasible=torch.tensor(FEASIBLE))
     loss.backward()
     taus = np.exp(LOG_TAU) if auto_tau else np.full(len(SIZES), 0.2)
     want, grad_q, grad_lg, grad_tau = _reference_cql(
@@ -219,6 +231,11 @@ def check_cql_logsumexp(make_recommender: Callable[..., Any]) -> None:
 def check_cql_policy(make_recommender: Callable[..., Any]) -> None:
     """The paper's Eq. 6 penalty (E_pi Q - Q(data)), fixed temperature."""
     _check_cql("policy", auto_tau=False)
+
+
+def check_cql_items(make_recommender: Callable[..., Any]) -> None:
+    """CQL(H) over the items' joint actions (``penalty='items'``), fixed temperature."""
+    _check_cql("items", auto_tau=False)
 
 
 def check_cql_auto_tau(make_recommender: Callable[..., Any]) -> None:
@@ -409,6 +426,7 @@ def _e2e_cql(
         penalty,
         learner.config.target_entropy if auto_tau else None,
         actor_loss,
+        np.unique(shown_actions(learner.recommender.catalog), axis=0),
     )
     np.testing.assert_allclose(loss.item(), want, rtol=1e-4, err_msg="cql learner.loss")
 
@@ -416,6 +434,11 @@ def _e2e_cql(
 def check_cql_learner(make_recommender: Callable[..., Any]) -> None:
     """``CQLLearner.loss`` of a Forward: s_t / s_{t+1} rows, target heads, next policy."""
     _e2e_cql(make_recommender, "policy", auto_tau=False, actor_loss="reverse_kl")
+
+
+def check_cql_learner_items(make_recommender: Callable[..., Any]) -> None:
+    """``CQLLearner.loss`` with the items penalty: the joint actions of its catalog's items."""
+    _e2e_cql(make_recommender, "items", auto_tau=False, actor_loss="forward_kl")
 
 
 def check_cql_learner_auto_tau(make_recommender: Callable[..., Any]) -> None:
@@ -496,12 +519,14 @@ CHECKS: tuple[Callable[[Callable[..., Any]], None], ...] = (
     check_bc,
     check_cql_logsumexp,
     check_cql_policy,
+    check_cql_items,
     check_cql_auto_tau,
     check_cql_forward_kl,
     check_bcq,
     check_iql,
     check_bc_learner,
     check_cql_learner,
+    check_cql_learner_items,
     check_cql_learner_auto_tau,
     check_bcq_learner,
     check_iql_learner,

@@ -22,6 +22,7 @@ from textrec.learners import bcq, cql, functional, iql, offline
 from textrec.learners.functional import (
     cql_penalty,
     distilled_actor_loss,
+    item_penalty,
     masked_mean,
     policy_penalty,
     soft_actor_loss,
@@ -82,6 +83,13 @@ def _online_q_as_target(mp: pytest.MonkeyPatch) -> None:
 def _penalty_sign(mp: pytest.MonkeyPatch) -> None:
     _replace(mp, cql_penalty, lambda *args: -cql_penalty(*args))
     _replace(mp, policy_penalty, lambda *args: -policy_penalty(*args))
+    _replace(mp, item_penalty, lambda *args: -item_penalty(*args))
+
+
+def _items_penalty_over_every_combination(mp: pytest.MonkeyPatch) -> None:
+    """The items penalty's logsumexp taken over every combination of head values (the product
+    of the heads, i.e. the per-head ``logsumexp`` form), not over the catalog's items."""
+    _replace(mp, item_penalty, lambda q, actions, feasible, mask: cql_penalty(q, actions, mask))
 
 
 def _actor_gradient_into_q(mp: pytest.MonkeyPatch) -> None:
@@ -117,8 +125,9 @@ MUTATIONS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "temperature loss sign flipped": _temperature_sign,
     "bootstrap policy read in s_t, not s_{t+1}": _next_policy_from_s_t,
     "actor's temperature ignored (tau = 1)": _actor_temperature_ignored,
+    "items penalty over every combination of head values": _items_penalty_over_every_combination,
 }
-"""The fixed list of mutations: the issue's six, then four more."""
+"""The fixed list of mutations: the issue's six, then five more."""
 
 
 @contextmanager

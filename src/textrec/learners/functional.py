@@ -29,6 +29,8 @@ __all__ = [
     "polyak_update",
     "cql_penalty",
     "policy_penalty",
+    "item_penalty",
+    "feasible_share",
     "head_values",
     "request_tracking_loss",
     "soft_values",
@@ -227,6 +229,50 @@ def policy_penalty(
         term = policy_q - data_q
         total = total + torch.where(a >= 0, term, torch.zeros_like(term))
     return masked_mean(total, mask)
+
+
+def item_penalty(
+    q_values: Sequence[torch.Tensor],
+    actions: torch.Tensor,
+    feasible: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
+    r"""CQL(H)'s penalty over the joint actions the catalog can take, not the product of the heads.
+
+    :math:`\frac{1}{N}\sum_i \big[\log\sum_{b \in \mathcal{A}} \exp Q(s_i, b) - Q(s_i, a_i)\big]`
+    with :math:`Q(s, b) = \sum_k Q_k(s, b_k)` and :math:`\mathcal{A}` the distinct action vectors
+    of the catalog's items (``feasible``), averaged over the real states of ``mask``; heads with
+    logged value ``-1`` are left out of :math:`Q(s_i, a_i)` as in :func:`head_values`.
+
+    Over the full product of the heads the joint logsumexp factorises, :math:`\log\sum_b
+    \exp\sum_k Q_k(b_k) = \sum_k \log\sum_v \exp Q_k(v)`: that is :func:`cql_penalty`, whose
+    head ``k`` term is a cross-entropy that pulls :math:`Q_k` towards the log-frequency of the
+    logged values of head ``k`` alone. Correlated heads (a subcategory fixes its category) let
+    the Bellman error, which sees only the sums of real actions, hand that pull on to another
+    head: raising :math:`Q_{\text{category}}(\text{Shoes})` by ``c`` is undone by lowering the
+    logged shoe subcategories by ``c``, which lifts the never-logged pairs (Shoes with a slipper
+    subcategory) above every real item. Over real items only, moving ``c`` from one head to a
+    value of another that always comes with it leaves every term unchanged, so the penalty has
+    no such pull.
+
+    Args:
+        q_values: ``K`` tensors ``(N, V_k)``.
+        actions: ``(N, K) int64`` logged values (``-1``: none).
+        feasible: ``(F, K) int64`` the catalog's distinct action vectors (values ``>= 0``).
+        mask: ``(N,) bool`` real states.
+    """
+    joint = sum(q[:, feasible[:, k]] for k, q in enumerate(q_values))  # (N, F)
+    term = torch.logsumexp(joint, dim=-1) - head_values(q_values, actions)
+    return masked_mean(term, mask)
+
+
+def feasible_share(logits: Sequence[torch.Tensor], feasible: torch.Tensor) -> torch.Tensor:
+    r"""Whether each state's most probable value per head, :math:`(\arg\max_v \pi_k(v|s))_k`,
+    is one of the ``feasible`` ``(F, K)`` action vectors (an item the catalog has); ``(N,)``
+    float 0/1. A factorised actor can prefer a combination no item has (Shoes with a slipper
+    subcategory): retrieval then finds no item that matches its heads."""
+    best = torch.stack([lg.detach().argmax(dim=-1) for lg in logits], dim=-1)  # (N, K)
+    return (best.unsqueeze(-2) == feasible).all(dim=-1).any(dim=-1).to(logits[0].dtype)
 
 
 def head_values(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
