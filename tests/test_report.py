@@ -24,7 +24,9 @@ from textrec.report import (
     actor_q_markdown,
     combine_seeds,
     coverage_markdown,
+    coverage_targets,
     kendall_tau,
+    own_policy,
     plot_coverage,
     plot_success_by_turn,
     plot_training_curves,
@@ -179,9 +181,9 @@ def test_write_report_writes_every_file(tmp_path):
         training_curve=(CurvePoint(25, 0.6, "round 1"), CurvePoint(50, 0.85, "round 2")),
     )
     cells = [
-        CoverageCell("default-4k", "bc", MeanSE(0.7, 0.02)),
-        CoverageCell("default-4k", "cql α=1", MeanSE(0.6, 0.02)),
-        CoverageCell("narrow-10k", "bc", MeanSE(0.5, 0.02)),
+        CoverageCell("default-4k", "bc", "", MeanSE(0.6, 0.02), MeanSE(0.7, 0.02)),
+        CoverageCell("default-4k", "cql α=1", "actor", MeanSE(0.5, 0.02), MeanSE(0.6, 0.02)),
+        CoverageCell("narrow-10k", "bc", "", MeanSE(0.4, 0.02), MeanSE(0.5, 0.02)),
     ]
     paths = write_report(tmp_path, rows, {"seed": 0, "quick": True}, coverage=cells, notes=["- hi"])
     names = sorted(p.name for p in paths)
@@ -205,13 +207,47 @@ def test_write_report_writes_every_file(tmp_path):
 
 def test_coverage_table_marks_missing_cells():
     cells = [
-        CoverageCell("a", "bc", MeanSE(0.7, 0.02)),
-        CoverageCell("b", "cql", MeanSE(0.6, 0.01)),
+        CoverageCell("a", "bc", "", MeanSE(0.5, 0.03), MeanSE(0.7, 0.02)),
+        CoverageCell("b", "cql", "actor", MeanSE(0.4, 0.02), MeanSE(0.6, 0.01)),
+        CoverageCell("b", "cql", "Q-greedy", MeanSE(0.3, 0.02), MeanSE(0.5, 0.01)),
     ]
     lines = coverage_markdown(cells).strip().splitlines()
-    assert lines[0] == "| learner | a | b |"
-    assert lines[2] == "| bc | 0.700 ± 0.020 | – |"
-    assert lines[3] == "| cql | – | 0.600 ± 0.010 |"
+    assert lines[0] == "| learner | policy | a SR@10 | a SR@20 | b SR@10 | b SR@20 |"
+    assert lines[2] == "| bc | – | 0.500 ± 0.030 | 0.700 ± 0.020 | – | – |"
+    assert lines[3] == "| cql | actor | – | – | 0.400 ± 0.020 | 0.600 ± 0.010 |"
+    assert lines[4] == "| cql | Q-greedy | – | – | 0.300 ± 0.020 | 0.500 ± 0.010 |"
+
+
+def test_coverage_targets_compare_each_learners_own_policy():
+    """cql ≥ offpolicy + 0.05 on the narrow logs only, cql ≥ bc on every log, each on the
+    learner's own policy (the actor; a better Q-greedy policy does not count)."""
+
+    def cell(log, learner, policy, sr20):
+        return CoverageCell(log, learner, policy, MeanSE(0.0, 0.0), MeanSE(sr20, 0.01))
+
+    cells = [
+        cell("default", "bc", "", 0.80),
+        cell("default", "offpolicy", "actor", 0.79),
+        cell("default", "cql α=1", "actor", 0.80),
+        cell("narrow", "bc", "", 0.70),
+        cell("narrow", "offpolicy", "actor", 0.60),
+        cell("narrow", "offpolicy", "Q-greedy", 0.20),
+        cell("narrow", "cql α=1", "actor", 0.64),
+        cell("narrow", "cql α=1", "Q-greedy", 0.90),
+    ]
+    checks = {c.claim: c for c in coverage_targets(cells, ["narrow"])}
+    assert list(checks) == [
+        "default: cql α=1 ≥ bc on SR@20",
+        "narrow: cql α=1 ≥ bc on SR@20",
+        "narrow: cql α=1 ≥ offpolicy + 0.05 on SR@20",
+    ]
+    assert checks["default: cql α=1 ≥ bc on SR@20"].met  # equal counts
+    assert not checks["narrow: cql α=1 ≥ bc on SR@20"].met
+    offpolicy = checks["narrow: cql α=1 ≥ offpolicy + 0.05 on SR@20"]
+    assert not offpolicy.met and "(+0.040)" in offpolicy.detail
+    assert coverage_targets(cells[:3], []) == coverage_targets(cells[:3], ["narrow"])
+    assert own_policy("bcq") == "Q-greedy" and own_policy("cql α=1") == "actor"
+    assert own_policy("bc") == ""
 
 
 def test_privileged_rows_are_marked_and_explained():
@@ -298,8 +334,12 @@ def test_every_plot_draws_a_learner_in_its_one_colour(tmp_path, monkeypatch):
     context = "builtin · quick preset · seeds 0, 1 · 300 test sessions"
     plot_training_curves(rows, tmp_path / "a.png", context)
     plot_success_by_turn(rows, tmp_path / "b.png", context)
-    cells = [CoverageCell("narrow", "cql α=1", MeanSE(0.6, 0.02)),
-             CoverageCell("narrow", "bc, tracking off", MeanSE(0.5, 0.02))]  # fmt: skip
+    se = MeanSE(0.3, 0.02)  # SR@10, not drawn
+    cells = [
+        CoverageCell("narrow", "cql α=1", "actor", se, MeanSE(0.6, 0.02)),
+        CoverageCell("narrow", "cql α=1", "Q-greedy", se, MeanSE(0.4, 0.02)),
+        CoverageCell("narrow", "bc, tracking off", "", se, MeanSE(0.5, 0.02)),
+    ]
     plot_coverage(cells, tmp_path / "c.png", context)
     curves, by_turn, coverage = figures
 
@@ -321,7 +361,9 @@ def test_every_plot_draws_a_learner_in_its_one_colour(tmp_path, monkeypatch):
     assert lines(online_ax)["On-policy"].get_color() == row_colour("online")
     bars = {c.get_label(): c for c in coverage.axes[0].containers}
     to_hex = __import__("matplotlib.colors", fromlist=["to_hex"]).to_hex
-    assert to_hex(bars["cql α=1"].patches[0].get_facecolor()) == cql
+    assert to_hex(bars["cql α=1 · actor"].patches[0].get_facecolor()) == cql
+    q_bar = bars["cql α=1 · Q-greedy"].patches[0]
+    assert to_hex(q_bar.get_facecolor()) == cql and q_bar.get_hatch()  # its colour, hatched
     assert to_hex(bars["bc, tracking off"].patches[0].get_facecolor()) == row_colour("bc")
     assert len({row_colour(k) for k in ("online", "offpolicy", "bc", "cql", "bcq", "iql")}) == 6
     for fig in figures:

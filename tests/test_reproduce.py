@@ -12,6 +12,7 @@ import pytest
 from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.language.speech import build_sentence_bank
+from textrec.learners.cql import CQLConfig
 from textrec.logs.policies import DeviceConfig, DeviceMix
 from textrec.report import ACTOR_Q, REPORT_FILES, ROWS
 from textrec.reproduce import (
@@ -19,12 +20,15 @@ from textrec.reproduce import (
     RUN_FILE,
     ReproduceConfig,
     _planned_rows,
+    _slug,
     _start,
     coverage_logs,
+    coverage_narrow_logs,
     coverage_variants,
     device_mix,
     narrow_devices,
     reproduce,
+    single_device,
 )
 from textrec.simulator import BatchedSimulator
 
@@ -141,29 +145,56 @@ def test_foreign_directory_is_refused_before_any_work(tmp_path):
 
 
 def test_coverage_plan():
+    """Logs: the default mix at full size (Table 2's), the narrow mix and the single device at a
+    quarter; the size variants and tracking variants only when asked; cql at its own α unless
+    α values are listed; bcq among the learners."""
     logs = coverage_logs(ReproduceConfig())
     assert logs == (
         ("default-40k", "default", 40000),
+        ("narrow-10k", "narrow", 10000),
+        ("single-10k", "single", 10000),
+    )
+    assert coverage_logs(ReproduceConfig(coverage_sizes=True))[:3] == (
+        ("default-40k", "default", 40000),
         ("default-10k", "default", 10000),
         ("default-4k", "default", 4000),
-        ("narrow-10k", "narrow", 10000),
     )
-    variants = coverage_variants(ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0)))
-    assert [v[0] for v in coverage_variants(ReproduceConfig(coverage_learners=("iql",)))] == [
-        "iql",
-        "iql, tracking on",
-    ]
+    assert coverage_narrow_logs(ReproduceConfig()) == ("narrow-10k", "single-10k")
+    alpha = CQLConfig().alpha
+    assert coverage_variants(ReproduceConfig()) == (
+        ("bc", "bc", {}),
+        ("offpolicy", "offpolicy", {}),
+        (f"cql α={alpha:g}", "cql", {"alpha": alpha}),
+        ("bcq", "bcq", {}),
+        ("iql", "iql", {}),
+    )
+    variants = coverage_variants(
+        ReproduceConfig(coverage_alphas=(0.1, 0.3, 1.0), coverage_tracking=True)
+    )
+    assert [v[0] for v in coverage_variants(ReproduceConfig(coverage_learners=("iql",)))] == ["iql"]
     labels = [label for label, _, _ in variants]
-    assert len(variants) == 2 * 6 and labels[:6] == [
+    assert len(variants) == 2 * 7 and labels[:7] == [
         "bc",
         "offpolicy",
         "cql α=0.1",
         "cql α=0.3",
         "cql α=1",
+        "bcq",
         "iql",
     ]
-    assert all(o["track_coef"] == 1.0 for _, _, o in variants[6:])
+    assert all(o["track_coef"] == 1.0 for _, _, o in variants[7:])
     assert variants[3][2] == {"alpha": 0.3}
+    # study options may change on resume: they name their own stages
+    study = ReproduceConfig(coverage_sizes=True, coverage_tracking=True, coverage_alphas=(1.0,))
+    assert study.settings() == ReproduceConfig().settings()
+
+
+def test_single_device_is_one_noiseless_sharpened_slot_filler():
+    (device,) = single_device()
+    assert device.base == "slot-filler" and device.noise == 0.0 and device.epsilon == 0.0
+    assert device.memory == 0 and 0 < device.temperature <= 0.01
+    assert DeviceConfig.from_json(device.to_json()) == device
+    assert "temperature" not in narrow_devices()[0].to_json()  # older manifests stay the same
 
 
 TINY = {
@@ -224,30 +255,70 @@ def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
         reproduce(config, out, progress=False, say=third.append)
 
 
+def _mean_draw_probability(log_dir):
+    """Mean probability of the drawn action (all heads) over the turns whose shown item is the
+    device's draw (the oracle sidecar's ``matched`` rows)."""
+    from textrec.logs.reader import list_shards, read_oracle
+
+    shards = [read_oracle(p) for p in list_shards(log_dir, "oracle")]
+    log_probs = np.concatenate([o.log_probs for o in shards]).sum(axis=1)
+    matched = np.concatenate([o.matched for o in shards])
+    return float(np.exp(log_probs[matched]).mean())
+
+
 @pytest.mark.slow
-def test_coverage_study_adds_its_table_and_figure(tmp_path):
+def test_coverage_study_every_seed_every_log_actor_and_q_greedy(tmp_path):
+    """The study runs on every seed and combines them across the seeds' means; its logs are the
+    default one (Table 2's cells serve), the narrow mix and the near-deterministic single device;
+    a Q learner reports its actor and its Q-greedy policy; the report has the table, its targets
+    and coverage.png."""
     config = ReproduceConfig.quick(
         **{
             **TINY,
-            "learners": ("bc",),
+            "learners": ("cql",),
             "iterative_rounds": 0,
+            "n_seeds": 2,
             "study": "coverage",
-            "coverage_learners": ("bc",),
+            "coverage_learners": ("bc", "cql"),
         }
     )
-    result = reproduce(config, tmp_path / "run", progress=False, say=lambda _: None)
-    cells = {(c.log, c.learner) for c in result.coverage}
-    assert cells == {
-        (log, learner)
-        for log in ("default-120", "default-30", "default-12", "narrow-30")
-        for learner in ("bc", "bc, tracking on")
-    }
-    assert (tmp_path / "run" / "coverage.png").is_file()
-    runs = tmp_path / "run" / "seed-0" / "runs"
-    assert not (runs / "coverage-default-120-bc").exists()  # Table 2's bc row serves
-    assert (runs / "coverage-default-120-bc--tracking-on").is_dir()
-    report = (tmp_path / "run" / "report.md").read_text()
-    assert "Coverage study" in report and "| bc, tracking on |" in report
+    out = tmp_path / "run"
+    result = reproduce(config, out, progress=False, say=lambda _: None)
+    alpha = f"cql α={CQLConfig().alpha:g}"
+    assert [(c.log, c.learner, c.policy) for c in result.coverage] == [
+        (log, learner, policy)
+        for log in ("default-120", "narrow-30", "single-30")
+        for learner, policy in (("bc", ""), (alpha, "actor"), (alpha, "Q-greedy"))
+    ]
+    assert all(c.n_seeds == 2 for c in result.coverage)
+    cell = {(c.log, c.learner, c.policy): c for c in result.coverage}
+    # the default log's cql cells are Table 2's cql and cql_q rows, seeds combined
+    assert cell[("default-120", alpha, "actor")].sr_at_20 == result.rows["cql"].metrics["sr@20"]
+    assert (
+        cell[("default-120", alpha, "Q-greedy")].sr_at_10 == result.rows["cql_q"].metrics["sr@10"]
+    )
+    for seed in (0, 1):
+        root = out / f"seed-{seed}"
+        assert not (root / "runs" / f"coverage-default-120-{_slug(alpha)}").exists()
+        for log in ("narrow-30", "single-30"):
+            for stage in (f"coverage-{log}-bc", f"coverage-{log}-{_slug(alpha)}-q"):
+                assert (root / "stages" / f"{stage}.json").is_file()
+    narrow = [
+        json.loads((out / f"seed-{s}" / "stages" / f"coverage-narrow-30-{_slug(alpha)}-q.json")
+                   .read_text())["row"]["sr@20"]["mean"]
+        for s in (0, 1)
+    ]  # fmt: skip
+    assert cell[("narrow-30", alpha, "Q-greedy")].sr_at_20.mean == pytest.approx(np.mean(narrow))
+    # near-deterministic: the single device draws its action with probability near 1
+    single = _mean_draw_probability(out / "seed-0" / "logs" / "coverage-single-30")
+    assert (
+        single > 0.9 > 0.3 > _mean_draw_probability(out / "seed-0" / "logs" / "coverage-narrow-30")
+    )
+    assert (out / "coverage.png").is_file()
+    report = (out / "report.md").read_text()
+    assert "## Coverage study" in report and f"| {alpha} | Q-greedy |" in report
+    assert f"| narrow-30: {alpha} ≥ offpolicy" not in report  # offpolicy did not run
+    assert f"| single-30: {alpha} ≥ bc on SR@20 |" in report
 
 
 @pytest.mark.slow
@@ -334,19 +405,14 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
     assert untimed(pooled.rows) == untimed(serial.rows)
     for seed in (0, 1):
         assert untimed(pooled.per_seed[seed]) == untimed(serial.per_seed[seed])
-    assert pooled.coverage == serial.coverage and len(pooled.coverage) == 8
+    assert pooled.coverage == serial.coverage and len(pooled.coverage) == 3
     stages = ["devices", "log-default", *_planned_rows(ReproduceConfig(**settings))]
     assert "iterative" not in stages and "cql_q" not in stages and "oracle" in stages
-    coverage = [f"log-coverage-{n}" for n in ("default-30", "default-12", "narrow-30")]
-    coverage += [
-        f"coverage-{n}-bc{off}"
-        for n in ("default-30", "default-12", "narrow-30")
-        for off in ("", "--tracking-on")
-    ] + ["coverage-default-120-bc--tracking-on"]
-    for seed in (0, 1):
+    coverage = [f"log-coverage-{n}" for n in ("narrow-30", "single-30")]
+    coverage += [f"coverage-{n}-bc" for n in ("narrow-30", "single-30")]
+    for seed in (0, 1):  # the study runs on every seed
         said = [line for line in lines if f"seed {seed} ·" in line and line.endswith("running")]
-        expected = stages + coverage if seed == 0 else stages  # the study: first seed only
-        assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(expected)
+        assert sorted(line.split()[-2].rstrip(":") for line in said) == sorted(stages + coverage)
 
 
 def test_stages_on_ray_write_the_serial_runs_numbers(tmp_path, ray_cluster):

@@ -50,6 +50,9 @@ __all__ = [
     "combine_seeds",
     "table2_markdown",
     "coverage_markdown",
+    "coverage_targets",
+    "own_policy",
+    "COVERAGE_MARGIN",
     "actor_q_markdown",
     "speech_markdown",
     "kendall_tau",
@@ -459,26 +462,88 @@ def speech_markdown(by_source: Mapping[str, Mapping[str, RowResult]]) -> str:
 
 @dataclass(frozen=True)
 class CoverageCell:
-    """One cell of the coverage study: a learner variant trained on one log, test SR@20."""
+    """One cell of the coverage study: one policy of a learner variant trained on one log, test
+    SR@10 and SR@20 (mean ± s.e. across seeds' means; over sessions with one seed)."""
 
     log: str
-    """Log name, e.g. ``"default-40k"``."""
+    """Log name, e.g. ``"narrow-10k"``."""
     learner: str
     """Learner variant, e.g. ``"cql α=0.3"`` or ``"bc, tracking on"``."""
+    policy: str
+    """How its agent acts: ``"actor"`` or ``"Q-greedy"`` (a Q learner, :data:`ACTOR_Q`), ``""``
+    for a learner with one policy."""
+    sr_at_10: MeanSE
+    """Test-pool SR@10 of its last checkpoint."""
     sr_at_20: MeanSE
     """Test-pool SR@20 of its last checkpoint."""
+    n_seeds: int = 1
+    """Seeds combined."""
+
+    @property
+    def name(self) -> str:
+        """The learner variant and its policy, e.g. ``"cql α=1 · Q-greedy"``."""
+        return f"{self.learner} · {self.policy}" if self.policy else self.learner
 
 
 def coverage_markdown(cells: Sequence[CoverageCell]) -> str:
-    """Test SR@20 per learner variant (rows) per log (columns), as a markdown table."""
+    """Test SR@10 and SR@20 per learner variant and policy (rows) per log (two columns each), as a
+    markdown table; ``–`` where a cell did not run."""
     logs = list(dict.fromkeys(c.log for c in cells))
-    learners = list(dict.fromkeys(c.learner for c in cells))
-    value = {(c.log, c.learner): c.sr_at_20 for c in cells}
-    lines = ["| learner | " + " | ".join(logs) + " |", "|" + "---|" * (len(logs) + 1)]
-    for learner in learners:
-        got = [_cell(value[(g, learner)], 3) if (g, learner) in value else "–" for g in logs]
-        lines.append(f"| {learner} | " + " | ".join(got) + " |")
+    names = list(dict.fromkeys((c.learner, c.policy) for c in cells))
+    value = {(c.log, c.learner, c.policy): c for c in cells}
+    head = " | ".join(f"{g} SR@10 | {g} SR@20" for g in logs)
+    lines = [f"| learner | policy | {head} |", "|" + "---|" * (2 * len(logs) + 2)]
+    for learner, policy in names:
+        got = []
+        for g in logs:
+            c = value.get((g, learner, policy))
+            got += [_cell(c.sr_at_10, 3), _cell(c.sr_at_20, 3)] if c else ["–", "–"]
+        lines.append(f"| {learner} | {policy or '–'} | " + " | ".join(got) + " |")
     return "\n".join(lines) + "\n"
+
+
+COVERAGE_MARGIN = 0.05
+"""The coverage study's target: cql ≥ offpolicy + this on SR@20 on the narrow logs (the paper:
+Offline > Off-policy by 0.13 under distribution shift)."""
+
+
+def own_policy(learner: str) -> str:
+    """The policy a learner's own row evaluates (:data:`ACTOR_Q`): ``"actor"`` or ``"Q-greedy"``
+    for a Q learner (bcq: its masked Q-greedy one), ``""`` for a learner with one policy;
+    ``learner`` may be a variant (``"cql α=1"``)."""
+    algo = row_learner(learner)
+    for q_learner, actor, _ in ACTOR_Q:
+        if q_learner == algo:
+            return "actor" if actor == algo else "Q-greedy"
+    return ""
+
+
+def coverage_targets(cells: Sequence[CoverageCell], narrow: Sequence[str]) -> list[TargetCheck]:
+    """The coverage study's targets on each learner's own policy (:data:`ACTOR_Q`: the actor,
+    bcq's masked Q-greedy), each cql variant against the learners it must beat:
+    ``cql ≥ offpolicy +`` :data:`COVERAGE_MARGIN` on SR@20 on each log in ``narrow``, and
+    ``cql ≥ bc`` on SR@20 on every log. Only pairs whose cells both ran are checked."""
+    value = {(c.log, c.learner): c for c in cells if c.policy == own_policy(c.learner)}
+    logs = list(dict.fromkeys(c.log for c in cells))
+    cqls = [v for v in dict.fromkeys(c.learner for c in cells) if row_learner(v) == "cql"]
+    checks = []
+    for log in logs:
+        for cql in cqls:
+            pairs = [("bc", 0.0)] + ([("offpolicy", COVERAGE_MARGIN)] if log in narrow else [])
+            for other, margin in pairs:
+                x, y = value.get((log, cql)), value.get((log, other))
+                if x is None or y is None:
+                    continue
+                gain = f" + {margin:g}" if margin else ""
+                checks.append(
+                    TargetCheck(
+                        f"{log}: {cql} ≥ {other}{gain} on SR@20",
+                        x.sr_at_20.mean >= y.sr_at_20.mean + margin,
+                        f"{cql} {_cell(x.sr_at_20, 3)} vs {other} {_cell(y.sr_at_20, 3)} "
+                        f"({x.sr_at_20.mean - y.sr_at_20.mean:+.3f})",
+                    )
+                )
+    return checks
 
 
 def results_json(rows: Mapping[str, RowResult]) -> dict[str, Any]:
@@ -707,32 +772,35 @@ _HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++")
 
 
 def plot_coverage(cells: Sequence[CoverageCell], path: str | Path, context: str = "") -> Path:
-    """Grouped bars: test SR@20 (± s.e.) of each learner variant on each log; a variant has its
-    learner's colour (:func:`row_colour`), the variants of one learner differ by hatching."""
+    """Grouped bars: test SR@20 (± one s.e. across seeds) of each learner variant's policies on
+    each log; a bar has its learner's colour (:func:`row_colour`), the second and later bars of one
+    learner (its Q-greedy policy, other α, tracking on) differ by hatching."""
     plt = _pyplot()
     logs = list(dict.fromkeys(c.log for c in cells))
-    learners = list(dict.fromkeys(c.learner for c in cells))
-    value = {(c.log, c.learner): c.sr_at_20 for c in cells}
-    width = 0.8 / max(len(learners), 1)
-    fig, ax = plt.subplots(figsize=(max(7.5, 1.6 * len(logs) + 2), 4.5))
+    names = list(dict.fromkeys(c.name for c in cells))
+    value = {(c.log, c.name): c.sr_at_20 for c in cells}
+    n_seeds = max((c.n_seeds for c in cells), default=1)
+    width = 0.8 / max(len(names), 1)
+    fig, ax = plt.subplots(figsize=(max(7.5, 0.35 * len(names) * len(logs) + 3), 4.5))
     x = np.arange(len(logs))
     seen: dict[str, int] = {}
-    for i, learner in enumerate(learners):
-        got = [value.get((g, learner)) for g in logs]
-        variant = seen.setdefault(row_learner(learner), 0)
-        seen[row_learner(learner)] = variant + 1
+    for i, name in enumerate(names):
+        got = [value.get((g, name)) for g in logs]
+        variant = seen.setdefault(row_learner(name), 0)
+        seen[row_learner(name)] = variant + 1
         ax.bar(
-            x + (i - (len(learners) - 1) / 2) * width,
+            x + (i - (len(names) - 1) / 2) * width,
             [v.mean if v else np.nan for v in got],
             width,
             yerr=[v.se if v else 0.0 for v in got],
-            label=learner,
-            color=row_colour(learner),
+            label=name,
+            color=row_colour(name),
             hatch=_HATCHES[variant % len(_HATCHES)],
             edgecolor="white",
         )
     ax.set_xticks(x, logs)
-    ax.set_ylabel("test-pool SR@20")
+    spread = f"± 1 s.e. across {n_seeds} seeds" if n_seeds > 1 else "± 1 s.e. over sessions"
+    ax.set_ylabel(f"test-pool SR@20 ({spread})")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -759,6 +827,7 @@ def write_report(
     *,
     title: str = "textrec reproduce",
     coverage: Sequence[CoverageCell] = (),
+    coverage_narrow: Sequence[str] = (),
     notes: Sequence[str] = (),
     speech: Mapping[str, Mapping[str, RowResult]] | None = None,
     context: str = "",
@@ -770,7 +839,9 @@ def write_report(
         rows: measured rows by key (seeds already combined).
         config: the run's configuration (saved as config.json, summarised in report.md).
         title: the report's heading.
-        coverage: the coverage study's cells (coverage table and coverage.png when given).
+        coverage: the coverage study's cells (coverage table, its targets
+            (:func:`coverage_targets`) and coverage.png when given).
+        coverage_narrow: the coverage logs of narrow behaviour (their cql ≥ offpolicy target).
         notes: extra lines for report.md (device mix, timings, ...).
         speech: the rows evaluated again under other sentence sources, ``{source: rows}``
             (``rows`` above are the training source's); their table (:func:`speech_markdown`)
@@ -836,9 +907,16 @@ def write_report(
     if coverage:
         text += [
             f"- `{names['coverage']}`: the coverage study below.",
-            "\n## Coverage study (test SR@20)\n",
+            "\n## Coverage study (test SR@10 and SR@20)\n",
+            "Each learner trained on each log with the offline budget, evaluated like Table 2's "
+            f"rows; ± is the standard error {spread}. A Q learner's two policies: its actor and "
+            "the argmax of its Q heads (Q-greedy); bcq's own policy is its masked Q-greedy one.\n",
             coverage_markdown(coverage),
         ]
+        checks = coverage_targets(coverage, coverage_narrow)
+        if checks:
+            text += ["\n### Coverage targets\n", "| target | met | numbers |", "|---|---|---|"]
+            text += [f"| {c.claim} | {'yes' if c.met else 'no'} | {c.detail} |" for c in checks]
     if notes:
         text += ["\n## Run\n", *notes]
     with atomic_file(root / names["report"]) as tmp:

@@ -20,7 +20,7 @@ For each seed ``s`` in ``seed .. seed + n_seeds − 1``, in ``OUT/seed-<s>/``:
 Then the seeds' rows are combined (mean ± s.e. across the seeds' means) and
 :func:`textrec.report.write_report` writes ``report.md``, ``results.json``, ``config.json`` and the
 figures into ``OUT``. With ``study="coverage"`` the coverage study's logs and cells are stages of
-the first seed too (:func:`run_coverage_study` reads them).
+every seed too (:func:`run_coverage_study` reads them and combines the seeds like the rows).
 
 Every stage saves its result atomically as soon as it finishes (``stages/<name>.json``); training
 runs checkpoint as they go, and collection writes complete shards. ``resume=True`` therefore
@@ -60,6 +60,7 @@ from textrec.report import (
     CurvePoint,
     RowResult,
     combine_seeds,
+    own_policy,
     write_report,
 )
 from textrec.simulator.baselines import make_policy
@@ -79,7 +80,10 @@ __all__ = [
     "POLICY_VIEWS",
     "PRESETS",
     "coverage_logs",
+    "coverage_narrow_logs",
     "coverage_variants",
+    "single_device",
+    "COVERAGE_MIXES",
     "reproduce",
     "run_coverage_study",
     "STUDIES",
@@ -98,6 +102,8 @@ POLICY_VIEWS: dict[str, dict[str, Any]] = {
 """How a Q learner's agent acts for the actor and the Q-greedy rows (``Recommender.policy``'s
 options): its policy heads, retrieval by their distributions; or each Q head's argmax (a ``bcq``
 agent keeps its saved mask)."""
+_POLICY_NAMES = {"actor": "actor", "q": "Q-greedy"}
+"""Each of :data:`POLICY_VIEWS` as the coverage table names it."""
 PRESETS = ("full", "quick")
 """The presets of :class:`ReproduceConfig` (named in every figure's title)."""
 
@@ -141,11 +147,17 @@ class ReproduceConfig:
     iterative_noise: tuple[float, ...] = (0.5, 1.0, 1.5)
     """Logit-noise standard deviations of the deployed copies (one device each)."""
     study: str = ""
-    """'' or 'coverage' (:func:`run_coverage_study`, first seed only)."""
-    coverage_learners: tuple[str, ...] = ("bc", "offpolicy", "cql", "iql")
+    """'' or 'coverage' (:func:`run_coverage_study`, every seed, combined like the rows)."""
+    coverage_learners: tuple[str, ...] = ("bc", "offpolicy", "cql", "bcq", "iql")
     """Learners of the coverage study (``cql`` once per ``coverage_alphas`` value)."""
-    coverage_alphas: tuple[float, ...] = (0.01, 0.1, 1.0)
-    """CQL α values of the coverage study (besides α = 0, the offpolicy learner)."""
+    coverage_alphas: tuple[float, ...] = ()
+    """CQL α values of the coverage study (besides α = 0, the offpolicy learner); empty: the cql
+    learner's default α only (its cell on the default log is then Table 2's cql row)."""
+    coverage_sizes: bool = False
+    """Also the default mix at a quarter and a tenth of ``log_sessions`` (two more logs)."""
+    coverage_tracking: bool = False
+    """Also every variant with request tracking added (``track_coef = 1``, the learners' loss
+    before issue 15)."""
     eval_utterances: tuple[str, ...] = ()
     """Sentence sources every row that is a policy is evaluated under as well (e.g. ``("model",
     "free")``); only evaluated, never trained on."""
@@ -259,6 +271,8 @@ class ReproduceConfig:
             "learners",
             "coverage_learners",
             "coverage_alphas",
+            "coverage_sizes",
+            "coverage_tracking",
             "workers",
             "backend",
             "ray_address",
@@ -285,6 +299,30 @@ def narrow_devices() -> tuple[DeviceConfig, ...]:
         DeviceConfig("narrow-forget-2", "slot-filler", noise=0.1, memory=2),
         DeviceConfig("narrow-latest-only", "slot-filler", noise=0.1, memory=1),
         DeviceConfig("narrow-marginal", "marginal", noise=0.1),
+    )
+
+
+SINGLE_TEMPERATURE = 0.01
+"""Temperature of the single device (:func:`single_device`)."""
+
+
+def single_device() -> tuple[DeviceConfig, ...]:
+    """The coverage study's near-deterministic log: one device, the slot-filler without noise,
+    its base distribution sharpened to its argmax (``temperature`` :data:`SINGLE_TEMPERATURE`:
+    ``π_k ∝ p_k^100``; only values of (nearly) equal base probability still share the draw).
+    Measured on a 300-session log of the 3000-item built-in catalog: the drawn action's
+    probability averages 0.974 over the turns whose shown item is the draw (per head ≥ 0.990;
+    0.899 at temperature 0.05).
+
+    Why this one: the best heuristic behaviour (full memory, the values asked for, the likeliest
+    completion), so imitation has a good policy to copy, but each state shows one action per
+    head — the least coverage a log can have, where a Q learner without a conservative term
+    meets unseen actions everywhere (the paper's distribution-shift argument at its extreme).
+    """
+    return (
+        DeviceConfig(
+            "single-slot-greedy", "slot-filler", noise=0.0, temperature=SINGLE_TEMPERATURE
+        ),
     )
 
 
@@ -376,11 +414,13 @@ def _run_stage(
     return result
 
 
-def _row_stage(ctx: _Context, key: str, number: str, work: Callable[[], RowResult]) -> RowResult:
-    def run() -> dict[str, Any]:
-        return {"row": work().to_json()}
+def _as_record(work: Callable[[], RowResult]) -> dict[str, Any]:
+    """A stage record holding the row ``work`` measures."""
+    return {"row": work().to_json()}
 
-    result = _run_stage(ctx, key, number, run)
+
+def _row_stage(ctx: _Context, key: str, number: str, work: Callable[[], RowResult]) -> RowResult:
+    result = _run_stage(ctx, key, number, partial(_as_record, work))
     row = RowResult.from_json(result["row"], source=str(_stage_path(ctx.root, key)))
     row = replace(row, seconds=float(result.get("seconds", 0.0)))
     ctx.done[key] = row
@@ -455,6 +495,18 @@ def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
         note=f"cql, {config.rounds} rounds of {config.steps_per_round} updates; after each round "
         f"but the last {len(config.noise)} noisy copies (noise {', '.join(map(str, config.noise))})"
         f" collect {config.sessions_per_round} sessions; last round reported",
+    )
+
+
+def _view_row(
+    ctx: _Context, key: str, run_dir: Path, acting: Mapping[str, Any], whose: str
+) -> RowResult:
+    """Row ``key``: the agent saved in ``run_dir`` (``whose`` agent, for the note) acting as
+    ``acting`` says (:data:`POLICY_VIEWS`), evaluated like every row."""
+    heads = "its policy heads" if acting["heads"] == "actor" else "the argmax of its Q heads"
+    policy = load_policy(run_dir, ctx.catalog, ctx.test_sim, **acting)
+    return RowResult.from_evaluation(
+        key, ctx.evaluate(policy), note=f"{whose}'s agent acting from {heads}"
     )
 
 
@@ -587,14 +639,6 @@ def row_specs(
         note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
         return _agent_row(ctx, algo, _train(run), note)
 
-    def view(key: str, learner: str, acting: dict[str, Any]) -> RowResult:
-        heads = "its policy heads" if acting["heads"] == "actor" else "the argmax of its Q heads"
-        return RowResult.from_evaluation(
-            key,
-            ctx.evaluate(saved(root / "runs" / learner, **acting)(ctx.test_sim)),
-            note=f"the {learner} row's agent acting from {heads}",
-        )
-
     def online() -> RowResult:
         trained = Trained(agents()[-1], read_curve(root / "runs" / "online"), 0.0)
         note = f"PPO against the simulator, {config.online_steps} updates"
@@ -635,7 +679,7 @@ def row_specs(
             key: RowSpec(
                 key,
                 learner,
-                partial(view, key, learner, acting),
+                partial(_view_row, ctx, key, root / "runs" / learner, acting, f"the {learner} row"),
                 saved(root / "runs" / learner, **acting),
             )
             for key, (learner, acting) in _views(config).items()
@@ -673,8 +717,8 @@ def row_specs(
 
 def _seed_stages(ctx: _Context) -> list[_Stage]:
     """Every stage of one seed, in order: ``devices``, the log, Table 2's rows (:func:`row_specs`),
-    each row under the other sentence sources (``eval_utterances``) and (first seed,
-    ``study="coverage"``) the coverage study's logs and cells.
+    each row under the other sentence sources (``eval_utterances``) and (``study="coverage"``)
+    the coverage study's logs and cells.
 
     Each stage reads what it needs from the stage it names in ``needs`` (its saved record once it
     ran), so the stages after the log may run in any order or at once.
@@ -716,7 +760,7 @@ def _seed_stages(ctx: _Context) -> list[_Stage]:
         work = partial(_speech_row, ctx, key, policy, source)
         where = f"s{i + 1}/{len(spoken)}"
         stages.append(_Stage(name, key, partial(_row_stage, ctx, name, where, work)))
-    if config.study == "coverage" and ctx.seed == config.seeds[0]:
+    if config.study == "coverage":
         stages += _coverage_stages(ctx, agents, log_dir)
     return stages
 
@@ -849,27 +893,42 @@ def _sessions_name(n: int) -> str:
     return f"{n // 1000}k" if n % 1000 == 0 else str(n)
 
 
+COVERAGE_MIXES: dict[str, Callable[[], tuple[DeviceConfig, ...]]] = {
+    "narrow": narrow_devices,
+    "single": single_device,
+}
+"""The coverage study's logs besides the default mix, by name (each at a quarter of the log)."""
+
+
 def coverage_logs(config: ReproduceConfig) -> tuple[tuple[str, str, int], ...]:
-    """``(name, mix, sessions)`` of the coverage study's logs: the default mix at the full, a
-    quarter and a tenth of ``log_sessions`` (40k / 10k / 4k in the full run), and the narrow mix
-    (:func:`narrow_devices`) at a quarter."""
+    """``(name, mix, sessions)`` of the coverage study's logs: the default mix at the full
+    ``log_sessions`` (Table 2's log), with ``coverage_sizes`` also at a quarter and a tenth of it,
+    then each of :data:`COVERAGE_MIXES` (the narrow mix, :func:`narrow_devices`, and the
+    near-deterministic single device, :func:`single_device`) at a quarter (10k / 40k)."""
     full = config.log_sessions
-    sizes = (full, max(1, full // 4), max(1, full // 10))
+    quarter = max(1, full // 4)
+    sizes = (full, quarter, max(1, full // 10)) if config.coverage_sizes else (full,)
     logs = [(f"default-{_sessions_name(n)}", "default", n) for n in sizes]
-    logs.append((f"narrow-{_sessions_name(sizes[1])}", "narrow", sizes[1]))
+    logs += [(f"{mix}-{_sessions_name(quarter)}", mix, quarter) for mix in COVERAGE_MIXES]
     return tuple(logs)
 
 
 def coverage_variants(config: ReproduceConfig) -> tuple[tuple[str, str, dict[str, Any]], ...]:
     """``(label, algo, overrides)``: each of ``coverage_learners`` (``cql`` at each of
-    ``coverage_alphas``; ``offpolicy`` is α = 0), at the learners' defaults (request tracking off)
-    and with request tracking added (``track_coef = 1``, the learners' loss before issue 15)."""
+    ``coverage_alphas``, by default its own α; ``offpolicy`` is α = 0) at the learners' defaults,
+    and with ``coverage_tracking`` each again with request tracking added (``track_coef = 1``,
+    the learners' loss before issue 15)."""
+    from textrec.learners.registry import LEARNERS
+
+    alphas = config.coverage_alphas or (LEARNERS["cql"].make_config({}).alpha,)
     base: list[tuple[str, str, dict[str, Any]]] = []
     for algo in config.coverage_learners:
         if algo == "cql":
-            base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in config.coverage_alphas]
+            base += [(f"cql α={a:g}", "cql", {"alpha": float(a)}) for a in alphas]
         else:
             base.append((algo, algo, {}))
+    if not config.coverage_tracking:
+        return tuple(base)
     on = [(f"{label}, tracking on", algo, {**o, "track_coef": 1.0}) for label, algo, o in base]
     return tuple(base + on)
 
@@ -878,9 +937,38 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-." else "-" for c in text.replace("α=", "alpha"))
 
 
-def _coverage_cells(config: ReproduceConfig) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-    """``(log, label, stage, algo, overrides)`` of every cell of the coverage study; ``stage`` is
-    Table 2's row where the cell is that very training (the default log, default config)."""
+@dataclass(frozen=True)
+class _Cell:
+    """One coverage cell: a learner variant trained on one log, and the policies it reports."""
+
+    log: str
+    label: str
+    algo: str
+    overrides: dict[str, Any]
+    stage: str
+    """The training's stage (its record is the learner's own policy's row): Table 2's row where
+    the cell is that very training (the default log, default config)."""
+    views: tuple[tuple[str, str, str, dict[str, Any]], ...]
+    """``(policy, stage, row key, acting)`` of each policy the cell reports: the learner's own
+    (:func:`~textrec.report.own_policy`; ``acting`` empty: its training's record) and, for a Q
+    learner (:data:`ACTOR_Q`), the other view (``"actor"`` or ``"Q-greedy"``,
+    :data:`POLICY_VIEWS`), evaluated by its own stage: Table 2's view row for a Table 2 cell,
+    else the training's stage with ``-actor`` or ``-q`` added."""
+
+
+def _cell_views(algo: str, stage: str) -> tuple[tuple[str, str, str, dict[str, Any]], ...]:
+    own = own_policy(algo)
+    mine = (own, stage, algo, {})
+    if not own:
+        return (mine,)
+    _, actor, q = next(pair for pair in ACTOR_Q if pair[0] == algo)
+    view, acting = (q, "q") if own == "actor" else (actor, "actor")
+    view_stage = view if stage == algo else f"{stage}-{acting}"
+    return mine, (_POLICY_NAMES[acting], view_stage, view, POLICY_VIEWS[acting])
+
+
+def _coverage_cells(config: ReproduceConfig) -> list[_Cell]:
+    """Every cell of the coverage study, logs in :func:`coverage_logs` order."""
     cells = []
     for name, mix, n_sessions in coverage_logs(config):
         default = n_sessions == config.log_sessions and mix == "default"
@@ -888,17 +976,19 @@ def _coverage_cells(config: ReproduceConfig) -> list[tuple[str, str, str, str, d
             stage = f"coverage-{name}-{_slug(label)}"
             if default and _is_default(algo, overrides):
                 stage = algo  # the very training of Table 2's row: its stage record serves
-            cells.append((name, label, stage, algo, overrides))
+            cells.append(_Cell(name, label, algo, overrides, stage, _cell_views(algo, stage)))
     return cells
 
 
 def _coverage_stages(
     ctx: _Context, agents: Callable[[], list[Path]], default_log: Callable[[], Path]
 ) -> list[_Stage]:
-    """The coverage study's stages: each log but the default one, then each cell's training.
+    """The coverage study's stages: each log but the default one, then each cell's training and
+    the evaluation of its other view (a Q learner's actor or Q-greedy policy).
 
-    A cell that is Table 2's row (default log and config) is that row's stage when the row runs;
-    otherwise it trains here under the row's name (its record then serves the row too).
+    A cell that is Table 2's row (default log and config) is that row's stage, and its other
+    view Table 2's view row, when the rows run; otherwise they run here under the rows' names
+    (their records then serve the rows too).
     """
     cfg = ctx.config
     logs = {name: (mix, n) for name, mix, n in coverage_logs(cfg)}
@@ -906,8 +996,10 @@ def _coverage_stages(
         name for name, (mix, n) in logs.items() if mix == "default" and n == cfg.log_sessions
     )
     rows = set(_planned_rows(cfg))
-    cells = [c for c in _coverage_cells(cfg) if c[2] not in rows]  # the rest are rows
-    total = len(logs) - 1 + len(cells)
+    cells = _coverage_cells(cfg)
+    trainings = [c for c in cells if c.stage not in rows]  # the rest are rows
+    views = [(c, v) for c in cells for v in c.views[1:] if v[1] not in rows]
+    total = len(logs) - 1 + len(trainings) + len(views)
     stages: list[_Stage] = []
     log_stage = {default: LOG_STAGE}
     log_dirs: dict[str, Callable[[], Path]] = {default: default_log}
@@ -923,27 +1015,55 @@ def _coverage_stages(
             number: str = number,
             announce: bool = False,
         ) -> Path:
-            devices = device_mix(agents()) if mix == "default" else narrow_devices()
+            devices = device_mix(agents()) if mix == "default" else COVERAGE_MIXES[mix]()
             return _collect(ctx, f"coverage-{name}", number, devices, n, announce)
 
         log_stage[name] = f"log-coverage-{name}"
         log_dirs[name] = collect_log
         stages.append(_Stage(log_stage[name], "devices", partial(collect_log, announce=True)))
-    for log, _, stage, algo, overrides in cells:
+    for cell in trainings:
         number = f"c{len(stages) + 1}/{total}"
-        run = partial(_coverage_run, ctx, algo, stage, log_dirs[log], overrides)
-        stages.append(_Stage(stage, log_stage[log], partial(_run_stage, ctx, stage, number, run)))
+        log_dir = log_dirs[cell.log]
+        run = partial(_coverage_run, ctx, cell.algo, cell.stage, log_dir, cell.overrides)
+        work = partial(_run_stage, ctx, cell.stage, number, run)
+        stages.append(_Stage(cell.stage, log_stage[cell.log], work))
+    for cell, (_, stage, key, acting) in views:
+        number = f"c{len(stages) + 1}/{total}"
+        whose = f"the {cell.label} cell on the {cell.log} log"
+        work = partial(_view_row, ctx, key, ctx.root / "runs" / cell.stage, acting, whose)
+        run = partial(_as_record, work)
+        stages.append(_Stage(stage, cell.stage, partial(_run_stage, ctx, stage, number, run)))
     return stages
 
 
 def run_coverage_study(root: Path, config: ReproduceConfig) -> list[CoverageCell]:
-    """Test SR@20 of each learner variant trained on each coverage log (first seed's records)."""
-    seed_root = root / f"seed-{config.seeds[0]}"
+    """Test SR@10 and SR@20 of each policy of each learner variant trained on each coverage log,
+    every seed's record combined (mean ± s.e. across the seeds' means, :func:`combine_seeds`)."""
     out = []
-    for log, label, stage, _, _ in _coverage_cells(config):
-        row = read_json(_stage_path(seed_root, stage))["row"]
-        out.append(CoverageCell(log, label, MeanSE(row["sr@20"]["mean"], row["sr@20"]["se"])))
+    for cell in _coverage_cells(config):
+        for policy, stage, _, _ in cell.views:
+            row = combine_seeds(
+                [
+                    RowResult.from_json(read_json(_stage_path(root / f"seed-{s}", stage))["row"])
+                    for s in config.seeds
+                ]
+            )
+            out.append(
+                CoverageCell(
+                    cell.log,
+                    cell.label,
+                    policy,
+                    row.metrics["sr@10"],
+                    row.metrics["sr@20"],
+                    row.n_seeds,
+                )
+            )
     return out
+
+
+def coverage_narrow_logs(config: ReproduceConfig) -> tuple[str, ...]:
+    """The coverage logs of narrow behaviour (every one but the default mix's)."""
+    return tuple(name for name, mix, _ in coverage_logs(config) if mix != "default")
 
 
 def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
@@ -1130,6 +1250,7 @@ def reproduce(
         },
         title=f"textrec reproduce on {catalog.name}",
         coverage=coverage,
+        coverage_narrow=coverage_narrow_logs(config),
         notes=notes,
         speech=speech,
         context=config.describe(catalog.name),

@@ -52,6 +52,7 @@ def _played(sim, n_turns: int, n: int = 64, seed: int = 0):
         ({"name": "a", "epsilon": 1.5}, r"epsilon must be in \[0, 1\], got 1.5"),
         ({"name": "a", "base": "agent"}, "checkpoint must be set exactly for base 'agent'"),
         ({"name": "a", "checkpoint": "x"}, "checkpoint must be set exactly"),
+        ({"name": "a", "temperature": 0.0}, "temperature must be finite and > 0, got 0.0"),
     ],
 )
 def test_device_config_validation(kwargs, match):
@@ -175,3 +176,30 @@ def test_agent_copies_are_devices(toy_catalog, tmp_path):
     summary = summarize(tmp_path / "log")
     assert [d.name for d in summary.devices][-1] == devices[-1].name
     assert summary.devices[-1].n_sessions == 4
+
+
+def test_temperature_sharpens_the_base_distribution(toy_catalog, sim):
+    """``temperature`` T divides the base log-probabilities: π_k ∝ max(p_k, FLOOR)^(1/T), so a
+    small T draws the slot-filler's likeliest value with near certainty; T = 1 is the base as it
+    is, and leaves the device's JSON (a log's manifest) as it was before the field existed."""
+    results = _played(sim, 3)
+    t = 0.25
+    sharp = DevicePolicy(DeviceConfig("sharp", temperature=t), toy_catalog)
+    sharp.reset(64, np.random.default_rng(0))
+    base = SlotFillerPolicy(toy_catalog)
+    base.reset(64, np.random.default_rng(0))
+    for r in results:
+        for p, q in zip(sharp.act(r).head_probs, base.act(r).head_probs, strict=True):
+            expected = np.maximum(q, FLOOR) ** (1 / t)
+            np.testing.assert_allclose(p, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5)
+    greedy = DevicePolicy(DeviceConfig("greedy", temperature=0.01), toy_catalog)
+    greedy.reset(64, np.random.default_rng(0))
+    plain = DevicePolicy(DeviceConfig("plain"), toy_catalog)
+    plain.reset(64, np.random.default_rng(0))
+    for p, q in zip(
+        greedy.act(results[0]).head_probs, plain.act(results[0]).head_probs, strict=True
+    ):
+        assert (p.argmax(axis=1) == q.argmax(axis=1)).all()
+        assert (p.max(axis=1) > 0.95).all() and (q.max(axis=1) < 0.9).any()
+    assert "temperature" not in DeviceConfig("d").to_json()
+    assert DeviceConfig.from_json(DeviceConfig("d", temperature=t).to_json()).temperature == t

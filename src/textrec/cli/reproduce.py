@@ -29,6 +29,7 @@ from textrec.cli.common import (
 from textrec.errors import InputError
 
 if TYPE_CHECKING:
+    from textrec.metrics import MeanSE
     from textrec.report import RowResult
 
 __all__ = ["reproduce"]
@@ -54,7 +55,9 @@ def reproduce(
         False, "--resume", help="Continue the run in --out, skipping every finished stage."
     ),
     study: str = typer.Option(
-        "", "--study", help="Also run a study: 'coverage' (learners on logs of other coverage)."
+        "",
+        "--study",
+        help="Also run a study: 'coverage' (learners on logs of other coverage, every seed).",
     ),
     log_sessions: int | None = typer.Option(
         None, "--log-sessions", min=1, help="Sessions of the experience log (full: 40000)."
@@ -85,10 +88,22 @@ def reproduce(
     coverage_learners: str | None = typer.Option(
         None,
         "--coverage-learners",
-        help="Comma-separated learners of the coverage study (default: bc,offpolicy,cql,iql).",
+        help="Comma-separated learners of the coverage study (default: bc,offpolicy,cql,bcq,iql).",
     ),
     coverage_alphas: str | None = typer.Option(
-        None, "--coverage-alphas", help="Comma-separated CQL α of the coverage study (0.01,0.1,1)."
+        None,
+        "--coverage-alphas",
+        help="Comma-separated CQL α of the coverage study (default: the cql learner's α).",
+    ),
+    coverage_sizes: bool = typer.Option(
+        False,
+        "--coverage-sizes",
+        help="Coverage study: also the default mix at a quarter and a tenth of the log size.",
+    ),
+    coverage_tracking: bool = typer.Option(
+        False,
+        "--coverage-tracking",
+        help="Coverage study: also every learner with request tracking added (track_coef 1).",
     ),
     workers: int = typer.Option(
         1,
@@ -136,6 +151,8 @@ def reproduce(
         seed=seed,
         n_seeds=seeds,
         study=study,
+        coverage_sizes=coverage_sizes,
+        coverage_tracking=coverage_tracking,
         workers=workers,
         backend=backend,
         ray_address=ray_address,
@@ -172,6 +189,15 @@ def reproduce(
             for key, entry in results_json(result.rows).items()
         ],
     )
+    if result.coverage:
+        print_table(
+            "Coverage study: test SR@10 / SR@20 (report.md: its targets)",
+            ["log", "learner", "policy", "sr@10", "sr@20"],
+            [
+                [c.log, c.learner, c.policy or "–", _mean_se(c.sr_at_10), _mean_se(c.sr_at_20)]
+                for c in result.coverage
+            ],
+        )
     if result.speech:
         sources = [config.utterances, *result.speech]
         by_source = {config.utterances: result.rows, **result.speech}
@@ -188,8 +214,12 @@ def reproduce(
 
 def _sr20(row: RowResult | None) -> str:
     """A row's SR@20 as ``mean ±se``."""
-    x = row.metrics["sr@20"] if row is not None else None
-    return "–" if x is None else f"{x.mean:.3f} ±{x.se:.3f}"
+    return "–" if row is None else _mean_se(row.metrics["sr@20"])
+
+
+def _mean_se(x: MeanSE) -> str:
+    """``mean ±se`` with three decimals."""
+    return f"{x.mean:.3f} ±{x.se:.3f}"
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:

@@ -20,8 +20,9 @@ A device works in three steps per turn, all batched over its sessions:
      training stage), loaded from ``checkpoint``.
 
 2. **Personalisation** (the device's own randomness, from its own ``Generator``):
-   ``logits_k = log max(p_k, FLOOR) + noise · ξ``, ``ξ ~ N(0, 1)`` per value, then
-   ``π_k = (1 − epsilon) · softmax(logits_k) + epsilon / V_k``.
+   ``logits_k = log max(p_k, FLOOR) / temperature + noise · ξ``, ``ξ ~ N(0, 1)`` per value, then
+   ``π_k = (1 − epsilon) · softmax(logits_k) + epsilon / V_k``. A small ``temperature`` sharpens
+   the base towards its argmax (``temperature → 0``: a deterministic device).
 
 3. **Action**: one value per head drawn from ``π_k``; retrieval shows the unseen pool item with
    those values (:meth:`~textrec.catalog.retrieval.Retriever.by_values`).
@@ -87,6 +88,9 @@ class DeviceConfig:
     """Saved agent directory (base 'agent' only)."""
     seed_offset: int = 0
     """Added to the device's RNG key, to give two devices of equal config different draws."""
+    temperature: float = 1.0
+    """Divides the base log-probabilities before the noise (> 0; 1 = the base as it is, near 0 =
+    its argmax with certainty)."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -106,10 +110,18 @@ class DeviceConfig:
             )
         if self.seed_offset < 0:
             raise InputError(f"DeviceConfig.seed_offset must be >= 0, got {self.seed_offset}")
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise InputError(
+                f"DeviceConfig.temperature must be finite and > 0, got {self.temperature}"
+            )
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (round-trips through :meth:`from_json`)."""
-        return asdict(self)
+        """JSON-ready form (round-trips through :meth:`from_json`); ``temperature`` only where it
+        is not 1, so a log collected before the field existed keeps its manifest (and resumes)."""
+        out = asdict(self)
+        if self.temperature == 1.0:
+            del out["temperature"]
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any], source: str = "device") -> DeviceConfig:
@@ -314,7 +326,7 @@ class DevicePolicy:
         cfg, rng = self.config, self._rng
         heads = []
         for k, p in enumerate(base):
-            logits = np.log(np.maximum(np.asarray(p, dtype=np.float64), FLOOR))
+            logits = np.log(np.maximum(np.asarray(p, dtype=np.float64), FLOOR)) / cfg.temperature
             if cfg.noise > 0:
                 logits = logits + cfg.noise * rng.standard_normal(logits.shape)
             logits -= logits.max(axis=1, keepdims=True)
