@@ -31,14 +31,13 @@ conservative term.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from textrec.agent.recommender import Recommender
-from textrec.errors import InputError
+from textrec.learners.configs import CQLConfig
 from textrec.learners.functional import (
     cql_penalty,
     distilled_actor_loss,
@@ -51,57 +50,9 @@ from textrec.learners.functional import (
     td_target,
     temperature_loss,
 )
-from textrec.learners.offline import Forward, QConfig, QLearner
+from textrec.learners.offline import Forward, QLearner
 
-__all__ = ["CQLConfig", "CQLLearner", "Temperatures", "cql_loss", "PENALTIES", "ACTOR_LOSSES"]
-
-PENALTIES = ("logsumexp", "policy")
-"""The forms of the conservative penalty (:attr:`CQLConfig.penalty`)."""
-
-ACTOR_LOSSES = ("reverse_kl", "forward_kl")
-"""The forms of soft policy improvement (:attr:`CQLConfig.actor_loss`)."""
-
-
-@dataclass(frozen=True)
-class CQLConfig(QConfig):
-    """Conservative soft actor-critic over the attribute heads."""
-
-    alpha: float = 0.01
-    """Weight of the conservative penalty (0: plain off-policy soft actor-critic). 0.01: the best
-    of {0.01, 0.1, 1} on the validation pool (train-pool users), see docs/learners/offline.md."""
-    penalty: str = "logsumexp"
-    """Form of the conservative penalty per head: 'logsumexp' (CQL(H): logsumexp_v Q - Q(data))
-    or 'policy' (the paper's Eq. 6: E_pi Q - Q(data), pi the actor's distribution, held fixed)."""
-    tau: float = 0.05
-    """Entropy temperature of the soft policy and of the soft Bellman target (with --auto-tau:
-    every head's initial temperature)."""
-    auto_tau: bool = True
-    """Learn one temperature per head towards the target entropy (SAC-discrete); --no-auto-tau:
-    the fixed tau. Learned by default: with tau fixed at 0.05 the entropy bonus stays about a
-    turn's cost (the soft return per turn near 0), see docs/learners/offline.md."""
-    target_entropy: float = 0.2
-    """With --auto-tau: head k's target entropy as a share of its largest, log V_k (0.2: the best
-    of {0.2, 0.5} on the validation pool, see docs/learners/offline.md)."""
-    actor_loss: str = "forward_kl"
-    """Soft policy improvement towards softmax(Q_k / tau_k) per head: 'forward_kl' (distil it:
-    KL(softmax(Q/tau) || pi), whose gradient does not vanish at a saturated actor) or 'reverse_kl'
-    (the paper's Eq. 7, E_pi[tau log pi - Q]; its actor saturates early and stops following the
-    critic: validation SR@20 of cql alpha 1's actor 0.067 against 0.423 distilled, its Q-greedy
-    0.52; see docs/learners/offline.md)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_positive("alpha")
-        self.check_positive("tau", strict=True)
-        self.check_unit("target_entropy", closed=False)
-        if self.penalty not in PENALTIES:
-            raise InputError(
-                f"CQLConfig.penalty must be one of {list(PENALTIES)}, got {self.penalty!r}"
-            )
-        if self.actor_loss not in ACTOR_LOSSES:
-            raise InputError(
-                f"CQLConfig.actor_loss must be one of {list(ACTOR_LOSSES)}, got {self.actor_loss!r}"
-            )
+__all__ = ["CQLLearner", "Temperatures", "cql_loss"]
 
 
 class Temperatures(nn.Module):

@@ -35,6 +35,7 @@ from textrec.agent.recommender import Recognised, Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
+from textrec.learners.configs import OfflineConfig, QConfig
 from textrec.learners.functional import (
     discounted_returns,
     masked_mean,
@@ -42,29 +43,15 @@ from textrec.learners.functional import (
     request_tracking_loss,
 )
 from textrec.learners.state import learner_state, load_learner_state
-from textrec.learners.step import StepConfig, adam, gradient_step
+from textrec.learners.step import adam, gradient_step
 
 __all__ = [
-    "OfflineConfig",
-    "QConfig",
     "OfflineLearner",
     "QLearner",
     "Forward",
     "acting_heads",
     "tracking_loss",
 ]
-
-
-@dataclass(frozen=True)
-class OfflineConfig(StepConfig):
-    """Settings every offline learner shares (a learner's config extends it)."""
-
-    n_dialogues: int = 128
-    """Logged dialogues per update (drawn with replacement from the log)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_count("n_dialogues")
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,24 +248,6 @@ class OfflineLearner(ABC):
         self.n_updates = load_learner_state(
             state, self.recommender, self.extra, self.optimiser, self.generator
         )
-
-
-@dataclass(frozen=True)
-class QConfig(OfflineConfig):
-    """Settings of the learners with Q heads and a target network (cql, offpolicy, bcq, iql)."""
-
-    gamma: float = 0.99
-    """Discount factor (paper: 0.99)."""
-    target_update: float = 0.005
-    """Polyak rate of the target Q heads per step (1: copy every step)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_unit("gamma")
-        if not 0.0 < self.target_update <= 1.0:
-            raise InputError(
-                f"{type(self).__name__}.target_update must be in (0, 1], got {self.target_update}"
-            )
 
 
 class QLearner(OfflineLearner):

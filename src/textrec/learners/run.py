@@ -43,7 +43,7 @@ class TrainSpec:
     """Everything one training run depends on."""
 
     algo: str
-    """Learner name (a key of :data:`textrec.learners.LEARNERS`)."""
+    """Learner name (a key of :data:`textrec.learners.registry.LEARNERS`)."""
     catalog: Catalog
     """The catalog to learn on (the log's, for offline learners)."""
     out: Path
