@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from textrec.agent.policy import PolicyOutputs
-from textrec.agent.recommender import Recognised, Recommender, RecommenderPolicy
+from textrec.agent.reading import Recognised
+from textrec.agent.recommender import Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
@@ -59,7 +60,7 @@ class Forward:
     """One forward pass over a batch, flat over its ``N`` real turns: everything a loss reads.
 
     ``states`` holds every tracker state of the batch once (``B`` initial states, then the state
-    after each turn; :class:`~textrec.agent.recommender.TurnStates`); a head network run once
+    after each turn; :class:`~textrec.agent.unroll.TurnStates`); a head network run once
     over ``states`` serves ``s_t`` (rows ``before``) and ``s_{t+1}`` (rows ``after``).
     """
 

@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textrec.agent.recommender import Recommender, RecommenderConfig
+from textrec.agent.config import RecommenderConfig
+from textrec.agent.recommender import Recommender
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
