@@ -10,9 +10,10 @@ import json
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
+from torch import nn
 
 from textrec import __version__
 from textrec.agent.acting import Acting
@@ -24,19 +25,28 @@ from textrec.io import atomic_dir, config_from_json, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder
 from textrec.language.tokenizer import Vocabulary
 
-if TYPE_CHECKING:
-    from textrec.agent.recommender import Recommender
-
-__all__ = ["save_recommender", "load_recommender"]
+__all__ = ["Saveable", "save_recommender", "load_recommender"]
 
 _FORMAT = "textrec.Recommender"
 _CONFIG_FILE = "recommender.json"
 _WEIGHTS_FILE = "weights.pt"
 
-R = TypeVar("R", bound="Recommender")
+M = TypeVar("M", bound=nn.Module)
 
 
-def save_recommender(rec: Recommender, path: str | Path) -> Path:
+class Saveable(Protocol):
+    """What :func:`save_recommender` reads of a :class:`~textrec.agent.recommender.Recommender`."""
+
+    config: RecommenderConfig
+    acting: Acting
+    language: PretrainedTextEncoder
+    catalog: Catalog
+    vocab: Vocabulary
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+
+def save_recommender(rec: Saveable, path: str | Path) -> Path:
     """Write ``rec``'s weights, config, how it acts (``rec.acting``), vocabulary and catalog
     fingerprint to directory ``path``."""
     meta = {
@@ -60,7 +70,7 @@ def save_recommender(rec: Recommender, path: str | Path) -> Path:
     return Path(path)
 
 
-def load_recommender(cls: type[R], path: str | Path, catalog: Catalog) -> R:
+def load_recommender(cls: type[M], path: str | Path, catalog: Catalog) -> M:
     """Load a recommender of class ``cls`` saved by :func:`save_recommender` for ``catalog`` (the
     one it was trained on)."""
     root = Path(path)
