@@ -41,9 +41,9 @@ def main() -> None:
     from textrec.agent import Recommender
     from textrec.catalog.build import open_catalog
     from textrec.language.encoder import load_or_pretrain
-    from textrec.learners import LEARNERS
     from textrec.learners.batches import LogDialogues
     from textrec.learners.loop import fitter
+    from textrec.learners.registry import LEARNERS
     from textrec.logs.collect import collect
     from textrec.logs.policies import default_devices
 

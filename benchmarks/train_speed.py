@@ -45,7 +45,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from textrec.learners.cql import CQLConfig, cql_loss
+from textrec.learners.configs import CQLConfig
+from textrec.learners.cql import cql_loss
 from textrec.learners.functional import cql_penalty, head_values, polyak_update, td_target
 
 
@@ -311,9 +312,9 @@ def logged(args: argparse.Namespace) -> None:
     from textrec.agent import Recommender
     from textrec.catalog.build import open_catalog
     from textrec.language.encoder import load_or_pretrain
-    from textrec.learners import LEARNERS
     from textrec.learners.batches import LogDialogues
     from textrec.learners.loop import step_rng
+    from textrec.learners.registry import LEARNERS
 
     catalog = open_catalog(
         args.catalog, data=args.data, items=args.items, seed=args.seed, progress=False

@@ -12,7 +12,7 @@ import pytest
 from textrec.errors import InputError
 from textrec.evaluation import evaluate
 from textrec.language.speech import build_sentence_bank
-from textrec.learners.cql import CQLConfig
+from textrec.learners.configs import CQLConfig
 from textrec.logs.policies import DeviceConfig, DeviceMix
 from textrec.report import ACTOR_Q, REPORT_FILES, ROWS
 from textrec.reproduce import (

@@ -24,9 +24,9 @@ from textrec.errors import InputError
 from textrec.metrics import Dialogue, EvaluationResult
 from textrec.simulator.baselines import POLICIES, make_policy
 from textrec.simulator.engine import BatchedSimulator, SessionOutcomes
+from textrec.simulator.ingredients import POOLS, Ingredients
 from textrec.simulator.policy import Policy
 from textrec.simulator.rollout import evaluate, evaluation_batches, rollout, summarise
-from textrec.simulator.task import UTTERANCE_SOURCES, TaskConfig
 
 __all__ = [
     "rollout",
@@ -38,28 +38,14 @@ __all__ = [
     "POOLS",
 ]
 
-POOLS = ("test", "train")
-"""Item pools a policy can be evaluated on: 'test' (unlabeled items, AttrNet's predictions) or
-'train' (labeled items)."""
-
 
 def make_simulator(
     catalog: Catalog, pool: str = "test", utterances: str = "templates", seed: int = 0
 ) -> BatchedSimulator:
-    """Simulated users of ``catalog``'s ``pool`` speaking sentences from ``utterances``.
-
-    The sentence bank is built with ``seed`` (the same bank ``textrec train`` and ``collect`` use).
-    """
-    if pool not in POOLS:
-        raise InputError(f"--pool must be one of {list(POOLS)}, got {pool!r}")
-    if utterances not in UTTERANCE_SOURCES:
-        raise InputError(
-            f"--utterances must be one of {list(UTTERANCE_SOURCES)}, got {utterances!r}"
-        )
-    from textrec.language.speech import build_sentence_bank
-
-    bank = build_sentence_bank(catalog.schema, source=utterances, seed=seed)
-    return BatchedSimulator(catalog, pool, bank, TaskConfig(utterances=utterances))
+    """Simulated users of ``catalog``'s ``pool`` speaking sentences from ``utterances``: the
+    :meth:`~textrec.simulator.ingredients.Ingredients.users` of those settings (the sentence bank
+    drawn with ``seed``, the same bank ``textrec train`` and ``collect`` use)."""
+    return Ingredients(catalog, utterances, seed).users(pool)
 
 
 def load_policy(

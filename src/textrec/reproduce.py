@@ -48,7 +48,7 @@ from typing import Any
 from textrec.backends import Backend, job_runner
 from textrec.catalog import Catalog
 from textrec.errors import InputError
-from textrec.evaluation import evaluate, load_policy, make_simulator
+from textrec.evaluation import evaluate, load_policy
 from textrec.io import claim_output_dir, read_json, write_json_atomic
 from textrec.logs.policies import DeviceConfig, DeviceMix, default_devices
 from textrec.machine import MachineRecord, machine_record
@@ -65,6 +65,7 @@ from textrec.report import (
 )
 from textrec.simulator.baselines import make_policy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.ingredients import Ingredients
 from textrec.simulator.policy import Policy
 from textrec.simulator.task import UTTERANCE_SOURCES, check_training_source
 
@@ -363,14 +364,23 @@ class _Context:
     progress: bool
     done: dict[str, RowResult] = field(default_factory=dict)
 
+    parts: dict[str, Ingredients] = field(default_factory=dict)
     speakers: dict[str, BatchedSimulator] = field(default_factory=dict)
+
+    def ingredients(self, utterances: str | None = None) -> Ingredients:
+        """This seed's ingredients with users speaking ``utterances`` (default: the run's
+        source), built when a stage first needs them and shared by the later ones."""
+        source = utterances or self.config.utterances
+        if source not in self.parts:
+            self.parts[source] = Ingredients(self.catalog, source, self.seed, self.progress)
+        return self.parts[source]
 
     def users(self, utterances: str | None = None) -> BatchedSimulator:
         """The simulated users of the test pool speaking ``utterances`` (default: the run's
         source), built when a stage first evaluates with them."""
         source = utterances or self.config.utterances
         if source not in self.speakers:
-            self.speakers[source] = make_simulator(self.catalog, "test", source, self.seed)
+            self.speakers[source] = self.ingredients(source).users("test")
         return self.speakers[source]
 
     @property
@@ -451,6 +461,7 @@ def _spec(
         overrides=dict(overrides or {}),
         utterances=ctx.config.utterances,
         progress=ctx.progress,
+        ingredients=ctx.ingredients(),
     )
 
 
@@ -547,7 +558,6 @@ def _collect(
 ) -> Path:
     """Collect (or finish collecting) a log of the devices on the train pool."""
     from textrec.logs.collect import collect
-    from textrec.simulator.task import TaskConfig
 
     log_dir = ctx.root / "logs" / name
 
@@ -558,7 +568,7 @@ def _collect(
             n_sessions,
             ctx.seed,
             devices,
-            task=TaskConfig(utterances=ctx.config.utterances),
+            task=ctx.ingredients().task,
             workers=ctx.config.workers,
             chunk_sessions=min(ctx.config.chunk_sessions, n_sessions),
             resume=True,

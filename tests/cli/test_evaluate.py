@@ -121,7 +121,7 @@ def test_oracle_slots_is_a_policy_of_evaluate_and_beats_the_slot_filler(toy_dir,
 def test_actor_heads_of_a_bcq_agent_drop_its_q_mask(toy_catalog, toy_dir, run_dir, _evaluate):
     """A bcq agent is saved acting from masked Q heads; --heads actor evaluates its policy heads
     (the mask applies to Q heads only) instead of refusing the saved threshold."""
-    from textrec.agent.recommender import Acting
+    from textrec.agent.acting import Acting
 
     rec = Recommender.load(run_dir / "final", toy_catalog)
     rec.acting = Acting(heads="q", greedy="values", threshold=0.3)

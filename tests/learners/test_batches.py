@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import make_toy_catalog
 from tests.learners.conformance import check_resume_after_kill
 from textrec.errors import InputError
-from textrec.learners import LEARNERS
 from textrec.learners.batches import LogDialogues, SimulatorEpisodes
+from textrec.learners.registry import LEARNERS
 from textrec.logs.reader import list_shards, read_experience, shown_actions
 from textrec.logs.schema import ExperienceBatch
 

@@ -19,12 +19,13 @@ import numpy as np
 import pytest
 import torch
 
-from textrec.learners import LEARNERS
 from textrec.learners.bc import bc_loss
-from textrec.learners.bcq import BCQConfig, bcq_loss
-from textrec.learners.cql import CQLConfig, cql_loss
-from textrec.learners.iql import IQLConfig, iql_loss
+from textrec.learners.bcq import bcq_loss
+from textrec.learners.configs import BCQConfig, CQLConfig, IQLConfig
+from textrec.learners.cql import cql_loss
+from textrec.learners.iql import iql_loss
 from textrec.learners.offline import Forward
+from textrec.learners.registry import LEARNERS
 from textrec.logs.reader import shown_actions
 
 __all__ = ["CHECKS"]

@@ -22,9 +22,9 @@ import pytest
 from tests.conftest import make_toy_catalog
 from textrec.agent import Recommender, RecommenderConfig
 from textrec.evaluation import evaluate
-from textrec.learners import LEARNERS
 from textrec.learners.batches import LogDialogues
 from textrec.learners.loop import fit
+from textrec.learners.registry import LEARNERS
 from textrec.logs.collect import collect
 from textrec.simulator import BatchedSimulator, RandomPolicy
 

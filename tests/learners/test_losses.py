@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from textrec.agent import Acting
-from textrec.learners import LEARNERS
 from textrec.learners.offline import Forward
+from textrec.learners.registry import LEARNERS
 
 
 def _forward(rec, states: torch.Tensor, actions: torch.Tensor, rewards=None, dones=None) -> Forward:

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from tests.learners.test_known_answers import CHECKS
-from textrec.learners import bcq, cql, functional, iql, offline
+from textrec.learners import bcq, configs, cql, functional, iql, offline
 from textrec.learners.functional import (
     cql_penalty,
     distilled_actor_loss,
@@ -59,13 +59,13 @@ def _dones_ignored(mp: pytest.MonkeyPatch) -> None:
 
 def _gamma_zero(mp: pytest.MonkeyPatch) -> None:
     """Every Q learner's config reads gamma = 0, whatever it was given."""
-    post_init = offline.QConfig.__post_init__
+    post_init = configs.QConfig.__post_init__
 
     def zero(self: Any) -> None:
         post_init(self)
         object.__setattr__(self, "gamma", 0.0)
 
-    mp.setattr(offline.QConfig, "__post_init__", zero)
+    mp.setattr(configs.QConfig, "__post_init__", zero)
 
 
 def _entropy_sign(mp: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,10 @@ from tests.learners.conformance import check_learner
 from textrec.agent import Recommender, RecommenderConfig
 from textrec.errors import InputError
 from textrec.evaluation import evaluate
-from textrec.learners import LEARNERS, offline
+from textrec.learners import offline
 from textrec.learners.batches import LogDialogues
 from textrec.learners.loop import METRICS_NAME, fit, read_rows
+from textrec.learners.registry import LEARNERS
 from textrec.logs.collect import collect
 from textrec.logs.policies import default_devices
 from textrec.simulator import BatchedSimulator

@@ -13,8 +13,9 @@ from tests.learners.conformance import check_learner
 from textrec.agent import Recommender, RecommenderConfig
 from textrec.evaluation import evaluate
 from textrec.learners.batches import SimulatorEpisodes
+from textrec.learners.configs import OnlineConfig
 from textrec.learners.loop import fit
-from textrec.learners.online import OnlineConfig, OnlineLearner
+from textrec.learners.online import OnlineLearner
 from textrec.simulator import BatchedSimulator
 
 

@@ -154,7 +154,7 @@ def test_cli_refuses_an_option_the_learner_lacks(capsys, toy_dir, toy_log, tmp_p
 
 
 def test_learner_options_are_generated_from_the_config_docstrings():
-    from textrec.learners.registry import config_fields
+    from textrec.learners.algorithms import config_fields
 
     table = {f.name: f for f in config_fields()}
     assert table["alpha"].text.startswith("Weight of the conservative penalty")

@@ -10,6 +10,7 @@ from textrec.serve.quality import SLOT_FILLER_SESSIONS, policy_quality
 from textrec.serve.session import load_picker
 from textrec.simulator.baselines import SlotFillerPolicy
 from textrec.simulator.engine import BatchedSimulator
+from textrec.simulator.ingredients import Ingredients
 from textrec.simulator.rollout import evaluate
 from textrec.simulator.task import TaskConfig
 
@@ -21,7 +22,7 @@ def _sr(result) -> tuple[float, ...]:
 def test_the_slot_filler_compared_with_is_the_served_one(tmp_path):
     catalog = build_builtin(n_items=600, seed=0, feature_dim=8)
     picker = load_picker("slot-filler", catalog)
-    quality = policy_quality("slot-filler", catalog, 3, picker.reader)
+    quality = policy_quality("slot-filler", Ingredients(catalog, seed=3), picker.reader)
 
     sim = BatchedSimulator(
         catalog, "test", build_sentence_bank(catalog.schema, seed=3), TaskConfig()
@@ -32,5 +33,7 @@ def test_the_slot_filler_compared_with_is_the_served_one(tmp_path):
     assert quality.slot_filler != _sr(structured)
 
     (tmp_path / "metrics.csv").write_text("eval/sr@10,eval/sr@20,eval/sr@30\n0.01,0.02,0.03\n")
-    agent = policy_quality(str(tmp_path), catalog, 3, load_reader(catalog, "lexicon"))
+    agent = policy_quality(
+        str(tmp_path), Ingredients(catalog, seed=3), load_reader(catalog, "lexicon")
+    )
     assert agent.policy == (0.01, 0.02, 0.03) and agent.slot_filler == _sr(served) and agent.below

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from textrec.serve.quality import PolicyQuality
     from textrec.serve.session import Conversation, Picker
     from textrec.serve.standing import Understood, Want
+    from textrec.simulator.ingredients import Ingredients
 
 __all__ = [
     "chat",
@@ -88,13 +89,15 @@ def open_picker(
     reader: str,
     seed: int,
     progress: bool,
-) -> tuple[Catalog, Picker]:
-    """The catalog and the picker that ``--policy`` names."""
+) -> tuple[Ingredients, Picker]:
+    """The ingredients (the catalog, the readers, the users the start-up figures are measured
+    on) and the picker that ``--policy`` names."""
     from textrec.catalog.build import open_catalog
     from textrec.serve.session import load_picker
+    from textrec.simulator.ingredients import Ingredients
 
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    return cat, load_picker(policy, cat, seed=seed, reader=reader)
+    return Ingredients(cat, seed=seed), load_picker(policy, cat, seed=seed, reader=reader)
 
 
 def chat(
@@ -124,11 +127,14 @@ def chat(
 
     if image != "auto" and image not in terminal.PROTOCOLS:
         raise InputError(f"--image must be 'auto' or one of {list(terminal.PROTOCOLS)}")
-    cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
+    parts, picker = open_picker(
+        policy, catalog, data, items, reader, seed, progress and not json_out
+    )
+    cat = parts.catalog
     log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
     say_quality(
-        policy_quality(policy, cat, seed, served_reader(picker, reader, seed)), policy, json_out
+        policy_quality(policy, parts, served_reader(picker, parts, reader)), policy, json_out
     )
     protocol = terminal.detect(os.environ, sys.stdout.isatty()) if image == "auto" else image
     show = _Shower(cat, ItemImages(cat), "none" if json_out else protocol, json_out)
@@ -146,13 +152,12 @@ def chat(
     _save(conversation.finished or conversation.finish(found=False), log, json_out, left)
 
 
-def served_reader(picker: Picker, reader: str, seed: int) -> Reader:
-    """The reader the served slot-filler reads with: the picker's own, or ``--reader``'s (an
-    agent is served: the slot-filler it is compared with would read with that one)."""
-    from textrec.language.reader import load_reader
-
+def served_reader(picker: Picker, parts: Ingredients, reader: str) -> Reader:
+    """The reader the served slot-filler reads with: the picker's own, or ``--reader``'s from
+    ``parts`` (an agent is served: the slot-filler it is compared with would read with that
+    one)."""
     own = getattr(picker, "reader", None)
-    return own if own is not None else load_reader(picker.catalog, reader, seed=seed)
+    return own if own is not None else parts.reader(reader)
 
 
 def say_quality(quality: PolicyQuality, policy: str, as_json: bool) -> None:

@@ -64,10 +64,13 @@ def serve(
 
     config = ServeConfig(max_sessions=max_sessions, idle_seconds=idle_minutes * 60.0)
     sock = _listen(host, port)  # before the slow loading: a port in use fails at once
-    cat, picker = open_picker(policy, catalog, data, items, reader, seed, progress and not json_out)
+    parts, picker = open_picker(
+        policy, catalog, data, items, reader, seed, progress and not json_out
+    )
+    cat = parts.catalog
     log_dir = log_dir or old_log_dir
     log = SessionLog(log_dir, cat) if log_dir is not None else None
-    quality = policy_quality(policy, cat, seed, served_reader(picker, reader, seed))
+    quality = policy_quality(policy, parts, served_reader(picker, parts, reader))
     service = Service(picker, log, config, policy_name=policy)
     shown_host = f"[{host}]" if ":" in host else host
     info = {

@@ -1,10 +1,11 @@
 """``textrec train``: train a recommender with any registered learner; evaluate it on the test pool.
 
 A thin wrapper of :func:`textrec.learners.run.train_agent`. ``--algo`` names a learner of
-:data:`textrec.learners.LEARNERS`; offline learners read ``--logs LOGDIR`` (``online`` plays
-simulated users instead). The learner options (``--lr``, ``--alpha``, ...) are generated from the
-fields of the learners' config dataclasses, each documented by the docstring under its field; an
-option a learner does not have is refused.
+:data:`textrec.learners.algorithms.ALGORITHMS`; offline learners read ``--logs LOGDIR``
+(``online`` plays simulated users instead). The learner options (``--lr``, ``--alpha``, ...) are
+generated from the fields of the learners' config dataclasses (:mod:`textrec.learners.configs`,
+torch-free, so that ``--help`` loads no torch), each documented by the docstring under its field;
+an option a learner does not have is refused.
 
 Writes into ``--out``: ``checkpoint.pt`` (the learner, for resuming), ``metrics.csv`` (one row per
 evaluation) and ``final/`` (the trained :class:`~textrec.agent.Recommender`, loadable with the
@@ -33,7 +34,7 @@ from textrec.cli.common import (
     print_table,
     stop_on_interrupt,
 )
-from textrec.learners.registry import LEARNERS, config_fields
+from textrec.learners.algorithms import ALGORITHMS, config_fields
 
 __all__ = ["train"]
 
@@ -45,7 +46,7 @@ def _train(
         "online",
         "--algo",
         help="Learner: "
-        + "; ".join(f"'{name}': {spec.summary}" for name, spec in LEARNERS.items())
+        + "; ".join(f"'{name}': {spec.summary}" for name, spec in ALGORITHMS.items())
         + ".",
     ),
     logs: Path | None = typer.Option(  # noqa: B008
@@ -116,10 +117,10 @@ def _train(
     from textrec.errors import InputError
     from textrec.learners.run import TrainSpec, train_agent
 
-    if algo not in LEARNERS:
-        raise InputError(f"unknown --algo {algo!r}; choose one of {list(LEARNERS)}")
+    if algo not in ALGORITHMS:
+        raise InputError(f"unknown --algo {algo!r}; choose one of {list(ALGORITHMS)}")
     overrides = {k: v for k, v in learner_options.items() if v is not None}
-    LEARNERS[algo].make_config(overrides)  # refuse a foreign option before loading anything
+    ALGORITHMS[algo].make_config(overrides)  # refuse a foreign option before loading anything
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
     selector = _selector(select, logs, cat, seed) if select else None
     spec = TrainSpec(

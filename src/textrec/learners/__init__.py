@@ -1,61 +1,12 @@
 """Learners: one shared training loop (:mod:`~textrec.learners.loop`), batch sources
 (:mod:`~textrec.learners.batches`), evaluators (:mod:`~textrec.learners.evaluators`), shared maths
-(:mod:`~textrec.learners.functional`), one module per learner holding its config, loss and update,
-the registry :data:`LEARNERS` and the library entry point :func:`train_agent`
-(:mod:`~textrec.learners.run`). The checkpoint format is :mod:`textrec.checkpoint`, below every
-layer.
+(:mod:`~textrec.learners.functional`), every learner's config (:mod:`~textrec.learners.configs`),
+one module per learner holding its loss and update, the ``--algo`` names
+(:mod:`~textrec.learners.algorithms`), the registry :data:`~textrec.learners.registry.LEARNERS`
+and the library entry point :func:`~textrec.learners.run.train_agent`. The checkpoint format is
+:mod:`textrec.checkpoint`, below every layer.
+
+The package itself imports nothing: ``textrec.learners.configs`` and
+``textrec.learners.algorithms`` load without torch (``textrec train --help`` reads them); import
+the rest from its module (``from textrec.learners.registry import LEARNERS``).
 """
-
-from __future__ import annotations
-
-from textrec.learners.batches import DialogueBatch, LogDialogues, SimulatorEpisodes
-from textrec.learners.bc import BCConfig, BCLearner
-from textrec.learners.bcq import BCQConfig, BCQLearner
-from textrec.learners.cql import CQLConfig, CQLLearner
-from textrec.learners.evaluators import Evaluator, SimulatorEvaluator
-from textrec.learners.iql import IQLConfig, IQLLearner
-from textrec.learners.loop import (
-    BatchSource,
-    Checkpoint,
-    Learner,
-    fit,
-    fitter,
-    load_checkpoint,
-    save_checkpoint,
-)
-from textrec.learners.online import OnlineConfig, OnlineLearner
-from textrec.learners.reader import ReaderConfig, ReaderLearner
-from textrec.learners.registry import LEARNERS, LearnerSpec
-from textrec.learners.run import TrainResult, TrainSpec, train_agent
-
-__all__ = [
-    "BCConfig",
-    "BCLearner",
-    "BCQConfig",
-    "BCQLearner",
-    "BatchSource",
-    "CQLConfig",
-    "CQLLearner",
-    "Checkpoint",
-    "DialogueBatch",
-    "Evaluator",
-    "IQLConfig",
-    "IQLLearner",
-    "LEARNERS",
-    "Learner",
-    "LearnerSpec",
-    "LogDialogues",
-    "OnlineConfig",
-    "OnlineLearner",
-    "ReaderConfig",
-    "ReaderLearner",
-    "SimulatorEpisodes",
-    "SimulatorEvaluator",
-    "TrainResult",
-    "TrainSpec",
-    "fit",
-    "fitter",
-    "load_checkpoint",
-    "save_checkpoint",
-    "train_agent",
-]

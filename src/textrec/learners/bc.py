@@ -7,28 +7,16 @@ plus the shared request-tracking loss. The Q heads are not used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 
 from textrec.agent.recommender import Recommender
+from textrec.learners.configs import BCConfig
 from textrec.learners.functional import head_log_probs
-from textrec.learners.offline import Forward, OfflineConfig, OfflineLearner
+from textrec.learners.offline import Forward, OfflineLearner
 
-__all__ = ["BCConfig", "BCLearner", "bc_loss"]
-
-
-@dataclass(frozen=True)
-class BCConfig(OfflineConfig):
-    r"""Behaviour cloning of the logged actions.
-
-    .. math::
-        L = \mathbb{E}_{t,k:\,a_{tk} \ne -1}[-\log\pi_k(a_{tk}|s_t)] + c_T L_{track}
-    """
-
-    successful_only: bool = False
-    """Imitate only the dialogues that found the target (the paper's IL row) instead of all."""
+__all__ = ["BCLearner", "bc_loss"]
 
 
 class BCLearner(OfflineLearner):

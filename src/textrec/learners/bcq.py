@@ -10,7 +10,6 @@ policy acts by that same masked argmax (``Recommender.policy(heads="q", threshol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -18,23 +17,11 @@ import torch
 from textrec.agent.policy import masked_q
 from textrec.agent.recommender import Recommender
 from textrec.learners.bc import bc_loss
+from textrec.learners.configs import BCQConfig
 from textrec.learners.functional import head_values, masked_mean, td_target
-from textrec.learners.offline import Forward, QConfig, QLearner
+from textrec.learners.offline import Forward, QLearner
 
-__all__ = ["BCQConfig", "BCQLearner", "bcq_loss"]
-
-
-@dataclass(frozen=True)
-class BCQConfig(QConfig):
-    """Discrete BCQ: Q-learning restricted to values the behaviour clone finds likely."""
-
-    threshold: float = 0.3
-    """A value is allowed when its cloned probability is at least this share of the head's most
-    probable value's (0: plain Q-learning, towards 1: imitation)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_unit("threshold", closed=False)
+__all__ = ["BCQLearner", "bcq_loss"]
 
 
 class BCQLearner(QLearner):

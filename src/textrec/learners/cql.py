@@ -34,7 +34,6 @@ conservative term.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -43,6 +42,7 @@ from torch import nn
 
 from textrec.agent.recommender import Recommender
 from textrec.errors import InputError
+from textrec.learners.configs import CQLConfig
 from textrec.learners.functional import (
     cql_penalty,
     distilled_actor_loss,
@@ -57,63 +57,10 @@ from textrec.learners.functional import (
     td_target,
     temperature_loss,
 )
-from textrec.learners.offline import Forward, QConfig, QLearner
+from textrec.learners.offline import Forward, QLearner
 from textrec.logs.reader import shown_actions
 
-__all__ = ["CQLConfig", "CQLLearner", "Temperatures", "cql_loss", "PENALTIES", "ACTOR_LOSSES"]
-
-PENALTIES = ("logsumexp", "policy", "items")
-"""The forms of the conservative penalty (:attr:`CQLConfig.penalty`)."""
-
-ACTOR_LOSSES = ("reverse_kl", "forward_kl")
-"""The forms of soft policy improvement (:attr:`CQLConfig.actor_loss`)."""
-
-
-@dataclass(frozen=True)
-class CQLConfig(QConfig):
-    """Conservative soft actor-critic over the attribute heads."""
-
-    alpha: float = 0.01
-    """Weight of the conservative penalty (0: plain off-policy soft actor-critic). 0.01 with the
-    'items' penalty: validation SR@10 1.000 at the full budget (1,500 updates, 40k built-in log),
-    where the per-head logsumexp form gave 0.718 (α 0.01) down to 0.068 (α 0.1); see
-    docs/learners/offline.md."""
-    penalty: str = "items"
-    """Form of the conservative penalty: 'logsumexp' (CQL(H) per head: logsumexp_v Q_k -
-    Q_k(data), summed), 'policy' (the paper's Eq. 6: E_pi Q - Q(data), pi the actor's
-    distribution, held fixed) or 'items' (CQL(H) over the joint actions of the catalog's items:
-    logsumexp_item Q(s, item) - Q(data); the default: the per-head form drives the heads to
-    combinations no item has, see docs/learners/offline.md)."""
-    tau: float = 0.05
-    """Entropy temperature of the soft policy and of the soft Bellman target (with --auto-tau:
-    every head's initial temperature)."""
-    auto_tau: bool = True
-    """Learn one temperature per head towards the target entropy (SAC-discrete); --no-auto-tau:
-    the fixed tau. Learned by default: with tau fixed at 0.05 the entropy bonus stays about a
-    turn's cost (the soft return per turn near 0), see docs/learners/offline.md."""
-    target_entropy: float = 0.2
-    """With --auto-tau: head k's target entropy as a share of its largest, log V_k (0.2: the best
-    of {0.2, 0.5} on the validation pool, see docs/learners/offline.md)."""
-    actor_loss: str = "forward_kl"
-    """Soft policy improvement towards softmax(Q_k / tau_k) per head: 'forward_kl' (distil it:
-    KL(softmax(Q/tau) || pi), whose gradient does not vanish at a saturated actor) or 'reverse_kl'
-    (the paper's Eq. 7, E_pi[tau log pi - Q]; its actor saturates early and stops following the
-    critic: validation SR@20 of cql alpha 1's actor 0.067 against 0.423 distilled, its Q-greedy
-    0.52; see docs/learners/offline.md)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_positive("alpha")
-        self.check_positive("tau", strict=True)
-        self.check_unit("target_entropy", closed=False)
-        if self.penalty not in PENALTIES:
-            raise InputError(
-                f"CQLConfig.penalty must be one of {list(PENALTIES)}, got {self.penalty!r}"
-            )
-        if self.actor_loss not in ACTOR_LOSSES:
-            raise InputError(
-                f"CQLConfig.actor_loss must be one of {list(ACTOR_LOSSES)}, got {self.actor_loss!r}"
-            )
+__all__ = ["CQLLearner", "Temperatures", "cql_loss"]
 
 
 class Temperatures(nn.Module):

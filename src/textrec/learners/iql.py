@@ -9,7 +9,6 @@ every head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -17,7 +16,7 @@ from torch import nn
 
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender
-from textrec.errors import InputError
+from textrec.learners.configs import IQLConfig
 from textrec.learners.functional import (
     expectile_loss,
     head_values,
@@ -25,31 +24,9 @@ from textrec.learners.functional import (
     multi_head_log_prob,
     td_target,
 )
-from textrec.learners.offline import Forward, QConfig, QLearner
+from textrec.learners.offline import Forward, QLearner
 
-__all__ = ["IQLConfig", "IQLLearner", "iql_loss"]
-
-
-@dataclass(frozen=True)
-class IQLConfig(QConfig):
-    """Implicit Q-learning with an expectile value and advantage-weighted heads."""
-
-    expectile: float = 0.7
-    """Expectile of the value regression (0.5: the mean, SARSA-like; towards 1: a max)."""
-    beta: float = 3.0
-    """Inverse temperature of the advantage weights."""
-    max_weight: float = 100.0
-    """Upper clip of the advantage weights."""
-    value_hidden: int = 128
-    """Hidden units of the state-value MLP."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_unit("expectile", closed=False)
-        self.check_positive("beta")
-        self.check_positive("max_weight", strict=True)
-        if self.value_hidden < 1:
-            raise InputError(f"IQLConfig.value_hidden must be >= 1, got {self.value_hidden}")
+__all__ = ["IQLLearner", "iql_loss"]
 
 
 class IQLLearner(QLearner):

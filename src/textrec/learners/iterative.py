@@ -124,8 +124,8 @@ SETTINGS_FILE = "settings.json"
 
 def _settings(spec: Any, config: IterativeConfig, logs: Sequence[Path]) -> dict[str, Any]:
     """The settings finished rounds depend on, as they read back from JSON (all but ``rounds``,
-    which a continued run may raise, and ``progress``)."""
-    skip = {"catalog", "out", "logs", "steps", "init", "progress"}
+    which a continued run may raise, ``progress``, and ``ingredients``, made of the settings)."""
+    skip = {"catalog", "out", "logs", "steps", "init", "progress", "ingredients"}
     train = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name not in skip}
     settings = {
         **{k: v for k, v in asdict(config).items() if k != "rounds"},
@@ -185,13 +185,13 @@ def run_iterative(
     """
     from textrec.learners.run import train_agent
     from textrec.logs.collect import collect
-    from textrec.simulator.task import TaskConfig
 
     if spec.logs is None:
         raise InputError("iterative training needs at least one base log")
     root = Path(out)
     logs = [Path(spec.logs)] if isinstance(spec.logs, str | Path) else [Path(p) for p in spec.logs]
     _check_settings(root / SETTINGS_FILE, _settings(spec, config, logs))
+    spec = replace(spec, ingredients=spec.parts())  # every round's run shares them
     results: list[RoundResult] = []
     for r in range(config.rounds):
         saved = root / f"round-{r}" / "result.json"
@@ -228,7 +228,7 @@ def run_iterative(
             config.sessions_per_round,
             round_seed(spec.seed, r),
             deployed_devices(result.agent_dir, r, config.noise),
-            task=TaskConfig(utterances=spec.utterances),
+            task=spec.ingredients.task,
             workers=backend.workers,
             backend=backend.name,
             ray_address=backend.address,

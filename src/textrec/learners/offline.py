@@ -31,10 +31,12 @@ import torch
 from torch import nn
 
 from textrec.agent.policy import PolicyOutputs
-from textrec.agent.recommender import Recognised, Recommender, RecommenderPolicy
+from textrec.agent.reading import Recognised
+from textrec.agent.recommender import Recommender, RecommenderPolicy
 from textrec.agent.tracker import Dialogues
 from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
+from textrec.learners.configs import OfflineConfig, QConfig
 from textrec.learners.functional import (
     discounted_returns,
     masked_mean,
@@ -42,11 +44,9 @@ from textrec.learners.functional import (
     request_tracking_loss,
 )
 from textrec.learners.state import learner_state, load_learner_state
-from textrec.learners.step import StepConfig, adam, gradient_step
+from textrec.learners.step import adam, gradient_step
 
 __all__ = [
-    "OfflineConfig",
-    "QConfig",
     "OfflineLearner",
     "QLearner",
     "Forward",
@@ -55,24 +55,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class OfflineConfig(StepConfig):
-    """Settings every offline learner shares (a learner's config extends it)."""
-
-    n_dialogues: int = 128
-    """Logged dialogues per update (drawn with replacement from the log)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_count("n_dialogues")
-
-
 @dataclass(frozen=True, eq=False)
 class Forward:
     """One forward pass over a batch, flat over its ``N`` real turns: everything a loss reads.
 
     ``states`` holds every tracker state of the batch once (``B`` initial states, then the state
-    after each turn; :class:`~textrec.agent.recommender.TurnStates`); a head network run once
+    after each turn; :class:`~textrec.agent.unroll.TurnStates`); a head network run once
     over ``states`` serves ``s_t`` (rows ``before``) and ``s_{t+1}`` (rows ``after``).
     """
 
@@ -261,24 +249,6 @@ class OfflineLearner(ABC):
         self.n_updates = load_learner_state(
             state, self.recommender, self.extra, self.optimiser, self.generator
         )
-
-
-@dataclass(frozen=True)
-class QConfig(OfflineConfig):
-    """Settings of the learners with Q heads and a target network (cql, offpolicy, bcq, iql)."""
-
-    gamma: float = 0.99
-    """Discount factor (paper: 0.99)."""
-    target_update: float = 0.005
-    """Polyak rate of the target Q heads per step (1: copy every step)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_unit("gamma")
-        if not 0.0 < self.target_update <= 1.0:
-            raise InputError(
-                f"{type(self).__name__}.target_update must be in (0, 1], got {self.target_update}"
-            )
 
 
 class QLearner(OfflineLearner):

@@ -18,8 +18,8 @@ import torch
 
 from textrec.agent.policy import ValueHead, reset_parameters
 from textrec.agent.recommender import Recommender, RecommenderPolicy
-from textrec.errors import InputError
 from textrec.learners.batches import DialogueBatch
+from textrec.learners.configs import OnlineConfig
 from textrec.learners.functional import (
     clipped_surrogate,
     gae,
@@ -30,66 +30,9 @@ from textrec.learners.functional import (
     request_tracking_loss,
 )
 from textrec.learners.state import learner_state, load_learner_state
-from textrec.learners.step import StepConfig, adam, gradient_step
+from textrec.learners.step import adam, gradient_step
 
-__all__ = ["OnlineConfig", "OnlineLossParts", "OnlineLearner"]
-
-
-@dataclass(frozen=True)
-class OnlineConfig(StepConfig):
-    r"""PPO on simulated episodes (Schulman et al. 2017) with GAE (Schulman et al. 2016).
-
-    Per turn ``t`` with state ``s_t`` (the tracker state) and multi-head action ``a_t``,
-    :math:`\rho_t = \pi(a_t|s_t) / \pi_{old}(a_t|s_t)`, :math:`\log\pi = \sum_k \log\pi_k`:
-
-    .. math::
-        L = -\mathbb{E}_t[\min(\rho_t \hat A_t, \mathrm{clip}(\rho_t, 1 \pm \epsilon) \hat A_t)]
-            + c_V\,\mathbb{E}_t[\tfrac12 (V(s_t) - \hat R_t)^2]
-            - c_H\,\mathbb{E}_t[\textstyle\sum_k H(\pi_k(\cdot|s_t))]
-            + c_T\,\mathbb{E}_{t,k: u_{tk}}[-\log\pi_k(u_{tk}|s_t)]
-
-    with :math:`\hat A` the GAE(:math:`\gamma, \lambda`) advantages (normalised per minibatch) and
-    :math:`\hat R = \hat A + V_{old}`. Paper: Adam, learning rate 5e-4, :math:`\gamma = 0.99`
-    (``lr`` 1e-3 here reaches the same success rate in fewer updates); ``track_coef`` is
-    :math:`c_T` (0, the default: pure PPO, the reward alone decides the policy).
-
-    The last term is *request tracking*, an optional auxiliary cross-entropy: :math:`u_{tk}` is
-    the latest value the user asked for on attribute :math:`k` before turn :math:`t`, as the
-    agent's own pretrained text encoder reads the sentences (no simulator labels); the policy's
-    asked logits learn, by binary cross-entropy, whether :math:`u_{tk}` exists. What was asked
-    reaches the policy as state instead (``RecommenderConfig.slot_features``).
-    """
-
-    gamma: float = 0.99
-    """Discount factor (paper: 0.99)."""
-    gae_lambda: float = 0.2
-    """GAE lambda: 1 = Monte-Carlo returns, 0 = one-step TD (0.2: see docs/learners/online.md)."""
-    clip: float = 0.2
-    """PPO ratio clip epsilon."""
-    n_epochs: int = 4
-    """Passes over each batch of episodes."""
-    n_minibatches: int = 4
-    """Minibatches (of whole episodes) per pass."""
-    value_coef: float = 0.5
-    """Weight c_V of the critic loss."""
-    entropy_coef: float = 0.01
-    """Weight c_H of the entropy bonus (summed over heads)."""
-    value_hidden: int = 128
-    """Hidden units of the critic's value MLP."""
-    n_sessions: int = 128
-    """Episodes played per update (the batch source's size)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_positive("clip", strict=True)
-        self.check_unit("gamma", "gae_lambda")
-        self.check_positive("value_coef", "entropy_coef")
-        self.check_count("n_epochs", "n_minibatches", "value_hidden", "n_sessions")
-        if self.n_minibatches > self.n_sessions:
-            raise InputError(
-                f"OnlineConfig.n_minibatches ({self.n_minibatches}) must be <= n_sessions "
-                f"({self.n_sessions})"
-            )
+__all__ = ["OnlineLossParts", "OnlineLearner"]
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,15 @@ learners' own losses decided their policies (issue 15). The rewards and logged a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
 from textrec.agent.recommender import Recommender
-from textrec.learners.offline import Forward, OfflineConfig, OfflineLearner, tracking_loss
+from textrec.learners.configs import ReaderConfig
+from textrec.learners.offline import Forward, OfflineLearner, tracking_loss
 
-__all__ = ["ReaderConfig", "ReaderLearner"]
-
-
-@dataclass(frozen=True)
-class ReaderConfig(OfflineConfig):
-    """The supervised slot reader: request tracking is its whole loss (``track_coef`` adds more
-    of the same term)."""
+__all__ = ["ReaderLearner"]
 
 
 class ReaderLearner(OfflineLearner):

@@ -1,13 +1,15 @@
 """The library entry point that trains an agent with any registered learner: :func:`train_agent`.
 
 ``textrec train`` and ``textrec reproduce`` both call it. It claims the run directory before any
-work (:func:`textrec.io.claim_output_dir`, kind ``"run"``), builds the recommender on the pretrained
-text encoder of the catalog, the learner from the registry and its batch source (the experience
-log, or simulated episodes for ``online``), trains with the shared :func:`~textrec.learners.loop.
-fitter` (evaluating on simulated users of ``eval_pool``), and saves the trained recommender as
-``OUT/final/``. Running it again on the same ``out`` resumes from ``OUT/checkpoint.pt``; a
-checkpoint made with another algorithm, catalog, log, recommender or learner config is refused,
-naming the file and both values.
+work (:func:`textrec.io.claim_output_dir`, kind ``"run"``), takes the run's ingredients (the
+pretrained text encoder, the sentence bank and the simulated users:
+:class:`~textrec.simulator.ingredients.Ingredients`, given by the caller or built from the spec),
+builds the recommender on that encoder, the learner from the registry and its batch source (the
+experience log, or simulated episodes for ``online``), trains with the shared
+:func:`~textrec.learners.loop.fitter` (evaluating on simulated users of ``eval_pool``), and saves
+the trained recommender as ``OUT/final/``. Running it again on the same ``out`` resumes from
+``OUT/checkpoint.pt``; a checkpoint made with another algorithm, catalog, log, recommender or
+learner config is refused, naming the file and both values.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textrec.agent.recommender import Recommender, RecommenderConfig
+from textrec.agent.config import RecommenderConfig
+from textrec.agent.recommender import Recommender
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
@@ -27,6 +30,7 @@ from textrec.learners.loop import CHECKPOINT_NAME, METRICS_NAME, check_resume, f
 from textrec.learners.registry import LEARNERS, BatchContext
 from textrec.logs.info import check_log
 from textrec.metrics import EvaluationResult
+from textrec.simulator.ingredients import Ingredients
 
 __all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
 
@@ -43,7 +47,7 @@ class TrainSpec:
     """Everything one training run depends on."""
 
     algo: str
-    """Learner name (a key of :data:`textrec.learners.LEARNERS`)."""
+    """Learner name (a key of :data:`textrec.learners.registry.LEARNERS`)."""
     catalog: Catalog
     """The catalog to learn on (the log's, for offline learners)."""
     out: Path
@@ -74,6 +78,10 @@ class TrainSpec:
     select: BestSelector | None = None
     """Rates the policy at every evaluation; ``final/`` gets the weights it rated best (logged
     as ``select/value``) instead of the last ones. ``None``: the last ones."""
+    ingredients: Ingredients | None = None
+    """The run's parts, built by the caller from the same ``catalog``, ``utterances`` and
+    ``seed`` (shared by the runs of ``iterative`` and ``reproduce``); ``None``: built by
+    :func:`train_agent` (:meth:`parts`)."""
 
     def __post_init__(self) -> None:
         if self.algo not in LEARNERS:
@@ -88,6 +96,23 @@ class TrainSpec:
         for name, low in (("steps", 1), ("eval_every", 0), ("eval_sessions", 1)):
             if getattr(self, name) < low:
                 raise InputError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        given = self.ingredients
+        if given is not None and (given.catalog, given.utterances, given.seed) != (
+            self.catalog,
+            self.utterances,
+            self.seed,
+        ):
+            raise InputError(
+                f"TrainSpec: the ingredients were built for catalog {given.catalog.name!r}, "
+                f"utterances {given.utterances!r}, seed {given.seed}; the run is on "
+                f"{self.catalog.name!r}, {self.utterances!r}, seed {self.seed}"
+            )
+
+    def parts(self) -> Ingredients:
+        """:attr:`ingredients`, or new ones of this spec's catalog, utterances and seed."""
+        return self.ingredients or Ingredients(
+            self.catalog, self.utterances, self.seed, self.progress
+        )
 
 
 @dataclass(frozen=True)
@@ -125,10 +150,7 @@ class TrainResult:
 
 def train_agent(spec: TrainSpec) -> TrainResult:
     """Train (or resume) one agent as ``spec`` says; evaluate it; save it to ``out/final``."""
-    from textrec.language.encoder import load_or_pretrain
-    from textrec.language.speech import build_sentence_bank
-    from textrec.simulator.engine import BatchedSimulator
-    from textrec.simulator.task import TaskConfig, check_training_source
+    from textrec.simulator.task import check_training_source
 
     learner_spec = LEARNERS[spec.algo]
     config = learner_spec.make_config(spec.overrides)  # bad options fail before any work
@@ -155,22 +177,18 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         )
     for log in () if spec.logs is None else _as_tuple(spec.logs):
         check_log(log, cat, rows=False).sound_shards()
-    encoder = load_or_pretrain(cat.schema, seed=spec.seed, progress=spec.progress)
-    task = TaskConfig(utterances=spec.utterances)
-    bank = build_sentence_bank(cat.schema, source=spec.utterances, seed=spec.seed)
-    recommender = Recommender(cat, encoder, spec.recommender, seed=spec.seed)
+    parts = spec.parts()
+    recommender = Recommender(cat, parts.text_encoder(), spec.recommender, seed=spec.seed)
     if spec.init is not None:
         recommender.load_state_dict(Recommender.load(spec.init, cat).state_dict())
     learner = learner_spec.learner(recommender, config, seed=spec.seed)
     ctx = BatchContext(
         catalog=cat,
-        train_sim=BatchedSimulator(cat, "train", bank, task),
+        train_sim=parts.users("train"),
         logs=spec.logs,
     )
     batches = learner_spec.batches(learner, ctx)
-    evaluator = SimulatorEvaluator(
-        BatchedSimulator(cat, spec.eval_pool, bank, task), spec.eval_sessions, spec.seed
-    )
+    evaluator = SimulatorEvaluator(parts.users(spec.eval_pool), spec.eval_sessions, spec.seed)
     last: dict[str, float] = {}
     started = time.perf_counter()
     for _, metrics in fitter(

@@ -28,7 +28,7 @@ import numpy as np
 from textrec.catalog import Catalog
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
-from textrec.learners.cql import CQLConfig
+from textrec.learners.configs import CQLConfig
 from textrec.ope.behaviour import BehaviourConfig, BehaviourModel, fit_behaviour
 from textrec.ope.dice import dice_features, dualdice_ratios
 from textrec.ope.estimators import (

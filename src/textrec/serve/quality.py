@@ -16,8 +16,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from textrec.catalog.catalog import Catalog
 from textrec.language.reader import Reader
+from textrec.simulator.ingredients import Ingredients
 
 __all__ = ["SLOT_FILLER_SESSIONS", "PolicyQuality", "saved_success", "policy_quality"]
 
@@ -78,21 +78,16 @@ def saved_success(spec: str) -> tuple[tuple[float, ...], str] | None:
     return None
 
 
-def policy_quality(spec: str, catalog: Catalog, seed: int, reader: Reader) -> PolicyQuality:
+def policy_quality(spec: str, parts: Ingredients, reader: Reader) -> PolicyQuality:
     """The served policy's saved figures (``spec``: ``--policy``) and the served slot-filler's
-    (reading with ``reader``), measured on :data:`SLOT_FILLER_SESSIONS` test-pool sessions with
-    ``seed``."""
+    (reading with ``reader``), measured on :data:`SLOT_FILLER_SESSIONS` sessions of the test-pool
+    users of ``parts`` with its seed."""
     from textrec.evaluation import evaluate
-    from textrec.language.speech import build_sentence_bank
     from textrec.serve.session import SLOT_FILLER
     from textrec.simulator.baselines import ReaderSlotFillerPolicy
-    from textrec.simulator.engine import BatchedSimulator
-    from textrec.simulator.task import TaskConfig
 
-    bank = build_sentence_bank(catalog.schema, seed=seed)
-    simulator = BatchedSimulator(catalog, "test", bank, TaskConfig())
-    served = ReaderSlotFillerPolicy(catalog, reader=reader)
-    result = evaluate(served, simulator, SLOT_FILLER_SESSIONS, seed)
+    served = ReaderSlotFillerPolicy(parts.catalog, reader=reader)
+    result = evaluate(served, parts.users("test"), SLOT_FILLER_SESSIONS, parts.seed)
     slot = tuple(float(getattr(result, f"sr_at_{k}").mean) for k in _KS)
     if spec == SLOT_FILLER:
         return PolicyQuality(slot, slot, "measured now")
