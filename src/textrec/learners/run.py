@@ -5,9 +5,10 @@ work (:func:`textrec.io.claim_output_dir`, kind ``"run"``), builds the recommend
 text encoder of the catalog, the learner from the registry and its batch source (the experience
 log, or simulated episodes for ``online``), trains with the shared :func:`~textrec.learners.loop.
 fitter` (evaluating on simulated users of ``eval_pool``), and saves the trained recommender as
-``OUT/final/``. Running it again on the same ``out`` resumes from ``OUT/checkpoint.pt``; a
-checkpoint made with another algorithm, catalog, log, recommender or learner config is refused,
-naming the file and both values.
+``OUT/final/`` (with ``snapshots``, also the recommender of every evaluation as
+``OUT/checkpoints/step-N/``: the candidates a model selection chooses among). Running it again on
+the same ``out`` resumes from ``OUT/checkpoint.pt``; a checkpoint made with another algorithm,
+catalog, log, recommender or learner config is refused, naming the file and both values.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ from textrec.learners.registry import LEARNERS, BatchContext
 from textrec.logs.info import check_log
 from textrec.metrics import EvaluationResult
 
-__all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
+__all__ = [
+    "TrainSpec",
+    "TrainResult",
+    "train_agent",
+    "FINAL",
+    "SNAPSHOTS",
+    "snapshot_dir",
+    "EVAL_POOLS",
+]
 
 FINAL = "final"
 """Name of the trained recommender's directory inside the run directory."""
+SNAPSHOTS = "checkpoints"
+"""Directory of the recommenders kept at every evaluation (``TrainSpec.snapshots``)."""
 
 EVAL_POOLS = ("test", "train")
 """Pools the run's evaluations may use: the test pool (reported figures) or the train pool (a
@@ -74,6 +85,8 @@ class TrainSpec:
     select: BestSelector | None = None
     """Rates the policy at every evaluation; ``final/`` gets the weights it rated best (logged
     as ``select/value``) instead of the last ones. ``None``: the last ones."""
+    snapshots: bool = False
+    """Also save the recommender of every evaluation (:func:`snapshot_dir`), as it acted then."""
 
     def __post_init__(self) -> None:
         if self.algo not in LEARNERS:
@@ -173,7 +186,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     )
     last: dict[str, float] = {}
     started = time.perf_counter()
-    for _, metrics in fitter(
+    for step, metrics in fitter(
         learner,
         batches,
         n_steps=spec.steps,
@@ -185,6 +198,9 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         progress=spec.progress,
     ):
         last = metrics
+        if spec.snapshots and "time/eval" in metrics:  # an evaluation step: keep what it scored
+            recommender.acting = learner.policy().acting
+            recommender.save(snapshot_dir(out, step))
     recommender.acting = learner.policy().acting  # saved: the agent acts as it was evaluated
     chosen = spec.select is not None and spec.select.best_state is not None
     if chosen:
@@ -202,6 +218,11 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
         last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
     )
+
+
+def snapshot_dir(run_dir: str | Path, step: int) -> Path:
+    """Where a run with ``snapshots`` keeps the recommender it evaluated after ``step`` updates."""
+    return Path(run_dir) / SNAPSHOTS / f"step-{step}"
 
 
 def _as_tuple(logs: Path | tuple[Path, ...]) -> tuple[Path, ...]:
