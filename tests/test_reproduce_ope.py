@@ -28,7 +28,7 @@ def _ckpt(step, sr, truth, cql, fqe):
 
 @pytest.fixture()
 def rated() -> LearnerRatings:
-    """Four checkpoints: test SR@20 best at step 100 (tied with 300: the earlier counts); cql
+    """Four checkpoints: test SR@20 best at step 100 (tied with 150: the earlier counts); cql
     ranks them as the truth does, fqe rates the last one highest."""
     return LearnerRatings(
         "cql",
@@ -36,8 +36,8 @@ def rated() -> LearnerRatings:
         (
             _ckpt(50, 0.40, -8.0, -7.0, -9.0),
             _ckpt(100, 0.80, -2.0, -2.2, -3.0),
-            _ckpt(150, 0.60, -4.0, -4.4, -2.5),
-            _ckpt(300, 0.80, -3.0, -3.3, -1.0),
+            _ckpt(150, 0.80, -4.0, -4.4, -2.5),
+            _ckpt(300, 0.70, -3.0, -3.3, -1.0),
         ),
     )
 
@@ -57,7 +57,7 @@ def test_picks_best_and_last_by_hand(rated):
 def test_summary_json_and_markdown(rated):
     empty = LearnerRatings("bc", 0, (), missing=(50, 100))
     summary = estimator_summary([rated, empty], "fqe")
-    assert summary["sr_lost_vs_best"] == pytest.approx(0.0)  # 0.80 either way
+    assert summary["sr_lost_vs_best"] == pytest.approx(0.1)  # 0.80 - 0.70
     assert summary["picks_best"] == 0.0 and summary["sr_gained_vs_last"] == 0.0
     saved = json.loads(json.dumps(ope_json([rated, empty], ("cql", "fqe"))))
     assert saved["select_by"] == "cql" and saved["estimators"] == ["cql", "fqe"]
@@ -67,9 +67,10 @@ def test_summary_json_and_markdown(rated):
     assert saved["learners"][1]["missing"] == [50, 100] and saved["learners"][1]["picks"] == {}
     text = "\n".join(ope_markdown([rated, empty], ("cql", "fqe"), 1500))
     assert "## Choosing the checkpoint by off-policy evaluation" in text
-    assert "| cql | 0 | 4 | 300: 0.800 | 100: 0.800 | 100: 0.800 | 300: 0.800 | 0.000 |" in text
+    assert "| cql | 0 | 4 | 300: 0.700 | 100: 0.800 | 100: 0.800 | 300: 0.700 | 0.000 |" in text
     assert "| bc | 0 | none kept |" in text and "bc (seed 0): steps [50, 100]" in text
-    assert "| fqe | 0.417 | 0.40 | 0.17 | 0.000 | +0.000 | 0.00 |" in text
+    assert "| fqe | 0.417 | 0.40 | 0.17 | 0.100 | +0.000 | 0.00 |" in text
+    assert "| cql | 0.106 | 1.00 | 0.00 | 0.000 | +0.100 | 1.00 |" in text
 
 
 def test_config_names_estimators_and_they_may_change_on_resume():
