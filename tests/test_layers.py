@@ -34,7 +34,7 @@ LAYERS = (
     ("logs",),
     ("learners",),
     ("evaluation", "ope"),
-    ("reproduce", "report"),
+    ("reproduce", "reproduce_ope", "report"),
     ("serve",),
     ("cli",),
 )

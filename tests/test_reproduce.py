@@ -208,6 +208,7 @@ TINY = {
     "eval_sessions": 40,
     "iterative_rounds": 2,
     "iterative_sessions": 40,
+    "ope_fqe_steps": 20,
 }
 """A run of every stage on a 300-item built-in catalog in well under a minute."""
 
@@ -223,14 +224,15 @@ def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
         if name != "coverage.png":
             assert (out / name).is_file(), name
     results = json.loads((out / "results.json").read_text())
-    assert set(results) == set(expected) and list(result.rows) == expected
-    for entry in results.values():
+    assert set(results) == {*expected, "ope"} and list(result.rows) == expected
+    for entry in (results[k] for k in expected):
         for metric in ("sr@10", "sr@20", "sr@30", "ni", "nv"):
             assert set(entry[metric]) == {"mean", "se"} and np.isfinite(entry[metric]["mean"])
     assert results["online"]["training_curve"] and results["slot_filler"]["success_curve"]
     report = (out / "report.md").read_text()
     assert all(label in report for key, label in ROWS if key in expected)
-    assert sum("running" in line for line in lines) == len(expected) + 2  # + devices, log
+    # + devices, log and each offline learner's OPE stage
+    assert sum("running" in line for line in lines) == len(expected) + 2 + len(OFFLINE_ROWS)
 
     again: list[str] = []
     resumed = reproduce(config, out, resume=True, progress=False, say=again.append)
@@ -406,7 +408,7 @@ def test_stages_in_a_pool_write_the_serial_runs_numbers(tmp_path):
     for seed in (0, 1):
         assert untimed(pooled.per_seed[seed]) == untimed(serial.per_seed[seed])
     assert pooled.coverage == serial.coverage and len(pooled.coverage) == 3
-    stages = ["devices", "log-default", *_planned_rows(ReproduceConfig(**settings))]
+    stages = ["devices", "log-default", *_planned_rows(ReproduceConfig(**settings)), "ope-bc"]
     assert "iterative" not in stages and "cql_q" not in stages and "oracle" in stages
     coverage = [f"log-coverage-{n}" for n in ("narrow-30", "single-30")]
     coverage += [f"coverage-{n}-bc" for n in ("narrow-30", "single-30")]

@@ -831,6 +831,8 @@ def write_report(
     notes: Sequence[str] = (),
     speech: Mapping[str, Mapping[str, RowResult]] | None = None,
     context: str = "",
+    sections: Sequence[str] = (),
+    extra_results: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write report.md, results.json, config.json and the plots into ``out``; return their paths.
 
@@ -847,6 +849,8 @@ def write_report(
             (``rows`` above are the training source's); their table (:func:`speech_markdown`)
             goes into report.md and their numbers into results.json under ``"speech"``.
         context: what the run was (catalog, preset, seeds, sessions), in every figure's title.
+        sections: further report.md lines (their own headings), after the tables.
+        extra_results: further top-level keys of results.json.
     """
     root = Path(out)
     names = REPORT_FILES
@@ -859,6 +863,7 @@ def write_report(
     results = results_json(rows)
     if speech:
         results["speech"] = {source: results_json(r) for source, r in speech.items()}
+    results.update(extra_results or {})
     write_json_atomic(root / names["results"], results)
     write_json_atomic(root / names["config"], dict(config))
     paths += [root / names["results"], root / names["config"]]
@@ -895,6 +900,7 @@ def write_report(
             f"{base} − other.\n",
             speech_markdown({base: rows, **speech}),
         ]
+    text += list(sections)
     text += [
         "\n## Figures\n",
         f"- `{names['curves']}`: test SR@20 against training (Figure 4) in two panels: the "

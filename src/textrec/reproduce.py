@@ -16,6 +16,9 @@ For each seed ``s`` in ``seed .. seed + n_seeds − 1``, in ``OUT/seed-<s>/``:
    iterative offline training, the slot-filler and the privileged oracle.
 4. **speech** (``eval_utterances``) — every row that is a policy evaluated again with the users
    speaking another sentence source (``model``, the held-out ``free``); nothing trains on them.
+5. **ope** (``ope_estimators``) — per offline learner, every checkpoint it kept (one per
+   evaluation) rated by each estimator from the log, against its truth
+   (:mod:`textrec.reproduce_ope`: the checkpoint OPE would report, and what that costs).
 
 Then the seeds' rows are combined (mean ± s.e. across the seeds' means) and
 :func:`textrec.report.write_report` writes ``report.md``, ``results.json``, ``config.json`` and the
@@ -62,6 +65,14 @@ from textrec.report import (
     combine_seeds,
     own_policy,
     write_report,
+)
+from textrec.reproduce_ope import (
+    LearnerRatings,
+    check_estimators,
+    ope_json,
+    ope_markdown,
+    ope_stage,
+    rate_checkpoints,
 )
 from textrec.simulator.baselines import make_policy
 from textrec.simulator.engine import BatchedSimulator
@@ -162,6 +173,11 @@ class ReproduceConfig:
     eval_utterances: tuple[str, ...] = ()
     """Sentence sources every row that is a policy is evaluated under as well (e.g. ``("model",
     "free")``); only evaluated, never trained on."""
+    ope_estimators: tuple[str, ...] = ("cql", "fqe")
+    """Estimators that rate every offline learner's checkpoints (:mod:`textrec.reproduce_ope`);
+    the first picks the checkpoint reported with OPE. Empty: no OPE stages."""
+    ope_fqe_steps: int = 1500
+    """Gradient steps of each FQE / conservative FQE fit of the OPE stages."""
     preset: str = "full"
     """Which preset the settings started from ('full' or 'quick'; a label for the figures)."""
     workers: int = 1
@@ -193,6 +209,7 @@ class ReproduceConfig:
             "offline_steps",
             "eval_sessions",
             "workers",
+            "ope_fqe_steps",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -221,6 +238,7 @@ class ReproduceConfig:
                 f"are trained and evaluated on {self.utterances!r} already), got "
                 f"{list(self.eval_utterances)}"
             )
+        check_estimators(self.ope_estimators)
         if self.preset not in PRESETS:
             raise InputError(f"reproduce: preset must be one of {PRESETS}, got {self.preset!r}")
 
@@ -237,6 +255,8 @@ class ReproduceConfig:
             "iterative_rounds": 2,
             "iterative_sessions": 1000,
             "iterative_noise": (0.5, 1.0),
+            "ope_estimators": ("cql",),
+            "ope_fqe_steps": 500,
             "preset": "quick",
         }
         return cls(**{**small, **overrides})
@@ -274,6 +294,8 @@ class ReproduceConfig:
             "coverage_alphas",
             "coverage_sizes",
             "coverage_tracking",
+            "ope_estimators",
+            "ope_fqe_steps",
             "workers",
             "backend",
             "ray_address",
@@ -646,6 +668,7 @@ def row_specs(
 
     def offline(algo: str) -> RowResult:
         run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
+        run = replace(run, snapshots=bool(config.ope_estimators))  # the OPE stage's candidates
         note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
         return _agent_row(ctx, algo, _train(run), note)
 
@@ -770,9 +793,44 @@ def _seed_stages(ctx: _Context) -> list[_Stage]:
         work = partial(_speech_row, ctx, key, policy, source)
         where = f"s{i + 1}/{len(spoken)}"
         stages.append(_Stage(name, key, partial(_row_stage, ctx, name, where, work)))
+    learners = [k for k in planned if k in OFFLINE_ROWS] if config.ope_estimators else []
+    for i, learner in enumerate(learners):
+        work = partial(_ope_record, ctx, learner, log_dir)
+        where = f"o{i + 1}/{len(learners)}"
+        stages.append(
+            _Stage(
+                ope_stage(learner),
+                learner,
+                partial(_run_stage, ctx, ope_stage(learner), where, work),
+            )
+        )
     if config.study == "coverage":
         stages += _coverage_stages(ctx, agents, log_dir)
     return stages
+
+
+def _ope_record(ctx: _Context, learner: str, log_dir: Callable[[], Path]) -> dict[str, Any]:
+    """The OPE stage of ``learner``: its kept checkpoints rated (:mod:`textrec.reproduce_ope`)."""
+    cfg = ctx.config
+    ratings = rate_checkpoints(
+        learner,
+        ctx.root / "runs" / learner,
+        log_dir(),
+        ctx.catalog,
+        cfg.ope_estimators,
+        fqe_steps=cfg.ope_fqe_steps,
+        eval_sessions=cfg.eval_sessions,
+        seed=ctx.seed,
+    )
+    return {"ope": ratings.to_json()}
+
+
+def _ope_ratings(root: Path, config: ReproduceConfig) -> list[LearnerRatings]:
+    """Every seed's finished OPE stages, learner by learner."""
+    paths = [
+        _stage_path(root / f"seed-{s}", ope_stage(k)) for k in config.learners for s in config.seeds
+    ]
+    return [LearnerRatings.from_json(read_json(p)["ope"]) for p in paths if p.is_file()]
 
 
 def speech_stage(key: str, source: str) -> str:
@@ -1232,6 +1290,7 @@ def reproduce(
         for source in config.eval_utterances
     }
     coverage = run_coverage_study(root, config) if config.study == "coverage" else []
+    ratings = _ope_ratings(root, config) if config.ope_estimators else []
     seconds = time.perf_counter() - began
     devices = device_mix([f"agent-{i}" for i in range(len(config.stage_steps()))])
     notes = [
@@ -1264,6 +1323,10 @@ def reproduce(
         notes=notes,
         speech=speech,
         context=config.describe(catalog.name),
+        sections=ope_markdown(ratings, config.ope_estimators, config.ope_fqe_steps)
+        if ratings
+        else (),
+        extra_results={"ope": ope_json(ratings, config.ope_estimators)} if ratings else None,
     )
     say(f"[reproduce] report written to {root / 'report.md'} ({seconds:.0f} s)")
     return ReproduceResult(rows, speech, per_seed, tuple(coverage), tuple(files), seconds)

@@ -11,7 +11,7 @@ from tests.conftest import make_toy_catalog
 from textrec.agent import Recommender
 from textrec.cli import main
 from textrec.errors import InputError
-from textrec.learners.run import TrainSpec, train_agent
+from textrec.learners.run import SNAPSHOTS, TrainSpec, snapshot_dir, train_agent
 
 
 @pytest.fixture()
@@ -53,6 +53,25 @@ def test_train_agent_end_to_end_and_resume(fast_encoder, toy_catalog, toy_log, t
     again = train_agent(_spec(toy_catalog, toy_log, out, steps=6))  # nothing left to do
     assert again.curve == longer.curve and again.last_update == {}
     assert again.test.sr_at_20.mean == longer.test.sr_at_20.mean
+
+
+def test_snapshots_keep_the_recommender_of_every_evaluation(
+    fast_encoder, toy_catalog, toy_log, tmp_path
+):
+    """Each snapshot is the agent that evaluation scored: evaluated again, the same figures."""
+    from textrec.evaluation import evaluate, load_policy, make_simulator
+
+    out = tmp_path / "run"
+    result = train_agent(_spec(toy_catalog, toy_log, out, algo="bcq", snapshots=True))
+    assert sorted(p.name for p in (out / SNAPSHOTS).iterdir()) == ["step-2", "step-4"]
+    sim = make_simulator(toy_catalog, "test", "templates", 0)
+    for row in result.curve:
+        policy = load_policy(snapshot_dir(out, int(row["step"])), toy_catalog)
+        assert policy.acting.heads == "q"  # saved acting as the learner evaluated it
+        assert evaluate(policy, sim, 24, 0).sr_at_20.mean == pytest.approx(row["eval/sr@20"])
+    assert not (tmp_path / "plain").exists()
+    train_agent(_spec(toy_catalog, toy_log, tmp_path / "plain"))
+    assert not (tmp_path / "plain" / SNAPSHOTS).exists()
 
 
 def test_saved_agent_acts_as_its_learner_evaluated_it(fast_encoder, toy_catalog, toy_log, tmp_path):

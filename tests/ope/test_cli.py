@@ -27,8 +27,8 @@ def test_ope_reports_every_estimator(capsys, toy_log, toy_dir, tmp_path):
     assert ran.code == 0, ran.err
     result = json.loads(ran.out)
     names = [s["estimator"] for s in result["scores"]]
-    assert names[:6] == ["is", "wis", "pdis", "wpdis", "dr", "fqe"]
-    assert {"is[oracle]", "pdis[oracle]"} <= set(names)
+    assert names[:8] == ["is", "wis", "pdis", "wpdis", "dr", "dr-cql", "fqe", "cql"]
+    assert {"is[oracle]", "pdis[oracle]", "dr-cql[oracle]"} <= set(names)
     assert [p["policy"] for p in result["policies"]] == ["sf", "random"]
     assert result["policies"][0]["estimates"]["pdis[oracle]"]["privileged"] is True
     assert (tmp_path / "out" / "ope.png").stat().st_size > 0

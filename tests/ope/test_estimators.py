@@ -1,6 +1,9 @@
-"""IS, WIS, PDIS, DR and FQE's direct value against hand-computed values on a two-step toy log."""
+"""IS, WIS, PDIS, DR (with FQE's and the cql critic's Q̂) and FQE's direct value against
+hand-computed values on a two-step toy log."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ import pytest
 from textrec.ope.estimators import (
     DirectFQE,
     DoublyRobust,
+    DoublyRobustCQL,
     OffPolicyData,
     PerDecisionIS,
     TrajectoryIS,
@@ -58,6 +62,18 @@ def test_weighted_per_decision_is(toy):
 def test_doubly_robust(toy):
     # A: 2(-1 + 2.5) - 3 = 0 ; 1(-2 + 1.5) + 2(-2) = -4.5.  B: 0.5(1 - 0.5) + 0.8 = 1.05 ; 0.
     assert DoublyRobust().values(toy, ONE)[0] == pytest.approx((-4.5 + 1.05) / 2)
+
+
+def test_doubly_robust_with_the_cql_critic(toy):
+    # the conservative fit's (lower) Q̂ and V̂: A (-3, -2) and (-3.5, -2.5); B (0.4, ·), (0.6, ·).
+    # A: 2(-1 + 3) - 3.5 = 0.5 ; 1(-2 + 2) + 2(-2.5) = -5.  B: 0.5(1 - 0.4) + 0.6 = 0.9 ; 0.
+    cql = replace(
+        toy,
+        q_logged=np.array([[-3.0, -2.0], [0.4, 0.0]]),
+        v_state=np.array([[-3.5, -2.5], [0.6, 0.0]]),
+    )
+    assert DoublyRobustCQL().values(cql, ONE)[0] == pytest.approx((0.5 - 5.0 + 0.9) / 2)
+    assert (DoublyRobustCQL.model, DoublyRobust.model) == ("cql", "fqe")
 
 
 def test_direct_fqe(toy):

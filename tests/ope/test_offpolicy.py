@@ -15,6 +15,7 @@ from textrec.ope import (
     DirectCQL,
     DirectFQE,
     DoublyRobust,
+    DoublyRobustCQL,
     DualDICE,
     OffPolicyLog,
     PerDecisionIS,
@@ -110,3 +111,17 @@ def test_refits_give_the_direct_estimators_a_nonzero_interval(toy_catalog, toy_l
 def test_cql_and_fqe_are_different_fits(toy_catalog, toy_log):
     log = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, **QUICK)
     assert not np.allclose(log.fqe(SPEC, "cql").v_state, log.fqe(SPEC, "fqe").v_state)
+
+
+def test_doubly_robust_cql_reads_the_cql_fit(toy_catalog, toy_log):
+    log = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, **QUICK)
+    data = log.data(SPEC, DoublyRobustCQL())
+    fit = log.fqe(SPEC, "cql")
+    np.testing.assert_array_equal(data.q_logged[log.decide], fit.q_logged)
+    np.testing.assert_array_equal(data.v_state[log.decide], fit.v_state)
+    log_w = data.log_weights(None)
+    w, w_prev = np.exp(log_w), np.exp(np.pad(log_w[:, :-1], ((0, 0), (1, 0))))
+    by_hand = (w * (data.reward - data.q_logged) + w_prev * data.v_state).sum(axis=1).mean()
+    e = estimate(SPEC, log, estimator=DoublyRobustCQL(), n_boot=5)
+    assert (e.estimator, e.value) == ("dr-cql", pytest.approx(by_hand))
+    assert e.value != pytest.approx(estimate(SPEC, log, estimator=DoublyRobust(), n_boot=5).value)

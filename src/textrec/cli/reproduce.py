@@ -122,6 +122,16 @@ def reproduce(
         "'model,free'; 'free' = held-out phrasings, never trained on): each row's SR@20 drop and "
         "the Kendall τ between the rankings go into the report.",
     ),
+    ope_estimators: str | None = typer.Option(
+        None,
+        "--ope-estimators",
+        help="Comma-separated estimators that rate every offline learner's kept checkpoints from "
+        "the log (the first picks the checkpoint reported with OPE; '' for none) (full: "
+        "cql,fqe; quick: cql).",
+    ),
+    ope_fqe_steps: int | None = typer.Option(
+        None, "--ope-fqe-steps", min=1, help="Steps of each FQE fit of the OPE stages (full: 1500)."
+    ),
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -143,6 +153,8 @@ def reproduce(
         "coverage_learners": _names(coverage_learners),
         "coverage_alphas": _numbers(coverage_alphas, "--coverage-alphas"),
         "eval_utterances": _names(eval_utterances),
+        "ope_estimators": _names(ope_estimators),
+        "ope_fqe_steps": ope_fqe_steps,
     }
     settings = {k: v for k, v in given.items() if v is not None}
     settings.update(

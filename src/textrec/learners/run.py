@@ -7,9 +7,11 @@ pretrained text encoder, the sentence bank and the simulated users:
 builds the recommender on that encoder, the learner from the registry and its batch source (the
 experience log, or simulated episodes for ``online``), trains with the shared
 :func:`~textrec.learners.loop.fitter` (evaluating on simulated users of ``eval_pool``), and saves
-the trained recommender as ``OUT/final/``. Running it again on the same ``out`` resumes from
-``OUT/checkpoint.pt``; a checkpoint made with another algorithm, catalog, log, recommender or
-learner config is refused, naming the file and both values.
+the trained recommender as ``OUT/final/`` (with ``snapshots``, also the recommender of every
+evaluation as ``OUT/checkpoints/step-N/``: the candidates a model selection chooses among).
+Running it again on the same ``out`` resumes from ``OUT/checkpoint.pt``; a checkpoint made with
+another algorithm, catalog, log, recommender or learner config is refused, naming the file and
+both values.
 """
 
 from __future__ import annotations
@@ -32,10 +34,20 @@ from textrec.logs.info import check_log
 from textrec.metrics import EvaluationResult
 from textrec.simulator.ingredients import Ingredients
 
-__all__ = ["TrainSpec", "TrainResult", "train_agent", "FINAL", "EVAL_POOLS"]
+__all__ = [
+    "TrainSpec",
+    "TrainResult",
+    "train_agent",
+    "FINAL",
+    "SNAPSHOTS",
+    "snapshot_dir",
+    "EVAL_POOLS",
+]
 
 FINAL = "final"
 """Name of the trained recommender's directory inside the run directory."""
+SNAPSHOTS = "checkpoints"
+"""Directory of the recommenders kept at every evaluation (``TrainSpec.snapshots``)."""
 
 EVAL_POOLS = ("test", "train")
 """Pools the run's evaluations may use: the test pool (reported figures) or the train pool (a
@@ -82,6 +94,8 @@ class TrainSpec:
     """The run's parts, built by the caller from the same ``catalog``, ``utterances`` and
     ``seed`` (shared by the runs of ``iterative`` and ``reproduce``); ``None``: built by
     :func:`train_agent` (:meth:`parts`)."""
+    snapshots: bool = False
+    """Also save the recommender of every evaluation (:func:`snapshot_dir`), as it acted then."""
 
     def __post_init__(self) -> None:
         if self.algo not in LEARNERS:
@@ -191,7 +205,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     evaluator = SimulatorEvaluator(parts.users(spec.eval_pool), spec.eval_sessions, spec.seed)
     last: dict[str, float] = {}
     started = time.perf_counter()
-    for _, metrics in fitter(
+    for step, metrics in fitter(
         learner,
         batches,
         n_steps=spec.steps,
@@ -203,6 +217,9 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         progress=spec.progress,
     ):
         last = metrics
+        if spec.snapshots and "time/eval" in metrics:  # an evaluation step: keep what it scored
+            recommender.acting = learner.policy().acting
+            recommender.save(snapshot_dir(out, step))
     recommender.acting = learner.policy().acting  # saved: the agent acts as it was evaluated
     chosen = spec.select is not None and spec.select.best_state is not None
     if chosen:
@@ -220,6 +237,11 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
         last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
     )
+
+
+def snapshot_dir(run_dir: str | Path, step: int) -> Path:
+    """Where a run with ``snapshots`` keeps the recommender it evaluated after ``step`` updates."""
+    return Path(run_dir) / SNAPSHOTS / f"step-{step}"
 
 
 def _as_tuple(logs: Path | tuple[Path, ...]) -> tuple[Path, ...]:

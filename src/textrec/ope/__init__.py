@@ -3,8 +3,8 @@
 * :mod:`textrec.ope.policies` — the target policies and their probabilities on the logged dialogue;
 * :mod:`textrec.ope.sessions` — the logged sessions, and the only join with the oracle sidecar;
 * :mod:`textrec.ope.behaviour` — the behaviour policies cloned from the log, per device and head;
-* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, WPDIS, DR, the direct methods (FQE, CQL) and
-  DualDICE (array maths);
+* :mod:`textrec.ope.estimators` — IS, WIS, PDIS, WPDIS, DR (with FQE's or the cql critic's
+  ``Q̂``), the direct methods (FQE, CQL) and DualDICE (array maths);
 * :mod:`textrec.ope.fqe` — fitted-Q evaluation, factorised over heads, by the shared loop (with
   the ``cql`` learner's conservative penalty: the ``cql`` direct estimator);
 * :mod:`textrec.ope.dice` — DualDICE's correction ratios, linear features in closed form;
@@ -17,6 +17,7 @@ from textrec.ope.estimators import (
     DirectCQL,
     DirectFQE,
     DoublyRobust,
+    DoublyRobustCQL,
     DualDICE,
     Estimator,
     OffPolicyData,
@@ -33,6 +34,7 @@ __all__ = [
     "DirectCQL",
     "DirectFQE",
     "DoublyRobust",
+    "DoublyRobustCQL",
     "DualDICE",
     "Estimate",
     "Estimator",

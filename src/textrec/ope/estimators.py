@@ -42,6 +42,7 @@ __all__ = [
     "PerDecisionIS",
     "WeightedPDIS",
     "DoublyRobust",
+    "DoublyRobustCQL",
     "DirectFQE",
     "DirectCQL",
     "DualDICE",
@@ -237,6 +238,18 @@ class DoublyRobust(Estimator):
 
 
 @dataclass(frozen=True)
+class DoublyRobustCQL(DoublyRobust):
+    """Per-decision doubly robust with the ``cql`` critic's ``Q̂`` as the model (conservative FQE,
+    the ``cql`` direct estimator's fit) instead of FQE's — the same sum::
+
+        V = (1/N) Σ_i Σ_t [ w_it (r_it − Q̂_cql(s_it, a_it)) + w_i,t−1 V̂_cql(s_it) ]
+    """
+
+    name: ClassVar[str] = "dr-cql"
+    model: ClassVar[str] = "cql"
+
+
+@dataclass(frozen=True)
 class DirectFQE(Estimator):
     """Direct method: FQE's value of the first state, ``V = (1/N) Σ_i V̂(s_i0)``.
 
@@ -301,6 +314,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
         PerDecisionIS,
         WeightedPDIS,
         DoublyRobust,
+        DoublyRobustCQL,
         DirectFQE,
         DirectCQL,
         DualDICE,

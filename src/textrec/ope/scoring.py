@@ -31,7 +31,7 @@ from textrec.ope.sessions import log_bank
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.task import TaskConfig
 
-__all__ = ["Score", "true_value", "score", "plot_estimates"]
+__all__ = ["Score", "true_value", "rank_scores", "score", "plot_estimates"]
 
 
 def true_value(
@@ -64,18 +64,31 @@ class Score:
     """A reference row that read the oracle sidecar."""
 
 
+def rank_scores(estimates: np.ndarray, truths: np.ndarray) -> tuple[float, float, float]:
+    """``(relative error, Spearman ρ, normalised regret@1)`` of point ``estimates`` against
+    ``truths`` (see the module docstring; ρ is NaN when either side is constant, regret 0 when
+    every truth is equal)."""
+    est = np.asarray(estimates, dtype=np.float64)
+    v = np.asarray(truths, dtype=np.float64)
+    span = v.max() - v.min()
+    return (
+        float(np.mean(np.abs(est - v) / np.abs(v))),
+        float(pd.Series(est).rank().corr(pd.Series(v).rank())),
+        float((v.max() - v[int(np.argmax(est))]) / span) if span > 0 else 0.0,
+    )
+
+
 def score(estimates: Sequence[Estimate], truths: np.ndarray) -> Score:
     """Score one estimator's ``estimates`` (one per policy, in ``truths``' order)."""
     v = np.asarray(truths, dtype=np.float64)
-    est = np.array([e.value for e in estimates])
     low = np.array([e.interval[0] for e in estimates])
     high = np.array([e.interval[1] for e in estimates])
-    span = v.max() - v.min()
+    relative, spearman, regret = rank_scores(np.array([e.value for e in estimates]), v)
     return Score(
         estimator=estimates[0].estimator,
-        relative_error=float(np.mean(np.abs(est - v) / np.abs(v))),
-        spearman=float(pd.Series(est).rank().corr(pd.Series(v).rank())),
-        regret_at_1=float((v.max() - v[int(np.argmax(est))]) / span) if span > 0 else 0.0,
+        relative_error=relative,
+        spearman=spearman,
+        regret_at_1=regret,
         coverage=float(np.mean((low <= v) & (v <= high))),
         privileged=estimates[0].privileged,
     )
