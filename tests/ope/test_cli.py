@@ -51,3 +51,17 @@ def test_missing_log_exit_2(capsys, toy_dir, tmp_path):
     ran = run_cli(capsys, _args(tmp_path / "nope", toy_dir))
     assert ran.code == 2
     assert "nope" in ran.err_text and "Traceback" not in ran.err
+
+
+def test_truth_runs_on_ray_give_the_local_numbers(capsys, toy_log, toy_dir, ray_cluster):
+    """``--backend ray``: each target policy's truth is a Ray task on the local 2-CPU cluster;
+    the same seed gives the numbers of the in-process run, truths and estimates alike."""
+    runs = {}
+    for where in (["--backend", "local"], ["--backend", "ray", "--workers", "2"]):
+        ran = run_cli(capsys, _args(toy_log, toy_dir, "--policies", "sf,sf-eps-0.5,random",
+                                    "--json", *where))  # fmt: skip
+        assert ran.code == 0, ran.err
+        runs[where[1]] = json.loads(ran.out)
+    truths = [p["truth"] for p in runs["local"]["policies"]]
+    assert len(set(truths)) == 3  # three policies, three different truths
+    assert runs["ray"] == runs["local"]

@@ -8,6 +8,7 @@ on the batch the scores were computed in: there the two items must score the sam
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from textrec.catalog.builtin import build_builtin
 from textrec.catalog.retrieval import DEFAULT_EPS, Action, Retriever
 from textrec.evaluation import load_policy, make_simulator
-from textrec.serve.session import Context, PolicyPicker, load_picker
+from textrec.serve.session import Context, PolicyMemory, PolicyPicker, load_picker
 from textrec.simulator.baselines import SlotFillerPolicy
 from textrec.simulator.rollout import Step, play
 
@@ -76,11 +77,9 @@ def _served_and_evaluated(which: str, catalog, agent_dir) -> tuple[PolicyPicker,
     return load_picker(str(agent_dir), catalog), load_policy(str(agent_dir), catalog)
 
 
-@pytest.mark.parametrize("which", ["slot-filler", "reader", "agent"])
-def test_serve_picks_the_items_the_evaluated_policy_showed(which, catalog, agent_dir):
-    picker, policy = _served_and_evaluated(which, catalog, agent_dir)
-    assert type(picker.policy) is type(policy)
-
+def _played(which: str, catalog, policy) -> tuple[list[list[Context]], list[list[str]], list]:
+    """Simulated test-pool sessions played by ``policy`` through :func:`play`: per session, the
+    :class:`Context` before each of its turns, the item it showed and the action it took."""
     sessions = 24 if which != "agent" else 8
     sim = make_simulator(catalog, "test", seed=0)
     rng = np.random.default_rng(7)
@@ -90,6 +89,7 @@ def test_serve_picks_the_items_the_evaluated_policy_showed(which, catalog, agent
     play(policy, sim, Retriever(catalog, "test"), result, [said])
     items, texts = np.stack(said.items, axis=1), np.stack(said.texts, axis=1)
     structure = np.stack(said.structure, axis=1)
+    assert any(texts[:, 0] != "")
 
     pool = np.zeros(catalog.n_items, dtype=bool)
     pool[catalog.pool("test")] = True
@@ -97,32 +97,83 @@ def test_serve_picks_the_items_the_evaluated_policy_showed(which, catalog, agent
     contexts, shown, evaluated = [], [], []
     for s in range(len(items)):
         turns = int((items[s] >= 0).sum())
-        for t in range(turns):
-            prior = tuple(str(i) for i in ids[items[s, :t]])
-            told = tuple(tuple(int(x) for x in f) for f in structure[s, :t])
-            contexts.append(Context("", prior, tuple(texts[s, :t]), pool, told))
-            shown.append(str(ids[items[s, t]]))
-            evaluated.append(said.actions[t].take(np.array([s])))
-    assert len(contexts) > sessions and any(texts[:, 0] != "")
+        told = tuple(tuple(int(x) for x in f) for f in structure[s, :turns])
+        prior = tuple(str(i) for i in ids[items[s, :turns]])
+        contexts.append(
+            [Context("", prior[:t], tuple(texts[s, :t]), pool, told[:t]) for t in range(turns)]
+        )
+        shown.append(list(prior))
+        evaluated.append([said.actions[t].take(np.array([s])) for t in range(turns)])
+    return contexts, shown, evaluated
 
-    served_action = picker.action(contexts)
-    exact = which != "agent"  # an agent's floats depend (in the last bits) on the batch
-    for i, action in enumerate(evaluated):
-        here = served_action.take(np.array([i]))
-        pairs = zip(here.head_probs, action.head_probs, strict=True)
-        for got, want in [(here.weights, action.weights), *pairs]:
-            if exact:
-                np.testing.assert_array_equal(got, want)
+
+def _rows(action: Action) -> list[Action]:
+    return [action.take(np.array([i])) for i in range(action.n_sessions)]
+
+
+def _same_actions(which: str, got: list[Action], want: list[Action]) -> None:
+    """The same weights and head distributions, row for row (an agent's up to float rounding:
+    its floats depend, in the last bits, on the batch)."""
+    for here, there in zip(got, want, strict=True):
+        pairs = zip(here.head_probs, there.head_probs, strict=True)
+        for a, b in [(here.weights, there.weights), *pairs]:
+            if which != "agent":
+                np.testing.assert_array_equal(a, b)
             else:
-                np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
-    served = picker.pick(contexts)
-    index = {item: i for i, item in enumerate(ids.tolist())}
+
+def _same_items(which: str, catalog, served: list[str], shown: list[str], evaluated) -> None:
+    """The served items are the shown ones, but for items that tie in score."""
+    index = {item: i for i, item in enumerate(catalog.item_ids.tolist())}
     ties = [i for i, (a, b) in enumerate(zip(served, shown, strict=True)) if a != b]
-    assert len(ties) < len(contexts) // 4
+    assert len(ties) < len(served) // 4
     for i in ties:
         got, want = (_score(catalog, evaluated[i], index[x]) for x in (served[i], shown[i]))
-        assert abs(got - want) < (1e-5 if exact else 1e-3), (i, served[i], shown[i], got, want)
+        tolerance = 1e-5 if which != "agent" else 1e-3
+        assert abs(got - want) < tolerance, (i, served[i], shown[i], got, want)
+
+
+@pytest.mark.parametrize("which", ["slot-filler", "reader", "agent"])
+def test_serve_picks_the_items_the_evaluated_policy_showed(which, catalog, agent_dir):
+    """Every conversation replayed from its opening, all turns of all sessions in one batch."""
+    picker, policy = _served_and_evaluated(which, catalog, agent_dir)
+    assert type(picker.policy) is type(policy)
+    talks, shown, evaluated = _played(which, catalog, policy)
+    contexts = [c for talk in talks for c in talk]
+    assert len(contexts) > len(talks)
+    evaluated = [a for actions in evaluated for a in actions]
+    _same_actions(which, _rows(picker.action(contexts)), evaluated)
+    shown = [x for items in shown for x in items]
+    _same_items(which, catalog, picker.pick(contexts), shown, evaluated)
+
+
+@pytest.mark.parametrize("which", ["slot-filler", "reader", "agent"])
+def test_served_turn_by_turn_the_policy_takes_one_step_per_pick(which, catalog, agent_dir):
+    """As a server serves them: the sessions' turns in batches, each conversation's policy memory
+    kept between its picks (``Context.memory``). Each pick steps the policy once (no replay), and
+    the actions and items are those of the replay and of the evaluation's rollout."""
+    picker, policy = _served_and_evaluated(which, catalog, agent_dir)
+    talks, shown, evaluated = _played(which, catalog, policy)
+    replay, _ = _served_and_evaluated(which, catalog, agent_dir)
+    steps, actions = [], []
+    act, action = picker.policy.act, picker.action
+    picker.policy.act = lambda result: steps.append(result.turn.copy()) or act(result)
+    picker.action = lambda contexts: actions.append(action(contexts)) or actions[-1]
+    memories = [PolicyMemory() for _ in talks]
+    replayed, served, order = [], [], []
+    for t in range(max(map(len, talks))):
+        going = [s for s, talk in enumerate(talks) if len(talk) > t]
+        steps.clear()
+        served += picker.pick([dataclasses.replace(talks[s][t], memory=memories[s]) for s in going])
+        assert len(steps) == 1 and (steps[0] == t).all()  # one step: turn t of every session
+        replayed += _rows(replay.action([talks[s][t] for s in going]))
+        order += [(s, t) for s in going]
+    evaluated = [evaluated[s][t] for s, t in order]
+    actions = [row for a in actions for row in _rows(a)]
+    _same_actions(which, actions, replayed)
+    _same_actions(which, actions, evaluated)
+    _same_items(which, catalog, served, [shown[s][t] for s, t in order], evaluated)
 
 
 def test_an_agent_served_hears_the_opening_as_its_learners_do(catalog, agent_dir):

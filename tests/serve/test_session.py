@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from textrec.errors import InputError
+from textrec.serve import session
 from textrec.serve.session import (
     Context,
     Conversation,
+    PolicyMemory,
     clean_text,
     describe,
     load_picker,
+    slot_filler,
 )
 from textrec.serve.standing import satisfying
 from textrec.simulator.task import TaskConfig
@@ -174,3 +179,55 @@ def test_a_batch_picks_what_each_conversation_picks_alone(toy_catalog, slot_pick
     together = slot_picker.pick(contexts)
     assert together == [slot_picker.pick([c])[0] for c in contexts]
     assert all(item not in c.shown for item, c in zip(together, contexts, strict=True))
+
+
+def test_a_memory_that_no_longer_fits_its_conversation_is_replayed(
+    toy_catalog, slot_picker, monkeypatch
+):
+    """A conversation whose kept policy memory took in turns it no longer begins with (a turn
+    retried with another sentence), or that a rebuilt policy did not make, is replayed from its
+    opening: the same action as a conversation without memory."""
+    memory = PolicyMemory()
+    slot_picker.action([Context("boots", ("toy-0001",), ("for women",), memory=memory)])
+    went_on = Context("boots", ("toy-0001", "toy-0002"), ("for women", "in black"))
+    assert memory.steps_taken(slot_picker.policy, went_on) == 2  # the opening and one item
+
+    def slots(context: Context) -> np.ndarray:
+        action = slot_picker.action([context])
+        return np.where(
+            action.weights == 1.0, np.stack([p.argmax(1) for p in action.head_probs], 1), -1
+        )
+
+    retried = Context("boots", ("toy-0001", "toy-0002"), ("for men", "sandals"))
+    assert memory.steps_taken(slot_picker.policy, retried) == 0
+    got = slots(dataclasses.replace(retried, memory=memory))
+    np.testing.assert_array_equal(got, slots(retried))
+    gender = toy_catalog.schema.index("gender")
+    assert got[0, gender] == toy_catalog.schema.local_value_index("gender", "Men")
+
+    longer = Context("boots", (*retried.shown, "toy-0003"), (*retried.feedback, "for women"))
+    assert memory.steps_taken(slot_picker.policy, longer) == 3
+    # the sentence memo is full: a new policy, which no memory of the old one fits
+    monkeypatch.setattr(session, "_READ_MEMO", 4)
+    slot_picker.action([Context("", ("toy-0004",), ("flats",))])
+    assert memory.steps_taken(slot_picker.policy, longer) == 0
+    np.testing.assert_array_equal(slots(dataclasses.replace(longer, memory=memory)), slots(longer))
+
+
+def test_a_conversation_keeps_its_memory_and_picks_as_replayed(toy_catalog, word_reader):
+    """A chat steps the policy once per item (the memory kept in the conversation), and shows
+    the items a conversation replayed at every pick shows."""
+    kept, replayed = slot_filler(toy_catalog, word_reader), slot_filler(toy_catalog, word_reader)
+    steps = []
+    act = kept.policy.act
+    kept.policy.act = lambda result: steps.append(1) or act(result)
+    c = Conversation(kept, "chat", opening="boots")
+    for text in ["for women", "no boots", "sandals", "for men"]:
+        steps.clear()
+        c.say(text)
+        assert len(steps) == 1
+        context = Context(c.opening, tuple(c.shown[:-1]), tuple(c.feedback[:-1]), None)
+        assert c.memory.steps_taken(kept.policy, context) == 0  # it took in the last turn too
+        excluded = np.isin(toy_catalog.item_ids, c.shown[:-1])
+        allowed, _ = satisfying(toy_catalog, c.standing, excluded)
+        assert replayed.pick([dataclasses.replace(context, allowed=allowed)]) == [c.current]

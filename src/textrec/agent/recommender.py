@@ -45,6 +45,7 @@ from textrec.catalog.retrieval import Action, Retriever
 from textrec.errors import InputError
 from textrec.language.encoder import PretrainedTextEncoder, TextEncoder
 from textrec.simulator.engine import StepResult
+from textrec.simulator.policy import Memory
 
 __all__ = ["Recommender", "RecommenderPolicy"]
 
@@ -207,6 +208,26 @@ class RecommenderPolicy:
         self._heard = self._no_requests(n_sessions)
         self._generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
         self._forget_codes()
+
+    def memory(self) -> Memory:
+        """``((B, D) tracker states, (B, K) latest requests)`` of the sessions now
+        (:class:`~textrec.simulator.policy.Resumable`)."""
+        return (self._state.detach().numpy().copy(), self._heard.copy())
+
+    def resume(self, memory: Memory, rng: np.random.Generator) -> None:
+        """Go on with the sessions of ``memory``; the sentence codes memoised so far are kept
+        (the recommender's weights must not have changed since)."""
+        state, heard = memory
+        rec = self.recommender
+        want = (rec.tracker.state_dim, rec.catalog.schema.n_attributes)
+        if state.ndim != 2 or heard.shape != (len(state), want[1]) or state.shape[1] != want[0]:
+            raise InputError(
+                f"RecommenderPolicy.resume: memory must be (B, {want[0]}) states and (B, "
+                f"{want[1]}) requests, got {state.shape} and {heard.shape}"
+            )
+        self._state = torch.as_tensor(state, dtype=torch.float32).clone()
+        self._heard = heard.astype(np.int64, copy=True)
+        self._generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
 
     def _sentence_codes(self, result: StepResult, rows: np.ndarray) -> torch.Tensor:
         """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``; encodes only new ones."""

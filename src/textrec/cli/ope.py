@@ -2,9 +2,11 @@
 
 For each target policy (``--policies``, default the twelve of
 :func:`textrec.ope.policies.default_targets`, from a sharpened slot-filler to the random policy) it
-runs the policy in the simulator on the log's users (the truth, ``--sessions`` sessions) and asks
-every estimator for its value from the log alone; the privileged reference rows (``[oracle]``)
-use the oracle sidecar's true behaviour probabilities. Per estimator it reports relative error,
+runs the policy in the simulator on the log's users (the truth, ``--sessions`` sessions: one job
+per policy, in this process, or on ``--workers`` Ray actors (``--backend ray``) or pool processes
+while the estimates are computed here; same numbers) and asks every estimator for its value
+from the log alone; the privileged reference rows (``[oracle]``) use the oracle sidecar's true
+behaviour probabilities. Per estimator it reports relative error,
 Spearman ρ, normalised regret@1 and interval coverage; ``--out DIR`` also writes ``ope.png``
 (estimate against truth, one panel per estimator) and ``ope.json``.
 """
@@ -16,11 +18,13 @@ from pathlib import Path
 import typer
 
 from textrec.cli.common import (
+    BackendOpt,
     CatalogOpt,
     DataOpt,
     ItemsOpt,
     JsonOpt,
     ProgressOpt,
+    RayAddressOpt,
     SeedOpt,
     print_json,
     print_table,
@@ -63,6 +67,14 @@ def ope(
         "intervals (0: session bootstrap with the fit held fixed; else >= 2).",
     ),
     out: Path | None = OutOpt,
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        help="Truth runs (one per target policy) at once: local processes, or Ray actors.",
+    ),
+    backend: str = BackendOpt,
+    ray_address: str | None = RayAddressOpt,
     seed: int = SeedOpt,
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
@@ -71,13 +83,15 @@ def ope(
     import numpy as np
     from tqdm.auto import tqdm
 
+    from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
     from textrec.io import write_json_atomic
     from textrec.ope import ESTIMATORS, OffPolicyLog, default_targets, estimate
     from textrec.ope.fqe import FQEConfig
     from textrec.ope.policies import parse_target
-    from textrec.ope.scoring import plot_estimates, score, true_value
+    from textrec.ope.scoring import plot_estimates, score, true_values
 
+    where = Backend(backend, workers, ray_address)
     specs = (
         [parse_target(p.strip()) for p in policies.split(",") if p.strip()]
         if policies
@@ -89,14 +103,15 @@ def ope(
     estimators = [cls() for cls in ESTIMATORS.values()] + [
         cls(behaviour="oracle") for cls in ESTIMATORS.values() if cls.uses_weights
     ]
-    truths, rows = [], {e.label: [] for e in estimators}
-    for spec in tqdm(specs, desc="ope", unit="policy", disable=not progress):
-        truths.append(true_value(spec, logs, cat, sessions, seed))
-        for est in estimators:
-            rows[est.label].append(
-                estimate(spec, log, estimator=est, seed=seed, n_boot=boot, refits=refits)
-            )
-        log.release(spec)
+    rows = {e.label: [] for e in estimators}
+    with true_values(specs, logs, cat, sessions, seed, where) as truth_jobs:
+        for spec in tqdm(specs, desc="ope", unit="policy", disable=not progress):
+            for est in estimators:
+                rows[est.label].append(
+                    estimate(spec, log, estimator=est, seed=seed, n_boot=boot, refits=refits)
+                )
+            log.release(spec)
+        truths = truth_jobs.results()
     truth = np.array([mean for mean, _ in truths])
     scores = [score(rows[e.label], truth) for e in estimators]
     result = {

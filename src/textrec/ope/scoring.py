@@ -10,17 +10,23 @@ estimates ``v̂_p`` and intervals ``[l_p, u_p]`` score:
 * normalised regret@1: ``(max_p v_p − v_{argmax v̂}) / (max_p v_p − min_p v_p)``, the share of the
   true range lost by deploying the estimator's top pick;
 * coverage: the fraction of policies whose truth lies in the interval.
+
+The truths of several policies are independent jobs: :func:`true_values` runs them on a
+:class:`~textrec.backends.Backend` (this process, a process pool or Ray), each seeded by itself,
+so the numbers are the same whichever runs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from textrec.backends import Backend, JobRunner, job_runner
 from textrec.catalog import Catalog
 from textrec.evaluation import evaluate
 from textrec.io import atomic_file
@@ -31,7 +37,7 @@ from textrec.ope.sessions import log_bank
 from textrec.simulator.engine import BatchedSimulator
 from textrec.simulator.task import TaskConfig
 
-__all__ = ["Score", "true_value", "rank_scores", "score", "plot_estimates"]
+__all__ = ["Score", "true_value", "true_values", "rank_scores", "score", "plot_estimates"]
 
 
 def true_value(
@@ -44,6 +50,54 @@ def true_value(
     simulator = BatchedSimulator(catalog, manifest.pool, log_bank(log_dir, catalog), task)
     returns = evaluate(TargetPolicy(spec, catalog), simulator, n_sessions, seed).returns
     return returns.mean, returns.se
+
+
+def _catalog(catalog: Catalog) -> Catalog:
+    """A truth worker's state: the catalog."""
+    return catalog
+
+
+def _truth(
+    catalog: Catalog, spec: TargetSpec, log_dir: str, n_sessions: int, seed: int
+) -> tuple[float, float]:
+    """:func:`true_value` as a :mod:`textrec.backends` job."""
+    return true_value(spec, log_dir, catalog, n_sessions, seed)
+
+
+class TruthJobs:
+    """The true values of target policies, running on ``backend`` while the caller does other
+    work (the estimates); :meth:`results` waits for them. Use as a context manager (from
+    :func:`true_values`)."""
+
+    def __init__(self, jobs: JobRunner, n: int) -> None:
+        self._jobs, self._n = jobs, n
+
+    def results(self) -> list[tuple[float, float]]:
+        """``(mean, s.e.)`` per policy, in the order given."""
+        done = dict(self._jobs.completed())
+        return [done[i] for i in range(self._n)]
+
+
+@contextlib.contextmanager
+def true_values(
+    specs: Sequence[TargetSpec],
+    log_dir: str | Path,
+    catalog: Catalog,
+    n_sessions: int,
+    seed: int,
+    backend: Backend | None = None,
+) -> Iterator[TruthJobs]:
+    """:func:`true_value` of every policy of ``specs``, one job each on ``backend`` (default:
+    in this process, run when :meth:`TruthJobs.results` is called); with Ray or a pool the jobs
+    start at once. Same numbers on every backend (each job is seeded by ``seed`` alone)."""
+    backend = backend or Backend()
+    if not backend.in_process:  # no more workers than jobs
+        workers = max(1, min(backend.workers, len(specs)))
+        backend = Backend(backend.name, workers, backend.address)
+    with job_runner(backend, _catalog, (catalog,), catalog) as jobs:
+        for i, spec in enumerate(specs):
+            jobs.submit(i, _truth, spec, str(log_dir), n_sessions, seed)
+        yield TruthJobs(jobs, len(specs))
 
 
 @dataclass(frozen=True)

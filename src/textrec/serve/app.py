@@ -30,6 +30,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -103,6 +104,8 @@ class PickBatcher:
     requests being read now join it), then takes up to ``max_batch`` queued choices and calls
     the picker once for all of them (:class:`~textrec.serve.session.PolicyPicker`: a batch of 32
     costs about as much as two single choices); what queues up while it runs is the next batch.
+    The batches run in a thread of their own, so that a batch never waits for a free thread
+    behind the requests' own steps and log writes (asyncio's shared pool has a few threads).
     """
 
     def __init__(self, picker: Picker, max_batch: int = 64, max_wait: float = 0.002) -> None:
@@ -111,6 +114,7 @@ class PickBatcher:
         if not 0 <= max_wait <= 1:
             raise InputError(f"PickBatcher: max_wait must be in [0, 1] s, got {max_wait}")
         self.picker, self.max_batch, self.max_wait = picker, max_batch, max_wait
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="textrec-picks")
         self._queue: list[tuple[Context, asyncio.Future[str]]] = []
         self._runner: asyncio.Task[None] | None = None
         self.batch_sizes: collections.Counter[int] = collections.Counter()
@@ -131,7 +135,9 @@ class PickBatcher:
             del self._queue[: self.max_batch]
             self.batch_sizes[len(batch)] += 1
             try:
-                items = await asyncio.to_thread(self.picker.pick, [c for c, _ in batch])
+                items = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self.picker.pick, [c for c, _ in batch]
+                )
             except Exception as exc:  # noqa: BLE001 -- handed to each waiting request
                 for _, future in batch:
                     if not future.done():
@@ -140,6 +146,10 @@ class PickBatcher:
             for (_, future), item in zip(batch, items, strict=True):
                 if not future.done():  # its request may have been cancelled
                     future.set_result(item)
+
+    def close(self) -> None:
+        """Stop the batches' thread (after the last batch)."""
+        self._thread.shutdown()
 
 
 async def steps_run(steps: Generator[Context, str, Any], batcher: PickBatcher) -> Any:
@@ -167,8 +177,9 @@ class Service:
     What a request does to its conversation (reading a sentence, the reply) runs in a worker
     thread, step by step (:func:`steps_run`); the items its steps ask for are chosen for all
     sessions together, one batched policy call at a time (:class:`PickBatcher`); log writes run
-    in worker threads. The requests of one session are served one at a time (an
-    ``asyncio.Lock`` each); the store and the log have their own locks.
+    in a thread of their own (one at a time: the log's lock serialises them anyway), so that
+    they never hold the threads the requests' steps run in. The requests of one session are
+    served one at a time (an ``asyncio.Lock`` each); the store and the log have their own locks.
     """
 
     def __init__(
@@ -192,6 +203,16 @@ class Service:
         self._turns: weakref.WeakKeyDictionary[Conversation, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="textrec-log")
+
+    async def run_logged(self, write: Callable[..., None], *args: Any) -> None:
+        """``write(*args)`` (a log write) in the log's thread."""
+        await asyncio.get_running_loop().run_in_executor(self._writer, write, *args)
+
+    def close(self) -> None:
+        """Stop the threads of the batches and of the log writes (after their last job)."""
+        self.batcher.close()
+        self._writer.shutdown()
 
     async def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen in a batch); its id and the conversation."""
@@ -201,7 +222,7 @@ class Service:
         await steps_run(conversation.opened, self.batcher)
         token, gone = self.store.add(conversation)
         if gone:
-            await asyncio.to_thread(self.abandon, gone)
+            await self.run_logged(self.abandon, gone)
         return token, conversation
 
     def get(self, token: str) -> Conversation:
@@ -217,7 +238,7 @@ class Service:
         async with self._turn(conversation):
             await steps_run(conversation.saying(text), self.batcher)
         if conversation.finished is not None:
-            await asyncio.to_thread(self._close, token, conversation.finished)
+            await self.run_logged(self._close, token, conversation.finished)
         return conversation
 
     async def show(self, token: str, item_id: str) -> Conversation:
@@ -234,7 +255,7 @@ class Service:
         async with self._turn(conversation):
             with conversation.lock:
                 finished = conversation.finish(found)
-        await asyncio.to_thread(self._close, token, finished)
+        await self.run_logged(self._close, token, finished)
         return conversation
 
     def abandon(self, conversations: list[Conversation]) -> None:
@@ -517,7 +538,7 @@ def create_app(service: Service) -> FastAPI:
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(service.config.expire_every)
-                await asyncio.to_thread(service.abandon, service.store.expire())
+                await service.run_logged(service.abandon, service.store.expire())
 
         task = asyncio.create_task(sweep())
         try:
@@ -525,6 +546,7 @@ def create_app(service: Service) -> FastAPI:
         finally:
             task.cancel()
             service.abandon(service.store.drain())
+            service.close()
 
     app = FastAPI(
         title="textrec",

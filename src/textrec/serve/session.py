@@ -16,6 +16,7 @@ Written once for every front end (``textrec chat``, ``textrec serve``, the load 
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import threading
@@ -39,7 +40,7 @@ from textrec.serve.replies import reply, unsupported
 from textrec.serve.standing import Change, Understood, Want, satisfying, update
 from textrec.simulator.baselines import ReaderSlotFillerPolicy
 from textrec.simulator.engine import StepResult
-from textrec.simulator.policy import Policy
+from textrec.simulator.policy import Memory, Policy, Resumable, memory_rows, stack_memories
 from textrec.simulator.task import TaskConfig
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "SLOT_FILLER",
     "Context",
     "Picker",
+    "PolicyMemory",
     "PolicyPicker",
     "ItemView",
     "MemoReader",
@@ -109,6 +111,47 @@ class Context:
     structure: tuple[tuple[int, int, int], ...] = ()
     """``(T,)`` each feedback as structure, ``(attribute, global value, mode)`` (``-1``: none),
     when a simulated user said it; empty for a person's words (a policy reads them itself)."""
+    memory: PolicyMemory | None = None
+    """Where the picker keeps what its policy remembers of this conversation between picks, so
+    that the next pick steps the policy through the new turns only (None: the conversation is
+    replayed from its opening at every pick)."""
+
+
+class PolicyMemory:
+    """What a :class:`PolicyPicker`'s policy remembers of one conversation after a pick: the
+    conversation carries it (``Context.memory``), the picker fills it.
+
+    It holds the policy's memory row (:class:`~textrec.simulator.policy.Resumable`) after the
+    steps of the opening and of the ``n`` items it has taken in (``shown``, with what was said
+    about each: ``feedback``), and which policy object it belongs to. The picker goes on from it
+    only while the conversation still begins with exactly those ``n`` turns and has more, and
+    the policy is the same; otherwise it replays the conversation.
+    """
+
+    __slots__ = ("feedback", "opening", "owner", "row", "shown")
+
+    def __init__(self) -> None:
+        self.owner: object | None = None
+        self.opening, self.shown, self.feedback = "", (), ()
+        self.row: Memory = ()
+
+    def steps_taken(self, policy: object, context: Context) -> int:
+        """How many steps (the opening's, then one per item) of ``context`` this memory has
+        taken for ``policy``; 0 when the picker must start from the opening."""
+        n = len(self.shown)
+        fits = (
+            self.owner is policy
+            and n < len(context.shown)
+            and self.opening == context.opening
+            and context.shown[:n] == self.shown
+            and context.feedback[:n] == self.feedback
+        )
+        return n + 1 if fits else 0
+
+    def keep(self, policy: object, context: Context, row: Memory) -> None:
+        """Remember ``row``: ``policy``'s memory after every turn of ``context``."""
+        self.owner, self.row = policy, row
+        self.opening, self.shown, self.feedback = context.opening, context.shown, context.feedback
 
 
 class Picker(Protocol):
@@ -124,16 +167,24 @@ class PolicyPicker:
     """Any :class:`~textrec.simulator.policy.Policy` on people's conversations: the adapter of
     ``chat`` and ``serve``, so that what a person talks to is the object ``evaluate`` scores.
 
-    A batch of ``B`` conversations is replayed to the policy turn by turn as the simulator hands
-    sessions to it (:func:`textrec.simulator.rollout.play`): after ``policy.reset(B)``, step
-    ``j = 0`` is turn 0 with the opening sentence (no item), step ``j >= 1`` shows the ``j``-th
-    item with what was said about it; a conversation of ``T`` items is active through step
-    ``T`` and finished after it, and its action is the one the policy took at step ``T``. Each
-    distinct sentence gets one id (``StepResult.sentence``), so a policy that memoises by id
-    reads it once; ``vocab`` gives the token ids a learned recommender reads. The action is
-    retrieved for among the unseen, ``allowed`` items of the whole catalog (refusals, "no heels",
-    are the conversation's standing requests: :func:`~textrec.serve.standing.satisfying` keeps
-    them out of ``allowed``).
+    A batch of ``B`` conversations is handed to the policy turn by turn as the simulator hands
+    sessions to it (:func:`textrec.simulator.rollout.play`): step ``j = 0`` is turn 0 with the
+    opening sentence (no item), step ``j >= 1`` shows the ``j``-th item with what was said about
+    it; a conversation of ``T`` items is active through step ``T`` and finished after it, and
+    its action is the one the policy took at step ``T``. Each distinct sentence gets one id
+    (``StepResult.sentence``), so a policy that memoises by id reads it once; ``vocab`` gives
+    the token ids a learned recommender reads. The action is retrieved for among the unseen,
+    ``allowed`` items of the whole catalog (refusals, "no heels", are the conversation's standing
+    requests: :func:`~textrec.serve.standing.satisfying` keeps them out of ``allowed``).
+
+    Incremental: a :class:`~textrec.simulator.policy.Resumable` policy's memory of each
+    conversation is kept after its pick (in the conversation's ``Context.memory``), and the next
+    pick resumes it there: conversation ``b``, whose memory has taken steps ``0 .. n_b - 1``,
+    takes steps ``n_b .. T_b`` only, all ``B`` together (step ``i`` of the batch is step
+    ``n_b + i`` of conversation ``b``), so a turn costs one policy step, not ``T + 1``. A
+    conversation without a memory that fits (a new one, or after the policy was rebuilt) starts
+    at ``n_b = 0``: the replay, which is every pick of a policy that is not resumable. The policy
+    steps each conversation through the same inputs either way, so the actions are the same.
 
     Args:
         catalog: the items (pool position == catalog index).
@@ -156,19 +207,30 @@ class PolicyPicker:
             raise InputError(f"the reader reads another schema than catalog {catalog.name!r}'s")
         self.catalog, self.reader, self.vocab = catalog, reader, vocab
         self.make_policy = make_policy
-        """Builds the policy (a fresh one: :meth:`action` resets it for each batch)."""
-        self.policy = make_policy()
-        """The policy acting now."""
+        """Builds the policy (a fresh one when the sentence memo is full)."""
+        self._new_policy()
         self.retriever = Retriever(catalog, "all")
         self._index = item_positions(catalog)
         self._ids: dict[str, int] = {}
 
-    def _sentence_ids(self, texts: list[str]) -> np.ndarray:
-        """Each text's sentence id (``-1``: nothing said); the policy starts afresh (a new one)
-        beyond :data:`_READ_MEMO` distinct sentences."""
-        if len(self._ids) + len(set(texts) - self._ids.keys()) > _READ_MEMO:
+    def _new_policy(self) -> None:
+        self.policy = self.make_policy()
+        """The policy acting now."""
+        self._blank: Memory | None = None
+        if isinstance(self.policy, Resumable):  # the memory row of a session not begun
+            self.policy.reset(1, np.random.default_rng(0))
+            self._blank = self.policy.memory()
+
+    def _make_room(self, contexts: Sequence[Context]) -> None:
+        """A new policy (and sentence ids) when the sentences of ``contexts`` would take the
+        memo beyond :data:`_READ_MEMO` distinct sentences."""
+        texts = {t for c in contexts for t in (c.opening, *c.feedback) if t}
+        if len(self._ids) + len(texts - self._ids.keys()) > _READ_MEMO:
             self._ids.clear()
-            self.policy = self.make_policy()
+            self._new_policy()
+
+    def _sentence_ids(self, texts: list[str]) -> np.ndarray:
+        """Each text's sentence id (``-1``: nothing said)."""
         ids = self._ids
         return np.array([ids.setdefault(t, len(ids)) if t else -1 for t in texts], dtype=np.int64)
 
@@ -183,29 +245,56 @@ class PolicyPicker:
         inverse = inverse.reshape(texts.shape)
         return tokens[inverse], lengths[inverse]
 
+    def _resume(self, contexts: Sequence[Context]) -> np.ndarray:
+        """Put the policy in the state to go on with ``contexts``; ``(B,)`` the step each one
+        goes on from (0: replayed from its opening)."""
+        b, policy = len(contexts), self.policy
+        start = np.zeros(b, dtype=np.int64)
+        rng = np.random.default_rng(0)
+        if self._blank is None:  # not resumable: every conversation is replayed
+            policy.reset(b, rng)
+            return start
+        boxes = collections.Counter(id(c.memory) for c in contexts)
+        rows = []
+        for i, c in enumerate(contexts):
+            if c.memory is not None and boxes[id(c.memory)] == 1:
+                start[i] = c.memory.steps_taken(policy, c)
+            rows.append(c.memory.row if start[i] else self._blank)
+        policy.resume(stack_memories(rows), rng)
+        return start
+
     def action(self, contexts: Sequence[Context]) -> Action:
-        """The policy's action for the next item of every conversation (``B`` rows)."""
+        """The policy's action for the next item of every conversation (``B`` rows); each
+        conversation's memory (``Context.memory``) is left after its last turn."""
         b = len(contexts)
+        self._make_room(contexts)
+        start = self._resume(contexts)
         turns = np.array([len(c.shown) for c in contexts], dtype=np.int64)
-        t_max = int(turns.max()) if b else 0
-        said = [[c.opening, *c.feedback] + [""] * (t_max - len(c.shown)) for c in contexts]
-        sentence = self._sentence_ids([t for row in said for t in row]).reshape(b, t_max + 1)
-        texts = np.empty((b, t_max + 1), dtype=object)
+        n_steps = turns - start + 1
+        width = int(n_steps.max()) if b else 0
+        said = [
+            [c.opening, *c.feedback][s:] + [""] * (width - n)
+            for c, s, n in zip(contexts, start, n_steps, strict=True)
+        ]
+        sentence = self._sentence_ids([t for row in said for t in row]).reshape(b, width)
+        texts = np.empty((b, width), dtype=object)
         texts[:] = said
         tokens, lengths = self._tokens(texts)
-        shown = np.full((b, t_max + 1), -1, dtype=np.int64)
-        structure = np.full((3, b, t_max + 1), -1, dtype=np.int64)
-        for row, c in enumerate(contexts):
-            shown[row, 1 : len(c.shown) + 1] = [self._index[s] for s in c.shown]
+        shown = np.full((b, width), -1, dtype=np.int64)
+        structure = np.full((3, b, width), -1, dtype=np.int64)
+        for row, (c, s) in enumerate(zip(contexts, start, strict=True)):
+            new = c.shown[max(s - 1, 0) :]
+            at = 1 if s == 0 else 0  # step 0 (the opening) shows no item
+            shown[row, at : at + len(new)] = [self._index[x] for x in new]
             if c.structure:
-                structure[:, row, 1 : len(c.shown) + 1] = np.array(c.structure).T
-        self.policy.reset(b, np.random.default_rng(0))
+                told = np.array(c.structure[max(s - 1, 0) :], dtype=np.int64).reshape(-1, 3)
+                structure[:, row, at : at + len(told)] = told.T
         chosen: dict[str, Any] = {}
-        for j in range(t_max + 1):
-            live = turns >= j
+        for j in range(width):
+            live = n_steps > j
             action = self.policy.act(
                 StepResult(
-                    turn=np.full(b, j, dtype=np.int32),
+                    turn=(start + j).astype(np.int32),
                     items=shown[:, j],
                     reward=np.zeros(b, dtype=np.float32),
                     terminated=np.zeros(b, dtype=bool),
@@ -221,8 +310,23 @@ class PolicyPicker:
                     violations=np.zeros(b, dtype=np.int32),
                 )
             )
-            _keep_rows(chosen, action, turns == j)
+            _keep_rows(chosen, action, n_steps == j + 1)
+        self._remember(contexts)
         return Action(**chosen)
+
+    def _remember(self, contexts: Sequence[Context]) -> None:
+        """Keep the policy's memory of each conversation in its ``Context.memory`` (one that
+        appears once in the batch)."""
+        if self._blank is None:
+            return
+        boxes = collections.Counter(id(c.memory) for c in contexts)
+        keep = [
+            i for i, c in enumerate(contexts) if c.memory is not None and boxes[id(c.memory)] == 1
+        ]
+        if keep:
+            after = self.policy.memory()
+            for i in keep:
+                contexts[i].memory.keep(self.policy, contexts[i], memory_rows(after, [i]))
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
         """The best unseen (and ``allowed``) item for each conversation's action."""
@@ -425,6 +529,8 @@ class Conversation:
         self.opening_act = ""
         self.opening_understood = ""
         self.finished: FinishedSession | None = None
+        self.memory = PolicyMemory()
+        """What the picker's policy remembers of this conversation (filled at each pick)."""
         self.lock = threading.Lock()
         """Held by a server while it changes this conversation (one request at a time)."""
         reading = self.acts.read_batch([self.opening], opening=True)[0] if self.opening else None
@@ -564,7 +670,9 @@ class Conversation:
         allowed, unmet = satisfying(self.catalog, standing, excluded)
         if not allowed.any():  # every item shown
             allowed = ~excluded
-        item = yield Context(self.opening, tuple(self.shown), tuple(self.feedback), allowed)
+        item = yield Context(
+            self.opening, tuple(self.shown), tuple(self.feedback), allowed, memory=self.memory
+        )
         self._require_open()  # ended (expired, evicted) while its item was being chosen
         return item, unmet
 

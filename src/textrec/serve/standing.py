@@ -11,6 +11,7 @@ together with the newer ones are ``unmet`` (the reply says so).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,6 +116,13 @@ def update(
     return Change((*kept_before, *new), tuple(new), dropped, tuple(notes))
 
 
+@functools.lru_cache(maxsize=4)
+def _holders(catalog: Catalog) -> np.ndarray:
+    """``(V, N)`` which items hold each value: the catalog's label sets by value, each value's
+    row contiguous (a request reads ``N`` adjacent bytes, not a column strided by ``V``)."""
+    return np.ascontiguousarray(catalog.label_sets.T)
+
+
 def satisfying(
     catalog: Catalog, standing: tuple[Want, ...], excluded: np.ndarray
 ) -> tuple[np.ndarray, tuple[Want, ...]]:
@@ -138,7 +146,7 @@ def satisfying(
     for key in order:
         wants = merged[key]
         cols = [schema.value_index(w.attribute, w.value) for w in wants]
-        has = catalog.label_sets[:, cols].any(axis=1)
+        has = _holders(catalog)[cols].any(axis=0)
         ok = allowed & (~has if wants[0].negated else has)
         if ok.any():
             allowed = ok

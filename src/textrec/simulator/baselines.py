@@ -20,7 +20,7 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action
 from textrec.errors import InputError
 from textrec.simulator.engine import BatchedSimulator, StepResult
-from textrec.simulator.policy import Policy
+from textrec.simulator.policy import Memory, Policy
 
 __all__ = [
     "RandomPolicy",
@@ -127,6 +127,21 @@ class SlotFillerPolicy:
     def reset(self, n_sessions: int, rng: np.random.Generator) -> None:
         """Empty every slot (the policy is deterministic; ``rng`` is unused)."""
         self._slots = np.full((n_sessions, self.schema.n_attributes), -1, dtype=np.int64)
+
+    def memory(self) -> Memory:
+        """``((B, K) slots,)``: all a slot-filler remembers of its sessions
+        (:class:`~textrec.simulator.policy.Resumable`)."""
+        return (self._slots.copy(),)
+
+    def resume(self, memory: Memory, rng: np.random.Generator) -> None:
+        """Go on with the sessions whose slots are ``memory`` (the policy is deterministic)."""
+        (slots,) = memory
+        if slots.ndim != 2 or slots.shape[1] != self.schema.n_attributes:
+            raise InputError(
+                f"{type(self).__name__}.resume: slots must be (B, {self.schema.n_attributes}), "
+                f"got {slots.shape}"
+            )
+        self._slots = slots.astype(np.int64, copy=True)
 
     def act(self, result: StepResult) -> Action:
         """Fill the slots from the feedback; ask for the slots plus the likeliest completion."""

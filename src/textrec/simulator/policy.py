@@ -26,10 +26,16 @@ Implementations: :class:`~textrec.simulator.baselines.RandomPolicy`,
 (:class:`~textrec.logs.policies.DevicePolicy`, :class:`~textrec.logs.policies.DeviceMix`), OPE's
 target policies (:class:`~textrec.ope.policies.TargetPolicy`) and trained agents
 (:class:`~textrec.agent.recommender.RecommenderPolicy`).
+
+A policy that is also :class:`Resumable` lets a caller take each session's memory out after a
+step and put it back later, with other sessions' (a server between a person's turns): a turn then
+costs the policy one step instead of a replay of the whole conversation. The slot-fillers and
+trained agents are resumable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -37,7 +43,7 @@ import numpy as np
 from textrec.catalog.retrieval import Action
 from textrec.simulator.engine import StepResult
 
-__all__ = ["Policy"]
+__all__ = ["Memory", "Policy", "Resumable", "memory_rows", "stack_memories"]
 
 
 @runtime_checkable
@@ -53,3 +59,35 @@ class Policy(Protocol):
     def act(self, result: StepResult) -> Action:
         """The choice for every session given the previous turn (finished rows are ignored),
         with its per-head distributions (``Action.head_probs``)."""
+
+
+Memory = tuple[np.ndarray, ...]
+"""What a policy remembers of ``B`` sessions: arrays with ``B`` rows each (row ``i``: session
+``i``), e.g. a slot-filler's ``(B, K)`` slots, an agent's ``(B, D)`` tracker states and ``(B, K)``
+latest requests."""
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A :class:`Policy` whose per-session memory can be taken out and put back."""
+
+    def memory(self) -> Memory:
+        """A copy of what the policy remembers of each of its sessions now (after the last
+        :meth:`~Policy.act`)."""
+
+    def resume(self, memory: Memory, rng: np.random.Generator) -> None:
+        """As :meth:`~Policy.reset` for ``B = len(memory[0])`` sessions, except that session ``i``
+        goes on from ``memory``'s row ``i`` (a row whose next step has ``turn == 0`` starts
+        afresh, whatever it holds). What the policy learned of the sentences themselves (its
+        readings by sentence id) is kept: the caller keeps the ids, and the policy's weights,
+        unchanged between the steps it resumes."""
+
+
+def memory_rows(memory: Memory, rows: np.ndarray) -> Memory:
+    """The memory of the sessions ``rows`` (an index array), in that order (copies)."""
+    return tuple(part[rows] for part in memory)
+
+
+def stack_memories(memories: Sequence[Memory]) -> Memory:
+    """The memories of several batches of sessions as one batch, in order."""
+    return tuple(np.concatenate(parts) for parts in zip(*memories, strict=True))
