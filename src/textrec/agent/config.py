@@ -19,11 +19,12 @@ linear (see :class:`~textrec.agent.policy.ValueReadout`)."""
 
 @dataclass(frozen=True)
 class RecommenderConfig:
-    """Sizes of the recommender's networks (how it acts is :class:`Acting`, chosen per policy).
+    """Sizes of the recommender's networks (how it acts is
+    :class:`~textrec.agent.acting.Acting`, chosen per policy).
 
     State tracker input ``x_t = MLP([c_txt(x_t); c_img(a_t)])``; tracker state ``h_t`` =
     ``n_slots`` gated GRU slots; agent state ``s_t = [h_t; f_t]`` with ``f_t`` the slot features
-    (:func:`slot_features`; absent when ``slot_features`` is off); policy
+    (:func:`~textrec.agent.tracker.slot_features`; absent when ``slot_features`` is off); policy
     ``pi_k(. | s_t) = softmax(W_k MLP(s_t))`` per attribute ``k`` (paper, "Recommender" and
     "Implementation Details": policy MLP 128, Q MLP 32).
     """

@@ -70,10 +70,10 @@ class Reading:
     ) -> np.ndarray:
         """``(B, T + 1, K)`` latest value asked for per attribute before each state (``-1``: none).
 
-        State ``t`` (see :meth:`unroll`) has heard the opening and the sentences after turns
-        ``< t``; what they ask for is read by :meth:`recognise` (no simulator labels), or given
-        as ``heard`` (``recognise(codes)`` kept by a caller whose codes do not change). The
-        request-tracking target of every learner.
+        State ``t`` (see :meth:`~textrec.agent.unroll.Unrolling.unroll`) has heard the opening and
+        the sentences after turns ``< t``; what they ask for is read by :meth:`recognise` (no
+        simulator labels), or given as ``heard`` (``recognise(codes)`` kept by a caller whose
+        codes do not change). The request-tracking target of every learner.
         """
         said = np.concatenate([dialogues.opening[:, None], dialogues.feedback], axis=1)
         if heard is None:

@@ -54,8 +54,9 @@ class Unrolling(Reading):
 
     def agent_states(self, tracked: torch.Tensor, requests: np.ndarray | None) -> torch.Tensor:
         """The agent states ``s = [h; f]`` ``(..., state_dim)`` of tracker states ``h (..., D)``
-        whose latest requests are ``requests (..., K)`` (:func:`slot_features`; ``None`` and
-        ignored without ``config.slot_features``)."""
+        whose latest requests are ``requests (..., K)``
+        (:func:`~textrec.agent.tracker.slot_features`; ``None`` and ignored without
+        ``config.slot_features``)."""
         if not self.config.slot_features:
             return tracked
         if requests is None:
@@ -66,7 +67,8 @@ class Unrolling(Reading):
     def _requests(
         self, d: Dialogues, codes: torch.Tensor, requests: np.ndarray | None
     ) -> np.ndarray | None:
-        """``requests`` if given, else :meth:`heard_requests` when the slot features need them."""
+        """``requests`` if given, else :meth:`~textrec.agent.reading.Reading.heard_requests` when
+        the slot features need them."""
         if requests is not None or not self.config.slot_features:
             return requests
         return self.heard_requests(d, codes.detach())

@@ -90,7 +90,7 @@ def evaluate(
     """Evaluate an agent or a baseline: SR@10/20/30, NI, NV (mean ± s.e.) and success by turn."""
     from textrec.backends import Backend
     from textrec.catalog.build import open_catalog
-    from textrec.evaluation import EvaluationSetup, evaluate_on, make_simulator
+    from textrec.evaluation import EvaluationSetup, evaluate_on
 
     where = Backend(backend, workers, ray_address)
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
@@ -104,7 +104,6 @@ def evaluate(
         }.items()
         if v is not None
     }
-    simulator = make_simulator(cat, pool, utterances, seed)
     setup = EvaluationSetup(cat, str(policy), pool, utterances, seed, acting)
     with stop_on_interrupt(
         f"nothing was saved (evaluate writes no files); run {command_line()} again"
@@ -122,7 +121,7 @@ def evaluate(
         )
         return
     print_table(
-        f"{policy} on {cat.name} ({pool} pool, {len(simulator.pool)} items, {sessions} sessions, "
+        f"{policy} on {cat.name} ({pool} pool, {len(cat.pool(pool))} items, {sessions} sessions, "
         f"seed {seed})",
         ["metric", "mean ± s.e."],
         result_rows(result),
