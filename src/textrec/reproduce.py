@@ -149,6 +149,9 @@ class ReproduceConfig:
     eval_utterances: tuple[str, ...] = ()
     """Sentence sources every row that is a policy is evaluated under as well (e.g. ``("model",
     "free")``); only evaluated, never trained on."""
+    rewrite: bool = False
+    """Every trained agent hears each sentence said again in template speech by the lexicon
+    reader (``RecommenderConfig.rewrite``), in training and evaluation alike."""
     preset: str = "full"
     """Which preset the settings started from ('full' or 'quick'; a label for the figures)."""
     workers: int = 1
@@ -397,6 +400,7 @@ def _spec(
     overrides: Mapping[str, Any] | None = None,
 ) -> Any:
     """The learner entry point's :class:`~textrec.learners.run.TrainSpec` for this seed."""
+    from textrec.agent.recommender import RecommenderConfig
     from textrec.learners.run import TrainSpec
 
     return TrainSpec(
@@ -409,6 +413,7 @@ def _spec(
         eval_sessions=ctx.config.eval_sessions,
         seed=ctx.seed,
         overrides=dict(overrides or {}),
+        recommender=RecommenderConfig(rewrite=ctx.config.rewrite),
         utterances=ctx.config.utterances,
         progress=ctx.progress,
     )
@@ -987,6 +992,10 @@ RUN_FILE = "run.json"
 call: its wall time and the machine it ran on (:func:`textrec.machine.machine_record`)."""
 
 
+_ADDED_SETTINGS = {"rewrite": False}
+"""Settings added since the first runs, with the value an older run (saved without) had."""
+
+
 def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
     path = root / RUN_FILE
     if path.is_file():
@@ -997,6 +1006,7 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
             )
         saved = read_json(path).get("settings", {})
         new = json_settings(config)
+        saved = {**_ADDED_SETTINGS, **saved}  # a run started before a setting existed
         differ = sorted(k for k in new if saved.get(k) != new[k])  # the binding settings
         if differ:
             raise InputError(

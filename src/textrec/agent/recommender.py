@@ -50,6 +50,8 @@ from textrec.checkpoint import read_checkpoint, write_checkpoint
 from textrec.errors import InputError
 from textrec.io import atomic_dir, config_from_json, read_json
 from textrec.language.encoder import EncoderConfig, PretrainedTextEncoder, TextEncoder
+from textrec.language.front import TextFront
+from textrec.language.rewrite import Rewriter
 from textrec.language.tokenizer import Vocabulary
 from textrec.simulator.engine import StepResult
 
@@ -128,6 +130,11 @@ class RecommenderConfig:
     """Append the slot features (what the frozen text reader heard asked for, per attribute: a
     one-hot of the latest value and an "asked yet" bit) to the tracker state that every head
     reads. Representation, not supervision. Checkpoints saved without the field load as False."""
+    rewrite: bool = False
+    """Say every sentence the agent hears again in template speech (the lexicon reader's
+    :class:`~textrec.language.rewrite.Rewriter`) before its tokeniser, in simulated sessions,
+    logs, served conversations and off-policy replays alike (:attr:`Recommender.front`); False:
+    the sentence as said. Checkpoints saved without the field load as False."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -246,6 +253,8 @@ class Recommender(nn.Module):
                 f"catalog {catalog.name!r} has {list(schema.names)} (or other values)"
             )
         self.catalog, self.vocab = catalog, text.vocab
+        self.front = TextFront(text.vocab, Rewriter(schema) if cfg.rewrite else None)
+        """Turns every sentence the agent hears into token ids (:mod:`textrec.language.front`)."""
         # The encoder reads the sentences (trained only when fine-tuned); its pretraining heads,
         # frozen, say what a sentence asks for (:meth:`recognise`), the teacher of the learners'
         # request tracking.
@@ -630,6 +639,8 @@ class RecommenderPolicy:
 
     Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
     do not change within a batch of sessions), so each distinct sentence is encoded once.
+    The sentences are heard through :attr:`Recommender.front` (rewritten from the step's texts
+    with ``RecommenderConfig.rewrite``, else the step's token ids).
     """
 
     def __init__(self, recommender: Recommender, acting: Acting | None = None) -> None:
@@ -658,10 +669,12 @@ class RecommenderPolicy:
     def _sentence_codes(self, result: StepResult, rows: np.ndarray) -> torch.Tensor:
         """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``; encodes only new ones."""
         ids = result.sentence[rows]
+        heard = self.recommender.front.heard  # the step's tokens, or its texts' rewritten
         if (ids < 0).any():  # text without a sentence id: encode as given
+            tokens, lengths = heard(result.texts[rows], result.tokens[rows], result.lengths[rows])
             return self.recommender.encode_text(
-                torch.as_tensor(result.tokens[rows], dtype=torch.long),
-                torch.as_tensor(result.lengths[rows], dtype=torch.long),
+                torch.as_tensor(tokens, dtype=torch.long),
+                torch.as_tensor(lengths, dtype=torch.long),
             )
         if ids.max() >= len(self._code_row):
             grown = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
@@ -671,9 +684,10 @@ class RecommenderPolicy:
         new = self._code_row[uniq] < 0
         if new.any():
             src = rows[first[new]]
+            tokens, lengths = heard(result.texts[src], result.tokens[src], result.lengths[src])
             codes = self.recommender.encode_text(
-                torch.as_tensor(result.tokens[src], dtype=torch.long),
-                torch.as_tensor(result.lengths[src], dtype=torch.long),
+                torch.as_tensor(tokens, dtype=torch.long),
+                torch.as_tensor(lengths, dtype=torch.long),
             )
             self._code_row[uniq[new]] = np.arange(len(self._codes), len(self._codes) + len(src))
             self._codes = torch.cat([self._codes, codes])

@@ -107,6 +107,12 @@ def reproduce(
         "'model,free'; 'free' = held-out phrasings, never trained on): each row's SR@20 drop and "
         "the Kendall τ between the rankings go into the report.",
     ),
+    rewrite: bool = typer.Option(
+        False,
+        "--rewrite/--no-rewrite",
+        help="Every trained agent hears each sentence said again in template speech by the "
+        "lexicon reader (train --rewrite), or as said.",
+    ),
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -140,6 +146,7 @@ def reproduce(
         backend=backend,
         ray_address=ray_address,
         utterances=utterances,
+        rewrite=rewrite,
     )
     config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)
     with stop_on_interrupt(
