@@ -178,6 +178,9 @@ class ReproduceConfig:
     the first picks the checkpoint reported with OPE. Empty: no OPE stages."""
     ope_fqe_steps: int = 1500
     """Gradient steps of each FQE / conservative FQE fit of the OPE stages."""
+    rewrite: bool = False
+    """Every trained agent hears each sentence said again in template speech by the lexicon
+    reader (``RecommenderConfig.rewrite``), in training and evaluation alike."""
     preset: str = "full"
     """Which preset the settings started from ('full' or 'quick'; a label for the figures)."""
     workers: int = 1
@@ -469,6 +472,7 @@ def _spec(
     overrides: Mapping[str, Any] | None = None,
 ) -> Any:
     """The learner entry point's :class:`~textrec.learners.run.TrainSpec` for this seed."""
+    from textrec.agent.recommender import RecommenderConfig
     from textrec.learners.run import TrainSpec
 
     return TrainSpec(
@@ -481,6 +485,7 @@ def _spec(
         eval_sessions=ctx.config.eval_sessions,
         seed=ctx.seed,
         overrides=dict(overrides or {}),
+        recommender=RecommenderConfig(rewrite=ctx.config.rewrite),
         utterances=ctx.config.utterances,
         progress=ctx.progress,
         ingredients=ctx.ingredients(),
@@ -1175,6 +1180,10 @@ RUN_FILE = "run.json"
 call: its wall time and the machine it ran on (:func:`textrec.machine.machine_record`)."""
 
 
+_ADDED_SETTINGS = {"rewrite": False}
+"""Settings added since the first runs, with the value an older run (saved without) had."""
+
+
 def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
     path = root / RUN_FILE
     if path.is_file():
@@ -1185,6 +1194,7 @@ def _start(root: Path, config: ReproduceConfig, resume: bool) -> None:
             )
         saved = read_json(path).get("settings", {})
         new = json_settings(config)
+        saved = {**_ADDED_SETTINGS, **saved}  # a run started before a setting existed
         differ = sorted(k for k in new if saved.get(k) != new[k])  # the binding settings
         if differ:
             raise InputError(

@@ -10,7 +10,7 @@ LANGUAGE = Path(__file__).resolve().parents[2] / "src" / "textrec" / "language"
 LAYERS = [
     {"tokenizer", "bank", "templates", "lexicon", "trainset", "heldout", "reading"},  # data
     {"corpus", "encoder", "utterance", "interpret"},  # models
-    {"reader", "multilabel", "rewrite", "acts"},  # readers
+    {"reader", "multilabel", "rewrite", "front", "acts"},  # readers
     {"speech"},  # sentence sources
 ]
 

@@ -168,3 +168,30 @@ def test_simulator_episodes_keep_only_the_sentences_said(make_recommender, train
     d = batch.dialogues
     used = np.unique(d.feedback[d.feedback >= 0])
     np.testing.assert_array_equal(used, np.arange(len(d.tokens)))
+
+
+@pytest.mark.parametrize("buffer", [100, 20], ids=["in-memory", "streamed"])
+def test_logged_sentences_are_heard_through_the_agents_front(
+    toy_log, toy_catalog, toy_encoder, buffer
+):
+    """With a rewriting front every logged sentence reaches the table as its template rewrite;
+    the sessions drawn are the same."""
+    from textrec.language.front import TextFront
+    from textrec.language.rewrite import Rewriter
+
+    vocab = toy_encoder.vocab
+    front = TextFront(vocab, Rewriter(toy_catalog.schema))
+    heard = LogDialogues(toy_log, toy_catalog, front, 8, buffer_dialogues=buffer)
+    plain = LogDialogues(toy_log, toy_catalog, vocab, 8, buffer_dialogues=buffer)
+    said = sorted({str(t) for t in _rows(toy_log).feedback if t})
+    rewritten = {vocab.decode(vocab.encode(s)) for s in front.said(said)}
+    as_said = {vocab.decode(vocab.encode(s)) for s in said}
+
+    def table(src):
+        return {vocab.decode(src.tokens[u, : src.lengths[u]]) for u in range(len(src.lengths))}
+
+    assert table(heard) == rewritten and table(plain) == as_said and rewritten != as_said
+    a, b = heard.sample(np.random.default_rng(4)), plain.sample(np.random.default_rng(4))
+    np.testing.assert_array_equal(a.dialogues.items, b.dialogues.items)
+    np.testing.assert_array_equal(a.actions, b.actions)
+    np.testing.assert_array_equal(a.rewards, b.rewards)

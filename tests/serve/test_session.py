@@ -231,3 +231,24 @@ def test_a_conversation_keeps_its_memory_and_picks_as_replayed(toy_catalog, word
         excluded = np.isin(toy_catalog.item_ids, c.shown[:-1])
         allowed, _ = satisfying(toy_catalog, c.standing, excluded)
         assert replayed.pick([dataclasses.replace(context, allowed=allowed)]) == [c.current]
+
+
+@pytest.mark.parametrize("rewrite", [True, False])
+def test_saved_rewriting_recommender_serves_free_words_as_template_words(
+    tmp_path, toy_catalog, toy_recommender, rewrite
+):
+    """A saved agent with ``rewrite`` hears a person's own words as their template sentence when
+    served; one without hears them as said."""
+    import copy
+
+    from textrec.agent import Recommender, RecommenderConfig
+
+    config = RecommenderConfig(rewrite=rewrite)
+    rec = Recommender(toy_catalog, copy.deepcopy(toy_recommender.language), config, seed=0)
+    rec.save(tmp_path / "run" / "final")
+    picker = load_picker(str(tmp_path / "run"), toy_catalog)
+    template = Context("Do you have boots?", ("toy-0001",), ("I am looking for shoes for women.",))
+    free = Context("Hmm, what I'm really after is bootz", ("toy-0001",), ("for my wife please",))
+    heads = picker.action([template, free]).head_probs
+    same = all(np.allclose(p[0], p[1], rtol=1e-5, atol=1e-6) for p in heads)
+    assert same == rewrite

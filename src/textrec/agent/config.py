@@ -57,6 +57,11 @@ class RecommenderConfig:
     """Append the slot features (what the frozen text reader heard asked for, per attribute: a
     one-hot of the latest value and an "asked yet" bit) to the tracker state that every head
     reads. Representation, not supervision. Checkpoints saved without the field load as False."""
+    rewrite: bool = False
+    """Say every sentence the agent hears again in template speech (the lexicon reader's
+    :class:`~textrec.language.rewrite.Rewriter`) before its tokeniser, in simulated sessions,
+    logs, served conversations and off-policy replays alike (:attr:`Recommender.front`); False:
+    the sentence as said. Checkpoints saved without the field load as False."""
 
     def __post_init__(self) -> None:
         for name in (

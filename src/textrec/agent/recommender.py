@@ -44,6 +44,8 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Action, Retriever
 from textrec.errors import InputError
 from textrec.language.encoder import PretrainedTextEncoder, TextEncoder
+from textrec.language.front import TextFront
+from textrec.language.rewrite import Rewriter
 from textrec.simulator.engine import StepResult
 from textrec.simulator.policy import Memory
 
@@ -78,6 +80,8 @@ class Recommender(Unrolling, Choosing, nn.Module):
                 f"catalog {catalog.name!r} has {list(schema.names)} (or other values)"
             )
         self.catalog, self.vocab = catalog, text.vocab
+        self.front = TextFront(text.vocab, Rewriter(schema) if cfg.rewrite else None)
+        """Turns every sentence the agent hears into token ids (:mod:`textrec.language.front`)."""
         # The encoder reads the sentences (trained only when fine-tuned); its pretraining heads,
         # frozen, say what a sentence asks for (:meth:`recognise`), the teacher of the learners'
         # request tracking.
@@ -184,6 +188,8 @@ class RecommenderPolicy:
 
     Sentence codes are memoised by the step's sentence id until the next :meth:`reset` (the weights
     do not change within a batch of sessions), so each distinct sentence is encoded once.
+    The sentences are heard through :attr:`Recommender.front` (rewritten from the step's texts
+    with ``RecommenderConfig.rewrite``, else the step's token ids).
     """
 
     def __init__(self, recommender: Recommender, acting: Acting | None = None) -> None:
@@ -232,10 +238,12 @@ class RecommenderPolicy:
     def _sentence_codes(self, result: StepResult, rows: np.ndarray) -> torch.Tensor:
         """Codes ``(len(rows), text_dim)`` of the sentences of ``rows``; encodes only new ones."""
         ids = result.sentence[rows]
+        heard = self.recommender.front.heard  # the step's tokens, or its texts' rewritten
         if (ids < 0).any():  # text without a sentence id: encode as given
+            tokens, lengths = heard(result.texts[rows], result.tokens[rows], result.lengths[rows])
             return self.recommender.encode_text(
-                torch.as_tensor(result.tokens[rows], dtype=torch.long),
-                torch.as_tensor(result.lengths[rows], dtype=torch.long),
+                torch.as_tensor(tokens, dtype=torch.long),
+                torch.as_tensor(lengths, dtype=torch.long),
             )
         if ids.max() >= len(self._code_row):
             grown = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
@@ -245,9 +253,10 @@ class RecommenderPolicy:
         new = self._code_row[uniq] < 0
         if new.any():
             src = rows[first[new]]
+            tokens, lengths = heard(result.texts[src], result.tokens[src], result.lengths[src])
             codes = self.recommender.encode_text(
-                torch.as_tensor(result.tokens[src], dtype=torch.long),
-                torch.as_tensor(result.lengths[src], dtype=torch.long),
+                torch.as_tensor(tokens, dtype=torch.long),
+                torch.as_tensor(lengths, dtype=torch.long),
             )
             self._code_row[uniq[new]] = np.arange(len(self._codes), len(self._codes) + len(src))
             self._codes = torch.cat([self._codes, codes])

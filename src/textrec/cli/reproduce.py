@@ -132,6 +132,12 @@ def reproduce(
     ope_fqe_steps: int | None = typer.Option(
         None, "--ope-fqe-steps", min=1, help="Steps of each FQE fit of the OPE stages (full: 1500)."
     ),
+    rewrite: bool = typer.Option(
+        False,
+        "--rewrite/--no-rewrite",
+        help="Every trained agent hears each sentence said again in template speech by the "
+        "lexicon reader (train --rewrite), or as said.",
+    ),
     progress: bool = ProgressOpt,
     json_out: bool = JsonOpt,
 ) -> None:
@@ -169,6 +175,7 @@ def reproduce(
         backend=backend,
         ray_address=ray_address,
         utterances=utterances,
+        rewrite=rewrite,
     )
     config = ReproduceConfig.quick(**settings) if quick else ReproduceConfig(**settings)
     with stop_on_interrupt(

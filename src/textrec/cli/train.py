@@ -100,6 +100,13 @@ def _train(
         help="Append what the frozen text reader heard asked for (per attribute: the latest "
         "value, one-hot, and an asked bit) to the state every head reads, or leave it out.",
     ),
+    rewrite: bool = typer.Option(
+        False,
+        "--rewrite/--no-rewrite",
+        help="Say every sentence the agent hears again in template speech (the lexicon "
+        "reader's rewrite) before its tokeniser, in training, evaluation and serving alike "
+        "(saved with the agent), or read it as said.",
+    ),
     utterances: str = TrainingUtterancesOpt,
     select: str = typer.Option(
         "",
@@ -134,7 +141,10 @@ def _train(
         seed=seed,
         overrides=overrides,
         recommender=RecommenderConfig(
-            finetune_text=finetune_text, readout=readout, slot_features=slot_features
+            finetune_text=finetune_text,
+            readout=readout,
+            slot_features=slot_features,
+            rewrite=rewrite,
         ),
         utterances=utterances,
         eval_pool=eval_pool,

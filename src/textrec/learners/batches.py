@@ -28,6 +28,7 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
+from textrec.language.front import TextFront
 from textrec.language.tokenizer import Vocabulary
 from textrec.logs.info import check_log
 from textrec.logs.reader import (
@@ -101,12 +102,21 @@ class SimulatorEpisodes:
         simulator: The users and the pool episodes are played on.
         policy: The acting policy (reads the learner's current weights at every call).
         n_sessions: Episodes per batch.
+        front: How the learner hears the users' sentences (``Recommender.front``): the batches'
+            sentence table holds its token ids (default: the simulator's).
     """
 
-    def __init__(self, simulator: BatchedSimulator, policy: Policy, n_sessions: int) -> None:
+    def __init__(
+        self,
+        simulator: BatchedSimulator,
+        policy: Policy,
+        n_sessions: int,
+        front: TextFront | None = None,
+    ) -> None:
         if n_sessions < 1:
             raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
         self.simulator, self.policy, self.n_sessions = simulator, policy, n_sessions
+        self.bank = simulator.bank if front is None else front.bank(simulator.bank)
         self.retriever = Retriever(simulator.catalog, simulator.pool)
 
     def sample(self, rng: np.random.Generator) -> DialogueBatch:
@@ -116,7 +126,7 @@ class SimulatorEpisodes:
         result = sim.reset(b, rng)
         self.policy.reset(b, rng)
         play(self.policy, sim, self.retriever, result, [episodes])
-        return episodes.batch(sim.bank)
+        return episodes.batch(self.bank)
 
 
 class _Episodes:
@@ -208,7 +218,9 @@ class LogDialogues:
     uninterrupted one would have (by re-reading the current epoch up to that point). The
     draw differs from the in-memory one (without replacement, mixed within the buffer only).
 
-    Either way each distinct sentence is tokenised once with ``vocab`` into one sentence table
+    Either way each distinct sentence is tokenised once (through the agent's
+    :class:`~textrec.language.front.TextFront`: rewritten first when it rewrites) into one
+    sentence table
     (for a streamed log, from a first pass over the ``feedback`` column), and every batch shares
     that table (the same ``tokens`` array), so a learner with a frozen text encoder encodes each
     distinct sentence once per run. The source reads what a device uploads and nothing else.
@@ -217,7 +229,8 @@ class LogDialogues:
         log_dir: A log directory (``manifest.json`` + ``experience/``), as ``textrec collect``
             writes it, or several (their sessions pooled).
         catalog: The catalog the log was collected on (its fingerprint must match the manifest's).
-        vocab: The agent's vocabulary (the pretrained text encoder's).
+        vocab: The agent's text front (``Recommender.front``), or the pretrained text encoder's
+            vocabulary (the sentences as said).
         n_dialogues: Dialogues per batch.
         buffer_dialogues: Dialogues held in memory at most (>= ``n_dialogues``).
 
@@ -231,7 +244,7 @@ class LogDialogues:
         self,
         log_dir: str | Path | Sequence[str | Path],
         catalog: Catalog,
-        vocab: Vocabulary,
+        vocab: TextFront | Vocabulary,
         n_dialogues: int = 128,
         buffer_dialogues: int = BUFFER_DIALOGUES,
     ) -> None:
@@ -251,10 +264,11 @@ class LogDialogues:
         scan = scan_log(shards)
         self.n_sessions, self.n_logged_turns = scan.n_sessions, scan.n_logged_turns
         self._stream: _DialogueStream | None = None
+        front = vocab if isinstance(vocab, TextFront) else TextFront(vocab)
         if self.n_sessions <= buffer_dialogues:
-            self.turns, self.tokens, self.lengths = _read_turns(shards, catalog, vocab)
+            self.turns, self.tokens, self.lengths = _read_turns(shards, catalog, front)
         else:
-            self.tokens, self.lengths, rows = _sentence_table(scan.sentences, vocab)
+            self.tokens, self.lengths, rows = _sentence_table(scan.sentences, front)
             self._stream = _DialogueStream(
                 ExperienceReader(
                     roots,
@@ -383,7 +397,7 @@ class _DialogueStream:
 
 
 def _read_turns(
-    shards: Sequence[Path], catalog: Catalog, vocab: Vocabulary
+    shards: Sequence[Path], catalog: Catalog, front: TextFront
 ) -> tuple[_LoggedTurns, np.ndarray, np.ndarray]:
     """Every shard read into memory (one read per shard; errors name the shard), with the
     sentence table: ``(turns, tokens, lengths)``."""
@@ -396,7 +410,7 @@ def _read_turns(
         parts.append(part)
         base += part.n_rows
     rows = ExperienceBatch.concat(parts)
-    tokens, lengths, sentence = _sentence_table(rows.feedback, vocab)
+    tokens, lengths, sentence = _sentence_table(rows.feedback, front)
     turns = _logged_turns(
         rows, np.concatenate(items), sentence, np.append(np.concatenate(offsets), base)
     )
@@ -404,14 +418,14 @@ def _read_turns(
 
 
 def _sentence_table(
-    feedback: np.ndarray, vocab: Vocabulary
+    feedback: np.ndarray, front: TextFront
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tokenise each distinct sentence once: ``(tokens (U, L), lengths (U,), row (R,))``.
 
     ``row`` is each log row's sentence (``-1`` for ``""`` and for text without a single token).
     """
     inverse, texts = pd.factorize(feedback)  # hashing: O(rows), in order of first appearance
-    ids = [vocab.encode(str(t)) for t in texts.tolist()]  # once per distinct sentence
+    ids = front.ids([str(t) for t in texts.tolist()])  # once per distinct sentence
     lengths = np.array([len(i) for i in ids], dtype=np.int64)
     tokens = np.zeros((len(ids), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
     for u, seq in enumerate(ids):

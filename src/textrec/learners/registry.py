@@ -42,14 +42,19 @@ class BatchContext:
 
 
 def _simulated(learner: Any, ctx: BatchContext) -> BatchSource[Any]:
-    return SimulatorEpisodes(ctx.train_sim, learner.acting_policy(), learner.config.n_sessions)
+    return SimulatorEpisodes(
+        ctx.train_sim,
+        learner.acting_policy(),
+        learner.config.n_sessions,
+        learner.recommender.front,
+    )
 
 
 def _logged(learner: Any, ctx: BatchContext) -> BatchSource[Any]:
     if ctx.logs is None:
         raise InputError(f"--algo {learner.name} learns from a log: give --logs LOGDIR")
     return LogDialogues(
-        ctx.logs, ctx.catalog, learner.recommender.vocab, learner.config.n_dialogues
+        ctx.logs, ctx.catalog, learner.recommender.front, learner.config.n_dialogues
     )
 
 
