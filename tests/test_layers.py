@@ -36,7 +36,7 @@ LAYERS = (
     ("evaluation", "ope"),
     ("reproduce", "reproduce_ope", "report"),
     ("serve",),
-    ("cli",),
+    ("cli", "__main__"),
 )
 """Each top-level module or package of textrec, by layer (index 0 at the bottom)."""
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
