@@ -261,7 +261,12 @@ def item_penalty(
         feasible: ``(F, K) int64`` the catalog's distinct action vectors (values ``>= 0``).
         mask: ``(N,) bool`` real states.
     """
-    joint = sum(q[:, feasible[:, k]] for k, q in enumerate(q_values))  # (N, F)
+    # Q(s, b) for every b at once: [Q_1 .. Q_K] (N, sum V_k) times the items' one-hot codes
+    # (F, sum V_k), a matmul whose backward is one too (indexing's backward scatters, ~5x slower)
+    codes = torch.cat(
+        [nn.functional.one_hot(feasible[:, k], q.shape[-1]) for k, q in enumerate(q_values)], dim=-1
+    ).to(q_values[0].dtype)
+    joint = torch.cat(list(q_values), dim=-1) @ codes.T  # (N, F)
     term = torch.logsumexp(joint, dim=-1) - head_values(q_values, actions)
     return masked_mean(term, mask)
 
