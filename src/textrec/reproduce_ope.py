@@ -50,6 +50,7 @@ __all__ = [
     "check_estimators",
     "ope_stage",
     "rate_checkpoints",
+    "estimator_summary",
     "ope_markdown",
     "ope_json",
 ]

@@ -25,6 +25,8 @@ def _run(capsys, *args: str) -> tuple[int, str]:
         (["--coverage-alphas", "0.1,big"], "--coverage-alphas"),
         (["--coverage-learners", "bc,dqn"], "dqn"),
         (["--eval-utterances", "model,templates"], "eval_utterances"),
+        (["--ope-estimators", "cql,magic"], "ope_estimators"),
+        (["--ope-fqe-steps", "0"], "ope-fqe-steps"),
     ],
 )
 def test_reproduce_bad_options_exit_2(capsys, tmp_path, args, message):
