@@ -4,8 +4,9 @@ For each target policy (``--policies``, default the twelve of
 :func:`textrec.ope.policies.default_targets`, from a sharpened slot-filler to the random policy) it
 runs the policy in the simulator on the log's users (the truth, ``--sessions`` sessions: one job
 per policy, in this process, or on ``--workers`` Ray actors (``--backend ray``) or pool processes
-while the estimates are computed here; same numbers) and asks every estimator for its value from the log alone; the privileged reference rows (``[oracle]``)
-use the oracle sidecar's true behaviour probabilities. Per estimator it reports relative error,
+while the estimates are computed here; same numbers) and asks every estimator for its value
+from the log alone; the privileged reference rows (``[oracle]``) use the oracle sidecar's true
+behaviour probabilities. Per estimator it reports relative error,
 Spearman ρ, normalised regret@1 and interval coverage; ``--out DIR`` also writes ``ope.png``
 (estimate against truth, one panel per estimator) and ``ope.json``.
 """
