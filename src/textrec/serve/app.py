@@ -177,9 +177,8 @@ class Service:
     What a request does to its conversation (reading a sentence, the reply) runs in a worker
     thread, step by step (:func:`steps_run`); the items its steps ask for are chosen for all
     sessions together, one batched policy call at a time (:class:`PickBatcher`); log writes run
-    in a thread of their own (one at a time: the log's lock serialises them anyway), so that
-    they never hold the threads the requests' steps run in. The requests of one session are
-    served one at a time (an ``asyncio.Lock`` each); the store and the log have their own locks.
+    in worker threads. The requests of one session are served one at a time (an
+    ``asyncio.Lock`` each); the store and the log have their own locks.
     """
 
     def __init__(
@@ -203,16 +202,10 @@ class Service:
         self._turns: weakref.WeakKeyDictionary[Conversation, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="textrec-log")
-
-    async def run_logged(self, write: Callable[..., None], *args: Any) -> None:
-        """``write(*args)`` (a log write) in the log's thread."""
-        await asyncio.get_running_loop().run_in_executor(self._writer, write, *args)
 
     def close(self) -> None:
-        """Stop the threads of the batches and of the log writes (after their last job)."""
+        """Stop the batches' thread (after the last batch)."""
         self.batcher.close()
-        self._writer.shutdown()
 
     async def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen in a batch); its id and the conversation."""
@@ -222,7 +215,7 @@ class Service:
         await steps_run(conversation.opened, self.batcher)
         token, gone = self.store.add(conversation)
         if gone:
-            await self.run_logged(self.abandon, gone)
+            await asyncio.to_thread(self.abandon, gone)
         return token, conversation
 
     def get(self, token: str) -> Conversation:
@@ -238,7 +231,7 @@ class Service:
         async with self._turn(conversation):
             await steps_run(conversation.saying(text), self.batcher)
         if conversation.finished is not None:
-            await self.run_logged(self._close, token, conversation.finished)
+            await asyncio.to_thread(self._close, token, conversation.finished)
         return conversation
 
     async def show(self, token: str, item_id: str) -> Conversation:
@@ -255,7 +248,7 @@ class Service:
         async with self._turn(conversation):
             with conversation.lock:
                 finished = conversation.finish(found)
-        await self.run_logged(self._close, token, finished)
+        await asyncio.to_thread(self._close, token, finished)
         return conversation
 
     def abandon(self, conversations: list[Conversation]) -> None:
@@ -538,7 +531,7 @@ def create_app(service: Service) -> FastAPI:
         async def sweep() -> None:
             while True:
                 await asyncio.sleep(service.config.expire_every)
-                await service.run_logged(service.abandon, service.store.expire())
+                await asyncio.to_thread(service.abandon, service.store.expire())
 
         task = asyncio.create_task(sweep())
         try:
