@@ -24,7 +24,7 @@ import numpy as np
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.language.rewrite import Rewriter
-from textrec.language.tokenizer import Vocabulary
+from textrec.language.tokenizer import Vocabulary, pad_ids
 
 __all__ = ["MEMO_SENTENCES", "TextFront"]
 
@@ -74,14 +74,7 @@ class TextFront:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(B, L) int32`` token ids, right-padded, and ``(B,) int32`` lengths; ``L`` is
         ``max_len`` (longer sentences cut) or, by default, the longest sentence's (at least 1)."""
-        ids = self.ids(texts)
-        width = max([len(i) for i in ids] + [1]) if max_len is None else max_len
-        tokens = np.zeros((len(ids), width), dtype=np.int32)
-        lengths = np.zeros(len(ids), dtype=np.int32)
-        for row, seq in enumerate(ids):
-            tokens[row, : min(len(seq), width)] = seq[:width]
-            lengths[row] = min(len(seq), width)
-        return tokens, lengths
+        return pad_ids(self.ids(texts), max_len)
 
     def heard(
         self, texts: np.ndarray, tokens: np.ndarray, lengths: np.ndarray

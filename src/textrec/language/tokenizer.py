@@ -12,7 +12,7 @@ import numpy as np
 
 from textrec.errors import InputError
 
-__all__ = ["PAD", "UNK", "BOS", "EOS", "SPECIALS", "tokenize", "Vocabulary"]
+__all__ = ["PAD", "UNK", "BOS", "EOS", "SPECIALS", "tokenize", "pad_ids", "Vocabulary"]
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -29,6 +29,25 @@ def tokenize(text: str) -> list[str]:
         ['shoes', 'with', '1in', '-', '1', '3/4in', 'heels', '?', "i'd", 'like', 'slip-on', '.']
     """
     return _TOKEN.findall(text.lower())
+
+
+def pad_ids(
+    ids: Sequence[Sequence[int]], width: int | None = None, dtype: type = np.int32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Token id lists as a right-padded ``(B, width)`` table (``<pad>`` = 0; longer lists cut)
+    and their ``(B,)`` lengths; ``width`` defaults to the longest list's (at least 1).
+
+    Example:
+        >>> pad_ids([[5, 6, 7], [8]], 2)[0].tolist()
+        [[5, 6], [8, 0]]
+    """
+    lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+    longest = int(lengths.max(initial=0))
+    width = max(longest, 1) if width is None else width
+    words = np.fromiter((w for i in ids for w in i), dtype=np.int64, count=int(lengths.sum()))
+    table = np.zeros((len(ids), max(longest, width)), dtype=dtype)
+    table[np.arange(table.shape[1])[None, :] < lengths[:, None]] = words  # row-major = list order
+    return table[:, :width], np.minimum(lengths, width).astype(dtype)
 
 
 @dataclass(frozen=True)
@@ -68,13 +87,7 @@ class Vocabulary:
 
     def encode_batch(self, texts: Sequence[str], max_len: int) -> tuple[np.ndarray, np.ndarray]:
         """``(B, max_len) int32`` ids, right-padded (truncated), and ``(B,) int32`` lengths."""
-        out = np.zeros((len(texts), max_len), dtype=np.int32)
-        lengths = np.zeros(len(texts), dtype=np.int32)
-        for i, text in enumerate(texts):
-            ids = self.encode(text)[:max_len]
-            out[i, : len(ids)] = ids
-            lengths[i] = len(ids)
-        return out, lengths
+        return pad_ids([self.encode(text) for text in texts], max_len)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Join the tokens of ``ids``, skipping specials."""

@@ -29,7 +29,7 @@ from textrec.catalog.retrieval import Retriever
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.language.front import TextFront
-from textrec.language.tokenizer import Vocabulary
+from textrec.language.tokenizer import Vocabulary, pad_ids
 from textrec.logs.info import check_log
 from textrec.logs.reader import (
     EpisodeBatch,
@@ -426,10 +426,7 @@ def _sentence_table(
     """
     inverse, texts = pd.factorize(feedback)  # hashing: O(rows), in order of first appearance
     ids = front.ids([str(t) for t in texts.tolist()])  # once per distinct sentence
-    lengths = np.array([len(i) for i in ids], dtype=np.int64)
-    tokens = np.zeros((len(ids), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
-    for u, seq in enumerate(ids):
-        tokens[u, : len(seq)] = seq
+    tokens, lengths = pad_ids(ids, dtype=np.int64)
     said = lengths > 0
     new_row = np.where(said, np.cumsum(said) - 1, -1)
     return tokens[said], lengths[said], new_row[inverse]
