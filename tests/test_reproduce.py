@@ -4,7 +4,8 @@ claim and resume rules, the coverage study's plan (the end-to-end run is in test
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from textrec.reproduce import (
     _planned_rows,
     _slug,
     _start,
+    check_stage_settings,
     coverage_logs,
     coverage_narrow_logs,
     coverage_variants,
@@ -265,6 +267,31 @@ def test_quick_run_end_to_end_then_resume_skips_finished_rows(tmp_path):
     assert rerun.rows["bc"].metrics == result.rows["bc"].metrics
     with pytest.raises(InputError, match="--resume"):
         reproduce(config, out, progress=False, say=third.append)
+
+    # a training row keeps the settings it was made with; made with others, it is refused
+    record_path = out / "seed-0" / "stages" / "cql.json"
+    record = json.loads(record_path.read_text())
+    assert record["settings"]["learner"] == json.loads(json.dumps(asdict(CQLConfig())))
+    record["settings"]["learner"]["penalty"] = "logsumexp"  # as a run before the items default
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(
+        InputError, match=r"cql\.json.*learner\.penalty: 'logsumexp' there, 'items' now"
+    ):
+        reproduce(config, out, resume=True, progress=False, say=third.append)
+
+
+def test_stage_settings_check():
+    path = Path("stages/x.json")
+    wanted = {"learner": {"alpha": 0.01, "penalty": "items"}, "steps": 3}
+    check_stage_settings(path, {"row": {}}, wanted)  # saved before stages kept settings
+    check_stage_settings(path, {"settings": wanted}, None)  # a stage that keeps none
+    check_stage_settings(path, {"settings": json.loads(json.dumps(wanted))}, wanted)
+    saved = {"learner": {"alpha": 1.0, "penalty": "items"}, "steps": 3, "gone": 1}
+    with pytest.raises(InputError) as err:
+        check_stage_settings(path, {"settings": saved}, wanted)
+    assert str(path) in str(err.value)
+    assert "learner.alpha: 1.0 there, 0.01 now" in str(err.value)
+    assert "gone: 1 there, None now" in str(err.value) and "steps" not in str(err.value)
 
 
 def _mean_draw_probability(log_dir):

@@ -429,18 +429,29 @@ def _run_stage(
     number: str,
     work: Callable[[], dict[str, Any]],
     announce: bool = True,
+    settings: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run ``work`` unless its result is saved; save it atomically; print one progress line
-    (none for a saved result read by a later stage: ``announce=False``)."""
+    (none for a saved result read by a later stage: ``announce=False``).
+
+    ``settings()``: what the stage's work depends on beyond its name (a training's learner and
+    recommender configs), kept in its record; a saved record made with other settings is
+    refused (:func:`check_stage_settings`), so a resumed run never reports a row that the
+    current defaults would not make."""
     path = _stage_path(ctx.root, name)
     prefix = f"[reproduce] seed {ctx.seed} · {number} {name}"
+    wanted = None if settings is None else json_ready(settings())
     if path.is_file():
+        record = dict(read_json(path))
+        check_stage_settings(path, record, wanted)
         if announce:
             ctx.say(f"{prefix}: done before, skipped")
-        return dict(read_json(path))
+        return record
     ctx.say(f"{prefix}: running")
     began = time.perf_counter()
     result = work()
+    if wanted is not None:
+        result["settings"] = wanted
     result["seconds"] = round(time.perf_counter() - began, 1)
     write_json_atomic(path, result)
     row = result.get("row")
@@ -449,13 +460,57 @@ def _run_stage(
     return result
 
 
+def json_ready(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples as lists, keys as strings)."""
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def _flat(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested JSON objects as ``{"a.b": value}``."""
+    if not isinstance(obj, dict):
+        return {prefix: obj}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def check_stage_settings(
+    path: Path, record: Mapping[str, Any], wanted: Mapping[str, Any] | None
+) -> None:
+    """Refuse the saved stage record ``path`` when it was made with other settings than
+    ``wanted`` (both JSON-ready), naming each differing setting with both values. A record
+    saved before stages kept their settings, or a stage that keeps none, is not checked."""
+    saved = record.get("settings")
+    if wanted is None or saved is None:
+        return
+    old, new = _flat(saved), _flat(wanted)
+    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if differ:
+        shown = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in differ[:6])
+        more = f" and {len(differ) - 6} more" if len(differ) > 6 else ""
+        raise InputError(
+            f"{path}: this stage was made with other settings ({shown}{more}); resume with the "
+            "options it was made with, or move this record (and the records of the stages "
+            "made from it) out of stages/ to make it again"
+        )
+
+
 def _as_record(work: Callable[[], RowResult]) -> dict[str, Any]:
     """A stage record holding the row ``work`` measures."""
     return {"row": work().to_json()}
 
 
-def _row_stage(ctx: _Context, key: str, number: str, work: Callable[[], RowResult]) -> RowResult:
-    result = _run_stage(ctx, key, number, partial(_as_record, work))
+def _row_stage(
+    ctx: _Context,
+    key: str,
+    number: str,
+    work: Callable[[], RowResult],
+    settings: Callable[[], dict[str, Any]] | None = None,
+) -> RowResult:
+    result = _run_stage(ctx, key, number, partial(_as_record, work), settings=settings)
     row = RowResult.from_json(result["row"], source=str(_stage_path(ctx.root, key)))
     row = replace(row, seconds=float(result.get("seconds", 0.0)))
     ctx.done[key] = row
@@ -492,6 +547,22 @@ def _spec(
     )
 
 
+def training_settings(spec: Any) -> dict[str, Any]:
+    """What a training stage's result depends on beyond its name: the learner, its full config
+    (defaults included, so a changed default is seen), the recommender's, the updates and
+    the evaluation."""
+    from textrec.learners.registry import LEARNERS
+
+    return {
+        "algo": spec.algo,
+        "learner": asdict(LEARNERS[spec.algo].make_config(spec.overrides)),
+        "recommender": asdict(spec.recommender),
+        "steps": spec.steps,
+        "eval_sessions": spec.eval_sessions,
+        "utterances": spec.utterances,
+    }
+
+
 def _train(spec: Any) -> Trained:
     """Train (or resume) the run ``spec`` describes; the saved agent and its curve."""
     from textrec.learners.run import train_agent
@@ -502,9 +573,10 @@ def _train(spec: Any) -> Trained:
     return Trained(Path(result.agent_dir), read_curve(spec.out), seconds, result.test)
 
 
-def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
-    """Iterative offline training from the default log; the row is its **last** round."""
-    from textrec.learners.iterative import IterativeConfig, run_iterative
+def _iterative(ctx: _Context, log_dir: Path) -> tuple[Any, Any]:
+    """The iterative row's :class:`~textrec.learners.iterative.IterativeConfig` and the spec of
+    its rounds' ``cql`` training."""
+    from textrec.learners.iterative import IterativeConfig
 
     cfg = ctx.config
     config = IterativeConfig(
@@ -515,10 +587,24 @@ def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
         chunk_sessions=cfg.chunk_sessions,
     )
     run_dir = ctx.root / "runs" / "iterative"
+    return config, _spec(ctx, "cql", run_dir, config.steps_per_round, log_dir)
+
+
+def _iterative_settings(ctx: _Context, log_dir: Path) -> dict[str, Any]:
+    config, spec = _iterative(ctx, log_dir)
+    return {**training_settings(spec), "iterative": asdict(config)}
+
+
+def _iterative_row(ctx: _Context, log_dir: Path) -> RowResult:
+    """Iterative offline training from the default log; the row is its **last** round."""
+    from textrec.learners.iterative import run_iterative
+
+    cfg = ctx.config
+    config, spec = _iterative(ctx, log_dir)
     rounds = run_iterative(
-        _spec(ctx, "cql", run_dir, config.steps_per_round, log_dir),
+        spec,
         config,
-        run_dir,
+        spec.out,
         backend=Backend("local", cfg.workers),
         say=ctx.say,
     )
@@ -645,6 +731,9 @@ class RowSpec:
     policy: Callable[[BatchedSimulator], Policy] | None = None
     """The row's policy for given test users, once ``measure`` ran (evaluated under other
     speech); ``None`` for a row that is no policy (the logged sessions)."""
+    settings: Callable[[], dict[str, Any]] | None = None
+    """What the row's training depends on (:func:`training_settings`), kept in its record and
+    checked on resume; ``None``: not checked."""
 
 
 def _views(config: ReproduceConfig) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -671,9 +760,12 @@ def row_specs(
     def saved(run_dir: Path, **acting: Any) -> Callable[[BatchedSimulator], Policy]:
         return lambda users: load_policy(run_dir, catalog, users, **acting)
 
+    def offline_spec(algo: str) -> Any:
+        return _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
+
     def offline(algo: str) -> RowResult:
-        run = _spec(ctx, algo, root / "runs" / algo, config.offline_steps, log_dir())
-        run = replace(run, snapshots=bool(config.ope_estimators))  # the OPE stage's candidates
+        # snapshots: the OPE stage's candidates
+        run = replace(offline_spec(algo), snapshots=bool(config.ope_estimators))
         note = f"trained on the log only, {config.offline_steps} updates, last checkpoint"
         return _agent_row(ctx, algo, _train(run), note)
 
@@ -710,7 +802,13 @@ def row_specs(
             "online", LOG_STAGE, online, lambda users: load_policy(agents()[-1], catalog, users)
         ),
         **{
-            algo: RowSpec(algo, LOG_STAGE, partial(offline, algo), saved(root / "runs" / algo))
+            algo: RowSpec(
+                algo,
+                LOG_STAGE,
+                partial(offline, algo),
+                saved(root / "runs" / algo),
+                lambda algo=algo: training_settings(offline_spec(algo)),
+            )
             for algo in OFFLINE_ROWS
         },
         **{
@@ -723,7 +821,11 @@ def row_specs(
             for key, (learner, acting) in _views(config).items()
         },
         "iterative": RowSpec(
-            "iterative", LOG_STAGE, lambda: _iterative_row(ctx, log_dir()), iterative_agent
+            "iterative",
+            LOG_STAGE,
+            lambda: _iterative_row(ctx, log_dir()),
+            iterative_agent,
+            lambda: _iterative_settings(ctx, log_dir()),
         ),
         "slot_filler": RowSpec(
             "slot_filler",
@@ -782,7 +884,9 @@ def _seed_stages(ctx: _Context) -> list[_Stage]:
         _Stage(LOG_STAGE, "devices", partial(log_dir, True)),
         *[
             _Stage(
-                row.key, row.needs, partial(_row_stage, ctx, row.key, number(row.key), row.measure)
+                row.key,
+                row.needs,
+                partial(_row_stage, ctx, row.key, number(row.key), row.measure, row.settings),
             )
             for row in specs
         ],
@@ -1098,7 +1202,8 @@ def _coverage_stages(
         number = f"c{len(stages) + 1}/{total}"
         log_dir = log_dirs[cell.log]
         run = partial(_coverage_run, ctx, cell.algo, cell.stage, log_dir, cell.overrides)
-        work = partial(_run_stage, ctx, cell.stage, number, run)
+        settings = partial(_coverage_settings, ctx, cell.algo, cell.stage, log_dir, cell.overrides)
+        work = partial(_run_stage, ctx, cell.stage, number, run, settings=settings)
         stages.append(_Stage(cell.stage, log_stage[cell.log], work))
     for cell, (_, stage, key, acting) in views:
         number = f"c{len(stages) + 1}/{total}"
@@ -1147,11 +1252,23 @@ def _is_default(algo: str, overrides: Mapping[str, Any]) -> bool:
     return bool(spec.make_config(overrides) == spec.make_config({}))
 
 
+def _coverage_spec(
+    ctx: _Context, algo: str, slug: str, log_dir: Callable[[], Path], overrides: dict[str, Any]
+) -> Any:
+    run_dir = ctx.root / "runs" / slug
+    return _spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir(), overrides)
+
+
+def _coverage_settings(
+    ctx: _Context, algo: str, slug: str, log_dir: Callable[[], Path], overrides: dict[str, Any]
+) -> dict[str, Any]:
+    return training_settings(_coverage_spec(ctx, algo, slug, log_dir, overrides))
+
+
 def _coverage_run(
     ctx: _Context, algo: str, slug: str, log_dir: Callable[[], Path], overrides: dict[str, Any]
 ) -> dict[str, Any]:
-    run_dir = ctx.root / "runs" / slug
-    trained = _train(_spec(ctx, algo, run_dir, ctx.config.offline_steps, log_dir(), overrides))
+    trained = _train(_coverage_spec(ctx, algo, slug, log_dir, overrides))
     return {"row": _agent_row(ctx, algo, trained, "").to_json()}
 
 
@@ -1240,9 +1357,7 @@ def _modified(path: Path) -> float:
 
 def json_settings(config: ReproduceConfig) -> dict[str, Any]:
     """:meth:`ReproduceConfig.settings` as it reads back from JSON (tuples as lists)."""
-    import json
-
-    return dict(json.loads(json.dumps(config.settings())))
+    return dict(json_ready(config.settings()))
 
 
 def reproduce(

@@ -108,6 +108,36 @@ def test_resume_with_another_algo_or_log_is_refused(fast_encoder, toy_catalog, t
         train_agent(_spec(toy_catalog, toy_log, out, overrides={"n_dialogues": 7}))
 
 
+def _edit_saved_recommender(checkpoint, edit) -> None:
+    """Rewrite the ``recommender`` the checkpoint's meta holds, as an older textrec wrote it."""
+    from textrec.checkpoint import read_checkpoint, write_checkpoint
+
+    raw = read_checkpoint(checkpoint, None)
+    meta = json.loads(raw["meta"])
+    edit(meta["recommender"])
+    raw["meta"] = json.dumps(meta, sort_keys=True)
+    write_checkpoint(
+        checkpoint, raw.pop("type"), **{k: v for k, v in raw.items() if k != "version"}
+    )
+
+
+def test_a_checkpoint_from_before_a_new_setting_resumes(
+    fast_encoder, toy_catalog, toy_log, tmp_path
+):
+    """A run checkpointed by a textrec without ``RecommenderConfig.rewrite`` (it heard sentences as
+    said, today's default) resumes; one whose saved recommender differs in a setting it had is
+    refused, naming the setting's values."""
+    out = tmp_path / "run"
+    first = train_agent(_spec(toy_catalog, toy_log, out, steps=2))
+    _edit_saved_recommender(out / "checkpoint.pt", lambda rec: rec.pop("rewrite"))
+    longer = train_agent(_spec(toy_catalog, toy_log, out))
+    assert [int(r["step"]) for r in longer.curve] == [2, 4]
+    assert longer.curve[:1] == first.curve
+    _edit_saved_recommender(out / "checkpoint.pt", lambda rec: rec.update(guess_weight=0.5))
+    with pytest.raises(InputError, match="saved with recommender .*'guess_weight': 0.5"):
+        train_agent(_spec(toy_catalog, toy_log, out, steps=6))
+
+
 def test_spec_refuses_missing_or_needless_logs(toy_catalog, toy_log, tmp_path):
     with pytest.raises(InputError, match="give --logs"):
         _spec(toy_catalog, None, tmp_path, algo="cql")

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from textrec.errors import InputError
+from textrec.io import config_from_json
 
 __all__ = ["PARAMETER_GROUPS", "READOUTS", "RecommenderConfig"]
 
@@ -62,6 +65,18 @@ class RecommenderConfig:
     :class:`~textrec.language.rewrite.Rewriter`) before its tokeniser, in simulated sessions,
     logs, served conversations and off-policy replays alike (:attr:`Recommender.front`); False:
     the sentence as said. Checkpoints saved without the field load as False."""
+
+    @classmethod
+    def from_saved(cls, obj: Any, source: str) -> RecommenderConfig:
+        """The config as an older textrec wrote it (a saved agent's ``config``, a training
+        checkpoint's ``recommender``), read as this version understands it: fields added since
+        take the value the old run had (no slot features; ``greedy`` moved to
+        :class:`~textrec.agent.acting.Acting`), the rest their defaults. :class:`InputError`
+        naming ``source`` for anything else than such a JSON object."""
+        if isinstance(obj, Mapping):
+            obj = {k: v for k, v in obj.items() if k != "greedy"}  # now Acting's
+            obj.setdefault("slot_features", False)  # saved before the slot features
+        return config_from_json(cls, obj, source)
 
     def __post_init__(self) -> None:
         for name in (

@@ -98,12 +98,7 @@ def load_recommender(cls: type[M], path: str | Path, catalog: Catalog) -> M:
             f"{_get(saved, 'n_items')} items), cannot load it for catalog {catalog.name!r} "
             f"(fingerprint {catalog.fingerprint}, {catalog.n_items} items)"
         )
-    config = meta["config"]
-    if isinstance(config, dict):
-        config = {k: v for k, v in config.items() if k != "greedy"}  # now Acting's
-        # Saved before the slot features: a state of the tracker alone.
-        config.setdefault("slot_features", False)
-    config = config_from_json(RecommenderConfig, config, f"{meta_path}: field 'config'")
+    config = RecommenderConfig.from_saved(meta["config"], f"{meta_path}: field 'config'")
     encoder = config_from_json(
         EncoderConfig, meta["text_encoder"], f"{meta_path}: field 'text_encoder'"
     )

@@ -31,7 +31,7 @@ import logging
 import math
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -198,9 +198,12 @@ def check_resume(
     config: Any,
     seed: int,
     meta: Mapping[str, Any] | None = None,
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Checkpoint | None:
     """The checkpoint of ``run_dir`` if a run of learner ``name`` with ``config``, ``seed`` and
-    ``meta`` may resume from it; ``None`` when there is none.
+    ``meta`` may resume from it; ``None`` when there is none. ``upgrade`` reads the saved ``meta``
+    as this version writes it (settings added since, at the value the older run had), so a
+    checkpoint of an older textrec resumes where nothing it did has changed.
 
     Raises :class:`InputError` naming the checkpoint file and both values when it was made by
     another learner, config, seed or ``meta`` (another algorithm, catalog, log ...).
@@ -210,10 +213,11 @@ def check_resume(
         return None
     ckpt = load_checkpoint(path)
     wanted = _meta_json(meta)
-    for key in sorted(set(wanted) | set(ckpt.meta)):
-        if ckpt.meta.get(key) != wanted.get(key):
+    saved = ckpt.meta if upgrade is None else _meta_json(upgrade(dict(ckpt.meta)))
+    for key in sorted(set(wanted) | set(saved)):
+        if saved.get(key) != wanted.get(key):
             raise InputError(
-                f"{path}: saved with {key} {ckpt.meta.get(key)!r}, this run has "
+                f"{path}: saved with {key} {saved.get(key)!r}, this run has "
                 f"{key} {wanted.get(key)!r}; use another output directory"
             )
     if ckpt.type != name:
@@ -241,10 +245,14 @@ def _rows_to(run_dir: Path, step: int) -> list[dict[str, Any]]:
 
 
 def _resume(
-    learner: Learner[Any], run_dir: Path, seed: int, meta: Mapping[str, Any] | None
+    learner: Learner[Any],
+    run_dir: Path,
+    seed: int,
+    meta: Mapping[str, Any] | None,
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Load ``run_dir``'s checkpoint into ``learner``; return its step and metric rows up to it."""
-    ckpt = check_resume(run_dir, learner.name, learner.config, seed, meta)
+    ckpt = check_resume(run_dir, learner.name, learner.config, seed, meta, upgrade)
     if ckpt is None:
         return 0, []
     path = run_dir / CHECKPOINT_NAME
@@ -319,6 +327,7 @@ def fitter(
     checkpoint_dir: str | Path | None = None,
     seed: int = 0,
     meta: Mapping[str, Any] | None = None,
+    upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     progress: bool = True,
     window: int = 20,
 ) -> Iterator[tuple[int, dict[str, float]]]:
@@ -335,6 +344,8 @@ def fitter(
         seed: Seed of the per-step batch generators (:func:`step_rng`).
         meta: JSON-ready facts stored in the checkpoint that a resumed run must share (the
             algorithm's name, the catalog's and log's fingerprints, ...).
+        upgrade: reads an older checkpoint's ``meta`` as this version writes it
+            (:func:`check_resume`).
         progress: Show a progress bar with rolling means of the metrics.
         window: Steps in the progress bar's rolling means.
 
@@ -348,7 +359,7 @@ def fitter(
         raise InputError(f"eval_every must be >= 0, got {eval_every}")
     evaluators = dict(evaluators or {})
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    start, rows = _resume(learner, run_dir, seed, meta) if run_dir is not None else (0, [])
+    start, rows = _resume(learner, run_dir, seed, meta, upgrade) if run_dir is not None else (0, [])
     if isinstance(batches, Positioned):
         batches.position(seed, start)
     rolling: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))

@@ -182,7 +182,9 @@ def train_agent(spec: TrainSpec) -> TrainResult:
     }
     out = claim_output_dir(spec.out, "run")
     # The cheap refusals first: another run's checkpoint, a log of another catalog.
-    done = check_resume(out, learner_spec.learner_name, config, spec.seed, meta)
+    done = check_resume(
+        out, learner_spec.learner_name, config, spec.seed, meta, upgrade=_meta_as_now
+    )
     if done is not None and done.step > spec.steps:
         raise InputError(
             f"{out / CHECKPOINT_NAME}: the run has {done.step} updates, more than the {spec.steps} "
@@ -214,6 +216,7 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         checkpoint_dir=out,
         seed=spec.seed,
         meta=meta,
+        upgrade=_meta_as_now,
         progress=spec.progress,
     ):
         last = metrics
@@ -237,6 +240,17 @@ def train_agent(spec: TrainSpec) -> TrainResult:
         config={"learner": asdict(config), "recommender": asdict(spec.recommender)},
         last_update={k: v for k, v in last.items() if not k.startswith("eval/")},
     )
+
+
+def _meta_as_now(saved: dict[str, Any]) -> dict[str, Any]:
+    """A training checkpoint's meta as :func:`train_agent` writes it now: its ``recommender``
+    read by :meth:`RecommenderConfig.from_saved` (a field added since, such as ``rewrite``, at
+    the value the older run had), anything else as saved."""
+    try:
+        recommender = RecommenderConfig.from_saved(saved.get("recommender"), "checkpoint meta")
+    except InputError:
+        return saved  # not a config at all: compared as saved, and the refusal names both
+    return {**saved, "recommender": asdict(recommender)}
 
 
 def snapshot_dir(run_dir: str | Path, step: int) -> Path:
