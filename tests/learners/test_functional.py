@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -163,6 +164,34 @@ def test_item_penalty_is_the_logsumexp_over_the_items_joint_actions():
         item_penalty(q_t, a_t, every, torch.ones(3, dtype=torch.bool)),
         cql_penalty(q_t, a_t, torch.ones(3, dtype=torch.bool)),
     )
+
+
+@pytest.mark.parametrize("spread", [1.0, 200.0])
+def test_item_penalty_sums_a_large_head_out_by_groups_exactly(spread):
+    """A head of 40 values beside 2 x 3 combinations of the others (4 · 6 <= 60 items: the
+    grouped path): value and gradient equal the logsumexp over the items one by one (float64),
+    also when one head's values spread over 200 (beyond float32's exp range)."""
+    rng = np.random.default_rng(4)
+    every = np.array([(a, b, c) for a in range(2) for b in range(3) for c in range(40)])
+    feasible = torch.tensor(every[np.sort(rng.choice(len(every), 60, replace=False))])
+    actions = feasible[torch.tensor([0, 7, 59, 31, 12])]
+    mask = torch.tensor([True, True, True, True, False])
+    q32 = [rng.normal(size=(5, v)).astype(np.float32) for v in (2, 3, 40)]
+    q32[2] *= np.float32(spread)
+
+    def by_items(q):
+        joint = sum(q[k][:, feasible[:, k]] for k in range(3))  # (5, F): Q of each item
+        logged = sum(q[k].gather(1, actions[:, k : k + 1]).squeeze(1) for k in range(3))
+        return ((torch.logsumexp(joint, dim=-1) - logged) * mask).sum() / mask.sum()
+
+    got_q = [torch.tensor(x, requires_grad=True) for x in q32]
+    ref_q = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in q32]
+    got, ref = item_penalty(got_q, actions, feasible, mask), by_items(ref_q)
+    got.backward()
+    ref.backward()
+    assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+    for g, r in zip(got_q, ref_q, strict=True):
+        np.testing.assert_allclose(g.grad.numpy(), r.grad.numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_item_penalty_has_no_pull_between_a_category_and_its_subcategories():

@@ -23,13 +23,14 @@ def _args(toy_log, toy_dir, *extra):
 
 def test_ope_reports_every_estimator(capsys, toy_log, toy_dir, tmp_path):
     ran = run_cli(capsys, _args(toy_log, toy_dir, "--policies", "sf,random", "--json", "--out",
-                                str(tmp_path / "out")))  # fmt: skip
+                                str(tmp_path / "out"), "--cql-penalty", "logsumexp"))  # fmt: skip
     assert ran.code == 0, ran.err
     result = json.loads(ran.out)
     names = [s["estimator"] for s in result["scores"]]
     assert names[:8] == ["is", "wis", "pdis", "wpdis", "dr", "dr-cql", "fqe", "cql"]
     assert {"is[oracle]", "pdis[oracle]", "dr-cql[oracle]"} <= set(names)
     assert [p["policy"] for p in result["policies"]] == ["sf", "random"]
+    assert result["cql_critic"] == {"alpha": 0.01, "penalty": "logsumexp"}
     assert result["policies"][0]["estimates"]["pdis[oracle]"]["privileged"] is True
     assert (tmp_path / "out" / "ope.png").stat().st_size > 0
     assert json.loads((tmp_path / "out" / "ope.json").read_text())["scores"] == result["scores"]
@@ -38,7 +39,8 @@ def test_ope_reports_every_estimator(capsys, toy_log, toy_dir, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [(["--policies", "sf,greedy"], "unknown target policy 'greedy'"),
-     (["--policies", "sf-eps-2"], "unknown target policy 'sf-eps-2'")],
+     (["--policies", "sf-eps-2"], "unknown target policy 'sf-eps-2'"),
+     (["--cql-penalty", "joint"], "FQEConfig.penalty must be one of")],
 )  # fmt: skip
 def test_bad_policy_is_one_line_exit_2(capsys, toy_log, toy_dir, extra, message):
     ran = run_cli(capsys, _args(toy_log, toy_dir, *extra))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import torch
 
 from textrec.errors import InputError
-from textrec.ope.fqe import FQEConfig, FQEData, fit_fqe
+from textrec.learners.configs import CQLConfig
+from textrec.ope.fqe import FQEConfig, FQEData, FQELearner, fit_fqe
 
 # Two states then the absorbing one. Head 1 has 2 values, head 2 has 3; the reward is additive:
 # R(s, a) = R1[s, a1] + R2[s, a2]. Every session visits s0 then s1 and ends.
@@ -39,6 +41,7 @@ def _log(n_sessions: int, seed: int) -> FQEData:
         done=state == 1,
         target=np.concatenate([PI1[state], PI2[state]], axis=1).astype(np.float32),
         offsets=np.array([0, 2, 5]),
+        feasible=np.array([[a, 2 + b] for a in range(2) for b in range(3)]),  # every combination
     )
 
 
@@ -86,3 +89,64 @@ def test_take_keeps_whole_sessions():
 def test_negative_alpha_is_refused():
     with pytest.raises(InputError, match="alpha"):
         FQEConfig(alpha=-0.1)
+
+
+def _constant(net: torch.nn.Module, out: list[float]) -> None:
+    """Make ``net`` output ``out`` = ``(b, q_1.., q_V)`` in every state (weights 0, last bias)."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.mlp[-1].bias.copy_(torch.tensor(out))
+
+
+# Two heads of two values; the catalog's items take only (0, 0) and (1, 1) (correlated heads).
+# Session A: rows 0 (bootstraps from row 1), 1 (last); session B: row 2 (last).
+TINY = FQEData(
+    features=np.eye(3, dtype=np.float32),
+    actions=np.array([[0, 2], [1, 3], [0, 2]]),
+    reward=np.array([-1.0, -2.0, -1.0], dtype=np.float32),
+    done=np.array([False, True, True]),
+    target=np.array(
+        [[0.5, 0.5, 0.5, 0.5], [0.2, 0.8, 0.6, 0.4], [1.0, 0.0, 0.0, 1.0]], dtype=np.float32
+    ),
+    offsets=np.array([0, 2, 4]),
+    feasible=np.array([[0, 2], [1, 3]]),
+)
+# Online net: b = 0.5, q_1 = (1, 0), q_2 = (0, 2): Q(row 0) = Q(row 2) = 1.5, Q(row 1) = 2.5.
+# Frozen net: b = 0.3, q_1 = (0, 1), q_2 = (1, 0): V̄(row 1) = 0.3 + 0.8 · 1 + 0.6 · 1 = 1.7
+# (and V̄ = 0.3 ≠ 0 after the last rows, which the absorbing state must ignore).
+# Targets y = (−1 + 1.7, −2, −1): Bellman error ((1.5 − 0.7)² + 4.5² + 2.5²) / 3.
+BELLMAN = (0.8**2 + 4.5**2 + 2.5**2) / 3
+LSE_ITEMS = math.log(math.exp(1.0) + math.exp(2.0))  # over the items (0,0): 1 and (1,1): 2
+PENALTIES = {
+    # log Σ_items exp Q − Q(logged): logged sums 1, 2, 1
+    "items": (3 * LSE_ITEMS - 4.0) / 3,
+    # Σ_k log Σ_v exp q_k − q_k(logged), over all four combinations
+    "logsumexp": (3 * (math.log(math.e + 1.0) + math.log(1.0 + math.exp(2.0))) - 4.0) / 3,
+    # Σ_k E_π q_k − q_k(logged): (0.5 + 1 − 1) + (0.2 + 0.8 − 2) + (1 + 2 − 1)
+    "policy": (0.5 - 1.0 + 2.0) / 3,
+}
+
+
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+def test_conservative_fqe_loss_by_hand(penalty):
+    learner = FQELearner(TINY, FQEConfig(alpha=0.5, penalty=penalty, hidden=4), seed=0)
+    _constant(learner.net, [0.5, 1.0, 0.0, 0.0, 2.0])
+    _constant(learner.frozen, [0.3, 0.0, 1.0, 1.0, 0.0])
+    loss, metrics = learner.loss(torch.arange(3))
+    assert metrics["loss/bellman"] == pytest.approx(BELLMAN, rel=1e-6)
+    assert metrics["loss/cql"] == pytest.approx(PENALTIES[penalty], rel=1e-6)
+    assert loss.item() == pytest.approx(BELLMAN + 0.5 * PENALTIES[penalty], rel=1e-6)
+
+
+def test_conservative_fqe_defaults_to_the_cql_learners_penalty():
+    assert FQEConfig().penalty == CQLConfig().penalty == "items"
+
+
+def test_the_items_penalty_needs_the_items_and_a_known_form():
+    bare = FQEData(**{**vars(TINY), "feasible": None})
+    with pytest.raises(InputError, match="feasible"):
+        FQELearner(bare, FQEConfig(alpha=0.5), seed=0)
+    FQELearner(bare, FQEConfig(alpha=0.5, penalty="logsumexp"), seed=0)  # per head: not needed
+    with pytest.raises(InputError, match="penalty"):
+        FQEConfig(penalty="joint")

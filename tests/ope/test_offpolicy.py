@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from textrec.errors import InputError
-from textrec.logs.reader import list_shards, read_oracle
+from textrec.logs.reader import item_actions, list_shards, read_oracle
 from textrec.ope import (
     DirectCQL,
     DirectFQE,
@@ -111,6 +111,16 @@ def test_refits_give_the_direct_estimators_a_nonzero_interval(toy_catalog, toy_l
 def test_cql_and_fqe_are_different_fits(toy_catalog, toy_log):
     log = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, **QUICK)
     assert not np.allclose(log.fqe(SPEC, "cql").v_state, log.fqe(SPEC, "fqe").v_state)
+
+
+def test_the_cql_critic_penalises_over_the_catalogs_items_by_default(toy_catalog, toy_log):
+    log = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, **QUICK)
+    assert log.cql_config.penalty == "items"
+    offsets = np.asarray(toy_catalog.schema.offsets)
+    feasible = log._fqe_data(SPEC).feasible
+    np.testing.assert_array_equal(feasible, item_actions(toy_catalog) + offsets[:-1])
+    per_head = OffPolicyLog(toy_log, toy_catalog, cql_alpha=1.0, cql_penalty="logsumexp", **QUICK)
+    assert not np.allclose(log.fqe(SPEC, "cql").v_state, per_head.fqe(SPEC, "cql").v_state)
 
 
 def test_doubly_robust_cql_reads_the_cql_fit(toy_catalog, toy_log):

@@ -57,7 +57,14 @@ def ope(
         None,
         "--cql-alpha",
         min=0.0,
-        help="Conservative penalty of the 'cql' direct estimator (default: the cql learner's).",
+        help="Weight of the conservative penalty of the 'cql' and 'dr-cql' estimators' critic "
+        "(default: the cql learner's).",
+    ),
+    cql_penalty: str | None = typer.Option(
+        None,
+        "--cql-penalty",
+        help="Form of that penalty: 'items' (over the catalog's items), 'logsumexp' (per head) or "
+        "'policy' (default: the cql learner's, items).",
     ),
     refits: int = typer.Option(
         0,
@@ -98,8 +105,12 @@ def ope(
         else list(default_targets())
     )
     cat = open_catalog(catalog, data=data, items=items, seed=seed, progress=progress)
-    alpha = {} if cql_alpha is None else {"cql_alpha": cql_alpha}  # None: the learner's default
-    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), **alpha)
+    cql = {  # None: the cql learner's default
+        name: value
+        for name, value in (("cql_alpha", cql_alpha), ("cql_penalty", cql_penalty))
+        if value is not None
+    }
+    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), **cql)
     estimators = [cls() for cls in ESTIMATORS.values()] + [
         cls(behaviour="oracle") for cls in ESTIMATORS.values() if cls.uses_weights
     ]
@@ -119,6 +130,7 @@ def ope(
         "catalog": cat.name,
         "sessions_logged": log.n_sessions,
         "refits": refits,
+        "cql_critic": {"alpha": log.cql_config.alpha, "penalty": log.cql_config.penalty},
         "behaviour_nll": log.behaviour.nll.tolist(),
         "policies": [
             {

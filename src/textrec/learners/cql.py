@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -58,7 +57,7 @@ from textrec.learners.functional import (
     temperature_loss,
 )
 from textrec.learners.offline import Forward, QLearner
-from textrec.logs.reader import shown_actions
+from textrec.logs.reader import item_actions
 
 __all__ = ["CQLLearner", "Temperatures", "cql_loss"]
 
@@ -81,7 +80,7 @@ class CQLLearner(QLearner):
         self, recommender: Recommender, config: CQLConfig | None = None, seed: int = 0
     ) -> None:
         super().__init__(recommender, config or CQLConfig(), seed)
-        self.feasible = torch.as_tensor(np.unique(shown_actions(recommender.catalog), axis=0))
+        self.feasible = torch.as_tensor(item_actions(recommender.catalog))
         """``(F, K)`` the distinct action vectors of the catalog's items (``penalty='items'``
         and the ``policy/feasible`` metric)."""
 

@@ -261,14 +261,58 @@ def item_penalty(
         feasible: ``(F, K) int64`` the catalog's distinct action vectors (values ``>= 0``).
         mask: ``(N,) bool`` real states.
     """
-    # Q(s, b) for every b at once: [Q_1 .. Q_K] (N, sum V_k) times the items' one-hot codes
-    # (F, sum V_k), a matmul whose backward is one too (indexing's backward scatters, ~5x slower)
-    codes = torch.cat(
-        [nn.functional.one_hot(feasible[:, k], q.shape[-1]) for k, q in enumerate(q_values)], dim=-1
-    ).to(q_values[0].dtype)
-    joint = torch.cat(list(q_values), dim=-1) @ codes.T  # (N, F)
-    term = torch.logsumexp(joint, dim=-1) - head_values(q_values, actions)
-    return masked_mean(term, mask)
+    log_sum = _item_logsumexp(list(q_values), feasible)
+    return masked_mean(log_sum - head_values(q_values, actions), mask)
+
+
+def _item_logsumexp(q_values: list[torch.Tensor], feasible: torch.Tensor) -> torch.Tensor:
+    r""":math:`\log\sum_{b \in \mathcal{A}} \exp Q(s, b)`, ``(...)``, over the ``F`` rows of
+    ``feasible``, with :math:`Q(s, b) = \sum_k Q_k(s, b_k)` for every ``b`` at once by a matmul:
+    ``[Q_1 .. Q_K] (..., Σ V_k)`` times the items' one-hot codes ``(F, Σ V_k)`` (a matmul's
+    backward is one too, where indexing's scatters, ~5x slower), ``N·F·Σ_k V_k`` operations.
+
+    When one head ``h`` holds most of the values and the others few combinations
+    (:math:`4 \prod_{k \ne h} V_k \le F`: UT-Zappos' brand, 685 of 722 values, beside
+    4 × 21 × 12 combinations of the others), head ``h`` is summed out first inside the ``G``
+    groups of items that agree on the other heads ``r_g``:
+
+    .. math::
+        \log\sum_{g} \exp\Big[\sum_{k \ne h} Q_k(s, r_{gk}) + m + \log\sum_{v:\,(r_g, v)
+        \in \mathcal{A}} \exp\big(Q_h(s, v) - m\big)\Big],\qquad m = \max_v Q_h(s, v),
+
+    the same number with ``N·G·Σ_k V_k`` operations (UT-Zappos: ``G`` = 276 against ``F`` =
+    10,543, ~10x faster a step with the backward). Its exponentials are in float64, so a group
+    is lost to underflow only ~700 below the row's best value of head ``h``.
+    """
+    sizes = [q.shape[-1] for q in q_values]
+    h = max(range(len(sizes)), key=sizes.__getitem__)
+    rest = [k for k in range(len(sizes)) if k != h]
+    strides = [1]
+    for k in rest:
+        strides.append(strides[-1] * sizes[k])
+    if 4 * strides[-1] > len(feasible):  # few items per combination of the other heads: flat
+        codes = torch.cat(
+            [nn.functional.one_hot(feasible[:, k], v) for k, v in enumerate(sizes)], dim=-1
+        ).to(q_values[0].dtype)
+        return torch.logsumexp(torch.cat(q_values, dim=-1) @ codes.T, dim=-1)  # (..., F)
+    key = sum(feasible[:, k] * stride for k, stride in zip(rest, strides, strict=False))
+    groups, member = torch.unique(key, return_inverse=True)  # (G,), (F,)
+    incidence = torch.zeros(sizes[h], len(groups), dtype=torch.float64, device=feasible.device)
+    incidence[feasible[:, h], member] = 1.0
+    top = q_values[h].detach().amax(dim=-1, keepdim=True)
+    joint = torch.log((q_values[h] - top).double().exp() @ incidence).to(top.dtype) + top
+    if rest:
+        codes = torch.cat(
+            [
+                nn.functional.one_hot(
+                    torch.div(groups, stride, rounding_mode="floor") % sizes[k], sizes[k]
+                )
+                for k, stride in zip(rest, strides, strict=False)
+            ],
+            dim=-1,
+        ).to(q_values[0].dtype)
+        joint = joint + torch.cat([q_values[k] for k in rest], dim=-1) @ codes.T  # (..., G)
+    return torch.logsumexp(joint, dim=-1)
 
 
 def feasible_share(logits: Sequence[torch.Tensor], feasible: torch.Tensor) -> torch.Tensor:

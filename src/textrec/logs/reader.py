@@ -52,6 +52,7 @@ __all__ = [
     "LogScan",
     "scan_log",
     "ItemIndex",
+    "item_actions",
     "shown_actions",
 ]
 
@@ -229,6 +230,12 @@ def shown_actions(catalog: Catalog) -> np.ndarray:
             known[:, k], catalog.labels[:, k], catalog.predicted[:, lo:hi].argmax(axis=1)
         )
     return out
+
+
+def item_actions(catalog: Catalog) -> np.ndarray:
+    """``(F, K) int64`` the distinct rows of :func:`shown_actions`: the joint actions the catalog's
+    items can take (the ``cql`` learner's ``items`` penalty runs over them)."""
+    return np.unique(shown_actions(catalog), axis=0)
 
 
 # ---------------------------------------------------------------------------------------- records

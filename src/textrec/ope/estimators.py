@@ -271,7 +271,8 @@ class DirectFQE(Estimator):
 class DirectCQL(DirectFQE):
     """Direct method with the ``cql`` critic (the paper's reward corrector): ``(1/N) Σ_i V̂(s_i0)``
     with ``V̂(s) = E_π Q̂(s, ·)`` of conservative FQE (:mod:`textrec.ope.fqe`, ``alpha > 0``),
-    factorised over heads like FQE."""
+    factorised over heads like FQE, its penalty the ``cql`` learner's (by default over the joint
+    actions of the catalog's items: ``α · mean_t [log Σ_{b ∈ A} exp Q̂(s_t, b) − Q̂(s_t, a_t)]``)."""
 
     name: ClassVar[str] = "cql"
     model: ClassVar[str] = "cql"

@@ -25,15 +25,26 @@ target_every`` Bellman backups are done in one run of :func:`textrec.learners.lo
 shared loop: its per-step generators, timing and metrics).
 
 **Conservative FQE** (``alpha > 0``: the ``cql`` learner's critic as the paper's "reward
-corrector") adds the ``cql`` learner's own per-head penalty
-(:func:`textrec.learners.functional.cql_penalty`, paper Eq. 6) to the regression::
+corrector") adds the ``cql`` learner's conservative penalty to the regression, in the form the
+learner uses (``penalty``; its default is the default of
+:attr:`textrec.learners.configs.CQLConfig.penalty`, so the two cannot drift)::
 
-    loss = mean_t (Q(s_t, a_t) − y_t)²
-           + alpha · mean_t Σ_k [ log Σ_v exp q_k(s_t, v) − q_k(s_t, a_tk) ]
+    loss = mean_t (Q(s_t, a_t) − y_t)²  +  alpha · mean_t P(s_t, a_t)
 
-which pushes down the values the log never chose at a state and up the logged ones; the Bellman
-target stays the *target* policy's expectation (no entropy bonus: the quantity estimated is the
-plain return), so ``E_π Q̂`` is a conservative estimate of ``π``'s value.
+    items      P = log Σ_{b ∈ A} exp Q(s_t, b) − Q(s_t, a_t)                (the learner's default)
+    logsumexp  P = Σ_k [ log Σ_v exp q_k(s_t, v) − q_k(s_t, a_tk) ]            (paper Eq. 6, CQL(H))
+    policy     P = Σ_k [ Σ_v π_k(v | s_t) q_k(s_t, v) − q_k(s_t, a_tk) ]      (π: the target policy)
+
+with ``A`` the distinct action vectors of the catalog's items (``FQEData.feasible``) and
+``Q(s, b) = b(s) + Σ_k q_k(s, b_k)`` (``b(s)`` cancels in every form). ``items`` is
+:func:`textrec.learners.functional.item_penalty`, ``logsumexp``
+:func:`~textrec.learners.functional.cql_penalty` (the same logsumexp over *every* combination of
+head values, which factorises per head), ``policy``
+:func:`~textrec.learners.functional.policy_penalty`. The penalty pushes down the values of
+actions the log did not choose at a state and up the logged ones; over the items only, it cannot
+lift a head-value combination no item has (``item_penalty``'s docstring says why the per-head form
+does). The Bellman target stays the *target* policy's expectation (no entropy bonus: the quantity
+estimated is the plain return), so ``E_π Q̂`` is a conservative estimate of ``π``'s value.
 """
 
 from __future__ import annotations
@@ -49,7 +60,8 @@ from torch import nn
 
 from textrec.agent.policy import reset_parameters
 from textrec.errors import InputError
-from textrec.learners.functional import cql_penalty
+from textrec.learners.configs import PENALTIES, CQLConfig
+from textrec.learners.functional import cql_penalty, item_penalty, policy_penalty
 from textrec.learners.loop import fit
 
 __all__ = ["FQEConfig", "FQEData", "FQEFit", "FQELearner", "fit_fqe"]
@@ -71,6 +83,9 @@ class FQEConfig:
     """Adam learning rate."""
     alpha: float = 0.0
     """Weight of the conservative (cql) penalty; 0: plain FQE."""
+    penalty: str = CQLConfig().penalty
+    """Form of the conservative penalty (see the module docstring): the ``cql`` learner's
+    default; 'items' needs :attr:`FQEData.feasible`."""
 
     def __post_init__(self) -> None:
         for name in ("steps", "target_every", "batch_size", "hidden"):
@@ -78,6 +93,10 @@ class FQEConfig:
                 raise InputError(f"FQEConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not (np.isfinite(self.alpha) and self.alpha >= 0):
             raise InputError(f"FQEConfig.alpha must be finite and >= 0, got {self.alpha}")
+        if self.penalty not in PENALTIES:
+            raise InputError(
+                f"FQEConfig.penalty must be one of {list(PENALTIES)}, got {self.penalty!r}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +118,9 @@ class FQEData:
     """``(R, V) float32`` the target policy's ``π_k(· | s)``, heads side by side."""
     offsets: np.ndarray
     """``(K + 1,) int`` where each head's values start in ``V`` (the last entry is ``V``)."""
+    feasible: np.ndarray | None = None
+    """``(F, K) int64`` the distinct action vectors of the catalog's items, as global value
+    indices like ``actions``: the joint actions of the ``items`` penalty (``None``: not known)."""
 
     def take(self, sessions: np.ndarray) -> FQEData:
         """The rows of the sessions ``sessions`` (indices, repeats allowed), in that order."""
@@ -112,6 +134,7 @@ class FQEData:
             done=self.done[rows],
             target=self.target[rows],
             offsets=self.offsets,
+            feasible=self.feasible,
         )
 
 
@@ -177,16 +200,20 @@ class FQELearner:
             "local": torch.as_tensor(data.actions - np.asarray(data.offsets)[:-1]),
         }
         self._bounds = list(zip(data.offsets[:-1], data.offsets[1:], strict=True))
+        if config.alpha > 0 and config.penalty == "items":
+            if data.feasible is None:
+                raise InputError("FQE: penalty 'items' needs FQEData.feasible (the items' actions)")
+            self._t["feasible"] = torch.as_tensor(data.feasible - np.asarray(data.offsets)[:-1])
         self.net = _QNet(data.features.shape[1], data.target.shape[1], config.hidden)
         reset_parameters(self.net, torch.Generator().manual_seed(seed))
         self.frozen = copy.deepcopy(self.net).requires_grad_(False)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.updates = 0
 
-    def update(self, batch: np.ndarray) -> dict[str, float]:
-        """One regression step towards the frozen network's Bellman target."""
+    def loss(self, rows: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The regression loss of the rows ``rows`` towards the frozen network's Bellman target,
+        plus ``alpha`` times the conservative penalty (the module docstring's maths)."""
         t = self._t
-        rows = torch.as_tensor(batch)
         nxt = torch.clamp(rows + 1, max=len(t["reward"]) - 1)
         with torch.no_grad():
             _, v_next, _ = self.frozen.values(
@@ -195,13 +222,27 @@ class FQELearner:
             y = t["reward"][rows] + t["live"][rows] * v_next
         q, _, terms = self.net.values(t["features"][rows], t["actions"][rows], t["target"][rows])
         bellman = torch.mean((q - y) ** 2)
-        loss = bellman
         metrics = {"loss/bellman": float(bellman.detach())}
-        if self.config.alpha > 0:
-            heads = [terms[:, lo:hi] for lo, hi in self._bounds]
-            penalty = cql_penalty(heads, t["local"][rows], torch.ones(len(rows), dtype=torch.bool))
-            loss = loss + self.config.alpha * penalty
-            metrics["loss/cql"] = float(penalty.detach())
+        if self.config.alpha == 0:
+            return bellman, metrics
+        heads = [terms[:, lo:hi] for lo, hi in self._bounds]
+        local, real = t["local"][rows], torch.ones(len(rows), dtype=torch.bool)
+        if self.config.penalty == "items":
+            penalty = item_penalty(heads, local, t["feasible"], real)
+        elif self.config.penalty == "policy":
+            target = t["target"][rows].clamp_min(1e-30).log()
+            penalty = policy_penalty(
+                heads, [target[:, lo:hi] for lo, hi in self._bounds], local, real
+            )
+        else:
+            penalty = cql_penalty(heads, local, real)
+        metrics["loss/cql"] = float(penalty.detach())
+        return bellman + self.config.alpha * penalty, metrics
+
+    def update(self, batch: np.ndarray) -> dict[str, float]:
+        """One step on :meth:`loss` of the rows ``batch``; the target network follows every
+        ``target_every`` steps."""
+        loss, metrics = self.loss(torch.as_tensor(batch))
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()

@@ -29,6 +29,7 @@ from textrec.catalog import Catalog
 from textrec.errors import InputError
 from textrec.language.bank import SentenceBank
 from textrec.learners.configs import CQLConfig
+from textrec.logs.reader import item_actions
 from textrec.ope.behaviour import BehaviourConfig, BehaviourModel, fit_behaviour
 from textrec.ope.dice import dice_features, dualdice_ratios
 from textrec.ope.estimators import (
@@ -85,9 +86,11 @@ class OffPolicyLog:
         catalog: its catalog.
         seed: seeds FQE's networks and batches.
         behaviour: the behaviour model's fitting settings.
-        fqe: FQE's settings (``alpha`` is ignored: FQE is unpenalised).
-        cql_alpha: the conservative penalty of the ``cql`` direct estimator (default: the ``cql``
-            learner's).
+        fqe: FQE's settings (``alpha`` and ``penalty`` are ignored: FQE is unpenalised).
+        cql_alpha: the weight of the conservative penalty of the ``cql`` critic (the ``cql`` and
+            ``dr-cql`` estimators; default: the ``cql`` learner's).
+        cql_penalty: its form (default: the ``cql`` learner's, ``items``: over the joint actions
+            of the catalog's items, :func:`textrec.logs.reader.item_actions`).
     """
 
     def __init__(
@@ -99,13 +102,14 @@ class OffPolicyLog:
         behaviour: BehaviourConfig | None = None,
         fqe: FQEConfig | None = None,
         cql_alpha: float = CQLConfig().alpha,
+        cql_penalty: str = CQLConfig().penalty,
     ) -> None:
         self.log_dir = Path(log_dir)
         self.catalog = catalog
         self.seed = seed
         self.behaviour_config = behaviour or BehaviourConfig()
         self.fqe_config = replace(fqe or FQEConfig(), alpha=0.0)
-        self.cql_config = replace(self.fqe_config, alpha=cql_alpha)
+        self.cql_config = replace(self.fqe_config, alpha=cql_alpha, penalty=cql_penalty)
         self.episodes = load_sessions(log_dir, catalog)
         self.decide = decision_mask(self.episodes)
         self.actions = self.episodes.actions[self.decide]
@@ -208,6 +212,7 @@ class OffPolicyLog:
             done=self.done,
             target=np.concatenate(self.replay(spec).heads, axis=1),
             offsets=offsets,
+            feasible=item_actions(self.catalog) + offsets[:-1],
         )
 
     def dice_ratios(self, spec: TargetSpec, ridge: float) -> np.ndarray:
