@@ -181,13 +181,16 @@ def test_resolve_pool():
         resolve_pool(c, "valid")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("pool", ["train", "test"])
+@pytest.mark.parametrize("pool", ["train", "test", "all"])
 def test_sparse_and_dense_products_give_the_documented_score(toy_catalog, pool):
     """A labeled pool's few values per item take the sparse (per-pattern) path, an AttrNet pool
-    the dense product; both reach the reference score of every item."""
+    the dense product, a pool of both (``all``) the sparse path for its labeled items and the
+    product for the others; all reach the reference score of every item."""
     rng = np.random.default_rng(7)
     r = Retriever(toy_catalog, pool)
-    assert any(s is not None for s in r._sparse) == (pool == "train")
+    assert any(s is not None for s in r._sparse) == (pool != "test")
+    if pool == "all":  # the labeled items sparse, the predicted ones dense
+        assert any(s is not None and s.dense_t is not None for s in r._sparse)
     heads = [rng.dirichlet(np.ones(s), size=5).astype(np.float32) for s in toy_catalog.schema.sizes]
     heads[0][3] = np.eye(len(heads[0][3]), dtype=np.float32)[1]  # a one-hot row among soft rows
     for k in range(len(heads)):
@@ -223,7 +226,7 @@ def documented_scores(
 @given(
     seed=st.integers(0, 2**31 - 1),
     top=st.integers(1, 6),
-    pool=st.sampled_from(["train", "test"]),
+    pool=st.sampled_from(["train", "test", "all"]),
     soft=st.booleans(),
     weighted=st.booleans(),
 )
