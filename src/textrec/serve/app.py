@@ -52,8 +52,9 @@ from textrec.serve.session import (
     act_reader,
     describe,
     item_positions,
+    run,
 )
-from textrec.serve.standing import Understood, Want
+from textrec.serve.standing import Understood, Want, prepare
 from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
 from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig
@@ -152,11 +153,15 @@ class PickBatcher:
         self._thread.shutdown()
 
 
-async def steps_run(steps: Generator[Context, str, Any], batcher: PickBatcher) -> Any:
+async def steps_run(
+    steps: Generator[Context, str, Any],
+    batcher: PickBatcher,
+    first: Context | StopIteration | None = None,
+) -> Any:
     """:func:`~textrec.serve.session.run` for the event loop: the steps run in worker threads
     (reading a sentence, the reply), each item they ask for is chosen by ``batcher``, in a batch
-    with other sessions' choices."""
-    step = await asyncio.to_thread(_advance, steps, None)
+    with other sessions' choices. ``first``: the steps' first yield, when the caller ran it."""
+    step = await asyncio.to_thread(_advance, steps, None) if first is None else first
     while isinstance(step, Context):
         step = await asyncio.to_thread(_advance, steps, await batcher.pick(step))
     return step.value
@@ -190,6 +195,7 @@ class Service:
         policy_name: str = "",
     ) -> None:
         act_reader(picker)  # built now, not by the first sessions, all at once
+        prepare(picker.catalog)
         self.log, self.config = log_dir, config or ServeConfig()
         self.picker = picker
         self.batcher = PickBatcher(picker, max_wait=self.config.batch_wait)
@@ -202,17 +208,22 @@ class Service:
         self._turns: weakref.WeakKeyDictionary[Conversation, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        opening = Conversation(picker, DEVICE, "", self.task, defer=True).opened
+        run(opening, picker.pick)  # "nothing said" chosen now, then remembered
 
     def close(self) -> None:
         """Stop the batches' thread (after the last batch)."""
         self.batcher.close()
 
+    def _opened(self, opening: str) -> tuple[Conversation, Context | StopIteration]:
+        """A new conversation and its first step (one trip to a worker thread)."""
+        conversation = Conversation(self.picker, DEVICE, opening, self.task, defer=True)
+        return conversation, _advance(conversation.opened, None)
+
     async def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen in a batch); its id and the conversation."""
-        conversation = await asyncio.to_thread(
-            Conversation, self.picker, DEVICE, opening, self.task, defer=True
-        )
-        await steps_run(conversation.opened, self.batcher)
+        conversation, first = await asyncio.to_thread(self._opened, opening)
+        await steps_run(conversation.opened, self.batcher, first)
         token, gone = self.store.add(conversation)
         if gone:
             await asyncio.to_thread(self.abandon, gone)
