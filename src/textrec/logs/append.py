@@ -31,7 +31,7 @@ the first item, is a ``turn = 0`` row; then one row per shown item with the sent
 
 A people's log has no oracle sidecar (nobody knows the behaviour probabilities or the target of
 an abandoned session); its manifest says ``sentences.source = "people"`` and names one device per
-front end (``chat``, ``web``), with ``chunk_sessions = 1`` (one session per shard).
+front end (``chat``, ``web``), with ``chunk_sessions = 1`` (one session per chunk).
 """
 
 from __future__ import annotations
