@@ -38,6 +38,12 @@ Speed, without changing the chosen item:
   ``argmax`` over the unseen items, ties to the earliest pool position (up to the float rounding
   of a matrix product, which may differ in the last bit with the number of rows multiplied at
   once; gathers and sums, as in :meth:`Retriever.by_values`, are bit for bit).
+* **Few values per item: gathers, not a product.** Where an attribute's items have few values
+  above ``eps`` (labeled items), ``pi_k @ p_k(.|item)`` is summed over those values, once per
+  distinct pattern of them; in a pool that mixes labeled and predicted items (a server's whole
+  catalog) the labeled items take that path and only the predicted ones the product, over their
+  own columns (:class:`_SparseTerm`; UT-Zappos, 40,020 labeled of 50,025 items: the 685-brand
+  term of one action 5.1 -> 1.3 ms).
 * **One BLAS thread.** The products are thin (``V_k`` deep); OpenBLAS's own threads cost far more
   than they give on them (1024 x 9 x 600: 4.8 ms with two threads, 0.12 ms with one, on a loaded
   2-core machine), and they fight the process pools for the cores.
