@@ -169,6 +169,14 @@ def test_bad_input(toy_catalog):
         Retriever(toy_catalog, "test", eps=0.0)
 
 
+def test_only_a_split_that_pays_is_made(toy_catalog):
+    """A few values per attribute (the toy's 3-4) cost less as the product than as gathers: the
+    mixed pool stays dense by default, and an AttrNet pool (every item with many values) stays
+    dense however gathers are weighed."""
+    assert all(s is None for s in Retriever(toy_catalog, "all")._sparse)
+    assert all(s is None for s in Retriever(toy_catalog, "test")._sparse)
+
+
 def test_resolve_pool():
     c = make_toy_catalog()
     np.testing.assert_array_equal(resolve_pool(c, "test"), c.pool("test"))
@@ -181,13 +189,18 @@ def test_resolve_pool():
         resolve_pool(c, "valid")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("pool", ["train", "test"])
-def test_sparse_and_dense_products_give_the_documented_score(toy_catalog, pool):
+@pytest.mark.parametrize("pool", ["train", "test", "all"])
+def test_sparse_and_dense_products_give_the_documented_score(toy_catalog, pool, monkeypatch):
     """A labeled pool's few values per item take the sparse (per-pattern) path, an AttrNet pool
-    the dense product; both reach the reference score of every item."""
+    the dense product, a pool of both (``all``) the sparse path for its labeled items and the
+    product for the others (split however few the values, here); all reach the reference score
+    of every item."""
     rng = np.random.default_rng(7)
+    monkeypatch.setattr(retrieval, "_GATHER", 1)
     r = Retriever(toy_catalog, pool)
-    assert any(s is not None for s in r._sparse) == (pool == "train")
+    assert any(s is not None for s in r._sparse) == (pool != "test")
+    if pool == "all":  # the labeled items sparse, the predicted ones dense
+        assert any(s is not None and s.dense_t is not None for s in r._sparse)
     heads = [rng.dirichlet(np.ones(s), size=5).astype(np.float32) for s in toy_catalog.schema.sizes]
     heads[0][3] = np.eye(len(heads[0][3]), dtype=np.float32)[1]  # a one-hot row among soft rows
     for k in range(len(heads)):
@@ -223,7 +236,7 @@ def documented_scores(
 @given(
     seed=st.integers(0, 2**31 - 1),
     top=st.integers(1, 6),
-    pool=st.sampled_from(["train", "test"]),
+    pool=st.sampled_from(["train", "test", "all"]),
     soft=st.booleans(),
     weighted=st.booleans(),
 )
@@ -237,6 +250,7 @@ def test_pruned_retrieval_returns_the_dense_rules_item(
     earliest position (the labeled train pool makes many exact ties). Soft heads: the matrix
     product's rounding depends on the batch, so near-ties are compared within 1e-5."""
     monkeypatch.setattr(retrieval, "_TOP", top)
+    monkeypatch.setattr(retrieval, "_GATHER", 1)  # the toy's few values: split "all" anyway
     rng = np.random.default_rng(seed)
     r = Retriever(toy_catalog, pool)
     sizes = toy_catalog.schema.sizes

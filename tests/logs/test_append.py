@@ -6,6 +6,7 @@ import threading
 from dataclasses import replace
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from textrec.errors import InputError
@@ -13,6 +14,7 @@ from textrec.language.speech import build_sentence_bank
 from textrec.logs import ExperienceReader, check_log, read_manifest
 from textrec.logs.append import PEOPLE, FinishedSession, SessionLog, session_rows
 from textrec.logs.reader import list_shards, read_experience
+from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import write_manifest, write_shard
 from textrec.simulator import BatchedSimulator
 from textrec.simulator.task import TaskConfig
@@ -123,6 +125,87 @@ def test_a_kill_before_the_shard_is_written_reuses_its_number(tmp_path, toy_cata
     manifest = read_manifest(tmp_path / "log")
     assert manifest.chunks_done == (0, 1) and manifest.complete
     assert check_log(tmp_path / "log", toy_catalog).ok and log.n_sessions() == 2
+
+
+def test_a_batch_of_sessions_is_one_shard_that_reads_whole(tmp_path, toy_catalog):
+    """Sessions appended together are one shard holding their chunks (named as compaction
+    names merged shards), with the rows, devices and dialogue columns separate appends give."""
+    batch = [
+        replace(
+            _session(toy_catalog, sid="web-a", device="web"), acts=("feedback",) * 3 + ("accept",)
+        ),
+        _session(toy_catalog, found=False, opening="boots", sid="chat-b"),
+        FinishedSession("web-silent", "web", "", ("toy-0001",), ("",), False),  # not logged
+        _session(toy_catalog, sid="web-c", device="web", n=2),
+    ]
+    log = SessionLog(tmp_path / "log", toy_catalog)
+    path = log.append_many(batch)
+    assert path.name == "shard-00000-00002.parquet"
+    assert [p.name for p in list_shards(tmp_path / "log")] == [path.name]
+    one_by_one = SessionLog(tmp_path / "single", toy_catalog)
+    for session in batch:
+        one_by_one.append(session)
+    assert len(list_shards(tmp_path / "single")) == 3
+    for root in ("log", "single"):
+        report = check_log(tmp_path / root, toy_catalog)
+        assert report.ok and report.n_sessions == 3, report.problems
+    together = read_experience(path)
+    apart = ExperienceBatch.concat([read_experience(p) for p in list_shards(tmp_path / "single")])
+    for name in ("session_id", "device_id", "turn", "item_id", "feedback", "reward"):
+        np.testing.assert_array_equal(getattr(together, name), getattr(apart, name))
+    acts = pq.read_table(path, columns=["act"]).column("act").to_pylist()
+    assert acts[:4] == ["feedback", "feedback", "feedback", "accept"] and set(acts[4:]) == {""}
+    assert read_manifest(tmp_path / "log").chunks_done == (0, 1, 2)
+    assert log.append(_session(toy_catalog, sid="chat-d")).name == "shard-00003.parquet"
+    assert log.n_sessions() == 4 and check_log(tmp_path / "log", toy_catalog).ok
+
+
+@pytest.mark.parametrize("killed", ["writing the shard", "listing the shard"])
+def test_a_batch_killed_mid_append_loses_no_listed_session(
+    tmp_path, toy_catalog, monkeypatch, killed
+):
+    """A kill while a batch's shard is written leaves the log as it was (its chunks reused by
+    the next append); a kill after it was written, before it was listed, leaves it for the next
+    append to list. The log checks clean at every point and no session appears twice."""
+    from textrec.logs import append
+
+    log = SessionLog(tmp_path / "log", toy_catalog)
+    log.append(_session(toy_catalog, sid="chat-a"))
+    batch = [_session(toy_catalog, sid=f"web-{i}", device="web") for i in range(3)]
+    manifests = []
+    real_shard, real_manifest = append.write_shard, append.write_manifest
+
+    def interrupted_shard(path, rows, **kw):
+        raise KeyboardInterrupt
+
+    def interrupted_listing(root, manifest):
+        manifests.append(manifest)
+        if len(manifests) == 2:  # after the announcement and the shard
+            raise KeyboardInterrupt
+        real_manifest(root, manifest)
+
+    if killed == "writing the shard":
+        monkeypatch.setattr(append, "write_shard", interrupted_shard)
+    else:
+        monkeypatch.setattr(append, "write_manifest", interrupted_listing)
+    with pytest.raises(KeyboardInterrupt):
+        log.append_many(batch)
+    monkeypatch.setattr(append, "write_shard", real_shard)
+    monkeypatch.setattr(append, "write_manifest", real_manifest)
+    report = check_log(tmp_path / "log", toy_catalog)
+    assert report.ok, report.problems
+    path = log.append_many([_session(toy_catalog, sid="chat-z")])
+    manifest = read_manifest(tmp_path / "log")
+    shards = list_shards(tmp_path / "log")
+    ids = {str(i) for p in shards for i in read_experience(p).session_id}
+    if killed == "writing the shard":  # nothing of the batch: its chunk numbers reused
+        assert path.name == "shard-00001.parquet" and manifest.chunks_done == (0, 1)
+        assert ids == {"chat-a", "chat-z"}
+    else:  # the batch's shard was whole: listed by the next append
+        assert path.name == "shard-00004.parquet" and manifest.chunks_done == (0, 1, 2, 3, 4)
+        assert ids == {"chat-a", "web-0", "web-1", "web-2", "chat-z"}
+    report = check_log(tmp_path / "log", toy_catalog)
+    assert report.ok and report.n_sessions == len(ids) and manifest.complete
 
 
 def test_concurrent_appends_each_get_their_own_shard(tmp_path, toy_catalog):

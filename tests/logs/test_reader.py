@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import make_toy_catalog
 from tests.logs.conftest import make_rows
+from textrec.errors import InputError
 from textrec.logs.reader import ExperienceReader, list_shards, read_experience, shown_actions
 
 
@@ -231,3 +232,17 @@ def test_shard_ending_inside_a_session_is_named(toy_catalog, toy_log):
     pq.write_table(table, path)
     with pytest.raises(ValueError, match=f"{path}: the shard ends inside session"):
         list(ExperienceReader(toy_log, toy_catalog, read_rows=5).transitions())
+
+
+def test_item_index_maps_ids_and_keeps_its_hash_table(toy_catalog):
+    """Ids map to catalog indices ("" to -1, unknown ids refused), and the index holds Python
+    strings: pandas' default (arrow) string index rebuilds its hash table at every lookup, which
+    cost a served session's append 57 ms on UT-Zappos."""
+    from textrec.logs.reader import ItemIndex
+
+    index = ItemIndex(toy_catalog)
+    ids = np.array(["toy-0003", "", "toy-0000"], dtype=object)
+    assert index(ids, "here").tolist() == [3, -1, 0]
+    with pytest.raises(InputError, match="'nope' is not an item"):
+        index(np.array(["nope"], dtype=object), "here")
+    assert index._index.dtype == object

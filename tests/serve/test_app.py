@@ -216,7 +216,7 @@ def test_a_log_that_cannot_be_written_is_a_503_not_a_crash(client, service, monk
     def full(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(service.log, "append", full)
+    monkeypatch.setattr(service.log, "append_many", full)
     sid = client.post("/api/sessions", json={}).json()["session_id"]
     r = client.post(f"/api/sessions/{sid}/end", json={"found": True})
     assert r.status_code == 503 and "could not be logged" in r.json()["detail"]

@@ -233,6 +233,34 @@ def test_a_conversation_keeps_its_memory_and_picks_as_replayed(toy_catalog, word
         assert replayed.pick([dataclasses.replace(context, allowed=allowed)]) == [c.current]
 
 
+def test_an_opening_is_chosen_once_and_then_handed_out(toy_catalog, word_reader):
+    """A second session opening as one before (same sentence, same items allowed) gets the
+    remembered first item and the policy's memory after it, with no policy step, and goes on as
+    a session whose opening the policy chose: the same items as a picker that never remembers."""
+    kept, fresh = slot_filler(toy_catalog, word_reader), slot_filler(toy_catalog, word_reader)
+    steps = []
+    act = kept.policy.act
+    kept.policy.act = lambda result: steps.append(1) or act(result)
+    first = Conversation(kept, "web", opening="boots for women")
+    assert steps
+    steps.clear()
+    again = Conversation(kept, "web", opening="boots for women")
+    assert not steps and again.current == first.current
+    assert again.memory.owner is kept.policy and again.memory.opening == "boots for women"
+    other = Conversation(kept, "web", opening="sandals")  # another opening: the policy acts
+    assert steps
+    never = Conversation(fresh, "web", opening="boots for women")
+    fresh._openings.clear()
+    for text in ["no boots", "for men", "sandals"]:
+        steps.clear()
+        again.say(text)
+        assert len(steps) == 1  # one step: the remembered memory was resumed, not replayed
+        never.say(text)
+        fresh._openings.clear()
+        assert again.shown == never.shown
+    assert other.current in toy_catalog.item_ids
+
+
 @pytest.mark.parametrize("rewrite", [True, False])
 def test_saved_rewriting_recommender_serves_free_words_as_template_words(
     tmp_path, toy_catalog, toy_recommender, rewrite

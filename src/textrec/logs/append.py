@@ -1,12 +1,18 @@
-"""Append people's finished sessions to an experience log, one session at a time.
+"""Append people's finished sessions to an experience log, one append per batch of sessions.
 
 The terminal chat and the web server log what a person did in the schema of
 :mod:`textrec.logs.schema`, so that ``textrec train`` and every log tool read it like a collected
-log. Each finished session becomes one experience shard (``shard-NNNNN.parquet``, written
-atomically by :func:`~textrec.logs.writer.write_shard`), after which ``manifest.json`` is
-rewritten (atomically) to list it: a process killed at any moment loses at most the session it
-was writing, never a finished one, and never leaves a half-written shard or a log that fails
-``textrec logs info --check``. Writers take an
+log. Each session is one chunk of the manifest (``chunk_sessions = 1``); an append writes a batch
+of ``n`` finished sessions (the chat: one; the server: every session that ended while the
+previous batch was written) as one experience shard holding chunks ``c .. c+n-1``
+(``shard-NNNNN.parquet`` for one, ``shard-NNNNN-MMMMM.parquet`` for several, the names
+``textrec logs compact`` gives merged shards), written atomically by
+:func:`~textrec.logs.writer.write_shard`. The manifest is rewritten (atomically) first to announce
+the batch's chunks and then, once the shard is in place, to list them: a process killed at any
+moment loses at most the batch it was writing (whose sessions nobody was told were logged),
+never a finished one, and never leaves a half-written shard or a log that fails ``textrec logs
+info --check``; the next append lists a batch whose shard was written, or reuses its chunk
+numbers. Writers take an
 exclusive ``flock`` on ``LOGDIR/.append.lock``, so several servers may share one log directory.
 
 **Rows of a session** (:func:`session_rows`): an opening sentence, when the person said one before
@@ -25,7 +31,7 @@ the first item, is a ``turn = 0`` row; then one row per shown item with the sent
 
 A people's log has no oracle sidecar (nobody knows the behaviour probabilities or the target of
 an abandoned session); its manifest says ``sentences.source = "people"`` and names one device per
-front end (``chat``, ``web``), with ``chunk_sessions = 1`` (one session per shard).
+front end (``chat``, ``web``), with ``chunk_sessions = 1`` (one session per chunk).
 """
 
 from __future__ import annotations
@@ -43,13 +49,16 @@ import numpy as np
 from textrec.catalog.catalog import Catalog
 from textrec.errors import InputError
 from textrec.io import claim_output_dir
-from textrec.logs.reader import ItemIndex, read_experience
+from textrec.logs.reader import ItemIndex, list_shards, read_experience
 from textrec.logs.schema import ExperienceBatch
 from textrec.logs.writer import (
+    EXPERIENCE_DIR,
     MANIFEST_NAME,
     Manifest,
+    range_shard_name,
     read_manifest,
-    shard_paths,
+    shard_chunks,
+    shard_name,
     write_manifest,
     write_shard,
 )
@@ -199,6 +208,24 @@ def session_dialogue(session: FinishedSession) -> tuple[list[str], list[str]] | 
     return [session.opening_act, *session.acts], [session.opening_understood, *understood]
 
 
+def _dialogue(
+    sessions: Sequence[FinishedSession], parts: Sequence[ExperienceBatch]
+) -> tuple[list[str], list[str]] | None:
+    """The ``(act, understood)`` columns of ``sessions`` (rows ``parts``) in one shard: each
+    session's :func:`session_dialogue`, empty strings for a session that recorded none (None
+    when none did)."""
+    said = [session_dialogue(s) for s in sessions]
+    if all(d is None for d in said):
+        return None
+    acts: list[str] = []
+    understood: list[str] = []
+    for d, rows in zip(said, parts, strict=True):
+        a, u = d or ([""] * len(rows.turn), [""] * len(rows.turn))
+        acts += a
+        understood += u
+    return acts, understood
+
+
 class SessionLog:
     """An experience-log directory that people's sessions are appended to.
 
@@ -227,24 +254,39 @@ class SessionLog:
 
         A session in which the person neither spoke nor accepted an item is not logged (None).
         """
-        if not session.said_anything:
+        return self.append_many([session])
+
+    def append_many(self, sessions: Sequence[FinishedSession]) -> Path | None:
+        """Write ``sessions`` as the next chunks, in one shard, and list them in the manifest
+        (one append: all of them or, when it fails or is killed, none); return the shard.
+
+        Sessions in which the person neither spoke nor accepted an item are not logged (None
+        when no session is left).
+        """
+        sessions = [s for s in sessions if s.said_anything]
+        if not sessions:
             return None
         with self._locked():
             manifest = self._manifest()
             if manifest is not None:
                 self._check(manifest)
             names = [str(d.get("name", "")) for d in manifest.devices] if manifest else []
-            if session.device not in names:
-                names.append(session.device)
-            device = names.index(session.device)
-            rows = session_rows(session, self.catalog, device, self.task, self._index)
+            names += [d for d in dict.fromkeys(s.device for s in sessions) if d not in names]
+            parts = [
+                session_rows(s, self.catalog, names.index(s.device), self.task, self._index)
+                for s in sessions
+            ]
             done, chunk = self._resume(manifest)
-            path, _ = shard_paths(self.root, chunk)
-            # Announce the session (the log is incomplete until its shard is listed), write the
-            # shard, list it: a kill between any two steps leaves a log that checks clean.
-            write_manifest(self.root, self._updated(manifest, names, chunk + 1, done))
-            write_shard(path, rows, dialogue=session_dialogue(session))
-            write_manifest(self.root, self._updated(manifest, names, chunk + 1, (*done, chunk)))
+            last = chunk + len(sessions) - 1
+            path = self._experience / (
+                shard_name(chunk) if last == chunk else range_shard_name(chunk, last)
+            )
+            # Announce the sessions (the log is incomplete until their shard is listed), write
+            # the shard, list them: a kill between any two steps leaves a log that checks clean.
+            write_manifest(self.root, self._updated(manifest, names, last + 1, done))
+            write_shard(path, ExperienceBatch.concat(parts), dialogue=_dialogue(sessions, parts))
+            listed = (*done, *range(chunk, last + 1))
+            write_manifest(self.root, self._updated(manifest, names, last + 1, listed))
         return path
 
     def n_sessions(self) -> int:
@@ -280,13 +322,26 @@ class SessionLog:
                 f"({self.catalog.fingerprint})"
             )
 
+    @property
+    def _experience(self) -> Path:
+        return self.root / EXPERIENCE_DIR
+
+    def _shard_of(self, chunks: range) -> Path | None:
+        """The shard that holds exactly ``chunks`` (None: none does)."""
+        for path in list_shards(self._experience) if self._experience.is_dir() else []:
+            if shard_chunks(path.name) == chunks:
+                return path
+        return None
+
     def _check_newest_shards(self, manifest: Manifest) -> None:
         """Refuse a log whose newest shards are damaged (e.g. truncated by a full disk or a copy):
         new sessions are never added to, nor listed beside, a shard that cannot be read."""
         newest = {manifest.n_sessions - 1, *manifest.chunks_done[-1:]}
-        for chunk in sorted(newest):
-            path = shard_paths(self.root, chunk)[0]
-            if not path.exists():
+        if not self._experience.is_dir():
+            return
+        for path in list_shards(self._experience):
+            held = shard_chunks(path.name)
+            if held is None or not newest.intersection(held):
                 continue
             try:
                 read_experience(path)
@@ -299,17 +354,19 @@ class SessionLog:
     def _resume(self, manifest: Manifest | None) -> tuple[tuple[int, ...], int]:
         """The chunks done and the next chunk's number, without listing the shards.
 
-        Appends are serialised, so a killed one left at most its own chunk, the last announced
-        (``n_sessions - 1``), unlisted: listed now when its shard was written, else reused.
+        Appends are serialised, so a killed one left at most its own batch, the chunks announced
+        after the last one listed, unlisted: listed now when their shard was written, else their
+        numbers are reused.
         """
         if manifest is None:
             return (), 0
-        done, last = manifest.chunks_done, manifest.n_sessions - 1
-        if done and done[-1] == last:
-            return done, last + 1
-        if shard_paths(self.root, last)[0].is_file():
-            return (*done, last), last + 1
-        return done, last
+        done = manifest.chunks_done
+        pending = range(done[-1] + 1 if done else 0, manifest.n_sessions)
+        if not pending:
+            return done, manifest.n_sessions
+        if self._shard_of(pending) is not None:
+            return (*done, *pending), manifest.n_sessions
+        return done, pending.start
 
     def _updated(
         self,

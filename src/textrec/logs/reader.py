@@ -192,11 +192,16 @@ def scan_log(shards: Sequence[Path]) -> LogScan:
 
 # ---------------------------------------------------------------------------------------- catalog
 class ItemIndex:
-    """Maps item ids to catalog indices (a hash index built once per catalog)."""
+    """Maps item ids to catalog indices (a hash index built once per catalog).
+
+    The index holds Python strings (``dtype=object``), as the ids looked up do: pandas' default
+    (arrow-backed) string index, looked up with object ids, converted itself and rebuilt its hash
+    table at every lookup, 57 ms per served session's append on UT-Zappos's 50,025 ids, against
+    under a millisecond."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.name = catalog.name
-        self._index = pd.Index(catalog.item_ids)
+        self._index = pd.Index(catalog.item_ids, dtype=object)
 
     def __call__(self, item_ids: np.ndarray, source: str, column: str = "item_id") -> np.ndarray:
         """``(R,) int64`` catalog index of each id; ``""`` (an opening-utterance row) maps to -1.

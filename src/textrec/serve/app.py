@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -52,13 +52,22 @@ from textrec.serve.session import (
     act_reader,
     describe,
     item_positions,
+    run,
 )
-from textrec.serve.standing import Understood, Want
+from textrec.serve.standing import Understood, Want, prepare
 from textrec.serve.store import SessionStore, StoreConfig, UnknownSession
 from textrec.serve.titles import CatalogWords
 from textrec.simulator.task import TaskConfig
 
-__all__ = ["PickBatcher", "ServeConfig", "Service", "create_app", "steps_run"]
+__all__ = [
+    "Batcher",
+    "LogBatcher",
+    "PickBatcher",
+    "ServeConfig",
+    "Service",
+    "create_app",
+    "steps_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -95,35 +104,40 @@ class ServeConfig:
 
 
 # ---------------------------------------------------------------------------------------- service
-class PickBatcher:
-    """Item choices of many sessions answered by one batched policy call (asyncio).
+T = TypeVar("T")
+R = TypeVar("R")
 
-    :meth:`pick` queues a conversation's :class:`~textrec.serve.session.Context` and awaits its
-    item. One batch runs at a time, in a worker thread so that the event loop goes on reading
-    the next requests meanwhile: it first lets the loop run for ``max_wait`` seconds (the
-    requests being read now join it), then takes up to ``max_batch`` queued choices and calls
-    the picker once for all of them (:class:`~textrec.serve.session.PolicyPicker`: a batch of 32
-    costs about as much as two single choices); what queues up while it runs is the next batch.
-    The batches run in a thread of their own, so that a batch never waits for a free thread
-    behind the requests' own steps and log writes (asyncio's shared pool has a few threads).
+
+class Batcher(Generic[T, R]):
+    """Calls of ``run`` on batches of items queued by many requests (asyncio).
+
+    :meth:`submit` queues an item and awaits its result. One batch runs at a time, in a thread
+    of its own, so that the event loop goes on reading the next requests meanwhile and the batch
+    never waits for a free thread behind the requests' own steps (asyncio's shared pool has a
+    few threads): it first lets the loop run for ``max_wait`` seconds (the requests being read
+    now join it), then takes up to ``max_batch`` queued items and calls ``run`` once for all of
+    them; what queues up while it runs is the next batch. A batch that fails fails its requests
+    (each gets the exception), and the next batch goes on.
     """
 
-    def __init__(self, picker: Picker, max_batch: int = 64, max_wait: float = 0.002) -> None:
+    def __init__(
+        self, run: Callable[[list[T]], list[R]], max_batch: int, max_wait: float, name: str
+    ) -> None:
         if max_batch < 1:
-            raise InputError(f"PickBatcher: max_batch must be >= 1, got {max_batch}")
+            raise InputError(f"{type(self).__name__}: max_batch must be >= 1, got {max_batch}")
         if not 0 <= max_wait <= 1:
-            raise InputError(f"PickBatcher: max_wait must be in [0, 1] s, got {max_wait}")
-        self.picker, self.max_batch, self.max_wait = picker, max_batch, max_wait
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="textrec-picks")
-        self._queue: list[tuple[Context, asyncio.Future[str]]] = []
+            raise InputError(f"{type(self).__name__}: max_wait must be in [0, 1] s, got {max_wait}")
+        self.run, self.max_batch, self.max_wait = run, max_batch, max_wait
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"textrec-{name}")
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._runner: asyncio.Task[None] | None = None
         self.batch_sizes: collections.Counter[int] = collections.Counter()
-        """How many batches of each size were served (for the load benchmark)."""
+        """How many batches of each size were run (for the load benchmark)."""
 
-    async def pick(self, context: Context) -> str:
-        """The next item of the conversation ``context``, chosen in a batch with others."""
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._queue.append((context, future))
+    async def submit(self, item: T) -> R:
+        """``item``'s result, computed in a batch with others."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await future
@@ -135,28 +149,67 @@ class PickBatcher:
             del self._queue[: self.max_batch]
             self.batch_sizes[len(batch)] += 1
             try:
-                items = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self.picker.pick, [c for c, _ in batch]
+                results = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self.run, [x for x, _ in batch]
                 )
             except Exception as exc:  # noqa: BLE001 -- handed to each waiting request
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for (_, future), item in zip(batch, items, strict=True):
+            for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():  # its request may have been cancelled
-                    future.set_result(item)
+                    future.set_result(result)
 
     def close(self) -> None:
         """Stop the batches' thread (after the last batch)."""
         self._thread.shutdown()
 
 
-async def steps_run(steps: Generator[Context, str, Any], batcher: PickBatcher) -> Any:
+class PickBatcher(Batcher[Context, str]):
+    """Item choices of many sessions answered by one batched policy call: a :class:`Batcher`
+    of :meth:`~textrec.serve.session.PolicyPicker.pick` (a batch of 32 costs about as much as
+    two single choices)."""
+
+    def __init__(self, picker: Picker, max_batch: int = 64, max_wait: float = 0.002) -> None:
+        super().__init__(picker.pick, max_batch, max_wait, "picks")
+        self.picker = picker
+
+    async def pick(self, context: Context) -> str:
+        """The next item of the conversation ``context``, chosen in a batch with others."""
+        return await self.submit(context)
+
+
+class LogBatcher(Batcher[FinishedSession, None]):
+    """Finished sessions appended to the log in batches (group commit): a :class:`Batcher` of
+    :meth:`~textrec.logs.append.SessionLog.append_many`, so that the sessions that end while a
+    batch is written are written next as one shard, with one lock and two manifest writes for
+    all of them, not a file each. A request's :meth:`write` returns once its session is in a
+    listed shard (an append that fails fails the requests of its batch: nothing of it is
+    listed)."""
+
+    def __init__(self, log: SessionLog, max_batch: int = 1000) -> None:
+        super().__init__(self._append, max_batch, 0.0, "log")
+        self.log = log
+
+    def _append(self, sessions: list[FinishedSession]) -> list[None]:
+        self.log.append_many(sessions)
+        return [None] * len(sessions)
+
+    async def write(self, finished: FinishedSession) -> None:
+        """Append ``finished`` to the log, in a batch with the sessions ending now."""
+        await self.submit(finished)
+
+
+async def steps_run(
+    steps: Generator[Context, str, Any],
+    batcher: PickBatcher,
+    first: Context | StopIteration | None = None,
+) -> Any:
     """:func:`~textrec.serve.session.run` for the event loop: the steps run in worker threads
     (reading a sentence, the reply), each item they ask for is chosen by ``batcher``, in a batch
-    with other sessions' choices."""
-    step = await asyncio.to_thread(_advance, steps, None)
+    with other sessions' choices. ``first``: the steps' first yield, when the caller ran it."""
+    step = await asyncio.to_thread(_advance, steps, None) if first is None else first
     while isinstance(step, Context):
         step = await asyncio.to_thread(_advance, steps, await batcher.pick(step))
     return step.value
@@ -176,9 +229,10 @@ class Service:
 
     What a request does to its conversation (reading a sentence, the reply) runs in a worker
     thread, step by step (:func:`steps_run`); the items its steps ask for are chosen for all
-    sessions together, one batched policy call at a time (:class:`PickBatcher`); log writes run
-    in worker threads. The requests of one session are served one at a time (an
-    ``asyncio.Lock`` each); the store and the log have their own locks.
+    sessions together, one batched policy call at a time (:class:`PickBatcher`); the sessions
+    that end are appended to the log together, one batch at a time (:class:`LogBatcher`). The
+    requests of one session are served one at a time (an ``asyncio.Lock`` each); the store and
+    the log have their own locks.
     """
 
     def __init__(
@@ -190,9 +244,11 @@ class Service:
         policy_name: str = "",
     ) -> None:
         act_reader(picker)  # built now, not by the first sessions, all at once
+        prepare(picker.catalog)
         self.log, self.config = log_dir, config or ServeConfig()
         self.picker = picker
         self.batcher = PickBatcher(picker, max_wait=self.config.batch_wait)
+        self.logs = None if log_dir is None else LogBatcher(log_dir)
         self.task = task or TaskConfig()
         self.catalog = picker.catalog
         self.policy_name = policy_name
@@ -202,17 +258,24 @@ class Service:
         self._turns: weakref.WeakKeyDictionary[Conversation, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        opening = Conversation(picker, DEVICE, "", self.task, defer=True).opened
+        run(opening, picker.pick)  # "nothing said" chosen now, then remembered
 
     def close(self) -> None:
-        """Stop the batches' thread (after the last batch)."""
+        """Stop the batches' threads (after the last batches)."""
         self.batcher.close()
+        if self.logs is not None:
+            self.logs.close()
+
+    def _opened(self, opening: str) -> tuple[Conversation, Context | StopIteration]:
+        """A new conversation and its first step (one trip to a worker thread)."""
+        conversation = Conversation(self.picker, DEVICE, opening, self.task, defer=True)
+        return conversation, _advance(conversation.opened, None)
 
     async def start(self, opening: str = "") -> tuple[str, Conversation]:
         """A new session (its first item chosen in a batch); its id and the conversation."""
-        conversation = await asyncio.to_thread(
-            Conversation, self.picker, DEVICE, opening, self.task, defer=True
-        )
-        await steps_run(conversation.opened, self.batcher)
+        conversation, first = await asyncio.to_thread(self._opened, opening)
+        await steps_run(conversation.opened, self.batcher, first)
         token, gone = self.store.add(conversation)
         if gone:
             await asyncio.to_thread(self.abandon, gone)
@@ -231,7 +294,7 @@ class Service:
         async with self._turn(conversation):
             await steps_run(conversation.saying(text), self.batcher)
         if conversation.finished is not None:
-            await asyncio.to_thread(self._close, token, conversation.finished)
+            await self._close(token, conversation.finished)
         return conversation
 
     async def show(self, token: str, item_id: str) -> Conversation:
@@ -248,28 +311,31 @@ class Service:
         async with self._turn(conversation):
             with conversation.lock:
                 finished = conversation.finish(found)
-        await asyncio.to_thread(self._close, token, finished)
+        await self._close(token, finished)
         return conversation
 
     def abandon(self, conversations: list[Conversation]) -> None:
-        """Log sessions that ended without their person saying so (evicted, expired, shutdown)."""
+        """Log sessions that ended without their person saying so (evicted, expired, shutdown),
+        in one append."""
+        finished = []
         for c in conversations:
             with c.lock:
-                finished = None if c.finished is not None else c.finish(found=False)
-            if finished is not None:
-                with contextlib.suppress(HTTPException):  # logged as an error; go on
-                    self._write(finished)
-
-    def _close(self, token: str, finished: FinishedSession) -> None:
-        with contextlib.suppress(UnknownSession):
-            self.store.pop(token)
-        self._write(finished)
-
-    def _write(self, finished: FinishedSession) -> None:
-        if self.log is None:
+                if c.finished is None:
+                    finished.append(c.finish(found=False))
+        if self.log is None or not finished:
             return
         try:
-            self.log.append(finished)
+            self.log.append_many(finished)
+        except OSError as exc:  # disk full, permissions: say so, keep serving
+            log.error("%d abandoned sessions not logged: %s", len(finished), exc)
+
+    async def _close(self, token: str, finished: FinishedSession) -> None:
+        with contextlib.suppress(UnknownSession):
+            self.store.pop(token)
+        if self.logs is None:
+            return
+        try:
+            await self.logs.write(finished)
         except OSError as exc:  # disk full, permissions: say so, keep serving
             log.error("session %s not logged: %s", finished.session_id, exc)
             raise HTTPException(503, f"the session ended but could not be logged: {exc}") from exc

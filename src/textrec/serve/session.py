@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import hashlib
 import json
 import threading
 import unicodedata
@@ -70,6 +71,8 @@ DEFAULT_READER = "lexicon"
 """The slot-filler's reader unless told otherwise (no training, typo-tolerant)."""
 _READ_MEMO = 20000
 """Sentences whose reading a slot-filler remembers before it starts afresh."""
+_OPENINGS = 4096
+"""Openings whose first item a :class:`PolicyPicker` remembers before it starts afresh."""
 
 
 def clean_text(text: object, max_chars: int = MAX_TEXT_CHARS, what: str = "text") -> str:
@@ -186,6 +189,13 @@ class PolicyPicker:
     at ``n_b = 0``: the replay, which is every pick of a policy that is not resumable. The policy
     steps each conversation through the same inputs either way, so the actions are the same.
 
+    Openings are remembered: the first item of a conversation (nothing shown yet, a person's
+    words) depends only on the policy, the opening sentence and the items allowed, so each
+    distinct opening is chosen by the policy once and later sessions that open alike get its
+    item and the policy's memory after it without a policy step or a retrieval (up to
+    :data:`_OPENINGS` openings; forgotten with the policy when it is rebuilt). A new session
+    with nothing said -- the same for everyone -- costs no policy work at all.
+
     Args:
         catalog: the items (pool position == catalog index).
         make_policy: builds the policy (called once, and again when the sentence memo is full:
@@ -216,6 +226,8 @@ class PolicyPicker:
     def _new_policy(self) -> None:
         self.policy = self.make_policy()
         """The policy acting now."""
+        self._openings: dict[tuple[str, bytes], tuple[str, Memory | None]] = {}
+        """First item and the policy's memory after it, per opening and items allowed."""
         self._blank: Memory | None = None
         if isinstance(self.policy, Resumable):  # the memory row of a session not begun
             self.policy.reset(1, np.random.default_rng(0))
@@ -329,7 +341,32 @@ class PolicyPicker:
                 contexts[i].memory.keep(self.policy, contexts[i], memory_rows(after, [i]))
 
     def pick(self, contexts: Sequence[Context]) -> list[str]:
-        """The best unseen (and ``allowed``) item for each conversation's action."""
+        """The best unseen (and ``allowed``) item for each conversation's action; an opening
+        chosen before is handed out again (see the class docstring)."""
+        keys = [_opening_key(c) for c in contexts]
+        items: list[str | None] = [None] * len(contexts)
+        for i, (c, key) in enumerate(zip(contexts, keys, strict=True)):
+            known = None if key is None else self._openings.get(key)
+            if known is not None:
+                items[i] = known[0]
+                if c.memory is not None and known[1] is not None:
+                    c.memory.keep(self.policy, c, known[1])
+        todo = [i for i, item in enumerate(items) if item is None]
+        if todo:
+            policy = self.policy
+            chosen = self._choose([contexts[i] for i in todo])
+            if self.policy is not policy or len(self._openings) + len(todo) > _OPENINGS:
+                self._openings.clear()
+            for i, item in zip(todo, chosen, strict=True):
+                items[i], memory = item, contexts[i].memory
+                if keys[i] is not None:
+                    fits = memory is not None and memory.owner is self.policy
+                    fits = fits and memory.opening == contexts[i].opening and not memory.shown
+                    self._openings[keys[i]] = (item, memory.row if fits else None)
+        return items  # type: ignore[return-value]
+
+    def _choose(self, contexts: Sequence[Context]) -> list[str]:
+        """The policy's best unseen (and ``allowed``) item for each conversation."""
         excluded = np.zeros((len(contexts), self.retriever.n_pool), dtype=bool)
         seen = [self._index[s] for c in contexts for s in c.shown]
         excluded[np.repeat(np.arange(len(contexts)), [len(c.shown) for c in contexts]), seen] = True
@@ -338,6 +375,16 @@ class PolicyPicker:
                 excluded[row] |= ~c.allowed
         items = self.retriever.retrieve(self.action(contexts), excluded)
         return [str(i) for i in self.catalog.item_ids[items]]
+
+
+def _opening_key(context: Context) -> tuple[str, bytes] | None:
+    """What a conversation's first item depends on besides the policy: its opening sentence
+    and the items allowed (a digest); None when it is not a person's opening (an item shown, or
+    a simulated user's structured feedback)."""
+    if context.shown or context.structure:
+        return None
+    allowed = b"" if context.allowed is None else np.packbits(context.allowed).tobytes()
+    return context.opening, hashlib.blake2b(allowed, digest_size=16).digest()
 
 
 def _keep_rows(chosen: dict[str, Any], action: Action, rows: np.ndarray) -> None:

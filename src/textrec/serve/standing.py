@@ -20,7 +20,7 @@ from textrec.catalog.catalog import Catalog
 from textrec.catalog.schema import AttributeSchema
 from textrec.language.acts import ActReading
 
-__all__ = ["Want", "Understood", "Change", "update", "satisfying"]
+__all__ = ["Want", "Understood", "Change", "prepare", "update", "satisfying"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,12 @@ def _holders(catalog: Catalog) -> np.ndarray:
     """``(V, N)`` which items hold each value: the catalog's label sets by value, each value's
     row contiguous (a request reads ``N`` adjacent bytes, not a column strided by ``V``)."""
     return np.ascontiguousarray(catalog.label_sets.T)
+
+
+def prepare(catalog: Catalog) -> None:
+    """Build now what :func:`satisfying` reads of ``catalog`` (a server at start-up: not by the
+    first sessions, several threads at once)."""
+    _holders(catalog)
 
 
 def satisfying(
