@@ -138,7 +138,7 @@ def ope(
         "catalog": cat.name,
         "sessions_logged": log.n_sessions,
         "refits": refits,
-        "fqe": {"steps": fqe_steps, "target_every": fqe_target_every},
+        "fqe": {"steps": log.fqe_config.steps, "target_every": log.fqe_config.target_every},
         "cql_critic": {"alpha": log.cql_config.alpha, "penalty": log.cql_config.penalty},
         "behaviour_nll": log.behaviour.nll.tolist(),
         "policies": [
