@@ -23,7 +23,8 @@ def _args(toy_log, toy_dir, *extra):
 
 def test_ope_reports_every_estimator(capsys, toy_log, toy_dir, tmp_path):
     ran = run_cli(capsys, _args(toy_log, toy_dir, "--policies", "sf,random", "--json", "--out",
-                                str(tmp_path / "out"), "--cql-penalty", "logsumexp"))  # fmt: skip
+                                str(tmp_path / "out"), "--cql-penalty", "logsumexp",
+                                "--fqe-target-every", "5"))  # fmt: skip
     assert ran.code == 0, ran.err
     result = json.loads(ran.out)
     names = [s["estimator"] for s in result["scores"]]
@@ -31,6 +32,7 @@ def test_ope_reports_every_estimator(capsys, toy_log, toy_dir, tmp_path):
     assert {"is[oracle]", "pdis[oracle]", "dr-cql[oracle]"} <= set(names)
     assert [p["policy"] for p in result["policies"]] == ["sf", "random"]
     assert result["cql_critic"] == {"alpha": 0.01, "penalty": "logsumexp"}
+    assert result["fqe"] == {"steps": 20, "target_every": 5}
     assert result["policies"][0]["estimates"]["pdis[oracle]"]["privileged"] is True
     assert (tmp_path / "out" / "ope.png").stat().st_size > 0
     assert json.loads((tmp_path / "out" / "ope.json").read_text())["scores"] == result["scores"]

@@ -53,6 +53,12 @@ def ope(
     ),
     boot: int = typer.Option(200, "--boot", min=2, help="Bootstrap replicates per estimate."),
     fqe_steps: int = typer.Option(3000, "--fqe-steps", min=1, help="FQE gradient steps."),
+    fqe_target_every: int = typer.Option(
+        100,
+        "--fqe-target-every",
+        min=1,
+        help="FQE steps between target-network copies (fqe-steps / this = Bellman backups).",
+    ),
     cql_alpha: float | None = typer.Option(
         None,
         "--cql-alpha",
@@ -110,7 +116,9 @@ def ope(
         for name, value in (("cql_alpha", cql_alpha), ("cql_penalty", cql_penalty))
         if value is not None
     }
-    log = OffPolicyLog(logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps), **cql)
+    log = OffPolicyLog(
+        logs, cat, seed=seed, fqe=FQEConfig(steps=fqe_steps, target_every=fqe_target_every), **cql
+    )
     estimators = [cls() for cls in ESTIMATORS.values()] + [
         cls(behaviour="oracle") for cls in ESTIMATORS.values() if cls.uses_weights
     ]
@@ -130,6 +138,7 @@ def ope(
         "catalog": cat.name,
         "sessions_logged": log.n_sessions,
         "refits": refits,
+        "fqe": {"steps": log.fqe_config.steps, "target_every": log.fqe_config.target_every},
         "cql_critic": {"alpha": log.cql_config.alpha, "penalty": log.cql_config.penalty},
         "behaviour_nll": log.behaviour.nll.tolist(),
         "policies": [
