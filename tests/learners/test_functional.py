@@ -431,3 +431,38 @@ def test_the_distilling_actor_moves_a_saturated_head_that_eq7_leaves_stuck():
     eq7 = [torch.log(target).unsqueeze(0).requires_grad_(True)]
     soft_actor_loss(q, eq7, tau, mask).backward()
     assert eq7[0].grad.abs().max() < 1e-6
+
+
+def test_conservative_penalty_is_the_named_form_and_refuses_missing_inputs():
+    from textrec.errors import InputError
+    from textrec.learners.functional import (
+        conservative_penalty,
+        cql_penalty,
+        item_penalty,
+        policy_penalty,
+    )
+
+    g = torch.Generator().manual_seed(0)
+    q = [torch.randn(5, 3, generator=g), torch.randn(5, 4, generator=g)]
+    logits = [torch.randn(5, 3, generator=g), torch.randn(5, 4, generator=g)]
+    actions = torch.tensor([[0, 1], [2, 3], [1, -1], [0, 0], [2, 2]])
+    feasible = torch.tensor([[0, 1], [2, 3], [1, 0], [0, 0], [2, 2]])
+    mask = torch.tensor([True, True, True, False, True])
+    kw = {"logits": logits, "feasible": feasible}
+    assert torch.equal(
+        conservative_penalty("items", q, actions, mask, **kw),
+        item_penalty(q, actions, feasible, mask),
+    )
+    assert torch.equal(
+        conservative_penalty("policy", q, actions, mask, **kw),
+        policy_penalty(q, logits, actions, mask),
+    )
+    assert torch.equal(
+        conservative_penalty("logsumexp", q, actions, mask, **kw), cql_penalty(q, actions, mask)
+    )
+    with pytest.raises(InputError, match="feasible"):
+        conservative_penalty("items", q, actions, mask, logits=logits)
+    with pytest.raises(InputError, match="logits"):
+        conservative_penalty("policy", q, actions, mask, feasible=feasible)
+    with pytest.raises(InputError, match="'joint'"):
+        conservative_penalty("joint", q, actions, mask, **kw)

@@ -40,17 +40,14 @@ import torch
 from torch import nn
 
 from textrec.agent.recommender import Recommender
-from textrec.errors import InputError
 from textrec.learners.configs import CQLConfig
 from textrec.learners.functional import (
-    cql_penalty,
+    conservative_penalty,
     distilled_actor_loss,
     feasible_share,
     head_entropies,
     head_values,
-    item_penalty,
     masked_mean,
-    policy_penalty,
     soft_actor_loss,
     soft_values,
     td_target,
@@ -150,14 +147,7 @@ def cql_loss(
         v_next = soft_values(target_next_q, next_logits, tau)
         y = td_target(rewards, v_next, dones, cfg.gamma)
     bellman = 0.5 * masked_mean((q_data - y) ** 2, mask)
-    if cfg.penalty == "policy":
-        penalty = policy_penalty(q, logits, actions, mask)
-    elif cfg.penalty == "items":
-        if feasible is None:
-            raise InputError("cql_loss: penalty 'items' needs the catalog's action vectors")
-        penalty = item_penalty(q, actions, feasible, mask)
-    else:
-        penalty = cql_penalty(q, actions, mask)
+    penalty = conservative_penalty(cfg.penalty, q, actions, mask, logits=logits, feasible=feasible)
     improve = distilled_actor_loss if cfg.actor_loss == "forward_kl" else soft_actor_loss
     actor = improve(q, logits, tau, mask)
     loss = bellman + cfg.alpha * penalty + actor

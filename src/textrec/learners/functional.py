@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from textrec.errors import InputError
+
 __all__ = [
     "head_log_probs",
     "multi_head_log_prob",
@@ -30,6 +32,7 @@ __all__ = [
     "cql_penalty",
     "policy_penalty",
     "item_penalty",
+    "conservative_penalty",
     "feasible_share",
     "head_values",
     "request_tracking_loss",
@@ -313,6 +316,33 @@ def _item_logsumexp(q_values: list[torch.Tensor], feasible: torch.Tensor) -> tor
         ).to(q_values[0].dtype)
         joint = joint + torch.cat([q_values[k] for k in rest], dim=-1) @ codes.T  # (..., G)
     return torch.logsumexp(joint, dim=-1)
+
+
+def conservative_penalty(
+    form: str,
+    q_values: Sequence[torch.Tensor],
+    actions: torch.Tensor,
+    mask: torch.Tensor,
+    *,
+    logits: Sequence[torch.Tensor] | None = None,
+    feasible: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The conservative penalty in the form ``form`` (:attr:`~textrec.learners.configs.CQLConfig
+    .penalty`): ``'items'`` :func:`item_penalty` over ``feasible`` ``(F, K)``, ``'policy'``
+    :func:`policy_penalty` under the policy of ``logits``, ``'logsumexp'`` :func:`cql_penalty`.
+    The one choice of form for the ``cql`` learner and the ``cql`` critic of off-policy
+    evaluation; :class:`InputError` when the form's input is missing or the form unknown."""
+    if form == "items":
+        if feasible is None:
+            raise InputError("penalty 'items' needs the catalog's item action vectors (feasible)")
+        return item_penalty(q_values, actions, feasible, mask)
+    if form == "policy":
+        if logits is None:
+            raise InputError("penalty 'policy' needs the policy's logits")
+        return policy_penalty(q_values, logits, actions, mask)
+    if form == "logsumexp":
+        return cql_penalty(q_values, actions, mask)
+    raise InputError(f"unknown penalty form {form!r}; choose 'items', 'policy' or 'logsumexp'")
 
 
 def feasible_share(logits: Sequence[torch.Tensor], feasible: torch.Tensor) -> torch.Tensor:

@@ -61,7 +61,7 @@ from torch import nn
 from textrec.agent.policy import reset_parameters
 from textrec.errors import InputError
 from textrec.learners.configs import PENALTIES, CQLConfig
-from textrec.learners.functional import cql_penalty, item_penalty, policy_penalty
+from textrec.learners.functional import conservative_penalty
 from textrec.learners.loop import fit
 
 __all__ = ["FQEConfig", "FQEData", "FQEFit", "FQELearner", "fit_fqe"]
@@ -226,16 +226,20 @@ class FQELearner:
         if self.config.alpha == 0:
             return bellman, metrics
         heads = [terms[:, lo:hi] for lo, hi in self._bounds]
-        local, real = t["local"][rows], torch.ones(len(rows), dtype=torch.bool)
-        if self.config.penalty == "items":
-            penalty = item_penalty(heads, local, t["feasible"], real)
-        elif self.config.penalty == "policy":
-            target = t["target"][rows].clamp_min(1e-30).log()
-            penalty = policy_penalty(
-                heads, [target[:, lo:hi] for lo, hi in self._bounds], local, real
-            )
-        else:
-            penalty = cql_penalty(heads, local, real)
+        logits = (
+            None  # the target policy's, as log-probabilities: only the 'policy' form reads them
+        )
+        if self.config.penalty == "policy":
+            log_pi = t["target"][rows].clamp_min(1e-30).log()
+            logits = [log_pi[:, lo:hi] for lo, hi in self._bounds]
+        penalty = conservative_penalty(
+            self.config.penalty,
+            heads,
+            t["local"][rows],
+            torch.ones(len(rows), dtype=torch.bool),
+            logits=logits,
+            feasible=t.get("feasible"),
+        )
         metrics["loss/cql"] = float(penalty.detach())
         return bellman + self.config.alpha * penalty, metrics
 
