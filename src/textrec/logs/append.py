@@ -278,9 +278,7 @@ class SessionLog:
             ]
             done, chunk = self._resume(manifest)
             last = chunk + len(sessions) - 1
-            path = self._experience / (
-                shard_name(chunk) if last == chunk else range_shard_name(chunk, last)
-            )
+            path = self._batch_path(range(chunk, last + 1))
             # Announce the sessions (the log is incomplete until their shard is listed), write
             # the shard, list them: a kill between any two steps leaves a log that checks clean.
             write_manifest(self.root, self._updated(manifest, names, last + 1, done))
@@ -326,12 +324,13 @@ class SessionLog:
     def _experience(self) -> Path:
         return self.root / EXPERIENCE_DIR
 
-    def _shard_of(self, chunks: range) -> Path | None:
-        """The shard that holds exactly ``chunks`` (None: none does)."""
-        for path in list_shards(self._experience) if self._experience.is_dir() else []:
-            if shard_chunks(path.name) == chunks:
-                return path
-        return None
+    def _batch_path(self, chunks: range) -> Path:
+        """The shard an append of the sessions ``chunks`` writes (a compacted shard's name for
+        several)."""
+        first, last = chunks[0], chunks[-1]
+        return self._experience / (
+            shard_name(first) if first == last else range_shard_name(first, last)
+        )
 
     def _check_newest_shards(self, manifest: Manifest) -> None:
         """Refuse a log whose newest shards are damaged (e.g. truncated by a full disk or a copy):
@@ -364,7 +363,7 @@ class SessionLog:
         pending = range(done[-1] + 1 if done else 0, manifest.n_sessions)
         if not pending:
             return done, manifest.n_sessions
-        if self._shard_of(pending) is not None:
+        if self._batch_path(pending).is_file():
             return (*done, *pending), manifest.n_sessions
         return done, pending.start
 
