@@ -19,6 +19,7 @@ normal interval: ``M`` is small, as each refit costs a whole fit).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,10 @@ class OffPolicyLog:
         turn = self.episodes.turn[self.decide].astype(np.float32)
         return np.concatenate(heads, axis=1), known, turn / max(turn.max(), 1)
 
-    def _fqe_data(self, spec: TargetSpec) -> FQEData:
+    @functools.cached_property
+    def _fqe_rows(self) -> FQEData:
+        """What FQE regresses on that no target policy changes (built once; ``target`` is
+        filled per policy by :meth:`_fqe_data`)."""
         base, known, turn = self._state()
         features = np.concatenate(
             [base, known, turn[:, None], known.mean(axis=1, keepdims=True)], axis=1
@@ -210,10 +214,13 @@ class OffPolicyLog:
             actions=(self.actions + offsets[:-1]).astype(np.int64),
             reward=self.episodes.reward[self.decide].astype(np.float32),
             done=self.done,
-            target=np.concatenate(self.replay(spec).heads, axis=1),
+            target=np.empty((len(self.done), 0), dtype=np.float32),
             offsets=offsets,
             feasible=item_actions(self.catalog) + offsets[:-1],
         )
+
+    def _fqe_data(self, spec: TargetSpec) -> FQEData:
+        return replace(self._fqe_rows, target=np.concatenate(self.replay(spec).heads, axis=1))
 
     def dice_ratios(self, spec: TargetSpec, ridge: float) -> np.ndarray:
         """``(R,)`` DualDICE's correction ratios of ``spec`` (:mod:`textrec.ope.dice`)."""
