@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from textrec.errors import InputError
 from textrec.learners.loop import (
     CHECKPOINT_NAME,
     METRICS_NAME,
+    Pending,
     fit,
     fitter,
     load_checkpoint,
@@ -132,6 +134,81 @@ def test_resume_continues_exactly_where_the_checkpoint_left(tmp_path):
     assert resumed.n_updates == 12
     torch.testing.assert_close(resumed.w, straight.w, rtol=0, atol=0)
     assert [int(r["step"]) for r in read_csv(tmp_path / METRICS_NAME)] == [4, 8, 12]
+
+
+def _run(learner, tmp_path, stop=None, **kwargs):
+    """``fitter`` on the toy learner, seed 3, 12 steps, evaluated every 4; stopped after the
+    step ``stop`` (None: to the end)."""
+    run = fitter(
+        learner,
+        NormalBatches(),
+        n_steps=12,
+        evaluators={"eval": norm_evaluator},
+        eval_every=4,
+        checkpoint_dir=tmp_path,
+        seed=3,
+        progress=False,
+        **kwargs,
+    )
+    steps = [s for s, _ in itertools.islice(run, stop)]
+    run.close()
+    return steps
+
+
+def _without_times(rows):
+    return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rows]
+
+
+@pytest.mark.parametrize("stop", [2, 6])
+def test_a_checkpoint_between_rows_resumes_as_if_never_stopped(tmp_path, stop):
+    """With ``checkpoint_seconds=0`` the checkpoint is saved after every step: a run killed
+    after step ``stop`` (before its first row, or between rows 4 and 8) resumes at ``stop + 1``
+    and ends with the same weights and the same metrics rows as the uninterrupted run (the
+    row after the stop averages the steps before and after it)."""
+    straight = MeanLearner()
+    _run(straight, tmp_path / "straight")
+    first = MeanLearner()
+    _run(first, tmp_path / "killed", stop=stop, checkpoint_seconds=0)
+    ckpt = load_checkpoint(tmp_path / "killed" / CHECKPOINT_NAME)
+    assert ckpt.step == stop
+    assert ckpt.pending is not None and ckpt.pending.row_step == 4 * (stop // 4)
+    assert len(ckpt.pending.metrics["loss/fit"]) == stop % 4
+
+    resumed = MeanLearner()
+    assert _run(resumed, tmp_path / "killed") == list(range(stop + 1, 13))
+    torch.testing.assert_close(resumed.w, straight.w, rtol=0, atol=0)
+    assert _without_times(read_csv(tmp_path / "killed" / METRICS_NAME)) == _without_times(
+        read_csv(tmp_path / "straight" / METRICS_NAME)
+    )
+
+
+def test_checkpoints_between_rows_follow_the_clock(tmp_path, monkeypatch):
+    """A checkpoint is saved between rows only once ``checkpoint_seconds`` have passed since
+    the last save (here the clock moves 1 s per reading: every few steps, not every one)."""
+    clock = itertools.count()
+    monkeypatch.setattr("textrec.learners.loop.time.perf_counter", lambda: float(next(clock)))
+    saves = []
+    real = save_checkpoint
+
+    def spy(path, learner, step, *args):
+        saves.append(step)
+        return real(path, learner, step, *args)
+
+    monkeypatch.setattr("textrec.learners.loop.save_checkpoint", spy)
+    _run(MeanLearner(), tmp_path, checkpoint_seconds=None)
+    assert saves == [4, 8, 12]
+    saves.clear()
+    _run(MeanLearner(), tmp_path / "clock", checkpoint_seconds=10)
+    between = sorted(set(saves) - {4, 8, 12})
+    assert {4, 8, 12} <= set(saves) and between and len(between) < 9  # not after every step
+
+
+def test_a_pending_row_that_does_not_precede_its_step_is_refused(tmp_path):
+    learner = MeanLearner()
+    pending = Pending(row_step=5, wall=1.0, metrics={"loss/fit": [0.5]})
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, learner, 5, 3, None, pending)
+    with pytest.raises(InputError, match="pending row at step 5, not before step 5"):
+        load_checkpoint(tmp_path / CHECKPOINT_NAME)
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,15 @@
 * **logging**: at each evaluation one CSV row (step, means of the training metrics since the
   previous row, evaluation metrics) goes to ``checkpoint_dir/metrics.csv``, rewritten atomically;
 * **checkpoints**: at each evaluation ``checkpoint_dir/checkpoint.pt`` is replaced atomically by
-  ``{type, config (JSON), meta (JSON), state_dict, version, step, seed}``
+  ``{type, config (JSON), meta (JSON), state_dict, version, step, seed, pending}``
   (:func:`textrec.checkpoint.write_checkpoint`); a later call with the same
   ``checkpoint_dir`` resumes from it (same learner type, config, seed and ``meta`` required).
+  Between evaluations the checkpoint is also replaced whenever ``checkpoint_seconds`` have passed
+  since the last one, so a killed run loses minutes, not the updates since its last evaluation
+  (an on-policy update on UT-Zappos takes ~30 s: 250 of them between evaluations are two hours).
+  Such a checkpoint keeps what the next metrics row needs (``pending``: the step of the last row,
+  the wall time so far and the training metrics of every step since that row), so a resumed run
+  writes the same ``metrics.csv`` rows as the uninterrupted one, however often it was saved.
 
 A learner is anything with the small :class:`Learner` protocol; a batch source anything with
 ``sample(rng)`` (:mod:`textrec.learners.batches`); an evaluator anything callable on a policy
@@ -51,6 +57,7 @@ __all__ = [
     "BatchSource",
     "Positioned",
     "Checkpoint",
+    "Pending",
     "fitter",
     "fit",
     "save_checkpoint",
@@ -136,6 +143,32 @@ class Checkpoint:
     """The loop's seed."""
     meta: dict[str, Any] = field(default_factory=dict)
     """What else a resumed run must share (e.g. the algorithm, the catalog's fingerprint)."""
+    pending: Pending | None = None
+    """For a checkpoint saved between metrics rows: what the next row needs; ``None`` for one
+    saved with its row (and for every checkpoint of textrec before this field)."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The loop's state between two metrics rows, kept in a checkpoint saved between them."""
+
+    row_step: int
+    """Step of the last metrics row written (0: none yet)."""
+    wall: float
+    """Wall seconds of the run up to the checkpoint (resumed parts included)."""
+    metrics: dict[str, list[float]]
+    """Each training metric of every step since that row, in step order."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (as stored in the checkpoint)."""
+        return {"row_step": self.row_step, "wall": self.wall, "metrics": self.metrics}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Pending:
+        """Read what :meth:`to_json` wrote; ``TypeError``/``ValueError``/``KeyError`` if
+        malformed."""
+        metrics = {str(k): [float(x) for x in v] for k, v in dict(raw["metrics"]).items()}
+        return cls(int(raw["row_step"]), float(raw["wall"]), metrics)
 
 
 _FIELDS = ("config", "meta", "state_dict", "step", "seed")
@@ -155,8 +188,10 @@ def save_checkpoint(
     step: int,
     seed: int,
     meta: Mapping[str, Any] | None = None,
+    pending: Pending | None = None,
 ) -> Path:
-    """Write ``learner`` to the single file ``path`` atomically (with JSON ``meta``)."""
+    """Write ``learner`` to the single file ``path`` atomically (with JSON ``meta``, and the
+    loop's ``pending`` row when saved between metrics rows)."""
     return write_checkpoint(
         path,
         learner.name,
@@ -165,6 +200,7 @@ def save_checkpoint(
         state_dict=learner.state_dict(),
         step=step,
         seed=seed,
+        pending=None if pending is None else json.dumps(pending.to_json()),
     )
 
 
@@ -183,12 +219,17 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             step=int(raw["step"]),
             seed=int(raw["seed"]),
             meta=json.loads(raw["meta"]),
+            pending=None
+            if raw.get("pending") is None
+            else Pending.from_json(json.loads(raw["pending"])),
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise InputError(f"{path}: malformed learner checkpoint: {exc}") from exc
-    bad = [f"{k} {v}" for k, v in (("step", ckpt.step), ("seed", ckpt.seed)) if v < 0]
+    bad = [f"negative {k} {v}" for k, v in (("step", ckpt.step), ("seed", ckpt.seed)) if v < 0]
+    if ckpt.pending is not None and not 0 <= ckpt.pending.row_step < ckpt.step:
+        bad.append(f"pending row at step {ckpt.pending.row_step}, not before step {ckpt.step}")
     if bad:
-        raise InputError(f"{path}: malformed learner checkpoint: negative {', '.join(bad)}")
+        raise InputError(f"{path}: malformed learner checkpoint: {', '.join(bad)}")
     return ckpt
 
 
@@ -228,14 +269,19 @@ def check_resume(
         )
     if ckpt.seed != seed:
         raise InputError(f"{path}: saved with seed {ckpt.seed}, this run has seed {seed}")
-    _rows_to(Path(run_dir), ckpt.step)  # a damaged metrics table is refused before long work
+    _rows_of(Path(run_dir), ckpt)  # a damaged metrics table is refused before long work
     return ckpt
 
 
-def _rows_to(run_dir: Path, step: int) -> list[dict[str, Any]]:
-    """The ``metrics.csv`` rows up to checkpoint ``step``; the last must be that step's."""
+def _rows_of(run_dir: Path, ckpt: Checkpoint) -> list[dict[str, Any]]:
+    """The ``metrics.csv`` rows up to the checkpoint's last row (its step, or its pending
+    row's step); the last must be that step's (none when a pending checkpoint precedes every
+    row)."""
+    step = ckpt.step if ckpt.pending is None else ckpt.pending.row_step
     metrics = run_dir / METRICS_NAME
     rows = [r for r in read_rows(metrics) if int(r["step"]) <= step]
+    if step == 0 and not rows:
+        return rows
     if not rows or int(rows[-1]["step"]) != step or "time/wall" not in rows[-1]:
         raise InputError(
             f"{metrics}: no row (with time/wall) for step {step} of {run_dir / CHECKPOINT_NAME}; "
@@ -250,19 +296,18 @@ def _resume(
     seed: int,
     meta: Mapping[str, Any] | None,
     upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Load ``run_dir``'s checkpoint into ``learner``; return its step and metric rows up to it."""
+) -> tuple[Checkpoint | None, list[dict[str, Any]]]:
+    """Load ``run_dir``'s checkpoint into ``learner``; return it and the metric rows up to it."""
     ckpt = check_resume(run_dir, learner.name, learner.config, seed, meta, upgrade)
     if ckpt is None:
-        return 0, []
+        return None, []
     path = run_dir / CHECKPOINT_NAME
     try:
         learner.load_state_dict(ckpt.state_dict)
     except (KeyError, RuntimeError, ValueError) as exc:
         raise InputError(f"{path}: cannot restore the learner: {exc}") from exc
-    rows = _rows_to(run_dir, ckpt.step)
     logger.info("resumed %s from %s at step %d", learner.name, path, ckpt.step)
-    return ckpt.step, rows
+    return ckpt, _rows_of(run_dir, ckpt)
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -328,6 +373,7 @@ def fitter(
     seed: int = 0,
     meta: Mapping[str, Any] | None = None,
     upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    checkpoint_seconds: float | None = 600.0,
     progress: bool = True,
     window: int = 20,
 ) -> Iterator[tuple[int, dict[str, float]]]:
@@ -338,7 +384,8 @@ def fitter(
         batches: Any :class:`BatchSource` of the learner's batch type.
         n_steps: Total updates of the run (a resumed run continues up to this number).
         evaluators: Name -> evaluator; run every ``eval_every`` steps and after the last step.
-        eval_every: Steps between evaluations / CSV rows / checkpoints (0: after the last only).
+        eval_every: Steps between evaluations / CSV rows (0: after the last only); a checkpoint
+            is saved with each row.
         checkpoint_dir: Run directory for ``checkpoint.pt`` and ``metrics.csv``; resumes from its
             checkpoint when there is one. ``None``: nothing is written.
         seed: Seed of the per-step batch generators (:func:`step_rng`).
@@ -346,6 +393,8 @@ def fitter(
             algorithm's name, the catalog's and log's fingerprints, ...).
         upgrade: reads an older checkpoint's ``meta`` as this version writes it
             (:func:`check_resume`).
+        checkpoint_seconds: Also save the checkpoint after a step that ends at least this many
+            seconds after the last save, between rows (``None``: with the rows only).
         progress: Show a progress bar with rolling means of the metrics.
         window: Steps in the progress bar's rolling means.
 
@@ -357,14 +406,22 @@ def fitter(
         raise InputError(f"n_steps must be >= 1, got {n_steps}")
     if eval_every < 0:
         raise InputError(f"eval_every must be >= 0, got {eval_every}")
+    if checkpoint_seconds is not None and not checkpoint_seconds >= 0:
+        raise InputError(f"checkpoint_seconds must be >= 0 or None, got {checkpoint_seconds}")
     evaluators = dict(evaluators or {})
     run_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    start, rows = _resume(learner, run_dir, seed, meta, upgrade) if run_dir is not None else (0, [])
+    ckpt, rows = _resume(learner, run_dir, seed, meta, upgrade) if run_dir else (None, [])
+    start = 0 if ckpt is None else ckpt.step
     if isinstance(batches, Positioned):
         batches.position(seed, start)
     rolling: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=window))
     since_row: dict[str, list[float]] = defaultdict(list)
-    began = time.perf_counter() - (float(rows[-1]["time/wall"]) if rows else 0.0)
+    wall = float(rows[-1]["time/wall"]) if rows else 0.0
+    if ckpt is not None and ckpt.pending is not None:
+        since_row.update({k: list(v) for k, v in ckpt.pending.metrics.items()})
+        wall = ckpt.pending.wall
+    began = time.perf_counter() - wall
+    saved = time.perf_counter()
     bar = tqdm(
         total=n_steps, initial=start, disable=not progress, desc=learner.name, dynamic_ncols=True
     )
@@ -395,6 +452,19 @@ def fitter(
                 if run_dir is not None:
                     _write_rows(run_dir / METRICS_NAME, rows)
                     save_checkpoint(run_dir / CHECKPOINT_NAME, learner, step, seed, meta)
+                    saved = time.perf_counter()
+            elif (
+                run_dir is not None
+                and checkpoint_seconds is not None
+                and time.perf_counter() - saved >= checkpoint_seconds
+            ):
+                pending = Pending(
+                    row_step=int(rows[-1]["step"]) if rows else 0,
+                    wall=time.perf_counter() - began,
+                    metrics={k: list(v) for k, v in since_row.items()},
+                )
+                save_checkpoint(run_dir / CHECKPOINT_NAME, learner, step, seed, meta, pending)
+                saved = time.perf_counter()
             bar.update(1)
             bar.set_postfix(_postfix(rolling, metrics, evaluators), refresh=False)
             yield step, metrics
