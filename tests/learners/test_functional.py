@@ -26,6 +26,7 @@ from textrec.learners.functional import (
     policy_penalty,
     polyak_update,
     request_tracking_loss,
+    row_numbers,
     soft_actor_loss,
     soft_values,
     td_target,
@@ -231,6 +232,35 @@ def test_feasible_share_says_whether_each_states_best_values_make_an_item():
         torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]),
     ]
     np.testing.assert_array_equal(feasible_share(logits, feasible).numpy(), [1.0, 1.0, 0.0])
+
+
+def test_feasible_share_equals_the_rowwise_comparison():
+    """Against the definition (each state's best row compared with every feasible row), on
+    states that are and are not feasible, two axes of states, feasible rows holding -1."""
+    gen = torch.Generator().manual_seed(4)
+    sizes = [3, 7, 5]
+    feasible = torch.stack([torch.randint(-1, n, (40,), generator=gen) for n in sizes], -1)
+    feasible[:10] = feasible[:10].clamp_min(0)
+    logits = [torch.randn(2, 30, n, generator=gen) for n in sizes]
+    for k in range(3):  # the first 10 states of each row prefer a feasible action
+        logits[k][:, :10] = 0.0
+        logits[k][:, torch.arange(10), feasible[:10, k]] = 5.0
+    best = torch.stack([lg.argmax(-1) for lg in logits], -1)
+    brute = (best.unsqueeze(-2) == feasible).all(-1).any(-1).float()
+    assert 20 <= int(brute.sum()) < 60
+    got = feasible_share(logits, feasible)
+    assert got.shape == (2, 30)
+    np.testing.assert_array_equal(got.numpy(), brute.numpy())
+
+
+@pytest.mark.parametrize("scale", [1, 2**40], ids=["mixed radix", "overflow: ranks"])
+def test_row_numbers_are_equal_exactly_for_equal_rows(scale):
+    gen = torch.Generator().manual_seed(5)
+    rows = torch.randint(-1, 3, (200, 3), generator=gen) * scale
+    number = row_numbers(rows)
+    same_number = number[:, None] == number[None, :]
+    same_row = (rows[:, None, :] == rows[None, :, :]).all(-1)
+    assert torch.equal(same_number, same_row)
 
 
 def test_latest_requests_keeps_the_last_request_per_attribute():

@@ -10,6 +10,7 @@ has no label for that attribute); such heads are left out of sums.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -34,6 +35,7 @@ __all__ = [
     "item_penalty",
     "conservative_penalty",
     "feasible_share",
+    "row_numbers",
     "head_values",
     "request_tracking_loss",
     "soft_values",
@@ -345,13 +347,30 @@ def conservative_penalty(
     raise InputError(f"unknown penalty form {form!r}; choose 'items', 'policy' or 'logsumexp'")
 
 
+def row_numbers(rows: torch.Tensor) -> torch.Tensor:
+    """``(M,) int64`` numbers of the rows of ``rows`` ``(M, K)`` (integers >= -1), equal exactly
+    for equal rows: each row's values (shifted by one) read in mixed radix, or, where that number
+    would overflow int64, the row's rank among the distinct rows (a sort)."""
+    shifted = rows + 1
+    radix = [int(r) + 1 for r in shifted.amax(dim=0)]
+    if math.prod(radix) >= 2**63:
+        return torch.unique(shifted, dim=0, return_inverse=True)[1]
+    strides = torch.tensor([math.prod(radix[:k]) for k in range(len(radix))])
+    return (shifted * strides).sum(dim=-1)
+
+
 def feasible_share(logits: Sequence[torch.Tensor], feasible: torch.Tensor) -> torch.Tensor:
     r"""Whether each state's most probable value per head, :math:`(\arg\max_v \pi_k(v|s))_k`,
     is one of the ``feasible`` ``(F, K)`` action vectors (an item the catalog has); ``(N,)``
     float 0/1. A factorised actor can prefer a combination no item has (Shoes with a slipper
     subcategory): retrieval then finds no item that matches its heads."""
-    best = torch.stack([lg.detach().argmax(dim=-1) for lg in logits], dim=-1)  # (N, K)
-    return (best.unsqueeze(-2) == feasible).all(dim=-1).any(dim=-1).to(logits[0].dtype)
+    best = torch.stack([lg.detach().argmax(dim=-1) for lg in logits], dim=-1)  # (..., K)
+    rows = best.reshape(-1, best.shape[-1])
+    # one number per row, then one membership test (not the (N, F, K) comparison, which took
+    # 0.8 s of a 1.4 s UT-Zappos step)
+    number = row_numbers(torch.cat([rows, feasible.to(rows.dtype)]))
+    found = torch.isin(number[: len(rows)], number[len(rows) :])
+    return found.reshape(best.shape[:-1]).to(logits[0].dtype)
 
 
 def head_values(q_values: Sequence[torch.Tensor], actions: torch.Tensor) -> torch.Tensor:
