@@ -26,9 +26,10 @@ Speed, without changing the chosen item:
   the scores are computed once per distinct action row, not once per session.
 * **Candidates kept across calls.** A session's action repeats from turn to turn once its slots
   are filled, so each distinct action's top candidates and bound (below) are kept (by the
-  action's bytes, up to ``_CACHED`` actions) and later calls with the same action only check the
-  session's exclusions. (Only when every action of a batch is new and distinct, as random
-  actions are, is every session scored densely instead.)
+  action's bytes, up to ``_CACHED`` actions, in one array store gathered for a batch at once)
+  and later calls with the same action only check the session's exclusions. (Only when every
+  action of a batch is new and distinct, as random actions are, is every session scored densely
+  instead.)
 * **Top candidates, then the session's own exclusions.** For each distinct action the
   ``_TOP`` best items are kept, ordered by (score, pool position), with the score of the best item
   left out (the *bound*). A session shows its first candidate it has not seen; that is exactly
@@ -46,9 +47,11 @@ Speed, without changing the chosen item:
   terms are exact. Only the items whose upper bound reaches the ``(_TOP+1)``-th best lower bound
   are scored exactly; every other item scores below the ``(_TOP+1)``-th best score, so the
   candidates and the bound are the dense ones (:meth:`Retriever._bounded_top` gives the
-  argument, with a margin for float32 rounding, :meth:`Retriever._slack`). An action named
-  value by value (one-hot heads, thin products) is scored densely as before: gathers over the
-  pool cost about what bounds would.
+  argument, with a margin for float32 rounding, :meth:`Retriever._slack`; UT-Zappos, slot
+  filler: retrieval 1.35x, benchmarks/README.md). An action named value by value (one-hot heads,
+  thin products) is scored densely as before: gathers over the pool cost about what bounds would
+  (measured: bounding every soft term, or lists of items per named value, were slower). An
+  attribute split by :class:`_SparseTerm` (a pool with labeled items) keeps that path.
 * **Few values per item: gathers, not a product.** Where an attribute's items have few values
   above ``eps`` (labeled items), ``pi_k @ p_k(.|item)`` is summed over those values, once per
   distinct pattern of them; in a pool that mixes labeled and predicted items (a server's whole
