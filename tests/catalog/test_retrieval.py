@@ -294,3 +294,132 @@ def check_best_unseen(r, values, heads, weights, excluded, soft, weighted) -> No
     ref[excluded] = -np.inf
     at = np.argmax(r.pool[None, :] == got[:, None], axis=1)
     np.testing.assert_allclose(ref[np.arange(b), at], ref.max(axis=1), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("head_kind", ["uniform", "ones", "dirichlet", "sparse"])
+def test_mass_bounds_hold_with_their_rounding_margin(toy_catalog, head_kind):
+    """``_mass_bounds`` bracket the computed term, the product's or the pairwise dot's, once the
+    rounding margin ``_slack`` is added: a uniform head makes the upper bound exact in real
+    arithmetic, so without the margin the computed product exceeds it for many items (this test
+    goes red with ``_ULP = 0``)."""
+    rng = np.random.default_rng(3)
+    r = Retriever(toy_catalog, "test")
+    n_v, n_p = 685, 4000
+    probs_t = np.clip(rng.dirichlet(np.full(n_v, 0.05), size=n_p).astype(np.float32), r.eps, 1.0)
+    probs_t = np.ascontiguousarray(probs_t.T)
+    head = {
+        "uniform": np.full((2, n_v), 1.0 / n_v, dtype=np.float32),
+        "ones": np.ones((2, n_v), dtype=np.float32),
+        "dirichlet": rng.dirichlet(np.ones(n_v), size=2).astype(np.float32),
+        "sparse": rng.dirichlet(np.ones(n_v), size=2).astype(np.float32)
+        * (rng.random((2, n_v)) < 0.05),
+    }[head_kind]
+    head[:, 0] += np.float32(head_kind == "sparse")  # a positive row sum
+    lb, ub = retrieval._mass_bounds(retrieval._top_mass(probs_t), head, r.eps)
+    slack = r._slack([head], np.ones((2, 1), dtype=np.float32))[:, None]
+    truth = np.log(head.astype(np.float64) @ probs_t.astype(np.float64))
+    products = (np.log(head @ probs_t), np.log((head[:, None, :] * probs_t.T).sum(axis=2)))
+    for computed in (truth, *products):
+        assert (computed <= ub + slack).all()
+        assert (computed >= lb - slack).all()
+
+
+def wide_retriever(catalog, pool, monkeypatch, mass: int = 1, settle: bool = True) -> Retriever:
+    """A retriever whose every attribute counts as wide (``_GATHER = 1``, ``_MASS = mass``), so
+    that soft heads on the toy's few values take the bounded path, which must settle them."""
+    monkeypatch.setattr(retrieval, "_GATHER", 1)
+    monkeypatch.setattr(retrieval, "_MASS", mass)
+    monkeypatch.setattr(retrieval, "_PRUNED", 0)  # bounds however many items they leave
+    r = Retriever(catalog, pool)
+    assert all(m is not None for m in r._mass)
+    if not settle:
+        return r
+    bounded_top = r._bounded_top
+
+    def settled(*args):  # every action the bounds settle: none left to the dense scores
+        found = bounded_top(*args)
+        assert not found[3].any()
+        return found
+
+    monkeypatch.setattr(r, "_bounded_top", settled)
+    return r
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    top=st.integers(1, 6),
+    mass=st.integers(1, 2),
+    weighted=st.booleans(),
+)
+def test_bounded_candidates_are_the_dense_ones(toy_catalog, monkeypatch, seed, top, mass, weighted):
+    """New actions with soft heads on wide attributes (Dirichlet heads, some rows one-hot,
+    weights with zeros) take the bounded path: their candidates strictly above the bound, in
+    order, and the bound are the dense ``_top``'s (up to the product's rounding: scores within
+    1e-5), and sessions that have seen from none to nearly all items get a best unseen item by
+    the documented score."""
+    monkeypatch.setattr(retrieval, "_TOP", top)
+    r = wide_retriever(toy_catalog, "test", monkeypatch, mass)
+    rng = np.random.default_rng(seed)
+    sizes = toy_catalog.schema.sizes
+    n = int(rng.integers(1, 8))
+    heads = [rng.dirichlet(np.full(s, 0.3), size=n).astype(np.float32) for s in sizes]
+    for k, h in enumerate(heads):  # some rows name a value (scaled one-hot)
+        named = rng.random(n) < 0.3
+        h[named] = (
+            rng.choice([1.0, 2.0])
+            * np.eye(sizes[k], dtype=np.float32)[rng.integers(0, sizes[k], int(named.sum()))]
+        )
+    w = rng.choice([0.0, 0.1, 1.0, 3.0], (n, len(sizes))).astype(np.float32) if weighted else None
+    d = np.arange(n)
+
+    def score(rows):
+        return r._sum((r._head_term(k, h[rows]) for k, h in enumerate(heads)), w, rows)
+
+    idx, s, bound = r._pruned_top(heads, w, score, d)
+    ref_idx, ref_s, ref_bound = r._top(score(d))
+    np.testing.assert_allclose(bound, ref_bound, rtol=1e-5, atol=1e-5)
+    for row in range(n):
+        clear = ref_s[row] > ref_bound[row] + 1e-5  # clear of the bound by more than rounding
+        assert set(ref_idx[row][clear]) <= set(idx[row][s[row] > bound[row]])
+        np.testing.assert_allclose(s[row], ref_s[row], rtol=1e-5, atol=1e-5)
+    b = 3 * n
+    which = rng.integers(0, n, b)
+    excluded = rng.random((b, r.n_pool)) < rng.random((b, 1))
+    excluded[np.arange(b), rng.integers(0, r.n_pool, b)] = False
+    session_w = None if w is None else w[which]
+    got = r.by_probs([h[which] for h in heads], excluded, session_w)
+    ref = documented_scores(
+        r, [h[which] for h in heads], session_w if weighted else np.ones((b, len(sizes)))
+    )
+    ref[excluded] = -np.inf
+    at = np.argmax(r.pool[None, :] == got[:, None], axis=1)
+    np.testing.assert_allclose(ref[np.arange(b), at], ref.max(axis=1), rtol=1e-6, atol=1e-5)
+
+
+def test_a_bound_too_small_would_change_the_items(toy_catalog, monkeypatch):
+    """The bounded path is only as exact as its bounds: with an upper bound too small for some
+    items (halfway to the lower bound) it drops items that belong among the candidates (what
+    the test above catches)."""
+    monkeypatch.setattr(retrieval, "_TOP", 3)
+    r = wide_retriever(toy_catalog, "test", monkeypatch, settle=False)
+    rng = np.random.default_rng(0)
+    heads = [rng.dirichlet(np.ones(s), size=20).astype(np.float32) for s in r.schema.sizes]
+    d = np.arange(20)
+
+    def score(rows):
+        return r._sum((r._head_term(k, h[rows]) for k, h in enumerate(heads)), None, rows)
+
+    def above_bound(found):  # the candidates _select may accept, by row
+        return [tuple(i[sc > b]) for i, sc, b in zip(*found, strict=True)]
+
+    ref = above_bound(r._top(score(d)))
+    assert any(len(row) for row in ref)
+    assert above_bound(r._pruned_top(heads, None, score, d)) == ref
+    true_bounds = retrieval._mass_bounds
+    monkeypatch.setattr(
+        retrieval, "_mass_bounds", lambda *a: (lambda lo, up: (lo, (lo + up) / 2))(*true_bounds(*a))
+    )
+    assert above_bound(r._pruned_top(heads, None, score, d)) != ref

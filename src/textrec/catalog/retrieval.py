@@ -26,9 +26,10 @@ Speed, without changing the chosen item:
   the scores are computed once per distinct action row, not once per session.
 * **Candidates kept across calls.** A session's action repeats from turn to turn once its slots
   are filled, so each distinct action's top candidates and bound (below) are kept (by the
-  action's bytes, up to ``_CACHED`` actions) and later calls with the same action only check the
-  session's exclusions. (Only when every action of a batch is new and distinct, as random
-  actions are, is every session scored densely instead.)
+  action's bytes, up to ``_CACHED`` actions, in one array store gathered for a batch at once)
+  and later calls with the same action only check the session's exclusions. (Only when every
+  action of a batch is new and distinct, as random actions are, is every session scored densely
+  instead.)
 * **Top candidates, then the session's own exclusions.** For each distinct action the
   ``_TOP`` best items are kept, ordered by (score, pool position), with the score of the best item
   left out (the *bound*). A session shows its first candidate it has not seen; that is exactly
@@ -38,6 +39,19 @@ Speed, without changing the chosen item:
   ``argmax`` over the unseen items, ties to the earliest pool position (up to the float rounding
   of a matrix product, which may differ in the last bit with the number of rows multiplied at
   once; gathers and sums, as in :meth:`Retriever.by_values`, are bit for bit).
+* **A new action's candidates by bounds, where its product is wide.** A soft head on an
+  attribute with many values (UT-Zappos's 685 brands; the slot filler's guess of an unnamed
+  brand) costs a ``V_k``-deep product per item, about 1 ms per action over 10,005 items. Each
+  item keeps its :data:`_MASS` likeliest values of such an attribute and the sum of the rest
+  (:func:`_top_mass`), which bound the term from both sides (:func:`_mass_bounds`); the other
+  terms are exact. Only the items whose upper bound reaches the ``(_TOP+1)``-th best lower bound
+  are scored exactly; every other item scores below the ``(_TOP+1)``-th best score, so the
+  candidates and the bound are the dense ones (:meth:`Retriever._bounded_top` gives the
+  argument, with a margin for float32 rounding, :meth:`Retriever._slack`; UT-Zappos, slot
+  filler: retrieval 1.35x, benchmarks/README.md). An action named value by value (one-hot heads,
+  thin products) is scored densely as before: gathers over the pool cost about what bounds would
+  (measured: bounding every soft term, or lists of items per named value, were slower). An
+  attribute split by :class:`_SparseTerm` (a pool with labeled items) keeps that path.
 * **Few values per item: gathers, not a product.** Where an attribute's items have few values
   above ``eps`` (labeled items), ``pi_k @ p_k(.|item)`` is summed over those values, once per
   distinct pattern of them; in a pool that mixes labeled and predicted items (a server's whole
@@ -79,9 +93,20 @@ _GATHER = 16
 and an add per item, against the product's vectorised multiply-adds): the split of
 :class:`_SparseTerm` weighs its gathers by it."""
 
+_MASS = 4
+"""Largest values kept per item of a wide attribute (more than ``_GATHER * _MASS`` values) to
+bound a soft head's term without its product (:meth:`Retriever._pruned_top`)."""
+
+_PRUNED = 8
+"""An action whose bounds leave more than ``1/_PRUNED`` of the pool to score exactly is scored
+densely instead."""
+
+_ULP = float(np.finfo(np.float32).eps) / 2
+"""Unit roundoff of float32 (``2^-24``): the margin of the bounds is counted in it."""
+
 _CACHED = 4096
 """Distinct actions whose candidates are kept across calls (then the store starts afresh): about
-15 MB on UT-Zappos (an action's bytes and its candidates)."""
+15 MB on UT-Zappos (an action's bytes and its candidates, 3.1 MB of them in one array)."""
 
 
 @cache
@@ -97,7 +122,9 @@ def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[b
     key = np.ascontiguousarray(np.concatenate(raw, axis=1))
     rows = key.view(np.dtype((np.void, key.shape[1]))).reshape(-1)
     distinct, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1), [d.tobytes() for d in distinct]
+    raw_keys, width = distinct.tobytes(), key.shape[1]
+    keys = [raw_keys[lo : lo + width] for lo in range(0, len(raw_keys), width)]
+    return first, inverse.reshape(-1), keys
 
 
 def resolve_pool(catalog: Catalog, pool: Pool | Sequence[int] | np.ndarray) -> np.ndarray:
@@ -288,6 +315,42 @@ class _SparseTerm:
         return np.take(np.log(per, out=per), self.pattern, axis=1)
 
 
+def _top_mass(probs_t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(idx, value, rest)`` of clipped ``probs_t (V, P)``: each item's :data:`_MASS` largest
+    values ``(m, P)``, their ``p(v|item)`` and the sum of the others ``(P,)`` (summed in float64,
+    so that it is a sum of positives, not a difference, to float32's precision)."""
+    idx = np.argpartition(-probs_t, _MASS - 1, axis=0)[:_MASS]
+    value = np.take_along_axis(probs_t, idx, axis=0)
+    others = probs_t.astype(np.float64)
+    np.put_along_axis(others, idx, 0.0, axis=0)
+    return idx, value, others.sum(axis=0).astype(np.float32)
+
+
+def _mass_bounds(
+    mass: tuple[np.ndarray, np.ndarray, np.ndarray], head: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lb, ub)`` ``(b, P)`` of ``log(pi_k @ p_k(.|item))`` from each item's largest values.
+
+    With ``S`` the item's :data:`_MASS` likeliest values, ``a = sum_{v in S} pi(v) p(v)`` and
+    ``R = sum_{v not in S} p(v)`` (``mass``, :func:`_top_mass`), the rest of the product lies
+    between ``min pi * R`` and ``max pi * R``, and the whole is at least ``eps * sum pi``
+    (``p`` is clipped at ``eps``)::
+
+        log max(a + min pi R, eps sum pi) <= log(pi @ p) <= log(a + max pi R)
+    """
+    idx, value, rest = mass
+    a = np.take(head, idx[0], axis=1)
+    a *= value[0]
+    for j in range(1, len(idx)):
+        more = np.take(head, idx[j], axis=1)
+        more *= value[j]
+        a += more
+    hi = a + head.max(axis=1, keepdims=True) * rest
+    lo = a + head.min(axis=1, keepdims=True) * rest
+    floor = np.float32(eps) * head.sum(axis=1, dtype=np.float32, keepdims=True)
+    return np.log(np.maximum(lo, floor, out=lo), out=lo), np.log(hi, out=hi)
+
+
 class Retriever:
     """Best unseen pool item for a batch of attribute-space choices.
 
@@ -325,11 +388,22 @@ class Retriever:
             _SparseTerm.of(probs[:, offsets[k] : offsets[k + 1]], eps)
             for k in range(self.schema.n_attributes)
         ]
+        self._mass = [  # a wide dense attribute's largest values per item, and the rest's sum
+            _top_mass(p) if len(p) > _GATHER * _MASS and sparse is None else None
+            for p, sparse in zip(self._probs_t, self._sparse, strict=True)
+        ]
+        self._rows = [  # and its (P, V_k): an item's values side by side (UT-Zappos: 27 MB)
+            None if m is None else np.ascontiguousarray(p.T)
+            for m, p in zip(self._mass, self._probs_t, strict=True)
+        ]
         log_t = np.zeros((self.schema.n_values + 1, len(self.pool)), dtype=np.float32)
         log_t[:-1] = np.log(probs).T  # last row: "no preference", adds 0 to every item
         self._log_t = log_t
-        self._candidates: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        """Top candidates, their scores and bound per action seen before (by its bytes)."""
+        self._slot: dict[bytes, int] = {}
+        """Row of :attr:`_store` of each action seen before (by its bytes)."""
+        self._store = (np.empty((0, 0), np.int64), np.empty((0, 0), np.float32), np.empty(0))
+        """Top candidates ``(_CACHED, _TOP)``, their scores and bound ``(_CACHED,)`` of those
+        actions, side by side (a batch's are gathered at once)."""
 
     @property
     def n_pool(self) -> int:
@@ -411,7 +485,10 @@ class Retriever:
         def score(d: np.ndarray) -> np.ndarray:
             return self._sum((self._head_term(k, h[d]) for k, h in enumerate(heads)), w, d)
 
-        return self._select(score, [b"p" + key for key in keys], inverse, excluded)
+        def top(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return self._pruned_top([h[d] for h in heads], None if w is None else w[d], score, d)
+
+        return self._select(score, [b"p" + key for key in keys], inverse, excluded, top)
 
     # ------------------------------------------------------------------ helpers
     def _head_term(self, k: int, head: np.ndarray) -> np.ndarray:
@@ -458,15 +535,22 @@ class Retriever:
         keys: list[bytes],
         inverse: np.ndarray,
         excluded: np.ndarray,
+        top: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None,
     ) -> np.ndarray:
         """Best unseen item of each session, its action ``inverse[s]`` (bytes ``keys[a]``) scored
         by ``score(rows)`` (``(len(rows), P)``): the first unseen of the action's top candidates
-        (kept from an earlier call when the same action came before) when it beats the bound,
+        (kept from an earlier call when the same action came before; a new action's found by
+        ``top(rows)``, default :meth:`_top` of the dense scores) when it beats the bound,
         else the dense ``argmax`` (see the module docstring). When every action is new and
         distinct (random actions, never seen again), finding candidates would cost more than it
         saves: dense for all."""
-        known = [self._candidates.get(key) for key in keys]
-        new = np.array([i for i, c in enumerate(known) if c is None], dtype=np.int64)
+        if top is None:
+
+            def top(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                return self._top(score(d))
+
+        slot = np.fromiter((self._slot.get(key, -1) for key in keys), np.int64, len(keys))
+        new = np.flatnonzero(slot < 0)
         step = max(1, _CHUNK_ELEMENTS // self.n_pool)
         if len(new) == len(inverse):
             out = np.empty(len(inverse), dtype=np.int64)
@@ -475,14 +559,24 @@ class Retriever:
                     rows = np.arange(lo, min(len(inverse), lo + step))
                     out[rows] = self._best(self._scores(score, inverse[rows]), excluded[rows], rows)
             return out
-        if len(self._candidates) + len(new) > _CACHED:
-            self._candidates.clear()
+        n_top = min(_TOP, self.n_pool)
+        if len(self._slot) + len(new) > _CACHED or self._store[0].shape[1] != n_top:
+            self._slot.clear()  # start afresh: this batch's actions are all new again
+            size = max(_CACHED, len(keys))
+            self._store = (
+                np.empty((size, n_top), np.int64),
+                np.empty((size, n_top), np.float32),
+                np.empty(size, np.float32),
+            )
+            new = np.arange(len(keys))
+        slot[new] = len(self._slot) + np.arange(len(new))
+        self._slot.update(zip([keys[i] for i in new], slot[new].tolist(), strict=True))
         with _blas().limit(limits=1, user_api="blas"):
             for lo in range(0, len(new), step):
                 d = new[lo : lo + step]
-                for i, found in zip(d, zip(*self._top(score(d)), strict=True), strict=True):
-                    self._candidates[keys[i]] = known[i] = found
-            cand, cand_score, bound = (np.stack(x) for x in zip(*known, strict=True))
+                for kept, found in zip(self._store, top(d), strict=True):
+                    kept[slot[d]] = found
+            cand, cand_score, bound = (kept[slot] for kept in self._store)
             sessions = np.arange(len(inverse))
             seen = np.take_along_axis(excluded, cand[inverse], axis=1)
             j = np.argmin(seen, axis=1)  # first unseen candidate (0 when all are seen)
@@ -518,6 +612,134 @@ class Retriever:
         s = np.take_along_axis(scores, idx, axis=1)
         order = np.lexsort((idx, -s), axis=-1)
         return np.take_along_axis(idx, order, 1), np.take_along_axis(s, order, 1), bound
+
+    def _pruned_top(
+        self,
+        heads: list[np.ndarray],
+        w: np.ndarray | None,
+        score: Callable[[np.ndarray], np.ndarray],
+        d: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_top` of the actions ``d`` (their ``heads`` and weights ``w``): an action with a
+        soft head on a wide attribute (:data:`_MASS`) by bounds (:meth:`_bounded_top`), the others
+        (gathers and thin products only) from their dense scores ``score``."""
+        n, p = len(heads[0]), self.n_pool
+        top = min(_TOP, p)
+        bounded = np.zeros(n, dtype=bool)
+        for k, mass in enumerate(self._mass):
+            if mass is not None and top < p:
+                bounded |= np.count_nonzero(heads[k], axis=1) > 1
+        idx = np.empty((n, top), dtype=np.int64)
+        s = np.empty((n, top), dtype=np.float32)
+        bound = np.empty(n, dtype=np.float32)
+        rows = np.flatnonzero(bounded)
+        step = max(1, _CHUNK_ELEMENTS // (p * (len(heads) + 2)))
+        for part in (rows[lo : lo + step] for lo in range(0, rows.size, step)):
+            found = self._bounded_top([h[part] for h in heads], None if w is None else w[part])
+            ok, dense = part[~found[3]], part[found[3]]
+            idx[ok], s[ok], bound[ok] = found[:3]
+            bounded[dense] = False
+        rows = np.flatnonzero(~bounded)
+        if rows.size:
+            idx[rows], s[rows], bound[rows] = self._top(score(d[rows]))
+        return idx, s, bound
+
+    def _bounded_top(
+        self, heads: list[np.ndarray], w: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(idx, scores, bound, dense)``: :meth:`_top` of the actions ``heads`` (weights
+        ``w``) that bounds settle, and which actions they leave to the dense scores (``dense``,
+        ``(b,) bool``; the first three hold the others' rows in order).
+
+        Each term of a wide attribute under a soft head is bounded (:func:`_mass_bounds`), every
+        other term is exact (the gathers and thin products of :meth:`_head_term`), so each item
+        has ``lb <= score <= ub`` (each side with a margin ``slack``, :meth:`_slack`, covering
+        float32 rounding). ``thr``, the ``(_TOP+1)``-th largest ``lb``, is at most ``t``, the
+        ``(_TOP+1)``-th largest score (the ``_TOP+1`` items with ``lb >= thr`` score at least
+        that). Only the items with ``ub >= thr`` are scored exactly; every other item scores below
+        ``thr <= t``, so the ``_TOP+1`` best of the scored items are the ``_TOP+1`` best of the
+        pool, ``t`` and the items strictly above it included: the dense :meth:`_top` (candidates,
+        scores, bound ``t``) when scores are distinct; with ties at ``t`` another choice among the
+        tied, which :meth:`_select` never accepts (it takes a candidate only strictly above the
+        bound). An action whose bounds leave more than ``1/_PRUNED`` of the pool is ``dense``."""
+        n, p = len(heads[0]), self.n_pool
+        top = min(_TOP, p)
+        weight = np.ones((n, len(heads)), np.float32) if w is None else w
+        terms: list[np.ndarray] = []  # each attribute's weighted term (a wide one's soft rows: lb)
+        soft_rows: list[np.ndarray] = []
+        lb = ub = np.zeros((n, p), dtype=np.float32)
+        for k, h in enumerate(heads):
+            soft = np.flatnonzero(np.count_nonzero(h, axis=1) > 1)
+            if self._mass[k] is None or soft.size == 0:
+                term = self._head_term(k, h)
+                if w is not None:
+                    term *= w[:, k : k + 1]
+                terms.append(term)
+                soft_rows.append(soft[:0])
+                lb, ub = lb + term, ub + term
+                continue
+            term = np.empty((n, p), dtype=np.float32)
+            one = np.flatnonzero(np.count_nonzero(h, axis=1) == 1)
+            if one.size:
+                term[one] = self._head_term(k, h[one])
+            upper = term.copy()
+            term[soft], upper[soft] = _mass_bounds(self._mass[k], h[soft], self.eps)  # type: ignore[arg-type]
+            if w is not None:
+                term *= w[:, k : k + 1]
+                upper *= w[:, k : k + 1]
+            terms.append(term)
+            soft_rows.append(soft)
+            lb, ub = lb + term, ub + upper
+        thr = np.partition(lb, p - top - 1, axis=1)[:, p - top - 1]
+        keep = ub >= (thr - 2 * self._slack(heads, weight))[:, None]
+        count = keep.sum(axis=1)
+        dense = (count * _PRUNED > p) | (count <= top)  # the latter only if a bound failed
+        r, items = np.nonzero(keep & ~dense[:, None])
+        exact = np.empty(0, dtype=np.float32)
+        for k, (term, soft) in enumerate(zip(terms, soft_rows, strict=True)):
+            at = term[r, items]
+            if soft.size:  # the exact term where the head is soft
+                pair = np.flatnonzero(np.isin(r, soft))
+                at[pair] = self._log_dot(k, heads[k], r[pair], items[pair])
+                if w is not None:
+                    at[pair] *= w[r[pair], k]
+            if k == 0:
+                exact = at
+            else:
+                exact += at
+        order = np.lexsort((items, -exact, r))
+        items, exact = items[order], exact[order]
+        kept = count[~dense]
+        at = (np.cumsum(kept) - kept)[:, None] + np.arange(top + 1)
+        return items[at[:, :top]], exact[at[:, :top]], exact[at[:, top]], dense
+
+    def _log_dot(self, k: int, head: np.ndarray, r: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``(n,)`` ``log(head[r] @ p_k(.|items))`` pair by pair (another summation order than
+        the dense product: equal up to float rounding)."""
+        out = np.empty(len(r), dtype=np.float32)
+        step = max(1, _CHUNK_ELEMENTS // head.shape[1])
+        for lo in range(0, len(r), step):
+            at = slice(lo, lo + step)
+            product = head[r[at]] * self._rows[k][items[at]]  # type: ignore[index]
+            out[at] = np.log(product.sum(axis=1))
+        return out
+
+    def _slack(self, heads: list[np.ndarray], weight: np.ndarray) -> np.ndarray:
+        """``(b,)``: at most how far float32 rounding moves a computed score, or a computed
+        bound of :meth:`_pruned_top`, from its true value.
+
+        Every term ``log(pi_k @ p_k(.|item))`` and every bound of it lies within
+        ``T_k = |log eps| + |log sum pi_k| + 1`` of 0 (``p`` is clipped to ``[eps, 1]``); a float32
+        sum of ``V_k`` products errs by at most ``V_k u`` relative (``u = 2^-24``), and a log,
+        product or sum adds ``u`` relative, so ``sum_k w_k u (2 V_k + 4 + (K + 4) T_k)`` bounds the
+        error of the weighted sum over ``K`` attributes; twice that is returned."""
+        err = np.zeros(len(weight), dtype=np.float64)
+        n_k = len(heads)
+        for k, h in enumerate(heads):
+            lsum = np.abs(np.log(h.sum(axis=1, dtype=np.float64)))
+            t_k = abs(np.log(self.eps)) + lsum + 1
+            err += weight[:, k] * _ULP * (2 * h.shape[1] + 4 + (n_k + 4) * t_k)
+        return (2 * err).astype(np.float32)
 
     def _best(self, scores: np.ndarray, excluded: np.ndarray, sessions: np.ndarray) -> np.ndarray:
         """Dense rule: ``argmax`` of ``scores`` over the unseen items of ``sessions``."""
