@@ -10,7 +10,6 @@ from textrec.logs.policies import (
     FLOOR,
     DeviceConfig,
     DevicePolicy,
-    _HeadCache,
     _SlotMemory,
     default_devices,
     device_rng,
@@ -134,16 +133,6 @@ def test_memory_forgets_old_requests(toy_catalog, sim):
         known = recent >= 0
         assert (recent[known] == all_slots[known]).all()
     assert (full.update(results[-1]) >= 0).sum() > (latest.update(results[-1]) >= 0).sum()
-
-
-def test_head_cache_is_exact(toy_catalog):
-    base = SlotFillerPolicy(toy_catalog)
-    cache = _HeadCache(base.head_probs, np.asarray(toy_catalog.schema.sizes))
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        slots = np.stack([rng.integers(-1, s, 50) for s in toy_catalog.schema.sizes], axis=1)
-        for got, want in zip(cache(slots), base.head_probs(slots), strict=True):
-            np.testing.assert_allclose(got, want)
 
 
 def test_a_step_result_takes_every_field(sim):

@@ -16,6 +16,7 @@ from textrec.simulator import (
     Policy,
     RandomPolicy,
     SlotFillerPolicy,
+    baselines,
     make_policy,
 )
 
@@ -40,6 +41,104 @@ def test_slot_filler_completes_slots_with_train_frequencies():
     np.testing.assert_allclose(kind[1], [(2 + 0.75) / 4, (1 + 0.25) / 4], atol=1e-4)
     # Shoe known: the only train shoe is for men.
     assert gender[2].argmax() == 0 and kind[2].tolist() == [0.0, 1.0]
+
+
+def _direct_heads(catalog, slots, smoothing=1.0):
+    """The slot-filler's counts and heads by their definition, one pattern and one train item at
+    a time: ``n(v, s)`` = train items holding every slot value and ``v``; an unfilled head is
+    ``(n(v, s) + smoothing prior_v) / sum``, prior = train marginal (+1e-6) per attribute."""
+    labels = catalog.label_sets[catalog.pool("train")]
+    off = catalog.schema.offsets
+    marginal = labels.sum(axis=0) + 1e-6
+    counts = np.zeros((len(slots), catalog.schema.n_values))
+    heads = [np.zeros((len(slots), hi - lo)) for lo, hi in zip(off[:-1], off[1:], strict=True)]
+    for q, pattern in enumerate(slots):
+        for item in labels:
+            if all(s < 0 or item[off[k] + s] for k, s in enumerate(pattern)):
+                counts[q] += item
+        for k, s in enumerate(pattern):
+            lo, hi = off[k], off[k + 1]
+            if s >= 0:
+                heads[k][q, s] = 1.0
+            else:
+                row = counts[q, lo:hi] + smoothing * marginal[lo:hi] / marginal[lo:hi].sum()
+                heads[k][q] = row / row.sum()
+    return counts, heads
+
+
+def _random_slots(catalog, rng, n):
+    """``n`` slot patterns: half the values of a train item (agreeing with some), half random
+    (most agree with none, so the heads fall back to the prior); each slot empty with p 0.4."""
+    sizes = np.asarray(catalog.schema.sizes)
+    train, off = catalog.label_sets[catalog.pool("train")], catalog.schema.offsets
+    slots = rng.integers(0, sizes, size=(n, len(sizes)))
+    for q in range(0, n, 2):
+        item = train[rng.integers(len(train))]
+        for k, (lo, hi) in enumerate(zip(off[:-1], off[1:], strict=True)):
+            held = np.flatnonzero(item[lo:hi])
+            slots[q, k] = rng.choice(held) if held.size else -1
+    slots[rng.random(slots.shape) < 0.4] = -1
+    return slots
+
+
+@pytest.mark.parametrize("which", ["toy", "hand"])
+def test_slot_filler_counts_and_heads_are_the_direct_ones(toy_catalog, which):
+    """Multi-valued and unlabeled attributes (toy: gender multi-valued, toe style missing on 10 %
+    of items; hand: a men;women item and one without gender), random slot patterns."""
+    catalog = toy_catalog if which == "toy" else make_hand_catalog(extra_blue_boots=2)
+    policy = SlotFillerPolicy(catalog)
+    rng = np.random.default_rng(3)
+    for n in (1, 7, 60):
+        slots = _random_slots(catalog, rng, n)
+        counts, heads = _direct_heads(catalog, slots)
+        np.testing.assert_array_equal(policy._consistent_counts(slots), counts)
+        for got, want in zip(policy.head_probs(slots), heads, strict=True):
+            assert got.dtype == np.float32 and got.flags.c_contiguous
+            np.testing.assert_allclose(got, want, rtol=2e-7, atol=1e-9)
+    with pytest.raises(InputError, match="local value below"):
+        policy.head_probs(np.full((2, catalog.schema.n_attributes), 3))
+    with pytest.raises(InputError, match="slots must be"):
+        policy.head_probs(np.full((2, 9), -1))
+
+
+def test_kept_heads_are_the_fresh_ones_bit_for_bit(toy_catalog, monkeypatch):
+    """With room for 3 patterns the memo evicts at nearly every call; each call still gives, row
+    by row, the bits of the pattern worked out on its own (a fresh one-row computation)."""
+    monkeypatch.setattr(baselines, "_MEMO_BYTES", 3 * 4 * toy_catalog.schema.n_values)
+    policy = SlotFillerPolicy(toy_catalog)
+    assert policy._memo.capacity == 3
+    rng = np.random.default_rng(5)
+    most = 3
+    for _ in range(25):
+        slots = _random_slots(toy_catalog, rng, int(rng.integers(0, 12)))
+        slots = slots[rng.integers(0, max(len(slots), 1), size=len(slots))]  # repeats
+        got = policy.head_probs(slots)
+        for i, pattern in enumerate(slots):
+            fresh = policy._pattern_heads(pattern[None])
+            for g, f in zip(got, fresh, strict=True):
+                np.testing.assert_array_equal(g[i].view(np.uint32), f[0].view(np.uint32))
+        most = max(most, len(np.unique(slots, axis=0)))
+        assert len(policy._memo.key) <= most  # capacity, or the most distinct patterns of a call
+
+
+@pytest.mark.parametrize("sizes", [(3, 4, 2), (2**40, 2**40, 5)])
+def test_head_memo_keys_patterns_exactly(sizes):
+    """Mixed-radix codes, and bytes where the codes would overflow int64 (the second case): each
+    pattern gets its own row, so the memo gives what ``fn`` gives."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+
+    def fn(patterns):  # injective: each value split into two exact float32 halves
+        halves = np.concatenate([patterns >> 20, patterns & (2**20 - 1)], axis=1)
+        return [halves.astype(np.float32)]
+
+    memo = baselines._HeadMemo(fn, sizes, np.array([2 * len(sizes)]), capacity=4)
+    assert (memo.radix is None) == (sizes[0] > 2**30)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        slots = rng.integers(-1, np.minimum(sizes, 6), size=(int(rng.integers(0, 9)), 3))
+        slots[rng.random(len(slots)) < 0.3] = sizes - 1  # the largest values too
+        (got,) = memo(slots)
+        np.testing.assert_array_equal(got, fn(slots)[0])
 
 
 def test_slot_filler_remembers_the_latest_request_per_attribute():

@@ -234,44 +234,6 @@ class _SlotMemory:
         return np.where(age < self.memory, self.slots, -1)
 
 
-class _HeadCache:
-    """Memo of a deterministic ``slots (Q, K) -> K heads (Q, V_k)`` function, vectorised.
-
-    Sessions share few slot patterns, and the same patterns recur turn after turn and chunk after
-    chunk; each pattern is encoded as one integer (mixed radix over ``V_k + 1``) and looked up
-    with ``searchsorted``, so only patterns never seen before reach the function.
-    """
-
-    def __init__(self, fn: Any, sizes: np.ndarray) -> None:
-        self.fn = fn
-        self.radix = np.cumprod(np.r_[1, sizes[:-1] + 1]).astype(np.int64)
-        if float(np.prod(sizes.astype(np.float64) + 1)) >= 2.0**62:
-            raise InputError(
-                f"too many slot patterns to encode for attribute sizes {sizes.tolist()}"
-            )
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.heads: list[np.ndarray] = [np.zeros((0, int(v))) for v in sizes]
-
-    def __call__(self, slots: np.ndarray) -> tuple[np.ndarray, ...]:
-        codes = (slots + 1) @ self.radix
-        unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-        pos = np.searchsorted(self.keys, unique)
-        known = np.zeros(len(unique), dtype=bool)
-        inside = pos < len(self.keys)
-        known[inside] = self.keys[pos[inside]] == unique[inside]
-        if not known.all():
-            new = self.fn(slots[first[~known]])
-            keys = np.concatenate([self.keys, unique[~known]])
-            order = np.argsort(keys, kind="stable")
-            self.keys = keys[order]
-            self.heads = [
-                np.concatenate([h, n])[order] for h, n in zip(self.heads, new, strict=True)
-            ]
-            pos = np.searchsorted(self.keys, unique)
-        rows = pos[inverse.reshape(-1)]
-        return tuple(h[rows] for h in self.heads)
-
-
 class DevicePolicy:
     """A device's behaviour policy over a batch of its sessions (the simulator's ``Policy``).
 
@@ -296,12 +258,11 @@ class DevicePolicy:
             train = catalog.pool("train")
             marginal = catalog.label_sets[train].sum(axis=0).astype(np.float64) + 1e-6
             self._marginal = [marginal[lo:hi] / marginal[lo:hi].sum() for lo, hi in self._bounds()]
-            fn = (
+            self._heads = (  # the slot-filler keeps each slot pattern's heads (its memo)
                 SlotFillerPolicy(catalog).head_probs
                 if config.base == "slot-filler"
                 else self._marginal_heads
             )
-            self._heads = _HeadCache(fn, self.sizes)
 
     def _bounds(self) -> list[tuple[int, int]]:
         off = self.schema.offsets
