@@ -11,7 +11,8 @@ Two kinds of play, each turn timed in separate parts on the same state:
 
 2. **slot-filler** sessions (``--policy slot-filler``, the policy of the success-rate checks):
    ``engine``, ``policy`` (``SlotFillerPolicy.act``) and ``retrieval`` (``Retriever.retrieve`` of
-   its action), and ``engine+retrieval``, the figure of issue 19's targets.
+   its action), ``engine+retrieval``, the figure of issue 19's targets, and ``step``, all three
+   (a whole turn of the slot filler's sessions).
 
 A session-turn is one running session taking one step. Rates are per second of wall time and, in
 the JSON, per second of this process's CPU time (``*_cpu``), which a loaded machine distorts less.
@@ -107,6 +108,7 @@ def slot_filler_play(
 
     parts = {"engine": ("engine",), "policy": ("policy",), "retrieval": ("retrieval",)}
     parts["engine+retrieval"] = ("engine", "retrieval")
+    parts["step"] = ("engine", "policy", "retrieval")
     return lambda: policy.reset(batch, rng), choose, parts
 
 
@@ -190,7 +192,7 @@ def main() -> None:
     cols = (
         ("engine", "values", "probs", "engine+probs")
         if args.policy == "random"
-        else ("engine", "policy", "retrieval", "engine+retrieval")
+        else ("engine", "policy", "retrieval", "engine+retrieval", "step")
     )
     if not args.json:
         print(header)
