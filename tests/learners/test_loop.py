@@ -96,46 +96,6 @@ def test_fit_updates_n_times_and_evaluates_on_schedule(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_NAME, METRICS_NAME]
 
 
-def test_resume_continues_exactly_where_the_checkpoint_left(tmp_path):
-    straight = MeanLearner()
-    fit(straight, NormalBatches(), n_steps=12, eval_every=4, seed=3, progress=False)
-
-    first = MeanLearner()
-    run = fitter(
-        first,
-        NormalBatches(),
-        n_steps=12,
-        evaluators={"eval": norm_evaluator},
-        eval_every=4,
-        checkpoint_dir=tmp_path,
-        seed=3,
-        progress=False,
-    )
-    for _ in itertools.islice(run, 6):  # interrupted after step 6: the checkpoint holds step 4
-        pass
-    run.close()
-    assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step == 4
-
-    resumed = MeanLearner()
-    steps = [
-        s
-        for s, _ in fitter(
-            resumed,
-            NormalBatches(),
-            n_steps=12,
-            evaluators={"eval": norm_evaluator},
-            eval_every=4,
-            checkpoint_dir=tmp_path,
-            seed=3,
-            progress=False,
-        )
-    ]
-    assert steps == list(range(5, 13))
-    assert resumed.n_updates == 12
-    torch.testing.assert_close(resumed.w, straight.w, rtol=0, atol=0)
-    assert [int(r["step"]) for r in read_csv(tmp_path / METRICS_NAME)] == [4, 8, 12]
-
-
 def _run(learner, tmp_path, stop=None, **kwargs):
     """``fitter`` on the toy learner, seed 3, 12 steps, evaluated every 4; stopped after the
     step ``stop`` (None: to the end)."""
@@ -153,6 +113,21 @@ def _run(learner, tmp_path, stop=None, **kwargs):
     steps = [s for s, _ in itertools.islice(run, stop)]
     run.close()
     return steps
+
+
+def test_resume_continues_exactly_where_the_checkpoint_left(tmp_path):
+    straight = MeanLearner()
+    fit(straight, NormalBatches(), n_steps=12, eval_every=4, seed=3, progress=False)
+
+    # interrupted after step 6: the checkpoint (saved with the rows only) holds step 4
+    _run(MeanLearner(), tmp_path, stop=6, checkpoint_seconds=None)
+    assert load_checkpoint(tmp_path / CHECKPOINT_NAME).step == 4
+
+    resumed = MeanLearner()
+    assert _run(resumed, tmp_path) == list(range(5, 13))
+    assert resumed.n_updates == 12
+    torch.testing.assert_close(resumed.w, straight.w, rtol=0, atol=0)
+    assert [int(r["step"]) for r in read_csv(tmp_path / METRICS_NAME)] == [4, 8, 12]
 
 
 def _without_times(rows):
