@@ -151,6 +151,20 @@ def test_combine_seeds_is_mean_and_se_across_seed_means():
         combine_seeds([a, row("bc", 0.5)])
 
 
+def test_combined_training_curve_keeps_the_steps_every_seed_measured():
+    # seed 1 resumed from a late checkpoint: its curve lacks the early points
+    a = row(
+        "online",
+        0.1,
+        training_curve=(CurvePoint(100, 0.2), CurvePoint(250, 0.4), CurvePoint(300, 0.5)),
+    )
+    b = row("online", 0.1, training_curve=(CurvePoint(250, 0.6), CurvePoint(300, 0.7)))
+    c = combine_seeds([a, b])
+    assert [p.step for p in c.training_curve] == [250, 300]
+    assert [p.sr_at_20 for p in c.training_curve] == pytest.approx([0.5, 0.6])
+    assert combine_seeds([a, row("online", 0.1)]).training_curve == ()
+
+
 def test_target_checks_met_and_missed():
     rows = {
         "cql": row("cql", 0.85, nv=8.0, sr10=0.70),

@@ -274,7 +274,7 @@ def combine_seeds(rows: Sequence[RowResult]) -> RowResult:
     """One row from the same row of several seeds: mean ± s.e. **across the seeds' means**.
 
     With one seed the row is returned as it is (its s.e. is over sessions). Curves are averaged
-    point by point (training curves where the seeds share their steps), each point with its
+    point by point (a training curve at the steps every seed measured), each point with its
     standard error across the seeds (:func:`_mean_se_columns`).
     """
     if not rows:
@@ -290,13 +290,15 @@ def combine_seeds(rows: Sequence[RowResult]) -> RowResult:
     success_se: tuple[float, ...] = ()
     if curves[0] and all(len(c) == len(curves[0]) for c in curves):
         success, success_se = _mean_se_columns(curves)
-    steps = [tuple(p.step for p in r.training_curve) for r in rows]
+    # a resumed run can lack a seed's early points (its rows before an older checkpoint): the
+    # curve keeps the steps every seed measured, rather than no curve at all
+    shared = set.intersection(*({p.step for p in r.training_curve} for r in rows))
+    kept = [[p for p in r.training_curve if p.step in shared] for r in rows]
     training: tuple[CurvePoint, ...] = ()
-    if steps[0] and all(s == steps[0] for s in steps):
-        sr, se = _mean_se_columns([[p.sr_at_20 for p in r.training_curve] for r in rows])
+    if kept[0]:
+        sr, se = _mean_se_columns([[p.sr_at_20 for p in points] for points in kept])
         training = tuple(
-            CurvePoint(p.step, x, p.label, e)
-            for p, x, e in zip(rows[0].training_curve, sr, se, strict=True)
+            CurvePoint(p.step, x, p.label, e) for p, x, e in zip(kept[0], sr, se, strict=True)
         )
     return RowResult(
         key=rows[0].key,
