@@ -741,6 +741,7 @@ def plot_training_curves(
         "offline gradient steps on the log (iterative: cumulative over rounds)",
         "",
         "Offline learners",
+        outside=True,  # inside, the legend hid the lowest curves' last points
     )
     fig.suptitle(_title(f"Training curves (Figure 4), {_spread(rows)}", context), fontsize=11)
     return _save(fig, Path(path))
