@@ -178,7 +178,7 @@ class ReproduceConfig:
     the first picks the checkpoint reported with OPE. Empty: no OPE stages."""
     ope_fqe_steps: int = 1500
     """Gradient steps of each FQE / conservative FQE fit of the OPE stages."""
-    rewrite: bool = False
+    rewrite: bool = True
     """Every trained agent hears each sentence said again in template speech by the lexicon
     reader (``RecommenderConfig.rewrite``), in training and evaluation alike."""
     preset: str = "full"

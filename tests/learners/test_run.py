@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import make_toy_catalog
-from textrec.agent import Recommender
+from textrec.agent import Recommender, RecommenderConfig
 from textrec.cli import main
 from textrec.errors import InputError
 from textrec.learners.run import SNAPSHOTS, TrainSpec, snapshot_dir, train_agent
@@ -124,18 +124,21 @@ def _edit_saved_recommender(checkpoint, edit) -> None:
 def test_a_checkpoint_from_before_a_new_setting_resumes(
     fast_encoder, toy_catalog, toy_log, tmp_path
 ):
-    """A run checkpointed by a textrec without ``RecommenderConfig.rewrite`` (it heard sentences as
-    said, today's default) resumes; one whose saved recommender differs in a setting it had is
-    refused, naming the setting's values."""
+    """A run checkpointed by a textrec without ``RecommenderConfig.rewrite`` heard sentences as
+    said: it resumes as such (``rewrite=False``), and is refused with today's default (rewrite),
+    naming the setting; one whose saved recommender differs in a setting it had is refused too."""
     out = tmp_path / "run"
-    first = train_agent(_spec(toy_catalog, toy_log, out, steps=2))
+    as_said = RecommenderConfig(rewrite=False)
+    first = train_agent(_spec(toy_catalog, toy_log, out, steps=2, recommender=as_said))
     _edit_saved_recommender(out / "checkpoint.pt", lambda rec: rec.pop("rewrite"))
-    longer = train_agent(_spec(toy_catalog, toy_log, out))
+    with pytest.raises(InputError, match="saved with recommender .*'rewrite': False"):
+        train_agent(_spec(toy_catalog, toy_log, out))
+    longer = train_agent(_spec(toy_catalog, toy_log, out, recommender=as_said))
     assert [int(r["step"]) for r in longer.curve] == [2, 4]
     assert longer.curve[:1] == first.curve
     _edit_saved_recommender(out / "checkpoint.pt", lambda rec: rec.update(guess_weight=0.5))
     with pytest.raises(InputError, match="saved with recommender .*'guess_weight': 0.5"):
-        train_agent(_spec(toy_catalog, toy_log, out, steps=6))
+        train_agent(_spec(toy_catalog, toy_log, out, steps=6, recommender=as_said))
 
 
 def test_spec_refuses_missing_or_needless_logs(toy_catalog, toy_log, tmp_path):

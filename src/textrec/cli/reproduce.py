@@ -133,7 +133,7 @@ def reproduce(
         None, "--ope-fqe-steps", min=1, help="Steps of each FQE fit of the OPE stages (full: 1500)."
     ),
     rewrite: bool = typer.Option(
-        False,
+        True,
         "--rewrite/--no-rewrite",
         help="Every trained agent hears each sentence said again in template speech by the "
         "lexicon reader (train --rewrite), or as said.",

@@ -101,7 +101,7 @@ def _train(
         "value, one-hot, and an asked bit) to the state every head reads, or leave it out.",
     ),
     rewrite: bool = typer.Option(
-        False,
+        True,
         "--rewrite/--no-rewrite",
         help="Say every sentence the agent hears again in template speech (the lexicon "
         "reader's rewrite) before its tokeniser, in training, evaluation and serving alike "
