@@ -75,7 +75,7 @@ def test_rewriting_agent_acts_alike_on_template_and_free_words(make_recommender)
 
 
 def test_without_rewriting_the_free_words_change_what_it_does(make_recommender):
-    heads = hear_both(make_recommender())
+    heads = hear_both(make_recommender(rewrite=False))
     assert any(
         not np.allclose(p[0], p[1], rtol=1e-5, atol=1e-4) for turn in heads[1:] for p in turn
     )

@@ -196,7 +196,7 @@ def test_an_agent_served_hears_the_opening_as_its_learners_do(catalog, agent_dir
     served = picker.action(contexts)
     for row, (c, (_, shown, _)) in enumerate(zip(contexts, talk, strict=True)):
         texts = [c.opening, *c.feedback]
-        tokens, lengths = rec.vocab.encode_batch(texts, 16)
+        tokens, lengths = rec.front.encode_batch(texts, 16)  # as the agent hears them
         said = lengths > 0
         d = Dialogues(
             items=np.array([shown], dtype=np.int64).reshape(1, len(shown)),
