@@ -64,10 +64,10 @@ class RecommenderConfig:
     """Say every sentence the agent hears again in template speech (the lexicon reader's
     :class:`~textrec.language.rewrite.Rewriter`) before its tokeniser, in simulated sessions,
     logs, served conversations and off-policy replays alike (:attr:`Recommender.front`); False:
-    the sentence as said. The default since the full-budget Table 2 with and without it: agents
-    that read the sentence as said lose 0.30–0.60 SR@20 when users speak freely, with it every row
-    loses at most a few points (docs/reproduce.md). Checkpoints saved without the field load as
-    False (what they were trained with)."""
+    the sentence as said. The default since the full-budget built-in Table 2 with and without it
+    (three seeds, docs/reproduce.md): heard as said, the learned rows lose 0.19–0.53 SR@20 when
+    the users speak the held-out free phrasings; with the rewrite no row loses more than 0.009.
+    Checkpoints saved without the field load as False (what they were trained with)."""
 
     @classmethod
     def from_saved(cls, obj: Any, source: str) -> RecommenderConfig:
