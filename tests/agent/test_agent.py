@@ -107,7 +107,7 @@ def test_live_policy_chooses_what_the_unroll_of_its_dialogues_gives(make_recomme
     """The batch Policy (turn by turn) and the learners' unroll (whole dialogues) agree."""
     rec = make_recommender()
     policy = rec.policy(greedy="values")
-    batch = SimulatorEpisodes(test_sim, policy, 16, rec.front).sample(np.random.default_rng(3))
+    batch = SimulatorEpisodes(test_sim, policy, 16).sample(np.random.default_rng(3))
     with torch.no_grad():
         logits = rec.head_logits(rec.unroll(batch.dialogues)[:, :-1])
     greedy = torch.stack([lg.argmax(-1) for lg in logits], dim=-1).numpy()

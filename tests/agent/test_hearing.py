@@ -124,14 +124,15 @@ def test_front_rewrites_each_distinct_sentence_once(toy_catalog, toy_encoder):
 
 
 def test_sessions_in_free_words_unroll_as_template_words(make_recommender, toy_catalog):
-    """On-policy learning's batches (``SimulatorEpisodes``) hold the rewritten sentences: the
-    learner's update reads what the acting policy read."""
+    """On-policy learning's batches (``SimulatorEpisodes``) hold the rewritten sentences, the acting
+    policy's own hearing unless told otherwise: the learner's update reads what the policy read."""
     rec = make_recommender(rewrite=True)
     free = build_sentence_bank(toy_catalog.schema, source="free", seed=0)
     sim = BatchedSimulator(toy_catalog, "train", free, TaskConfig(utterances="free"))
-    source = SimulatorEpisodes(sim, rec.policy(sample=True), 6, rec.front)
-    batch = source.sample(np.random.default_rng(0))
-    plain = SimulatorEpisodes(sim, rec.policy(sample=True), 6).sample(np.random.default_rng(0))
+    batch = SimulatorEpisodes(sim, rec.policy(sample=True), 6).sample(np.random.default_rng(0))
+    as_said = TextFront(rec.vocab)  # told to record the sentences as said
+    plain = SimulatorEpisodes(sim, rec.policy(sample=True), 6, as_said)
+    plain = plain.sample(np.random.default_rng(0))
     rewritten = Rewriter(toy_catalog.schema).texts([str(t) for t in free.texts])
     heard = {rec.vocab.decode(rec.vocab.encode(s)) for s in rewritten}
 

@@ -198,6 +198,13 @@ class RecommenderPolicy:
         self._state = recommender.tracker.initial_state(0)
         self._heard = self._no_requests(0)
         self._generator = torch.Generator()
+
+    @property
+    def front(self) -> TextFront:
+        """How this policy hears the users' sentences (its recommender's
+        :attr:`~Recommender.front`): what a batch of its sessions must record for the learner to
+        read what it read."""
+        return self.recommender.front
         self._forget_codes()
 
     def _no_requests(self, n_sessions: int) -> np.ndarray:

@@ -102,8 +102,10 @@ class SimulatorEpisodes:
         simulator: The users and the pool episodes are played on.
         policy: The acting policy (reads the learner's current weights at every call).
         n_sessions: Episodes per batch.
-        front: How the learner hears the users' sentences (``Recommender.front``): the batches'
-            sentence table holds its token ids (default: the simulator's).
+        front: How the learner hears the users' sentences: the batches' sentence table holds its
+            token ids. Default: the policy's own (``policy.front``, a
+            :class:`~textrec.agent.recommender.RecommenderPolicy`'s, so the learner reads what the
+            acting policy read), else, for a policy that reads no text, the simulator's.
     """
 
     def __init__(
@@ -116,6 +118,7 @@ class SimulatorEpisodes:
         if n_sessions < 1:
             raise InputError(f"n_sessions must be >= 1, got {n_sessions}")
         self.simulator, self.policy, self.n_sessions = simulator, policy, n_sessions
+        front = front if front is not None else getattr(policy, "front", None)
         self.bank = simulator.bank if front is None else front.bank(simulator.bank)
         self.retriever = Retriever(simulator.catalog, simulator.pool)
 

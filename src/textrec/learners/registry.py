@@ -42,12 +42,7 @@ class BatchContext:
 
 
 def _simulated(learner: Any, ctx: BatchContext) -> BatchSource[Any]:
-    return SimulatorEpisodes(
-        ctx.train_sim,
-        learner.acting_policy(),
-        learner.config.n_sessions,
-        learner.recommender.front,
-    )
+    return SimulatorEpisodes(ctx.train_sim, learner.acting_policy(), learner.config.n_sessions)
 
 
 def _logged(learner: Any, ctx: BatchContext) -> BatchSource[Any]:
